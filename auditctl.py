@@ -1,0 +1,366 @@
+#!/usr/bin/env python3
+"""auditctl — the command line. Thin: parses arguments and calls the packages.
+
+Exit codes: 0 run completed (findings or not); 1 ``--fail-on`` threshold met; 2 bad usage or
+input; 3 run incomplete (a host unreachable, or the run interrupted).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # `python auditctl.py` from a checkout
+    sys.path.insert(0, str(HERE))
+
+from audits import __version__  # noqa: E402
+from audits.errors import InputError, Problem  # noqa: E402
+
+EXIT_OK, EXIT_FAIL_ON, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+DEFAULT_INVENTORY = HERE / "inventories" / "localhost.yaml"
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+def _print_problems(problems):
+    for p in problems:
+        print(p, file=sys.stderr)
+
+
+# -- validate ---------------------------------------------------------------------------------
+def cmd_validate(args) -> int:
+    from audits.inventory import load_inventory
+
+    import datetime as dt
+
+    from audits.exceptions import validate_exception_checks
+    from checks.registry import load_registry
+
+    inv = load_inventory(args.path)
+    validate_exception_checks(inv.exceptions, load_registry().by_id)
+    for w in inv.warnings:
+        print(f"{w} (warning)", file=sys.stderr)
+    today = dt.date.today()
+    for e in inv.exceptions.waivers + inv.exceptions.attestations:
+        if today > e.expires:
+            print(f"{e.source}: {e.kind}s: {e.kind} for {e.check} ({e.scope[0]}:{e.scope[1]}) expired on {e.expires} "
+                  "(warning)", file=sys.stderr)
+    print(f"{args.path}: valid — {len(inv.districts)} districts, {len(inv.schools)} schools, "
+          f"{sum(len(s.systems) for s in inv.schools.values())} systems, {len(inv.hosts)} hosts, "
+          f"{len(inv.exceptions.waivers)} waivers, {len(inv.exceptions.attestations)} attestations")
+    return EXIT_OK
+
+
+# -- checks -----------------------------------------------------------------------------------
+def cmd_checks_list(args) -> int:
+    from checks.catalogue import describe
+    from checks.registry import load_registry
+
+    checks = load_registry().select([args.pack] if args.pack else None)
+    if args.json:
+        print(json.dumps([describe(c) for c in checks], ensure_ascii=False, indent=1))
+        return EXIT_OK
+    for c in checks:
+        levels = "L" + "/".join(map(str, c.levels))
+        print(f"{c.id:45} {c.severity:8} {levels:6} {'manual ' if c.attest else ''}{c.title.get(args.lang)}")
+    print(f"{len(checks)} checks in {len({c.pack for c in checks})} pack(s)", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_checks_show(args) -> int:
+    from audits.inventory import did_you_mean
+    from checks.catalogue import describe
+    from checks.registry import load_registry
+
+    reg = load_registry()
+    c = reg.by_id.get(args.id)
+    if c is None:
+        print(f"auditctl: no check '{args.id}'" + did_you_mean(args.id, reg.by_id), file=sys.stderr)
+        return EXIT_INPUT
+    info = describe(c)
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    lang = args.lang
+    print(f"{c.id}  [{c.severity}]\n  {c.title.zh}\n  {c.title.en}")
+    for lvl, refs in sorted(info["references_by_level"].items()):
+        print(f"clauses (level {lvl}): " + "; ".join(refs) if lvl != "any" else "references: " + "; ".join(refs))
+    print(f"applies:    os={','.join(c.applies.os)} levels={','.join(map(str, c.levels))}"
+          + (f" roles={','.join(c.applies.roles)}" if c.applies.roles else ""))
+    for fam, ps in info["probes"].items():
+        print(f"evidence ({fam}): " + "; ".join(ps))
+    if c.params:
+        print("thresholds: " + ", ".join(f"{k}={v}" for k, v in c.params.items())
+              + f"  (override in a plan: params: {{{c.pack}: {{NAME: VALUE}}}})")
+    if c.attest:
+        print(f"attestation: {c.attest.get(lang)}")
+    print(f"rationale:  {c.rationale.get(lang)}\nremediation: {c.remediation.get(lang)}\nsource:     {c.source}")
+    return EXIT_OK
+
+
+def cmd_checks_doc(args) -> int:
+    from checks.catalogue import markdown
+    from checks.registry import load_registry
+
+    text = markdown(load_registry().select([args.pack]), args.pack)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        _atomic_write(args.output, text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+# -- run / report -----------------------------------------------------------------------------
+def _settings(args):
+    """Merge the plan (if any) with command-line options; the command line wins."""
+    from audits.plan import Plan, load_plan
+
+    plan = load_plan(args.plan) if args.plan else Plan()
+    inventory = args.inventory or plan.inventory or str(DEFAULT_INVENTORY)
+    packs = [p.strip() for p in args.packs.split(",") if p.strip()] if args.packs else plan.packs
+    return plan, {
+        "inventory": inventory, "limit": args.limit or plan.limit, "packs": packs, "params": plan.params,
+        "db": args.db or plan.db or os.environ.get("AUDITCTL_DB"), "out": args.out or plan.out or "reports",
+        "json": args.json or plan.json, "fail_on": args.fail_on or plan.fail_on,
+        "forks": args.forks or plan.forks, "lang": args.lang or plan.lang or "zh",
+    }
+
+
+def _outputs(store, run_id, cfg) -> dict:
+    from reports.document import run_document
+    from reports.html import write_reports
+
+    doc = run_document(store, run_id)
+    if cfg.get("json"):
+        _write_json(doc, cfg["json"])
+        print(f"JSON:  {cfg['json']}", file=sys.stderr)
+    if cfg.get("out"):
+        for p in write_reports(doc, cfg["out"], cfg["lang"]):
+            print(f"HTML:  {p}", file=sys.stderr)
+    return doc
+
+
+def _atomic_write(path, text: str):
+    """Write a file whole or not at all (temporary file in the same directory, then rename)."""
+    import tempfile
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_json(doc, path):
+    if path == "-":
+        json.dump(doc, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return
+    _atomic_write(path, json.dumps(doc, ensure_ascii=False, indent=2))
+
+
+def _exit_code(doc, fail_on) -> int:
+    from reports.document import SEVERITY_ORDER, worst_failed_severity
+
+    if doc["run"]["status"] != "completed":
+        return EXIT_INCOMPLETE
+    worst = worst_failed_severity(doc)
+    if fail_on and worst and SEVERITY_ORDER[worst] >= SEVERITY_ORDER[fail_on]:
+        return EXIT_FAIL_ON
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    from audits.inventory import load_inventory
+    from audits.exceptions import validate_exception_checks
+    from audits.runner import DEFAULT_FORKS, run_hosts, start_run, validate_params
+    from audits.store import Store
+    from checks.registry import load_registry
+
+    plan, cfg = _settings(args)
+    resume = None
+    if args.resume:
+        resume = Store(cfg["db"]).run(args.resume)
+        if resume["status"] == "completed":
+            print(f"auditctl: run {args.resume} is already complete", file=sys.stderr)
+        scope = resume["scope"]
+        cfg.update(inventory=scope["inventory"], limit=scope.get("limit"), packs=scope.get("packs", []),
+                   params=scope.get("params", {}))
+    # Validate every input before anything is written.
+    inv = load_inventory(cfg["inventory"])
+    for w in inv.warnings:
+        print(f"{w} (warning)", file=sys.stderr)
+    hosts = inv.select(cfg["limit"])
+    if not hosts:
+        raise InputError([Problem("--limit", 0, "limit", f"no host matches {cfg['limit']!r}")])
+    registry = load_registry()
+    checks = registry.select(cfg["packs"])
+    validate_params(cfg["params"], checks, plan.source or "plan")
+    exceptions = inv.exceptions.extend(plan.exceptions)
+    validate_exception_checks(exceptions, registry.by_id)
+    store = Store(cfg["db"])
+    if resume:
+        run_id = args.resume
+        store.reopen_run(run_id)
+    else:
+        run_id = start_run(store, {"inventory": str(Path(cfg["inventory"]).resolve()), "plan": plan.source,
+                                   "limit": cfg["limit"], "packs": sorted({c.pack for c in checks}),
+                                   "params": cfg["params"], "bureau": inv.bureau_id})
+    print(f"run {run_id}: {len(hosts)} host(s), {len(checks)} checks", file=sys.stderr)
+    summary = run_hosts(store, run_id, hosts, checks, cfg["params"], forks=cfg["forks"] or DEFAULT_FORKS,
+                        options={"known_hosts": args.known_hosts, "tofu": args.trust_on_first_use,
+                                 "exceptions": exceptions},
+                        quiet=args.quiet)
+    doc = _outputs(store, run_id, cfg)
+    s = doc["summary"]
+    print(f"run {run_id} {summary.status}: {s['audited']} audited, {s['unreachable']} unreachable; "
+          f"{s['results']['fail']} failed, {s['results']['pass']} passed, {s['results']['error']} errors",
+          file=sys.stderr)
+    if summary.status == "interrupted":
+        print(f"resume with: auditctl run --resume {run_id}" + (f" --db {cfg['db']}" if cfg["db"] else ""),
+              file=sys.stderr)
+    return _exit_code(doc, cfg["fail_on"])
+
+
+def cmd_report(args) -> int:
+    from audits.store import Store
+
+    store = Store(args.db or os.environ.get("AUDITCTL_DB"))
+    run_id = args.run or (store.runs(1) or [{}])[0].get("id")
+    if not run_id:
+        print("auditctl: the results store has no runs yet", file=sys.stderr)
+        return EXIT_INPUT
+    cfg = {"json": args.json, "out": args.out, "lang": args.lang}
+    _outputs(store, run_id, cfg)
+    return EXIT_OK
+
+
+def cmd_diff(args) -> int:
+    from audits.store import Store
+    from reports.diff import diff_runs, format_text
+    from reports.document import run_document
+
+    store = Store(args.db or os.environ.get("AUDITCTL_DB"))
+    if args.runs and len(args.runs) != 2:
+        raise InputError([Problem("diff", 0, "runs", "give two run ids (older first), or none for the last two runs")])
+    if args.runs:
+        old_id, new_id = args.runs
+    else:
+        runs = store.runs(200)
+        if not runs:
+            raise InputError([Problem("diff", 0, "runs", "the results store has no runs yet")])
+        latest = runs[0]
+        scope = lambda r: (r["scope"].get("inventory"), r["scope"].get("limit"), tuple(r["scope"].get("packs", [])))  # noqa: E731
+        same = [r for r in runs[1:] if scope(r) == scope(latest)]
+        if not same:
+            raise InputError([Problem("diff", 0, "runs", f"no earlier run with the same scope as {latest['id']}")])
+        old_id, new_id = same[0]["id"], latest["id"]
+    d = diff_runs(run_document(store, old_id), run_document(store, new_id))
+    if args.json:
+        _write_json(d, args.json)
+    if args.json != "-":
+        print(format_text(d, args.lang))
+    return EXIT_OK
+
+
+def cmd_runs(args) -> int:
+    from audits.store import Store
+
+    for r in Store(args.db or os.environ.get("AUDITCTL_DB")).runs(args.last):
+        print(f"{r['id']}  {r['status']:11} {r['started_at']}  {r['scope'].get('inventory')}")
+    return EXIT_OK
+
+
+# -- parser -----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="auditctl", description="Campus network-security and MLPS 2.0 audits.")
+    ap.add_argument("--version", action="version", version=f"auditctl {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="validate an inventory file or directory")
+    p.add_argument("path")
+    p.set_defaults(func=cmd_validate)
+
+    pc = sub.add_parser("checks", help="list or show checks")
+    csub = pc.add_subparsers(dest="checks_command", required=True)
+    p = csub.add_parser("list", help="list checks")
+    p.add_argument("--pack")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh")
+    p.add_argument("--json", action="store_true", help="a JSON list of check objects")
+    p.set_defaults(func=cmd_checks_list)
+    p = csub.add_parser("show", help="show one check")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh")
+    p.set_defaults(func=cmd_checks_show)
+    p = csub.add_parser("doc", help="write a pack's check catalogue as Markdown (docs/checks/PACK.md)")
+    p.add_argument("--pack", required=True)
+    p.add_argument("-o", "--output", help="file (default: stdout)")
+    p.set_defaults(func=cmd_checks_doc)
+
+    p = sub.add_parser("run", help="audit the hosts of an inventory")
+    p.add_argument("-i", "--inventory", help="inventory file or directory (default: this machine)")
+    p.add_argument("--plan", help="audit plan YAML")
+    p.add_argument("--limit", help="host, school, district or role ids or globs, comma-separated")
+    p.add_argument("--packs", help="comma-separated packs (default: all)")
+    p.add_argument("--db", help="results store: SQLAlchemy URL or SQLite path")
+    p.add_argument("--out", help="directory for HTML reports (default: ./reports)")
+    p.add_argument("--json", help="write the run as JSON to FILE ('-' for stdout)")
+    p.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 if a failure this severe or worse is found")
+    p.add_argument("--forks", type=int, help="hosts audited at once (default 32)")
+    p.add_argument("--lang", choices=("zh", "en"))
+    p.add_argument("--resume", metavar="RUN_ID", help="finish an interrupted run")
+    p.add_argument("--known-hosts", help="known_hosts file for SSH host keys")
+    p.add_argument("--trust-on-first-use", action="store_true", help="accept and record unknown SSH host keys")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="re-render a stored run without touching hosts")
+    p.add_argument("--run", help="run id (default: the latest)")
+    p.add_argument("--db")
+    p.add_argument("--out", default="reports")
+    p.add_argument("--json")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("diff", help="new, fixed and still-open findings between two runs")
+    p.add_argument("runs", nargs="*", metavar="RUN", help="older and newer run id (default: the last two of one scope)")
+    p.add_argument("--db")
+    p.add_argument("--json", help="write the difference as JSON to FILE ('-' for stdout)")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh")
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("runs", help="list stored runs")
+    p.add_argument("--db")
+    p.add_argument("--last", type=int, default=20)
+    p.set_defaults(func=cmd_runs)
+    return ap
+
+
+def main(argv=None) -> int:
+    from audits.store import StoreError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except InputError as e:
+        _print_problems(e.problems)
+        return EXIT_INPUT
+    except StoreError as e:
+        print(f"auditctl: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("auditctl: interrupted", file=sys.stderr)
+        return EXIT_INCOMPLETE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Audit plans (``audits/*.yaml``): which inventory, scope, packs, parameters and outputs a run uses,
+so a scheduled job is one line: ``auditctl run --plan audits/school.yaml``.
+
+Relative paths in a plan are relative to the plan file. Command-line options override the plan.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import yamlsafe
+from .errors import InputError, Problem
+from .exceptions import Exceptions, parse_entries
+from .inventory import did_you_mean
+
+PLAN_FIELDS = {"name", "inventory", "limit", "packs", "params", "outputs", "fail_on", "forks", "schedule", "lang",
+               "description", "waivers", "attestations"}
+OUTPUT_FIELDS = {"out", "json", "db"}
+SEVERITY_NAMES = ("info", "low", "medium", "high", "critical")
+
+
+@dataclass
+class Plan:
+    name: str = "adhoc"
+    inventory: str | None = None
+    limit: str | None = None
+    packs: list[str] = field(default_factory=list)
+    params: dict = field(default_factory=dict)
+    out: str | None = None
+    json: str | None = None
+    db: str | None = None
+    fail_on: str | None = None
+    forks: int | None = None
+    schedule: str | None = None
+    lang: str = "zh"
+    source: str | None = None
+    exceptions: Exceptions = field(default_factory=Exceptions)  # plan waivers/attestations (scope required)
+
+
+def load_plan(path) -> Plan:
+    path = Path(path)
+    doc = yamlsafe.load_file(path)
+    file = str(path)
+    problems: list[Problem] = []
+    if not isinstance(doc, dict):
+        raise InputError([Problem(file, 1, "(root)", "an audit plan must be a mapping")])
+
+    def bad(node, key, msg, prefix=""):
+        problems.append(Problem(file, node.line_of(key), f"{prefix}{key}", msg))
+
+    for k in doc:
+        if k not in PLAN_FIELDS:
+            bad(doc, k, "unknown field" + did_you_mean(k, PLAN_FIELDS))
+    base = path.parent
+
+    def rel(v):
+        return str((base / v).resolve()) if v is not None and "://" not in str(v) else v
+
+    plan = Plan(source=file, name=str(doc.get("name", path.stem)))
+    for key in ("inventory", "limit", "schedule"):
+        if key in doc:
+            if not isinstance(doc[key], str):
+                bad(doc, key, "wrong type: expected a string")
+            else:
+                setattr(plan, key, doc[key])
+    plan.inventory = rel(plan.inventory)
+    if "packs" in doc:
+        v = doc["packs"]
+        if not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
+            bad(doc, "packs", "wrong type: expected a list of pack names")
+        else:
+            plan.packs = list(v)
+    if "params" in doc:
+        if not isinstance(doc["params"], dict) or not all(isinstance(v, dict) for v in doc["params"].values()):
+            bad(doc, "params", "expected a mapping of pack or check id to a mapping of parameters")
+        else:
+            plan.params = doc["params"]  # keeps line numbers for parameter errors
+    if "fail_on" in doc:
+        if doc["fail_on"] not in SEVERITY_NAMES:
+            bad(doc, "fail_on", f"must be one of {', '.join(SEVERITY_NAMES)}")
+        else:
+            plan.fail_on = doc["fail_on"]
+    if "forks" in doc:
+        v = doc["forks"]
+        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 1000:
+            bad(doc, "forks", "must be an integer 1-1000")
+        else:
+            plan.forks = v
+    if "lang" in doc:
+        if doc["lang"] not in ("zh", "en"):
+            bad(doc, "lang", "must be zh or en")
+        else:
+            plan.lang = doc["lang"]
+    plan.exceptions = Exceptions(
+        parse_entries(doc["waivers"], "waiver", file, None, "", problems) if "waivers" in doc else [],
+        parse_entries(doc["attestations"], "attestation", file, None, "", problems) if "attestations" in doc else [])
+    outs = doc.get("outputs")
+    if outs is not None:
+        if not isinstance(outs, dict):
+            bad(doc, "outputs", "must be a mapping (out, json, db)")
+        else:
+            for k, v in outs.items():
+                if k not in OUTPUT_FIELDS:
+                    bad(outs, k, "unknown field" + did_you_mean(k, OUTPUT_FIELDS), "outputs.")
+                elif not isinstance(v, str):
+                    bad(outs, k, "wrong type: expected a path or URL", "outputs.")
+                else:
+                    setattr(plan, k, rel(v))
+    if problems:
+        raise InputError(problems)
+    return plan

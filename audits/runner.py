@@ -1,0 +1,234 @@
+"""The runner: for each host, gather every probe of every applicable check in one batch, evaluate
+the checks purely, and save the host's results as soon as it is done. Bounded concurrency;
+an unreachable host is recorded with its classified reason and the run goes on.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Iterable
+
+from checks import parsers
+from checks.contract import Check, Outcome, Status
+
+from . import __version__
+from .errors import InputError, Problem
+from .exceptions import Exceptions, apply_exceptions
+from .inventory import Host, did_you_mean
+from .probes import OS_PROBE, Facts, build_script, new_nonce, parse_output
+from .store import HostRecord, Store, now
+from .transports import Unreachable, transport_for
+
+DEFAULT_FORKS = 32
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def check_params(check: Check, plan_params: dict) -> dict:
+    """A check's parameters: its defaults, then the plan's values for its pack, then for its id."""
+    pack = {k: v for k, v in plan_params.get(check.pack, {}).items() if k in check.params}
+    return {**check.params, **pack, **plan_params.get(check.id, {})}
+
+
+def validate_params(plan_params: dict, checks: Iterable[Check], source: str = "plan") -> None:
+    """Every parameter a plan sets must be declared by some check of that pack (or that check)."""
+    checks = list(checks)
+    by_id = {c.id: c for c in checks}
+    by_pack: dict[str, set] = {}
+    for c in checks:
+        by_pack.setdefault(c.pack, set()).update(c.params)
+    problems = []
+    for target, values in plan_params.items():
+        known = by_id[target].params.keys() if target in by_id else by_pack.get(target)
+        line = getattr(plan_params, "line_of", lambda k: 0)(target)
+        if known is None:
+            problems.append(Problem(source, line, f"params.{target}", "no selected pack or check has this name"
+                                    + did_you_mean(target, list(by_pack) + list(by_id))))
+            continue
+        for k in values:
+            if k not in known:
+                problems.append(Problem(source, getattr(values, "line_of", lambda _: line)(k), f"params.{target}.{k}",
+                                        "unknown parameter" + did_you_mean(k, known)
+                                        + (f"; known: {', '.join(sorted(known))}" if known else "")))
+    if problems:
+        raise InputError(problems)
+
+
+def applicable_checks(checks: Iterable[Check], host: Host) -> list[Check]:
+    """Checks that might apply before facts are known (the os may still be 'auto')."""
+    return [c for c in checks if c.applies.reason_not(host.os, host.level, host.roles) is None]
+
+
+def gather_plan(checks: Iterable[Check], host: Host) -> set:
+    probes = {OS_PROBE}
+    for c in applicable_checks(checks, host):
+        probes |= c.probes_for(host.os)
+    return probes
+
+
+def result_row(check: Check, outcome: Outcome, level: int | None) -> dict:
+    return {"check_id": check.id, "status": str(outcome.status), "severity": check.severity,
+            "refs": [str(r) for r in check.refs_for_level(level)], "title": check.title.to_json(),
+            "message": outcome.message.to_json(), "remediation": check.remediation.to_json(),
+            "evidence": outcome.evidence, "evaluated_at": now()}
+
+
+def evaluate_host(checks: Iterable[Check], facts: Facts, host: Host, plan_params: dict | None = None,
+                  exceptions: Exceptions | None = None, today: dt.date | None = None) -> list[dict]:
+    """Pure: every check against the gathered facts, then the attestations and waivers that answer them."""
+    if "os_family" not in facts.meta:
+        facts.meta["os_family"] = parsers.os_family(facts.get(OS_PROBE).stdout) or host.os
+    rows = [result_row(c, c.run(facts, host, check_params(c, plan_params or {})), host.level) for c in checks]
+    if exceptions:
+        day = today or dt.date.today()
+        rows = [apply_exceptions(r, host, exceptions, day) for r in rows]
+    return rows
+
+
+def gather(host: Host, probes: set, options: dict) -> Facts:
+    """Open the host's transport, run the one batched script, parse it. Raises Unreachable."""
+    transport = transport_for(host, options)
+    deadline = float(host.settings.get("host_timeout", 120))
+    try:
+        transport.open()
+    except Unreachable as exc:
+        if not (exc.reason == "protocol" and getattr(exc, "legacy", False)):
+            raise
+        # paramiko 5 cannot speak SHA-1 kex / ssh-rsa: retry with the system OpenSSH client,
+        # and let fleet.ssh.legacy_algorithms report the weak algorithms as a finding.
+        from .transports.openssh import OpenSSHTransport
+
+        transport.close()
+        transport = OpenSSHTransport(host, options)
+        transport.meta["legacy_ssh"] = exc.detail
+        transport.open()
+    try:
+        nonce = new_nonce()
+        as_root = transport.is_root() or not host.settings.get("sudo")
+        script = build_script(probes, nonce, float(host.settings.get("command_timeout", 30)), as_root)
+        raw = transport.run_script(script, deadline)
+    finally:
+        transport.close()
+    facts = parse_output(raw, probes, nonce, host.id)
+    facts.meta.update(getattr(transport, "meta", {}), connection=host.connection)
+    if not any(r.rc is not None for r in facts.results.values()):
+        raise Unreachable("timeout", "the host returned no probe output before the host timeout")
+    return facts
+
+
+def meta_only(checks: Iterable[Check]) -> list[Check]:
+    """Checks that judge the connection itself (host key, algorithms) and need no probe."""
+    return [c for c in checks if not c.probes_for("auto")]
+
+
+def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict) -> tuple[HostRecord, list[dict]]:
+    started, t0 = now(), time.monotonic()
+    status, reason, detail, results, os_family = "audited", None, "", [], ""
+    try:
+        facts = gather(host, gather_plan(checks, host), options)
+        results = evaluate_host(checks, facts, host, plan_params, options.get("exceptions"), options.get("today"))
+        os_family = facts.meta.get("os_family", "")
+        denied = [p for p, r in facts.results.items() if r.error and r.error.startswith("sudo denied")]
+        if denied:
+            reason, detail = "sudo_denied", f"sudo -n refused {len(denied)} probe(s): {denied[0]}"
+        elif not facts.meta.get("complete", True):
+            detail = "host timeout reached before every probe finished"
+    except Unreachable as exc:
+        status, reason, detail = "unreachable", exc.reason, exc.detail
+        facts = Facts(host.id, meta={"unreachable": exc.reason, "detail": exc.detail, "connection": host.connection})
+        results = evaluate_host(meta_only(checks), facts, host, plan_params, options.get("exceptions"),
+                                options.get("today"))
+    except Exception as exc:  # a bug or an unforeseen failure is recorded against this host only
+        status, reason, detail = "unreachable", "error", f"{type(exc).__name__}: {exc}"[:300]
+    rec = HostRecord(host.id, host.address, host.school, host.district, host.level, os_family, status, reason,
+                     detail, started, now(), round(time.monotonic() - t0, 3))
+    return rec, results
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    status: str
+    audited: int
+    unreachable: int
+    interrupted: bool = False
+
+
+class Progress:
+    """A rich progress bar on a terminal, plain lines otherwise (always on stderr)."""
+
+    def __init__(self, total: int, quiet: bool = False):
+        self.total, self.done, self.quiet = total, 0, quiet
+        self.lock = threading.Lock()
+        self.bar = None
+        if not quiet and sys.stderr.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TimeElapsedColumn
+
+            self.bar = RichProgress("[bold]audit", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                    "{task.description}", transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("", total=total)
+
+    def host_done(self, rec: HostRecord, results: list[dict]):
+        with self.lock:
+            self.done += 1
+            fails = sum(1 for r in results if r["status"] == "fail")
+            line = (f"{rec.host_id}: {len(results)} checks, {fails} failed" if rec.status == "audited"
+                    else f"{rec.host_id}: UNREACHABLE ({rec.reason}) {rec.detail}")
+            if self.bar:
+                self.bar.update(self.task, advance=1, description=line[:60])
+            elif not self.quiet:
+                print(f"[{self.done}/{self.total}] {line} ({rec.duration:.1f}s)", file=sys.stderr, flush=True)
+
+    def close(self):
+        if self.bar:
+            self.bar.stop()
+
+
+def run_hosts(store: Store, run_id: str, hosts: list[Host], checks: list[Check], plan_params: dict,
+              forks: int = DEFAULT_FORKS, options: dict | None = None, quiet: bool = False,
+              on_host: Callable | None = None) -> RunSummary:
+    """Audit hosts concurrently, saving each as it finishes. Hosts already saved for this run are skipped."""
+    done = {h.host_id for h in store.hosts(run_id)}
+    todo = [h for h in hosts if h.id not in done]
+    progress = Progress(len(todo), quiet)
+    interrupted = False
+    pool = ThreadPoolExecutor(max_workers=max(1, min(forks, len(todo) or 1)), thread_name_prefix="audit")
+    try:
+        futures = {pool.submit(audit_host, h, checks, plan_params, options or {}): h for h in todo}
+        for fut in as_completed(futures):
+            rec, results = fut.result()
+            store.save_host(run_id, rec, results)
+            progress.host_done(rec, results)
+            if on_host:
+                on_host(rec, results)
+    except KeyboardInterrupt:
+        interrupted = True
+        pool.shutdown(wait=False, cancel_futures=True)
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=True)
+        progress.close()
+    recs = store.hosts(run_id)
+    saved = {r.host_id for r in recs}
+    missing = [h for h in hosts if h.id not in saved]
+    unreachable = sum(1 for r in recs if r.status != "audited")
+    status = "interrupted" if interrupted or missing else ("incomplete" if unreachable else "completed")
+    store.finish_run(run_id, status)
+    return RunSummary(run_id, status, len(recs) - unreachable, unreachable, interrupted)
+
+
+def start_run(store: Store, scope: dict) -> str:
+    run_id = new_run_id()
+    store.create_run(run_id, scope, __version__)
+    return run_id
+
+
+__all__ = ["run_hosts", "start_run", "evaluate_host", "gather_plan", "audit_host", "validate_params", "Status"]

@@ -1,0 +1,239 @@
+"""The results store: SQLite by default, any SQLAlchemy URL (PostgreSQL) on the same code path.
+
+Runs are append-only: a run row, one row per audited host written as soon as that host is done,
+and one row per check result. The only update is a run's finish (status, finished_at). Results
+carry the check's titles, references and remediation as they were, so any stored run can be
+re-rendered after the check library has changed. The schema is versioned; migrations run forward
+on open and a database newer than this program is refused.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import (Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, create_engine,
+                        func, insert, select, update)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Engine
+
+SCHEMA_VERSION = 1
+metadata = MetaData()
+
+meta_t = Table("auditctl_meta", metadata, Column("key", String(64), primary_key=True), Column("value", Text))
+runs_t = Table(
+    "runs", metadata,
+    Column("id", String(64), primary_key=True),
+    # Order of creation in this store: wall clocks on campus machines are unreliable and two runs can
+    # start in the same second, so "the previous run" is decided by seq, never by started_at.
+    Column("seq", Integer, nullable=False, unique=True),
+    Column("started_at", String(40), nullable=False),
+    Column("finished_at", String(40)),
+    Column("status", String(20), nullable=False),  # running | completed | incomplete | interrupted
+    Column("scope", Text, nullable=False),  # JSON: inventory, plan, limit, packs, params, bureau
+    Column("tool_version", String(40), nullable=False),
+)
+hosts_t = Table(
+    "run_hosts", metadata,
+    Column("run_id", String(64), ForeignKey("runs.id"), primary_key=True),
+    Column("host_id", String(64), primary_key=True),
+    Column("address", String(255), nullable=False),
+    Column("school", String(64), nullable=False),
+    Column("district", String(64), nullable=False),
+    Column("level", Integer),
+    Column("os_family", String(20)),
+    Column("status", String(20), nullable=False),  # audited | unreachable
+    Column("reason", String(40)),
+    Column("detail", Text),
+    Column("started_at", String(40)),
+    Column("finished_at", String(40)),
+    Column("duration", Float),
+)
+results_t = Table(
+    "results", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), ForeignKey("runs.id"), nullable=False),
+    Column("host_id", String(64), nullable=False),
+    Column("check_id", String(128), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("refs", Text, nullable=False),  # JSON list of "GB/T 22239-2019 8.1.4.1 a"
+    Column("title", Text, nullable=False),  # JSON {zh, en}
+    Column("message", Text, nullable=False),  # JSON {zh, en}
+    Column("remediation", Text, nullable=False),  # JSON {zh, en}
+    Column("evidence", Text, nullable=False),
+    Column("evaluated_at", String(40), nullable=False),
+    Column("underlying", String(20)),  # the real outcome under a waiver/attestation (status shows the answer)
+    Column("exceptions", Text),  # JSON list of the waivers/attestations that applied (kept when expired too)
+)
+Index("ix_results_run_host", results_t.c.run_id, results_t.c.host_id)
+
+MIGRATIONS = {1: [runs_t, hosts_t, results_t]}
+
+
+class StoreError(Exception):
+    pass
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def default_url() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return f"sqlite:///{os.path.join(base, 'auditctl', 'results.db')}"
+
+
+def normalise_url(url: str | None) -> str:
+    if not url:
+        url = default_url()
+    if "://" not in url:  # a plain path means an SQLite file
+        url = f"sqlite:///{os.path.abspath(url)}"
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+@dataclass
+class HostRecord:
+    host_id: str
+    address: str
+    school: str
+    district: str
+    level: int | None
+    os_family: str
+    status: str
+    reason: str | None
+    detail: str
+    started_at: str
+    finished_at: str
+    duration: float
+
+
+class Store:
+    def __init__(self, url: str | None = None):
+        self.url = normalise_url(url)
+        try:
+            self.engine: Engine = create_engine(self.url, future=True)
+            if self.url.startswith("sqlite"):
+                from sqlalchemy import event
+
+                @event.listens_for(self.engine, "connect")
+                def _pragmas(conn, _):
+                    cur = conn.cursor()
+                    cur.execute("PRAGMA journal_mode=WAL")
+                    cur.execute("PRAGMA busy_timeout=10000")
+                    cur.close()
+            self.migrate()
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"cannot open results store {redact(self.url)}: {type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0][:200]}") from None
+
+    # -- schema ---------------------------------------------------------------------------------
+    def version(self, conn) -> int:
+        meta_t.create(conn, checkfirst=True)
+        row = conn.execute(select(meta_t.c.value).where(meta_t.c.key == "schema_version")).first()
+        return int(row[0]) if row else 0
+
+    def migrate(self) -> None:
+        with self.engine.begin() as conn:
+            have = self.version(conn)
+            if have > SCHEMA_VERSION:
+                raise StoreError(f"results store {redact(self.url)} has schema v{have}, newer than this auditctl "
+                                 f"(v{SCHEMA_VERSION}); upgrade auditctl")
+            for v in range(have + 1, SCHEMA_VERSION + 1):
+                for table in MIGRATIONS[v]:
+                    table.create(conn, checkfirst=True)
+                for ix in results_t.indexes:
+                    ix.create(conn, checkfirst=True)
+            if have == 0:
+                conn.execute(insert(meta_t).values(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif have < SCHEMA_VERSION:
+                conn.execute(update(meta_t).where(meta_t.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+
+    # -- writing --------------------------------------------------------------------------------
+    def create_run(self, run_id: str, scope: dict, tool_version: str) -> None:
+        for attempt in range(20):  # seq is unique: a concurrent writer that took the same number makes us retry
+            try:
+                with self.engine.begin() as conn:
+                    seq = (conn.execute(select(func.max(runs_t.c.seq))).scalar() or 0) + 1
+                    conn.execute(insert(runs_t).values(id=run_id, seq=seq, started_at=now(), status="running",
+                                                       scope=json.dumps(scope, ensure_ascii=False, sort_keys=True),
+                                                       tool_version=tool_version))
+                return
+            except IntegrityError:
+                if attempt == 19 or self._has_run(run_id):
+                    raise
+
+    def _has_run(self, run_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(runs_t.c.id).where(runs_t.c.id == run_id)).first() is not None
+
+    def save_host(self, run_id: str, rec: HostRecord, results: list[dict]) -> None:
+        """One host's row and all its results, in one transaction (a host is saved whole or not at all)."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(hosts_t).values(run_id=run_id, **rec.__dict__))
+            if results:
+                rows = [{**r, "run_id": run_id, "host_id": rec.host_id, "underlying": r.get("underlying"),
+                         "exceptions": json.dumps(r["exceptions"], ensure_ascii=False) if r.get("exceptions") else None,
+                         **{k: json.dumps(r[k], ensure_ascii=False) for k in ("refs", "title", "message", "remediation")}}
+                        for r in results]
+                conn.execute(insert(results_t), rows)
+
+    def finish_run(self, run_id: str, status: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(runs_t).where(runs_t.c.id == run_id).values(status=status, finished_at=now()))
+
+    def reopen_run(self, run_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(runs_t).where(runs_t.c.id == run_id).values(status="running", finished_at=None))
+
+    # -- reading --------------------------------------------------------------------------------
+    def run(self, run_id: str) -> dict:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs_t).where(runs_t.c.id == run_id)).mappings().first()
+        if not row:
+            raise StoreError(f"no run '{run_id}' in {redact(self.url)}")
+        d = dict(row)
+        d["scope"] = json.loads(d["scope"])
+        return d
+
+    def runs(self, limit: int = 50) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(runs_t).order_by(runs_t.c.seq.desc())
+                                .limit(limit)).mappings().all()
+        return [{**r, "scope": json.loads(r["scope"])} for r in rows]
+
+    def hosts(self, run_id: str) -> list[HostRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(hosts_t).where(hosts_t.c.run_id == run_id).order_by(hosts_t.c.host_id)).mappings()
+            return [HostRecord(**{k: v for k, v in r.items() if k != "run_id"}) for r in rows]
+
+    def results(self, run_id: str) -> dict[str, list[dict]]:
+        out: dict[str, list[dict]] = {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(results_t).where(results_t.c.run_id == run_id)
+                                .order_by(results_t.c.host_id, results_t.c.check_id)).mappings()
+            for r in rows:
+                d = dict(r)
+                for k in ("refs", "title", "message", "remediation"):
+                    d[k] = json.loads(d[k])
+                d["exceptions"] = json.loads(d["exceptions"]) if d["exceptions"] else []
+                out.setdefault(d["host_id"], []).append(d)
+        return out
+
+
+def redact(url: str) -> str:
+    """A store URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(store)"

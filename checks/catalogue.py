@@ -1,0 +1,100 @@
+"""The check catalogue: what ``auditctl checks list/show`` print and the generated pack document
+(``docs/checks/<pack>.md``, written by ``auditctl checks doc --pack PACK``), all from the checks.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from .contract import Check
+
+FAMILIES = OrderedDict([  # GB/T 22239-2019 安全计算环境 control points, level 3 numbering
+    ("8.1.4.1", ("身份鉴别", "Identification and authentication", "7.1.4.1")),
+    ("8.1.4.2", ("访问控制", "Access control", "7.1.4.2")),
+    ("8.1.4.3", ("安全审计", "Security audit", "7.1.4.3")),
+    ("8.1.4.4", ("入侵防范", "Intrusion prevention", "7.1.4.4")),
+    ("8.1.4.5", ("恶意代码防范", "Malicious code prevention", "7.1.4.5")),
+    ("8.1.4.6", ("可信验证", "Trusted verification", "7.1.4.6")),
+    ("8.1.4.7", ("数据完整性", "Data integrity", "7.1.4.7")),
+    ("8.1.4.8", ("数据保密性", "Data confidentiality", "— (level 3 only)")),
+    ("8.1.4.9", ("数据备份恢复", "Data backup and recovery", "7.1.4.8")),
+    ("8.1.4.10", ("剩余信息保护", "Residual information protection", "7.1.4.9")),
+    ("8.1.4.11", ("个人信息保护", "Personal information protection", "7.1.4.10")),
+])
+
+
+def describe(c: Check) -> dict:
+    by_level: dict[str, list[str]] = {}
+    for r in c.refs:
+        by_level.setdefault(str(r.level) if r.level else "any", []).append(str(r))
+    return {"id": c.id, "pack": c.pack, "title": c.title.to_json(), "severity": c.severity,
+            "references": [str(r) for r in c.refs], "references_by_level": by_level, "levels": list(c.levels),
+            "applies": {"os": list(c.applies.os), "levels": list(c.applies.levels), "roles": list(c.applies.roles)},
+            "manual": c.attest.to_json() if c.attest else None,
+            "probes": {k: [str(p) for p in v] for k, v in c.probes.items()}, "params": dict(c.params),
+            "rationale": c.rationale.to_json(), "remediation": c.remediation.to_json(), "source": c.source}
+
+
+def family_of(c: Check) -> str:
+    """The level-3 control point a check belongs to (its first 8.1.4.x clause, else its first clause)."""
+    for r in c.refs:
+        parts = r.clause.split()[0].split(".")
+        if r.clause.startswith("8.1.4."):
+            return ".".join(parts[:4])
+    for r in c.refs:
+        if r.clause.startswith("7.1.4."):
+            l2 = ".".join(r.clause.split()[0].split(".")[:4])
+            for l3, (_, _, twin) in FAMILIES.items():
+                if twin == l2:
+                    return l3
+    return "other"
+
+
+def _cell(v) -> str:
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def _params(c: Check) -> str:
+    return "<br>".join(f"`{k}` = `{_cell(v)}`" for k, v in c.params.items()) or "—"
+
+
+def markdown(checks: list[Check], pack: str) -> str:
+    checks = sorted(checks, key=lambda c: c.id)
+    groups: dict[str, list[Check]] = {}
+    for c in checks:
+        groups.setdefault(family_of(c), []).append(c)
+    manual = sum(1 for c in checks if c.attest)
+    out = [f"# `{pack}` pack: check catalogue", "",
+           "Generated from the checks by `auditctl checks doc --pack " + pack + "`; do not edit by hand.", "",
+           f"{len(checks)} checks ({manual} answered by attestation where the host cannot show the evidence). "
+           "Clauses are GB/T 22239-2019: level 3 is chapter 8 (8.1.4.x), level 2 chapter 7 (7.1.4.x); a host is "
+           "judged by its MLPS level from the inventory and a check whose clauses exist only at level 3 is not "
+           "applicable to a level-2 host. Every threshold is a parameter a bureau can override in its audit plan "
+           "(`params: {mlps: {NAME: VALUE}}` for the pack, or `params: {CHECK_ID: {NAME: VALUE}}` for one check).", ""]
+    out += ["| control point (L3 / L2) | checks |", "|---|---|"]
+    for key, (zh, en, twin) in FAMILIES.items():
+        if key in groups:
+            out.append(f"| {key} / {twin} {zh} {en} | {len(groups[key])} |")
+    if "other" in groups:
+        out.append(f"| other | {len(groups['other'])} |")
+    out.append("")
+    for key in list(FAMILIES) + ["other"]:
+        if key not in groups:
+            continue
+        zh, en, twin = FAMILIES.get(key, ("其他", "Other", ""))
+        out += [f"## {key} {zh} / {twin} — {en}", ""]
+        for c in groups[key]:
+            levels = "/".join(map(str, c.levels))
+            out += [f"### `{c.id}` — {c.title.zh}", "", f"*{c.title.en}*", "",
+                    "| | |", "|---|---|",
+                    f"| severity | {c.severity} |",
+                    f"| clauses | {'; '.join(_cell(r) for r in c.refs)} |",
+                    f"| levels | {levels} |",
+                    f"| os | {', '.join(c.applies.os)}" + (f"; roles {', '.join(c.applies.roles)}" if c.applies.roles else "")
+                    + " |",
+                    f"| thresholds | {_params(c)} |",
+                    f"| evidence | {'; '.join(f'{k}: `{_cell(p)}`' for k, ps in c.probes.items() for p in ps)} |"]
+            if c.attest:
+                out.append(f"| attestation | {_cell(c.attest.zh)} / {_cell(c.attest.en)} |")
+            out += ["", f"**理由 / Rationale.** {c.rationale.zh}", "", c.rationale.en, "",
+                    f"**整改 / Remediation.** {c.remediation.zh}", "", c.remediation.en, ""]
+    return "\n".join(out).rstrip() + "\n"

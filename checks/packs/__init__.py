@@ -1,0 +1,1 @@
+"""Built-in check packs, one folder each."""

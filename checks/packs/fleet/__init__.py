@@ -1,0 +1,1 @@
+"""The fleet pack: findings about the connection itself (host keys, SSH algorithms)."""

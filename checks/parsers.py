@@ -1,0 +1,99 @@
+"""Parsers that turn raw probe output into values checks can compare. Pure functions, no I/O."""
+from __future__ import annotations
+
+import re
+
+
+def lines(text: str) -> list[str]:
+    """Non-empty lines that are not comments."""
+    return [ln.rstrip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def keyvalue(text: str, lower: bool = False) -> dict[str, str]:
+    """``KEY VALUE`` or ``KEY=VALUE`` lines (login.defs, sshd -T, os-release). The last one wins."""
+    out: dict[str, str] = {}
+    for ln in lines(text):
+        m = re.match(r"^\s*([A-Za-z0-9_.-]+)\s*(?:=|\s)\s*(.*?)\s*$", ln)
+        if not m:
+            continue
+        key = m.group(1).lower() if lower else m.group(1)
+        out[key] = m.group(2).strip().strip('"').strip("'")
+    return out
+
+
+def sshd_t(text: str) -> dict[str, str]:
+    """``sshd -T`` output: lower-case keys; keys that repeat (e.g. listenaddress) are joined by commas."""
+    out: dict[str, str] = {}
+    for ln in lines(text):
+        key, _, value = ln.strip().partition(" ")
+        key = key.lower()
+        out[key] = f"{out[key]},{value.strip()}" if key in out else value.strip()
+    return out
+
+
+def stat(text: str) -> dict[str, str] | None:
+    """Output of ``stat -c '%a %U %G %s %Y %F'``."""
+    parts = text.strip().split(" ", 5)
+    if len(parts) < 5 or not re.fullmatch(r"[0-7]{1,4}", parts[0]):
+        return None
+    return {"mode": parts[0].zfill(4), "owner": parts[1], "group": parts[2], "size": parts[3],
+            "mtime": parts[4], "type": parts[5] if len(parts) > 5 else ""}
+
+
+def colon_table(text: str, names: tuple[str, ...]) -> list[dict[str, str]]:
+    """Colon-separated files such as /etc/passwd and /etc/shadow."""
+    rows = []
+    for ln in lines(text):
+        parts = ln.split(":")
+        rows.append({n: (parts[i] if i < len(parts) else "") for i, n in enumerate(names)})
+    return rows
+
+
+PASSWD = ("name", "password", "uid", "gid", "gecos", "home", "shell")
+SHADOW = ("name", "password", "lastchg", "min", "max", "warn", "inactive", "expire", "reserved")
+
+
+def passwd(text: str) -> list[dict[str, str]]:
+    return colon_table(text, PASSWD)
+
+
+def shadow(text: str) -> list[dict[str, str]]:
+    return colon_table(text, SHADOW)
+
+
+def listening(text: str) -> list[dict[str, str]]:
+    """``ss -H -tuln`` lines → [{'proto', 'address', 'port'}]."""
+    out = []
+    for ln in lines(text):
+        parts = ln.split()
+        if len(parts) < 5:
+            continue
+        proto, local = parts[0], parts[4]
+        addr, _, port = local.rpartition(":")
+        if port.isdigit():
+            out.append({"proto": proto, "address": addr.strip("[]"), "port": port})
+    return out
+
+
+def os_release(text: str) -> dict[str, str]:
+    return keyvalue(text)
+
+
+def os_family(text: str) -> str:
+    """debian / rhel / linux from the OS metadata probe (os-release, then the package tool present)."""
+    kv = os_release(text)
+    ids = f"{kv.get('ID', '')} {kv.get('ID_LIKE', '')}".lower().split()
+    if any(i in ("debian", "ubuntu", "uos", "deepin") for i in ids):
+        return "debian"
+    if any(i in ("rhel", "centos", "fedora", "openeuler", "kylin", "anolis", "rocky", "almalinux", "ol", "euleros")
+           for i in ids):
+        return "rhel"
+    if "/dpkg-query" in text:
+        return "debian"
+    if "/rpm" in text:
+        return "rhel"
+    return "linux" if text.strip() else ""
+
+
+PARSERS = {"raw": lambda t: t, "lines": lines, "keyvalue": keyvalue, "sshd": sshd_t, "stat": stat,
+           "passwd": passwd, "shadow": shadow, "listening": listening}

@@ -1,0 +1,124 @@
+"""Fixture testing for checks: recorded facts in, expected status out.
+
+One file per check, ``<dir>/<check_id>.yaml``, holding its cases::
+
+    cases:
+      - name: pass-debian            # 'pass…'/'fail…' name the expectation; os from host
+        host: {os: debian, level: 3, roles: [web]}
+        params: {max_password_age: 60}          # optional plan parameters
+        expect: pass                             # pass | fail | manual | not_applicable | error | waived
+        probes:
+          "file:/etc/login.defs": "PASS_MAX_DAYS 90\\n"          # stdout, exit 0
+          "sudo command:sshd -T": {stdout: "...", rc: 0}
+          "file:/etc/security/faillock.conf": {rc: 1, stderr: "No such file or directory"}
+
+A probe key is written as in check definitions (``[sudo ]KIND:ARG``). Cases may also carry
+``attestations``/``waivers`` (inventory form) and ``today`` to test how exceptions apply.
+The older one-case-per-file JSON form (``<dir>/<check_id>/<name>.json``) is still read.
+Bureaus that ship their own pack can test it the same way (``run_case``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from audits import yamlsafe
+from audits.exceptions import Exceptions, apply_exceptions, parse_entries
+from audits.inventory import DEFAULT_SETTINGS, Host, Source, merge_settings
+from audits.probes import Facts, ProbeResult
+from checks import parsers
+from checks.contract import Check, Outcome, parse_probe
+
+
+@dataclass
+class Case:
+    check_id: str
+    name: str
+    host: Host
+    facts: Facts
+    expect: str
+    params: dict = field(default_factory=dict)
+    exceptions: Exceptions | None = None
+    today: dt.date | None = None
+    source: str = ""
+
+    @property
+    def kind(self) -> str:
+        return self.name.split("-", 1)[0]
+
+
+def fixture_host(spec: dict) -> Host:
+    settings = merge_settings(DEFAULT_SETTINGS, {"os": spec.get("os", "auto"), "roles": spec.get("roles", []),
+                                                 "facts": spec.get("facts", {})})
+    return Host(spec.get("id", "fixture"), spec.get("address", "192.0.2.1"), spec.get("school", "fixture-school"),
+                "fixture-district", list(spec.get("systems", [])), spec.get("level", 3), settings,
+                Source("fixture", 0))
+
+
+def _facts(host: Host, probes, meta: dict | None = None) -> Facts:
+    facts = Facts(host.id, meta=dict(meta or {}))
+    if isinstance(probes, list):  # Facts.to_json form
+        facts = Facts.from_json({"host_id": host.id, "probes": probes, "meta": meta or {}})
+    else:
+        for key, value in (probes or {}).items():
+            probe = parse_probe(str(key))
+            if isinstance(value, dict):
+                facts.results[probe] = ProbeResult(str(value.get("stdout", "")), value.get("rc", 0),
+                                                   str(value.get("stderr", "")), bool(value.get("truncated", False)),
+                                                   value.get("error"))
+            else:
+                facts.results[probe] = ProbeResult(str(value), 0, "")
+    facts.meta.setdefault("os_family", host.os if host.os != "auto" else parsers.os_family(""))
+    return facts
+
+
+def _case(check_id: str, data: dict, source: str, name: str) -> Case:
+    host = fixture_host(dict(data.get("host", {})))
+    exc = None
+    if data.get("attestations") or data.get("waivers"):
+        exc = Exceptions(parse_entries(data.get("waivers", []), "waiver", source, {"host": host.id}),
+                         parse_entries(data.get("attestations", []), "attestation", source, {"host": host.id}))
+    today = data.get("today")
+    if isinstance(today, str):
+        today = dt.date.fromisoformat(today)
+    return Case(check_id, name, host, _facts(host, data.get("probes", {}), data.get("meta")), str(data["expect"]),
+                dict(data.get("params") or {}), exc, today, source)
+
+
+def load_cases(directory) -> list[Case]:
+    """Every case under a fixture directory, in both forms."""
+    directory = Path(directory)
+    out: list[Case] = []
+    for path in sorted(directory.glob("*.yaml")):
+        doc = yamlsafe.load_file(path)
+        for i, c in enumerate(doc.get("cases", [])):
+            out.append(_case(path.stem, c, f"{path}:{doc['cases'].line_of(i)}", str(c.get("name", f"case{i}"))))
+    for path in sorted(directory.glob("*/*.json")):
+        out.append(_case(path.parent.name, json.loads(path.read_text(encoding="utf-8")), str(path), path.stem))
+    return out
+
+
+def run_case(check: Check, case: Case) -> Outcome:
+    """The check's outcome on the case's facts, with the case's exceptions applied like the engine does."""
+    from audits.runner import check_params, result_row
+
+    out = check.run(case.facts, case.host, check_params(check, {check.pack: case.params}))
+    if case.exceptions is None:
+        return out
+    row = result_row(check, out, case.host.level)
+    row = apply_exceptions(row, case.host, case.exceptions, case.today or dt.date.today())
+    out.status = type(out.status)(row["status"])
+    return out
+
+
+def load_fixture(path) -> tuple[Facts, Host, str]:
+    """One JSON fixture (older form)."""
+    c = _case(Path(path).parent.name, json.loads(Path(path).read_text(encoding="utf-8")), str(path), Path(path).stem)
+    return c.facts, c.host, c.expect
+
+
+def run_fixture(check: Check, path, params: dict | None = None) -> tuple[Outcome, str]:
+    facts, host, expect = load_fixture(path)
+    return check.run(facts, host, params), expect

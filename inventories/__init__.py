@@ -1,0 +1,1 @@
+"""Example inventories, including the built-in default localhost.yaml (package data)."""

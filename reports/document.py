@@ -1,0 +1,56 @@
+"""The run document: one stored run as the versioned JSON structure every renderer reads.
+
+Its schema is documented in docs/results-schema.md and published as docs/results.schema.json.
+Fixed names: top level ``schema_version``, ``run`` (id, started_at, finished_at, status), ``hosts``
+(id, address, school, status, reason, results); each result check_id, status, severity,
+references, evidence, message.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from audits import __version__
+from audits.store import Store
+
+SCHEMA_VERSION = "1.0"
+STATUSES = ("pass", "fail", "error", "not_applicable", "manual", "waived")
+SEVERITY_ORDER = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
+
+
+def run_document(store: Store, run_id: str) -> dict:
+    run = store.run(run_id)
+    results = store.results(run_id)
+    hosts = []
+    for h in store.hosts(run_id):
+        rows = [{"check_id": r["check_id"], "title": r["title"], "status": r["status"], "severity": r["severity"],
+                 "references": r["refs"], "evidence": r["evidence"], "message": r["message"],
+                 "remediation": r["remediation"], "underlying": r["underlying"], "exceptions": r["exceptions"]}
+                for r in results.get(h.host_id, [])]
+        hosts.append({"id": h.host_id, "address": h.address, "school": h.school, "district": h.district,
+                      "level": h.level, "os_family": h.os_family or None, "status": h.status, "reason": h.reason,
+                      "detail": h.detail or None, "started_at": h.started_at, "finished_at": h.finished_at,
+                      "duration_seconds": h.duration, "results": rows})
+    scope = run["scope"]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "auditctl", "version": run["tool_version"], "rendered_by": __version__},
+        "run": {"id": run["id"], "started_at": run["started_at"], "finished_at": run["finished_at"],
+                "status": run["status"], "inventory": scope.get("inventory"), "plan": scope.get("plan"),
+                "limit": scope.get("limit"), "packs": scope.get("packs", []), "bureau": scope.get("bureau")},
+        "summary": summarise(hosts),
+        "hosts": hosts,
+    }
+
+
+def summarise(hosts: list[dict]) -> dict:
+    statuses = Counter(r["status"] for h in hosts for r in h["results"])
+    failed_sev = Counter(r["severity"] for h in hosts for r in h["results"] if r["status"] == "fail")
+    return {"hosts": len(hosts), "audited": sum(1 for h in hosts if h["status"] == "audited"),
+            "unreachable": sum(1 for h in hosts if h["status"] != "audited"),
+            "results": {s: statuses.get(s, 0) for s in STATUSES},
+            "failed_by_severity": {s: failed_sev.get(s, 0) for s in SEVERITY_ORDER}}
+
+
+def worst_failed_severity(doc: dict) -> str | None:
+    sev = [r["severity"] for h in doc["hosts"] for r in h["results"] if r["status"] == "fail"]
+    return max(sev, key=SEVERITY_ORDER.get) if sev else None

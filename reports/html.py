@@ -1,0 +1,81 @@
+"""The first HTML school report: one self-contained page per school, rendered with Jinja2 from
+``templates/`` with autoescaping on, from the run document (nothing is fetched from the network).
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from .document import SEVERITY_ORDER, summarise
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+LABELS = {
+    "zh": {"title": "网络安全合规审计报告", "run": "审计批次", "hosts": "主机", "audited": "已审计", "unreachable": "无法连接",
+           "pass": "符合", "fail": "不符合", "error": "错误", "not_applicable": "不适用", "manual": "人工确认",
+           "waived": "已豁免", "severity": "严重程度", "check": "检查项", "status": "结果", "refs": "标准条款",
+           "evidence": "证据", "remediation": "整改建议", "reason": "原因", "level": "等保级别", "address": "地址",
+           "findings": "问题项", "critical": "严重", "high": "高", "medium": "中", "low": "低", "info": "提示",
+           "self_assessment": "本报告为自查结果，不是等级测评机构出具的测评结论。", "started": "开始时间",
+           "school": "学校", "district": "区县", "none": "无", "unreachable_hosts": "无法连接的主机",
+           "summary": "概况", "os": "操作系统", "message": "说明", "completed": "已完成", "incomplete": "未全部完成",
+           "interrupted": "已中断", "running": "进行中", "waiver": "豁免", "attestation": "证明",
+           "approver": "审批人", "expires": "有效期至", "expired": "已过期", "by": "证明人", "underlying": "实际结果",
+           "exceptions": "豁免与证明", "answered": "以下结果由豁免或证明文件回答；实际检查结果保留在“实际结果”中。"},
+    "en": {"title": "Network security compliance audit", "run": "Run", "hosts": "Hosts", "audited": "audited",
+           "unreachable": "unreachable", "pass": "pass", "fail": "fail", "error": "error",
+           "not_applicable": "not applicable", "manual": "manual", "waived": "waived", "severity": "Severity",
+           "check": "Check", "status": "Result", "refs": "Clauses", "evidence": "Evidence",
+           "remediation": "Remediation", "reason": "Reason", "level": "MLPS level", "address": "Address",
+           "findings": "Findings", "critical": "critical", "high": "high", "medium": "medium", "low": "low",
+           "info": "info", "self_assessment": "This is a self-assessment, not a conclusion issued by a licensed MLPS "
+           "assessment body.", "started": "Started", "school": "School", "district": "District", "none": "none",
+           "unreachable_hosts": "Unreachable hosts", "summary": "Summary", "os": "OS", "message": "Details",
+           "waiver": "Waiver", "attestation": "Attestation", "approver": "approved by", "expires": "expires",
+           "expired": "EXPIRED", "by": "attested by", "underlying": "actual result", "exceptions": "Waivers and attestations",
+           "answered": "These results are answered by a waiver or an attestation; the actual check result is kept.",
+           "completed": "completed", "incomplete": "incomplete", "interrupted": "interrupted", "running": "running"},
+}
+
+
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["severity_rank"] = lambda s: SEVERITY_ORDER.get(s, -1)
+    return env
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:64] or "_"
+
+
+def school_context(doc: dict, school: str, lang: str) -> dict:
+    hosts = [h for h in doc["hosts"] if h["school"] == school]
+    findings = sorted(((h, r) for h in hosts for r in h["results"] if r["status"] in ("fail", "error")),
+                      key=lambda hr: (-SEVERITY_ORDER.get(hr[1]["severity"], 0), hr[1]["check_id"], hr[0]["id"]))
+    return {"doc": doc, "school": school, "hosts": hosts, "summary": summarise(hosts), "findings": findings,
+            "lang": lang, "L": LABELS[lang], "severities": list(SEVERITY_ORDER)}
+
+
+def render_school(doc: dict, school: str, lang: str = "zh") -> str:
+    return environment().get_template("school_report.html.j2").render(**school_context(doc, school, lang))
+
+
+def write_reports(doc: dict, out_dir, lang: str = "zh") -> list[Path]:
+    """``OUT/<run-id>/<school>/index.html`` for every school in the run; written atomically."""
+    base = Path(out_dir) / safe_name(doc["run"]["id"])
+    written = []
+    for school in sorted({h["school"] for h in doc["hosts"]}):
+        target = base / safe_name(school) / "index.html"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        html = render_school(doc, school, lang)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".index.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(html)
+        os.replace(tmp, target)
+        written.append(target)
+    return written

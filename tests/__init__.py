@@ -1,0 +1,1 @@
+"""campus-audit tests."""

@@ -1,0 +1,36 @@
+"""Shared fixtures: results-store URLs for SQLite and the real PostgreSQL server."""
+
+pytest_plugins = ["tests.lab.fixtures"]
+import os
+import secrets
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get("AUDITCTL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A fresh PostgreSQL database for this session (dropped afterwards). CI must have the server."""
+    from sqlalchemy import create_engine, text
+
+    try:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        name = "auditctl_test_" + secrets.token_hex(4)
+        with admin.connect() as c:
+            c.execute(text(f"CREATE DATABASE {name}"))
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as c:
+        c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'results.db'}"
+    return request.getfixturevalue("pg_url")

@@ -1,0 +1,80 @@
+"""The school HTML report: hostile text stays text, no network fetches, bilingual; checked in a real browser."""
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from reports.html import render_school, write_reports
+
+HOSTILE = "<script>alert(1)</script>{{ 7*7 }}{% raw %}<img src=x onerror=alert(2)>"
+
+
+def doc(evidence=HOSTILE):
+    res = {"check_id": "mlps.access.sshd_root_login", "status": "fail", "severity": "high",
+           "references": ["GB/T 22239-2019 8.1.4.2 b"], "evidence": evidence,
+           "title": {"zh": "禁止 root 远程登录", "en": "No remote root login"},
+           "message": {"zh": "消息 " + HOSTILE, "en": "message " + HOSTILE},
+           "remediation": {"zh": "设置 PermitRootLogin no", "en": "Set PermitRootLogin no"}}
+    return {"schema_version": "1.0", "tool": {"name": "auditctl", "version": "0.1.0"},
+            "run": {"id": "20260101T000000Z-abcdef", "started_at": "2026-01-01T00:00:00Z",
+                    "finished_at": "2026-01-01T00:00:05Z", "status": "incomplete"},
+            "summary": {}, "hosts": [
+                {"id": "web" + HOSTILE, "address": "10.0.0.1", "school": "s1", "district": "d1", "level": 3,
+                 "os_family": "debian", "status": "audited", "reason": None, "detail": None, "results": [res]},
+                {"id": "down01", "address": "10.0.0.2", "school": "s1", "district": "d1", "level": 3,
+                 "os_family": None, "status": "unreachable", "reason": "timeout", "detail": "banner " + HOSTILE,
+                 "results": []}]}
+
+
+def test_everything_from_hosts_is_escaped():
+    html = render_school(doc(), "s1")
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "{{ 7*7 }}" in html and ">49<" not in html  # template syntax from a host is not evaluated
+
+
+def test_self_contained_no_network_fetches():
+    html = render_school(doc(), "s1")
+    for bad in ('src="http', "src='http", 'href="http', "@import", "url(http", "<link ", "<script"):
+        assert bad not in html
+
+
+def test_chinese_by_default_english_on_request():
+    zh, en = render_school(doc(), "s1"), render_school(doc(), "s1", "en")
+    assert 'lang="zh-CN"' in zh and "禁止 root 远程登录" in zh and "无法连接的主机" in zh
+    assert 'lang="en"' in en and "No remote root login" in en and "Unreachable hosts" in en
+
+
+def test_print_css_present():
+    assert "@media print" in render_school(doc(), "s1")
+
+
+def chromium():
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not exe:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is required on CI (apt-get install chromium)")
+        pytest.skip("chromium not installed")
+    return exe
+
+
+def browser(exe, tmp_path, *args):
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    return subprocess.run([exe, *flags, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_real_browser_renders_the_report_safely(tmp_path):
+    exe = chromium()
+    (page,) = write_reports(doc(), tmp_path / "out")
+    dom = browser(exe, tmp_path, "--dump-dom", page.as_uri()).stdout
+    assert "<script" not in dom.lower() and "<img" not in dom.lower()  # no live element came from a host
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
+    shot = tmp_path / "report.png"
+    browser(exe, tmp_path, f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri())
+    assert shot.exists() and shot.stat().st_size > 20_000
+    pdf = tmp_path / "report.pdf"
+    browser(exe, tmp_path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", page.as_uri())
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 5_000

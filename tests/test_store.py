@@ -1,0 +1,75 @@
+"""The results store on SQLite and on a real PostgreSQL server: round trip, append-only, schema version."""
+import pytest
+from sqlalchemy import text
+
+from audits.store import SCHEMA_VERSION, HostRecord, Store, StoreError
+
+
+def host(hid, status="audited", reason=None):
+    return HostRecord(hid, "192.0.2.7", "s1", "d1", 3, "debian", status, reason, "", "2026-01-01T00:00:00Z",
+                      "2026-01-01T00:00:01Z", 1.0)
+
+
+RESULT = {"check_id": "starter.x", "status": "fail", "severity": "high", "refs": ["GB/T 22239-2019 8.1.4.1 a"],
+          "title": {"zh": "标题", "en": "title"}, "message": {"zh": "消息<script>", "en": "msg"},
+          "remediation": {"zh": "修", "en": "fix"}, "evidence": "PermitRootLogin yes\n中文", "evaluated_at": "2026-01-01T00:00:00Z"}
+
+
+def test_round_trip(store_url):
+    s = Store(store_url)
+    s.create_run("r1", {"inventory": "inv.yaml", "packs": ["starter"]}, "0.1.0")
+    s.save_host("r1", host("h1"), [RESULT, {**RESULT, "check_id": "starter.y", "status": "pass"}])
+    s.save_host("r1", host("h2", "unreachable", "timeout"), [])
+    s.finish_run("r1", "incomplete")
+    again = Store(store_url)  # a new connection sees everything
+    run = again.run("r1")
+    assert run["status"] == "incomplete" and run["finished_at"] and run["scope"]["packs"] == ["starter"]
+    hosts = {h.host_id: h for h in again.hosts("r1")}
+    assert hosts["h2"].reason == "timeout" and hosts["h1"].level == 3
+    res = again.results("r1")["h1"]
+    assert [r["check_id"] for r in res] == ["starter.x", "starter.y"]
+    assert res[0]["message"]["zh"] == "消息<script>" and res[0]["evidence"].endswith("中文")
+    assert res[0]["refs"] == ["GB/T 22239-2019 8.1.4.1 a"]
+
+
+def test_runs_are_append_only_per_host(store_url):
+    s = Store(store_url)
+    s.create_run("r2", {}, "0.1.0")
+    s.save_host("r2", host("h1"), [RESULT])
+    with pytest.raises(Exception):
+        s.save_host("r2", host("h1"), [RESULT])  # the same host twice in one run is refused
+    assert len(s.results("r2")["h1"]) == 1  # and the failed save left nothing half-written
+
+
+def test_schema_version_recorded_and_newer_db_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'v.db'}"
+    s = Store(url)
+    with s.engine.begin() as c:
+        assert c.execute(text("select value from auditctl_meta where key='schema_version'")).scalar() == str(SCHEMA_VERSION)
+        c.execute(text("update auditctl_meta set value='99' where key='schema_version'"))
+    with pytest.raises(StoreError, match="schema v99, newer than this auditctl"):
+        Store(url)
+
+
+def test_unknown_run_is_a_clear_error(store_url):
+    with pytest.raises(StoreError, match="no run 'nope'"):
+        Store(store_url).run("nope")
+
+
+def test_bad_url_is_a_clear_error_without_password():
+    with pytest.raises(StoreError) as e:
+        Store("postgresql://user:s3cret@127.0.0.1:1/nodb")
+    assert "s3cret" not in str(e.value) and "cannot open results store" in str(e.value)
+
+
+def test_runs_are_ordered_by_creation_even_within_one_second(store_url, monkeypatch):
+    """Two runs started in the same second (or under a clock that went backwards) keep their order."""
+    import audits.store as store_mod
+    monkeypatch.setattr(store_mod, "now", lambda: "2026-01-01T00:00:00Z")
+    s = Store(store_url)
+    ids = ["zz-first", "aa-second", "mm-third"]  # ids sort differently from creation order
+    for rid in ids:
+        s.create_run(rid, {}, "0.1.0")
+    assert [r["id"] for r in s.runs(3)] == list(reversed(ids))
+    with pytest.raises(Exception):
+        s.create_run("aa-second", {}, "0.1.0")  # an existing id is never silently re-created
