@@ -29,7 +29,7 @@ from audits.exceptions import Exceptions, apply_exceptions, parse_entries
 from audits.inventory import DEFAULT_SETTINGS, Host, Source, merge_settings
 from audits.probes import Facts, ProbeResult
 from checks import parsers
-from checks.contract import Check, Outcome, parse_probe
+from checks.contract import Check, Outcome, Text, parse_probe
 
 
 @dataclass
@@ -110,6 +110,8 @@ def run_case(check: Check, case: Case) -> Outcome:
     row = result_row(check, out, case.host.level)
     row = apply_exceptions(row, case.host, case.exceptions, case.today or dt.date.today())
     out.status = type(out.status)(row["status"])
+    out.message = Text.of(row["message"])
+    out.evidence = row.get("evidence", out.evidence)
     return out
 
 

@@ -9,8 +9,9 @@ from checks.catalogue import markdown
 from checks.registry import load_registry
 
 ROOT = Path(__file__).resolve().parent.parent
-L3 = re.compile(r"^GB/T 22239-2019 8\.1\.4\.(\d+) [a-g]$")
-L2 = re.compile(r"^GB/T 22239-2019 7\.1\.4\.(\d+) [a-g]$")
+# a clause with one requirement (8.1.4.5 恶意代码防范, 8.1.4.6 可信验证) has no item letter
+L3 = re.compile(r"^GB/T 22239-2019 8\.1\.4\.(\d+)(?: [a-g]|(?<=\.[56]))$")
+L2 = re.compile(r"^GB/T 22239-2019 7\.1\.4\.(\d+)(?: [a-g]|(?<=\.[56]))$")
 
 
 def listing():

@@ -14,7 +14,7 @@ from audits.probes import Probe
 from checks.contract import Outcome, check
 
 @check(id="bureau.motd.present", title={"zh": "登录提示存在", "en": "Login banner present"}, severity="low",
-       refs=["GB/T 22239-2019 8.1.4.1 a"], probes=["file:/etc/motd"], params={"word": "授权"})
+       refs=["GB/T 22239-2019 8.1.4.1 a", "GB/T 22239-2019 7.1.4.1 a"], probes=["file:/etc/motd"], params={"word": "授权"})
 def motd(facts, host, params):
     res = facts.get(Probe("file", "/etc/motd"))
     if params["word"] in res.stdout:
