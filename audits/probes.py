@@ -222,6 +222,8 @@ def parse_output(raw: bytes, probes: Iterable[Probe], nonce: str, host_id: str) 
         res = ProbeResult(_text(out[:STDOUT_CAP]), rc, err, truncated)
         if rc in (124, 137) and not truncated:
             res.error = "probe timed out"
+        elif probe.sudo and rc == 1 and re.match(r"sudo: [^\n]*: command not found", err.strip()):
+            res.rc = 127  # the program is not installed: the same as without sudo, the check decides
         elif probe.sudo and rc in (1, 127) and "sudo" in err:
             first = err.strip().splitlines()[0][:200]
             res.error = ("sudo not installed: " if rc == 127 else "sudo denied: ") + first

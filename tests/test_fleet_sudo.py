@@ -35,6 +35,6 @@ def test_sudo_refused_is_reported_and_root_checks_become_errors(campus_lab, tmp_
 def test_sudo_granted_reads_root_only_facts(campus_lab, tmp_path):
     host = campus_lab.by_kind("misconfigured")[0]
     h, res = audit(campus_lab, tmp_path, host.id)
-    assert h["reason"] is None
+    assert h["reason"] is None, h.get("detail")
     assert res["mlps.auth.empty_passwords"]["status"] == "fail"
     assert "$" not in res["mlps.auth.empty_passwords"]["evidence"]  # no hash material in evidence

@@ -31,12 +31,14 @@ def failing(results: dict) -> set[str]:
 
 
 def _planted():
+    """(problem, check id) for every check that must find each planted problem."""
     from tests.lab.campus_lab import PROFILES
 
-    return sorted(PROFILES["misconfigured"]["problems"].items())
+    return sorted((p, c) for p, ids in PROFILES["misconfigured"]["problems"].items()
+                  for c in ((ids,) if isinstance(ids, str) else ids))
 
 
-@pytest.mark.parametrize("problem, check_id", _planted(), ids=[p for p, _ in _planted()])
+@pytest.mark.parametrize("problem, check_id", _planted(), ids=[f"{p} -> {c}" for p, c in _planted()])
 def test_each_planted_problem_is_found_by_its_check(campus_lab, mlps_run, problem, check_id):
     for h in campus_lab.by_kind("misconfigured"):
         r = mlps_run[h.id][check_id]

@@ -93,3 +93,18 @@ def test_facts_round_trip_through_json():
     facts, _ = run([Probe("command", "printf 'x\\ny'")])
     again = Facts.from_json(facts.to_json())
     assert again.results == facts.results
+
+
+def test_sudo_of_a_missing_program_is_a_missing_program_not_a_refusal(tmp_path):
+    """`sudo -n -- auditctl -l` on a host without auditd says 'command not found' (rc 1): the probe
+    reads as rc 127 like any missing program, not as sudo denied (which would mark the host)."""
+    fake = tmp_path / "fake-sudo"
+    fake.write_text("#!/bin/sh\necho \"sudo: $1: command not found\" >&2\nexit 1\n")
+    fake.chmod(0o755)
+    refused = tmp_path / "refused"
+    refused.write_text("#!/bin/sh\necho 'sudo: a password is required' >&2\nexit 1\n")
+    refused.chmod(0o755)
+    missing, denied = Probe("command", f"{fake} auditctl", sudo=True), Probe("command", str(refused), sudo=True)
+    facts, _ = run([missing, denied])  # as root: no sudo prefix, the fakes stand in for sudo's answers
+    assert facts.get(missing).rc == 127 and facts.get(missing).error is None
+    assert facts.get(denied).error.startswith("sudo denied: sudo: a password is required")
