@@ -41,7 +41,7 @@ def probe_commands() -> str:
     probes = {OS_PROBE}
     for c in load_registry().select(["mlps"]):
         probes |= c.probes_for("auto")
-    return "; ".join(f"{{ {shell_command(p)} ; }} >/dev/null 2>&1" for p in sorted(probes))
+    return "; ".join(f"{{ {shell_command(p)} ; }} >/dev/null 2>&1" for p in sorted(probes)) + "; true"
 
 
 def timed(fn):
@@ -79,17 +79,18 @@ def main() -> int:
                 return sum(pool.map(lambda h: ssh_true(lab, h), live))
 
         methods = [("auditctl run (all probes, one exchange/host)", auditctl_run), ("ssh host true (floor)", floor)]
-        if shutil.which("ansible"):
+        ansible_bin = shutil.which("ansible")
+        if ansible_bin:
             ainv = work / "ansible.ini"
             ainv.write_text("[lab]\n" + "".join(f"{h.address} ansible_user={h.user}\n" for h in live))
             cmd = probe_commands()
 
             def ansible():
-                r = subprocess.run(["ansible", "lab", "-i", str(ainv), "-f", str(args.forks), "-m", "shell", "-a", cmd,
+                r = subprocess.run([ansible_bin, "lab", "-i", str(ainv), "-f", str(args.forks), "-m", "shell", "-a", json.dumps({"cmd": cmd, "executable": "/bin/bash"}),
                                     "--private-key", str(lab.key_file), "-o"], capture_output=True, text=True,
                                    env={"ANSIBLE_HOST_KEY_CHECKING": "True", "ANSIBLE_SSH_ARGS":
                                         f"-o UserKnownHostsFile={lab.known_hosts}", "PATH": "/usr/bin:/bin:"
-                                        + str(Path(sys.executable).parent), "HOME": str(work)})
+                                        + str(Path(ansible_bin).parent), "HOME": str(work)})
                 return r.stdout.count("CHANGED") + r.stdout.count("SUCCESS")
 
             methods.append(("ansible -m shell (same commands)", ansible))
