@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark (not a test): audit N lab hosts and print hosts/second for
 
-1. ``auditctl run`` (every mlps and fleet check, one SSH exchange per host),
+1. ``auditctl run`` (every mlps and fleet check, one SSH exchange per host), and with ``--packs fleet``
+   alone (the connection checks: the same handshake and exchange with only the OS probe),
 2. the floor: a bare ``ssh host true`` over the same hosts at the same concurrency,
 3. Ansible ad-hoc (``ansible -m shell``) running the same probe commands, if ansible is installed.
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -44,6 +46,12 @@ def probe_commands() -> str:
     return "; ".join(f"{{ {shell_command(p)} ; }} >/dev/null 2>&1" for p in sorted(probes)) + "; true"
 
 
+def shell_command_of_os_probe() -> str:
+    from audits.probes import OS_PROBE, shell_command
+
+    return shell_command(OS_PROBE)
+
+
 def timed(fn):
     t0 = time.monotonic()
     out = fn()
@@ -66,11 +74,16 @@ def main() -> int:
         limit = ",".join(h.id for h in live)
         rows = []
 
-        def auditctl_run():
+        own_cpu: dict[str, float] = {}
+
+        def auditctl_run(packs="mlps,fleet"):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             subprocess.run([sys.executable, str(ROOT / "auditctl.py"), "run", "-q", "-i", str(inv), "--limit", limit,
-                                "--forks", str(args.forks), "--db", str(work / "b.db"), "--out", str(work / "out"),
-                                "--json", str(work / "b.json"), "--known-hosts", str(lab.known_hosts)],
-                               capture_output=True, text=True)
+                            "--packs", packs, "--forks", str(args.forks), "--db", str(work / "b.db"),
+                            "--out", str(work / "out"), "--json", str(work / "b.json"),
+                            "--known-hosts", str(lab.known_hosts)], capture_output=True, text=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            own_cpu[packs] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
             doc = json.loads((work / "b.json").read_text())
             return sum(1 for h in doc["hosts"] if h["status"] == "audited")
 
@@ -78,7 +91,9 @@ def main() -> int:
             with ThreadPoolExecutor(args.forks) as pool:
                 return sum(pool.map(lambda h: ssh_true(lab, h), live))
 
-        methods = [("auditctl run (all probes, one exchange/host)", auditctl_run), ("ssh host true (floor)", floor)]
+        methods = [("audit", "auditctl run (all probes, one exchange/host)", auditctl_run),
+                   ("floor", "ssh host true (floor)", floor),
+                   ("audit-os", "auditctl run --packs fleet (OS probe only)", lambda: auditctl_run("fleet"))]
         ansible_bin = shutil.which("ansible")
         if ansible_bin:
             ainv = work / "ansible.ini"
@@ -86,31 +101,37 @@ def main() -> int:
             cmd = probe_commands()
 
             def ansible():
-                r = subprocess.run([ansible_bin, "lab", "-i", str(ainv), "-f", str(args.forks), "-m", "shell", "-a", json.dumps({"cmd": cmd, "executable": "/bin/bash"}),
-                                    "--private-key", str(lab.key_file), "-o"], capture_output=True, text=True,
+                return ansible_cmd(cmd)
+
+            def ansible_cmd(cmd):
+                r = subprocess.run([ansible_bin, "lab", "-i", str(ainv), "-f", str(args.forks), "-m", "shell",
+                                    "-a", json.dumps({"cmd": cmd, "executable": "/bin/bash"}), "--private-key", str(lab.key_file), "-o"], capture_output=True, text=True,
                                    env={"ANSIBLE_HOST_KEY_CHECKING": "True", "ANSIBLE_SSH_ARGS":
                                         f"-o UserKnownHostsFile={lab.known_hosts}", "PATH": "/usr/bin:/bin:"
                                         + str(Path(ansible_bin).parent), "HOME": str(work)})
                 return r.stdout.count("CHANGED") + r.stdout.count("SUCCESS")
 
-            methods.append(("ansible -m shell (same commands)", ansible))
-        for name, fn in methods:
+            methods.append(("ansible", "ansible -m shell (same commands)", ansible))
+            os_cmd = shell_command_of_os_probe()
+            methods.append(("ansible-os", "ansible -m shell (OS probe only)", lambda: ansible_cmd(os_cmd)))
+        for key, name, fn in methods:
             best = None
             for _ in range(args.repeat):
                 ok, secs = timed(fn)
                 best = secs if best is None or secs < best else best
-            rows.append((name, ok, best))
+            rows.append((key, name, ok, best))
     print(f"lab: {len(live)} live hosts (built in {build:.1f}s), forks {args.forks}, best of {args.repeat}")
-    floor_rate = None
-    for name, ok, secs in rows:
-        rate = len(live) / secs
-        floor_rate = rate if "floor" in name else floor_rate
-        print(f"{name:48} {ok:3}/{len(live)} ok  {secs:6.2f}s  {rate:7.1f} hosts/s")
-    if floor_rate:
-        audit_rate = len(live) / rows[0][2]
-        print(f"auditctl vs floor: {floor_rate / audit_rate:.2f}x slower")
-        if len(rows) > 2:
-            print(f"auditctl vs ansible: {rows[2][2] / rows[0][2]:.1f}x faster")
+    secs_of = {}
+    for key, name, ok, secs in rows:
+        secs_of[key] = secs
+        print(f"{name:48} {ok:3}/{len(live)} ok  {secs:6.2f}s  {len(live) / secs:7.1f} hosts/s")
+    for packs, cpu in own_cpu.items():
+        print(f"auditctl's own CPU (--packs {packs}, last run): {cpu:.2f}s, {1000 * cpu / len(live):.0f} ms/host")
+    print(f"auditctl (all probes) vs floor: {secs_of['audit'] / secs_of['floor']:.2f}x the floor's time")
+    print(f"auditctl --packs fleet vs floor: {secs_of['audit-os'] / secs_of['floor']:.2f}x the floor's time")
+    if "ansible" in secs_of:
+        print(f"auditctl vs ansible, same commands: {secs_of['ansible'] / secs_of['audit']:.1f}x faster")
+        print(f"auditctl vs ansible, OS probe only: {secs_of['ansible-os'] / secs_of['audit-os']:.1f}x faster")
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
