@@ -12,6 +12,8 @@ from collections import Counter
 from audits import __version__
 from audits.store import Store
 
+from .scoring import rollup
+
 SCHEMA_VERSION = "1.0"
 STATUSES = ("pass", "fail", "error", "not_applicable", "manual", "waived")
 SEVERITY_ORDER = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
@@ -38,6 +40,7 @@ def run_document(store: Store, run_id: str) -> dict:
                 "status": run["status"], "inventory": scope.get("inventory"), "plan": scope.get("plan"),
                 "limit": scope.get("limit"), "packs": scope.get("packs", []), "bureau": scope.get("bureau")},
         "summary": summarise(hosts),
+        "scores": rollup(hosts),
         "hosts": hosts,
     }
 

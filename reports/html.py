@@ -11,6 +11,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from .document import SEVERITY_ORDER, summarise
+from .scoring import item_table, score_hosts, top_fixes
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -25,7 +26,12 @@ LABELS = {
            "summary": "概况", "os": "操作系统", "message": "说明", "completed": "已完成", "incomplete": "未全部完成",
            "interrupted": "已中断", "running": "进行中", "waiver": "豁免", "attestation": "证明",
            "approver": "审批人", "expires": "有效期至", "expired": "已过期", "by": "证明人", "underlying": "实际结果",
-           "exceptions": "豁免与证明", "answered": "以下结果由豁免或证明文件回答；实际检查结果保留在“实际结果”中。"},
+           "exceptions": "豁免与证明", "answered": "以下结果由豁免或证明文件回答；实际检查结果保留在“实际结果”中。",
+           "score": "等保合规得分", "rate": "符合率", "verdict": "自评结论", "compliant": "符合",
+           "basically_compliant": "基本符合", "noncompliant": "不符合", "not_scored": "未评分",
+           "high_risk": "高风险候选", "points": "控制点得分（10 分制）", "fixes": "优先整改（提升得分最多的项）",
+           "gain": "得分提升", "removes_high_risk": "消除高风险", "method": "评分方法：docs/scoring.md（2025 版报告模板的符合率与结论规则，自评，不是测评结论）",
+           "rule": "判定依据"},
     "en": {"title": "Network security compliance audit", "run": "Run", "hosts": "Hosts", "audited": "audited",
            "unreachable": "unreachable", "pass": "pass", "fail": "fail", "error": "error",
            "not_applicable": "not applicable", "manual": "manual", "waived": "waived", "severity": "Severity",
@@ -38,7 +44,13 @@ LABELS = {
            "waiver": "Waiver", "attestation": "Attestation", "approver": "approved by", "expires": "expires",
            "expired": "EXPIRED", "by": "attested by", "underlying": "actual result", "exceptions": "Waivers and attestations",
            "answered": "These results are answered by a waiver or an attestation; the actual check result is kept.",
-           "completed": "completed", "incomplete": "incomplete", "interrupted": "interrupted", "running": "running"},
+           "completed": "completed", "incomplete": "incomplete", "interrupted": "interrupted", "running": "running",
+           "score": "MLPS compliance score", "rate": "Compliance rate", "verdict": "Self-assessed verdict",
+           "compliant": "compliant", "basically_compliant": "basically compliant", "noncompliant": "non-compliant",
+           "not_scored": "not scored", "high_risk": "High-risk candidates", "points": "Control points (out of 10)",
+           "fixes": "Fix first (largest score gains)", "gain": "score gain", "removes_high_risk": "removes a high risk",
+           "method": "Method: docs/scoring.md (2025 template's compliance rate and verdict rules; a self-assessment, "
+                     "not an assessment conclusion)", "rule": "Rule"},
 }
 
 
@@ -57,7 +69,11 @@ def school_context(doc: dict, school: str, lang: str) -> dict:
     hosts = [h for h in doc["hosts"] if h["school"] == school]
     findings = sorted(((h, r) for h in hosts for r in h["results"] if r["status"] in ("fail", "error")),
                       key=lambda hr: (-SEVERITY_ORDER.get(hr[1]["severity"], 0), hr[1]["check_id"], hr[0]["id"]))
+    score = (doc.get("scores") or {}).get("schools", {}).get(school) or score_hosts(hosts)
+    titles = {r["check_id"]: r["title"] for h in hosts for r in h["results"]}
+    fixes = [dict(f, title=titles[f["check_id"]]) for f in top_fixes(hosts)]
     return {"doc": doc, "school": school, "hosts": hosts, "summary": summarise(hosts), "findings": findings,
+            "score": score, "fixes": fixes, "points": item_table().points, "titles": titles,
             "lang": lang, "L": LABELS[lang], "severities": list(SEVERITY_ORDER)}
 
 

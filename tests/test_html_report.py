@@ -78,3 +78,19 @@ def test_real_browser_renders_the_report_safely(tmp_path):
     pdf = tmp_path / "report.pdf"
     browser(exe, tmp_path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", page.as_uri())
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 5_000
+
+
+def test_score_verdict_high_risk_and_fix_first_are_at_the_top():
+    """A level-3 host failing a high-severity 8.1.4.2 b check (default accounts): 0 % on its only
+    assessed item, verdict 不符合, one high-risk candidate, and that check is the first fix."""
+    d = doc()
+    zh, en = render_school(d, "s1"), render_school(d, "s1", "en")
+    top = zh[zh.index('id="score"'):zh.index('id="findings"')]
+    assert "0.0%" in top and "不符合" in top and "高风险候选" in top and "默认口令处理措施缺失" in top
+    assert "优先整改" in top and "mlps.access.sshd_root_login" in top and "消除高风险" in top
+    assert "docs/scoring.md" in top
+    assert "Compliance rate" in en and "non-compliant" in en and "default account with default password" in en
+    d["hosts"][0]["results"][0]["status"] = "pass"
+    top = render_school(d, "s1")
+    top = top[top.index('id="score"'):top.index('id="findings"')]
+    assert "100.0%" in top and "不符合" not in top and ">符合<" in top

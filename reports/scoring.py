@@ -1,0 +1,188 @@
+"""MLPS scoring: item verdicts per host, the weighted 符合率, high-risk gating, fixes that raise the
+score most, and roll-ups school → district → bureau. The method is documented in docs/scoring.md.
+
+Pure functions of the run document's hosts: a score is computed from the stored results each time it
+is shown and never stored on its own.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from audits import yamlsafe
+
+STANDARD = "GB/T 22239-2019 "
+ITEMS_FILE = Path(__file__).resolve().parent / "mlps_items.yaml"
+
+CONFORM, PARTIAL, NONCONFORM = "conform", "partial", "nonconform"  # 符合 / 部分符合 / 不符合
+NOT_APPLICABLE, NOT_ASSESSED = "not_applicable", "not_assessed"      # 不适用 / 未测
+ITEM_SCORE = {CONFORM: 1.0, PARTIAL: 0.5, NONCONFORM: 0.0}
+HIGH_RISK_SEVERITIES = ("high", "critical")
+# 2025 report template: 符合 above 90 % with no major risk, 不符合 below 60 %, 基本符合 between.
+COMPLIANT_ABOVE, FAILING_BELOW = 90.0, 60.0
+VERDICTS = ("compliant", "basically_compliant", "noncompliant")  # 符合 / 基本符合 / 不符合
+
+
+@dataclass(frozen=True)
+class ItemTable:
+    weights: dict[int, dict[str, float]]      # level -> item clause ('8.1.4.1 a') -> weight
+    points: dict[str, dict]                   # control point number ('1') -> {zh, en}
+    high_risk: dict[str, dict]                # item clause -> {zh, en}
+
+
+@lru_cache(maxsize=1)
+def item_table() -> ItemTable:
+    doc = yamlsafe.load_file(ITEMS_FILE)
+    weights = {int(level): {str(k): float(v) for k, v in items.items()} for level, items in doc["levels"].items()}
+    return ItemTable(weights, {str(k): dict(v) for k, v in doc["points"].items()},
+                     {str(k): dict(v) for k, v in doc["high_risk"].items()})
+
+
+def point_of(item: str) -> str:
+    """'8.1.4.10 a' -> '10' (the control point within 安全计算环境)."""
+    return item.split()[0].split(".")[3]
+
+
+@dataclass
+class Item:
+    clause: str
+    weight: float
+    verdict: str
+    checks: dict[str, str] = field(default_factory=dict)  # check id -> status that decided
+
+    @property
+    def score(self) -> float | None:
+        return ITEM_SCORE.get(self.verdict)
+
+
+def host_items(host: dict) -> dict[str, Item]:
+    """Every item of the host's level with its verdict from the results citing it."""
+    table = item_table().weights.get(host.get("level") or 0)
+    if not table:
+        return {}
+    cited: dict[str, list[dict]] = defaultdict(list)
+    for r in host["results"]:
+        for ref in r["references"]:
+            if ref.startswith(STANDARD) and ref[len(STANDARD):] in table:
+                cited[ref[len(STANDARD):]].append(r)
+    items = {}
+    for clause, weight in table.items():
+        rs = cited.get(clause, [])
+        statuses = {r["check_id"]: r["status"] for r in rs}  # waived: left out until its expiry
+        judged = [s for s in statuses.values() if s in ("pass", "fail")]
+        if judged:
+            passed = judged.count("pass")
+            verdict = CONFORM if passed == len(judged) else NONCONFORM if passed == 0 else PARTIAL
+        elif rs and all(s == "not_applicable" for s in statuses.values()):
+            verdict = NOT_APPLICABLE
+        else:  # no check covers it, or only errors, unanswered manual items, waivers
+            verdict = NOT_ASSESSED
+        items[clause] = Item(clause, weight, verdict, statuses)
+    return items
+
+
+def high_risks(host: dict) -> list[dict]:
+    """High-risk candidates: failed (or waived-but-failing) results of severity high/critical on a trigger item.
+    A waiver never lifts the cap: the risk is accepted, not removed."""
+    triggers = item_table().high_risk
+    out = []
+    for r in host["results"]:
+        failing = r["status"] == "fail" or (r["status"] == "waived" and r.get("underlying") == "fail")
+        if not failing or r["severity"] not in HIGH_RISK_SEVERITIES:
+            continue
+        hit = [ref[len(STANDARD):] for ref in r["references"]
+               if ref.startswith(STANDARD) and ref[len(STANDARD):] in triggers]
+        if hit:
+            out.append({"host": host["id"], "check_id": r["check_id"], "clause": hit[0],
+                        "rule": triggers[hit[0]], "waived": r["status"] == "waived"})
+    return out
+
+
+def score_hosts(hosts: list[dict]) -> dict:
+    """The score of a set of hosts (one host, a system, a school).
+
+    Per level present, an item's value is the mean of its scores over the hosts that assessed it; the
+    符合率 is the weighted mean of those values over every assessed (level, item) pair, × 100."""
+    per_level: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    weights: dict[tuple[int, str], float] = {}
+    verdict_counts: dict[str, int] = defaultdict(int)
+    risks = []
+    for h in hosts:
+        if h["status"] != "audited":
+            continue
+        for clause, item in host_items(h).items():
+            verdict_counts[item.verdict] += 1
+            if item.score is not None:
+                per_level[h["level"]][clause].append(item.score)
+                weights[(h["level"], clause)] = item.weight
+        risks += high_risks(h)
+    num = den = 0.0
+    points: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for level, items in per_level.items():
+        for clause, scores in items.items():
+            w, x = weights[(level, clause)], sum(scores) / len(scores)
+            num, den = num + w * x, den + w
+            acc = points[point_of(clause)]
+            acc[0], acc[1] = acc[0] + w * x, acc[1] + w
+    rate = round(100.0 * num / den, 1) if den else None
+    return {"rate": rate, "verdict": verdict(rate, bool(risks)), "high_risk": risks,
+            "items": dict(sorted(verdict_counts.items())),
+            "points": {p: round(10.0 * n / d, 2) for p, (n, d) in sorted(points.items(), key=lambda kv: int(kv[0]))}}
+
+
+def verdict(rate: float | None, high_risk: bool) -> str | None:
+    """2025 template: 符合 needs > 90 % and no high-risk candidate; 不符合 below 60 %; else 基本符合."""
+    if rate is None:
+        return None
+    if rate < FAILING_BELOW:
+        return "noncompliant"
+    if rate > COMPLIANT_ABOVE and not high_risk:
+        return "compliant"
+    return "basically_compliant"
+
+
+def top_fixes(hosts: list[dict], n: int = 10) -> list[dict]:
+    """The checks whose fixing (on every host where they fail) raises the 符合率 most, best first."""
+    base = score_hosts(hosts)
+    if base["rate"] is None:
+        return []
+    failing = sorted({r["check_id"] for h in hosts if h["status"] == "audited" for r in h["results"]
+                      if r["status"] == "fail"})
+    out = []
+    for cid in failing:
+        fixed = [dict(h, results=[dict(r, status="pass") if r["check_id"] == cid and r["status"] == "fail" else r
+                                  for r in h["results"]]) for h in hosts]
+        after = score_hosts(fixed)
+        gain = round((after["rate"] or 0) - base["rate"], 1)
+        lifts_cap = len(after["high_risk"]) < len(base["high_risk"])
+        if gain > 0 or lifts_cap:
+            hosts_failing = sum(1 for h in hosts for r in h["results"] if r["check_id"] == cid and r["status"] == "fail")
+            out.append({"check_id": cid, "gain": gain, "hosts": hosts_failing, "removes_high_risk": lifts_cap})
+    out.sort(key=lambda f: (-f["removes_high_risk"], -f["gain"], f["check_id"]))
+    return out[:n]
+
+
+def rollup(hosts: list[dict]) -> dict:
+    """Scores per school, per district (mean of its schools' rates) and for the whole run (mean of schools)."""
+    by_school: dict[str, list[dict]] = defaultdict(list)
+    district_of: dict[str, str] = {}
+    for h in hosts:
+        by_school[h["school"]].append(h)
+        district_of[h["school"]] = h.get("district") or ""
+    schools = {s: {**score_hosts(hs), "district": district_of[s]} for s, hs in sorted(by_school.items())}
+    districts: dict[str, list[str]] = defaultdict(list)
+    for s, sc in schools.items():
+        districts[sc["district"]].append(s)
+
+    def mean(names):
+        rates = [schools[s]["rate"] for s in names if schools[s]["rate"] is not None]
+        return round(sum(rates) / len(rates), 1) if rates else None
+
+    return {"method": "docs/scoring.md",
+            "schools": schools,
+            "districts": {d: {"rate": mean(ss), "schools": len(ss),
+                              "high_risk_schools": sum(1 for s in ss if schools[s]["high_risk"])}
+                          for d, ss in sorted(districts.items())},
+            "overall": {"rate": mean(schools), "schools": len(schools)}}
