@@ -105,19 +105,20 @@ def score_hosts(hosts: list[dict]) -> dict:
 
     Per level present, an item's value is the mean of its scores over the hosts that assessed it; the
     符合率 is the weighted mean of those values over every assessed (level, item) pair, × 100."""
+    audited = [h for h in hosts if h["status"] == "audited"]
+    return _aggregate([(h["level"], host_items(h)) for h in audited], [x for h in audited for x in high_risks(h)])
+
+
+def _aggregate(judged: list[tuple[int, dict[str, Item]]], risks: list[dict]) -> dict:
     per_level: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     weights: dict[tuple[int, str], float] = {}
     verdict_counts: dict[str, int] = defaultdict(int)
-    risks = []
-    for h in hosts:
-        if h["status"] != "audited":
-            continue
-        for clause, item in host_items(h).items():
+    for level, items in judged:
+        for clause, item in items.items():
             verdict_counts[item.verdict] += 1
             if item.score is not None:
-                per_level[h["level"]][clause].append(item.score)
-                weights[(h["level"], clause)] = item.weight
-        risks += high_risks(h)
+                per_level[level][clause].append(item.score)
+                weights[(level, clause)] = item.weight
     num = den = 0.0
     points: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     for level, items in per_level.items():
@@ -144,22 +145,30 @@ def verdict(rate: float | None, high_risk: bool) -> str | None:
 
 
 def top_fixes(hosts: list[dict], n: int = 10) -> list[dict]:
-    """The checks whose fixing (on every host where they fail) raises the 符合率 most, best first."""
-    base = score_hosts(hosts)
+    """The checks whose fixing (on every host where they fail) raises the 符合率 most, best first.
+    Only the hosts where a check fails are judged again for it."""
+    audited = [h for h in hosts if h["status"] == "audited"]
+    items = [host_items(h) for h in audited]
+    risks = [high_risks(h) for h in audited]
+    base = _aggregate([(h["level"], it) for h, it in zip(audited, items)], [x for rs in risks for x in rs])
     if base["rate"] is None:
         return []
-    failing = sorted({r["check_id"] for h in hosts if h["status"] == "audited" for r in h["results"]
-                      if r["status"] == "fail"})
+    failing_on: dict[str, list[int]] = defaultdict(list)
+    for i, h in enumerate(audited):
+        for cid in sorted({r["check_id"] for r in h["results"] if r["status"] == "fail"}):
+            failing_on[cid].append(i)
     out = []
-    for cid in failing:
-        fixed = [dict(h, results=[dict(r, status="pass") if r["check_id"] == cid and r["status"] == "fail" else r
-                                  for r in h["results"]]) for h in hosts]
-        after = score_hosts(fixed)
+    for cid, where in sorted(failing_on.items()):
+        new_items, new_risks = list(items), list(risks)
+        for i in where:
+            fixed = dict(audited[i], results=[dict(r, status="pass") if r["check_id"] == cid and r["status"] == "fail"
+                                              else r for r in audited[i]["results"]])
+            new_items[i], new_risks[i] = host_items(fixed), high_risks(fixed)
+        after = _aggregate([(h["level"], it) for h, it in zip(audited, new_items)], [x for rs in new_risks for x in rs])
         gain = round((after["rate"] or 0) - base["rate"], 1)
         lifts_cap = len(after["high_risk"]) < len(base["high_risk"])
         if gain > 0 or lifts_cap:
-            hosts_failing = sum(1 for h in hosts for r in h["results"] if r["check_id"] == cid and r["status"] == "fail")
-            out.append({"check_id": cid, "gain": gain, "hosts": hosts_failing, "removes_high_risk": lifts_cap})
+            out.append({"check_id": cid, "gain": gain, "hosts": len(where), "removes_high_risk": lifts_cap})
     out.sort(key=lambda f: (-f["removes_high_risk"], -f["gain"], f["check_id"]))
     return out[:n]
 
