@@ -124,19 +124,43 @@ def _settings(args):
     return plan, {
         "inventory": inventory, "limit": args.limit or plan.limit, "packs": packs, "params": plan.params,
         "db": args.db or plan.db or os.environ.get("AUDITCTL_DB"), "out": args.out or plan.out or "reports",
-        "json": args.json or plan.json, "fail_on": args.fail_on or plan.fail_on,
+        "formats": _formats(args, {"json": plan.json, "csv": plan.csv, "junit": plan.junit}),
+        "fail_on": args.fail_on or plan.fail_on,
         "forks": args.forks or plan.forks, "lang": args.lang or plan.lang or "zh",
     }
+
+
+def _formats(args, planned: dict | None = None) -> dict:
+    """Machine outputs, format -> path ('-' is stdout): the plan's, then --json, then --format FMT[:FILE]."""
+    from reports.machine import FORMATS
+
+    out = {k: v for k, v in (planned or {}).items() if v}
+    if getattr(args, "json", None):
+        out["json"] = args.json
+    for spec in getattr(args, "format", None) or []:
+        fmt, _, path = spec.partition(":")
+        if fmt not in FORMATS:
+            raise InputError([Problem("command line", 0, "--format",
+                                      f"unknown format '{fmt}'; use one of {', '.join(FORMATS)} (FMT or FMT:FILE)")])
+        out[fmt] = path or "-"
+    if sum(1 for p in out.values() if p == "-") > 1:
+        raise InputError([Problem("command line", 0, "--format", "only one output can go to stdout ('-')")])
+    return out
 
 
 def _outputs(store, run_id, cfg) -> dict:
     from reports.document import run_document
     from reports.html import write_reports
+    from reports.machine import render
 
     doc = run_document(store, run_id)
-    if cfg.get("json"):
-        _write_json(doc, cfg["json"])
-        print(f"JSON:  {cfg['json']}", file=sys.stderr)
+    for fmt, path in cfg.get("formats", {}).items():
+        text = render(doc, fmt, cfg["lang"])
+        if path == "-":
+            sys.stdout.write(text)
+        else:
+            _atomic_write(path, text)
+            print(f"{fmt.upper() + ':':6} {path}", file=sys.stderr)
     if cfg.get("out"):
         for p in write_reports(doc, cfg["out"], cfg["lang"]):
             print(f"HTML:  {p}", file=sys.stderr)
@@ -238,7 +262,7 @@ def cmd_report(args) -> int:
     if not run_id:
         print("auditctl: the results store has no runs yet", file=sys.stderr)
         return EXIT_INPUT
-    cfg = {"json": args.json, "out": args.out, "lang": args.lang}
+    cfg = {"formats": _formats(args), "out": args.out, "lang": args.lang}
     _outputs(store, run_id, cfg)
     return EXIT_OK
 
@@ -314,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="results store: SQLAlchemy URL or SQLite path")
     p.add_argument("--out", help="directory for HTML reports (default: ./reports)")
     p.add_argument("--json", help="write the run as JSON to FILE ('-' for stdout)")
+    p.add_argument("--format", action="append", metavar="FMT[:FILE]",
+                   help="machine output json|csv|junit to FILE (default stdout); repeatable")
     p.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 if a failure this severe or worse is found")
     p.add_argument("--forks", type=int, help="hosts audited at once (default 32)")
     p.add_argument("--lang", choices=("zh", "en"))
@@ -328,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db")
     p.add_argument("--out", default="reports")
     p.add_argument("--json")
+    p.add_argument("--format", action="append", metavar="FMT[:FILE]",
+                   help="machine output json|csv|junit to FILE (default stdout); repeatable")
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
     p.set_defaults(func=cmd_report)
 

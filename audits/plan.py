@@ -15,7 +15,7 @@ from .inventory import did_you_mean
 
 PLAN_FIELDS = {"name", "inventory", "limit", "packs", "params", "outputs", "fail_on", "forks", "schedule", "lang",
                "description", "waivers", "attestations"}
-OUTPUT_FIELDS = {"out", "json", "db"}
+OUTPUT_FIELDS = {"out", "json", "csv", "junit", "db"}
 SEVERITY_NAMES = ("info", "low", "medium", "high", "critical")
 
 
@@ -28,6 +28,8 @@ class Plan:
     params: dict = field(default_factory=dict)
     out: str | None = None
     json: str | None = None
+    csv: str | None = None
+    junit: str | None = None
     db: str | None = None
     fail_on: str | None = None
     forks: int | None = None
@@ -97,7 +99,7 @@ def load_plan(path) -> Plan:
     outs = doc.get("outputs")
     if outs is not None:
         if not isinstance(outs, dict):
-            bad(doc, "outputs", "must be a mapping (out, json, db)")
+            bad(doc, "outputs", "must be a mapping (out, json, csv, junit, db)")
         else:
             for k, v in outs.items():
                 if k not in OUTPUT_FIELDS:
