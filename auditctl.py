@@ -151,9 +151,12 @@ def _formats(args, planned: dict | None = None) -> dict:
 def _outputs(store, run_id, cfg) -> dict:
     from reports.document import run_document
     from reports.html import write_reports
+    from reports.diff import previous_run
     from reports.machine import render
 
     doc = run_document(store, run_id)
+    before = previous_run(store.runs(200), run_id)
+    previous = run_document(store, before["id"]) if before else None
     for fmt, path in cfg.get("formats", {}).items():
         text = render(doc, fmt, cfg["lang"])
         if path == "-":
@@ -162,7 +165,7 @@ def _outputs(store, run_id, cfg) -> dict:
             _atomic_write(path, text)
             print(f"{fmt.upper() + ':':6} {path}", file=sys.stderr)
     if cfg.get("out"):
-        for p in write_reports(doc, cfg["out"], cfg["lang"]):
+        for p in write_reports(doc, cfg["out"], cfg["lang"], previous):
             print(f"HTML:  {p}", file=sys.stderr)
     return doc
 
@@ -269,7 +272,7 @@ def cmd_report(args) -> int:
 
 def cmd_diff(args) -> int:
     from audits.store import Store
-    from reports.diff import diff_runs, format_text
+    from reports.diff import diff_runs, format_text, previous_run
     from reports.document import run_document
 
     store = Store(args.db or os.environ.get("AUDITCTL_DB"))
@@ -282,11 +285,10 @@ def cmd_diff(args) -> int:
         if not runs:
             raise InputError([Problem("diff", 0, "runs", "the results store has no runs yet")])
         latest = runs[0]
-        scope = lambda r: (r["scope"].get("inventory"), r["scope"].get("limit"), tuple(r["scope"].get("packs", [])))  # noqa: E731
-        same = [r for r in runs[1:] if scope(r) == scope(latest)]
-        if not same:
+        before = previous_run(runs, latest["id"])
+        if not before:
             raise InputError([Problem("diff", 0, "runs", f"no earlier run with the same scope as {latest['id']}")])
-        old_id, new_id = same[0]["id"], latest["id"]
+        old_id, new_id = before["id"], latest["id"]
     d = diff_runs(run_document(store, old_id), run_document(store, new_id))
     if args.json:
         _write_json(d, args.json)

@@ -22,6 +22,21 @@ def _row(r: dict) -> dict:
             "title": r["title"], "references": r["references"], "evidence": r["evidence"]}
 
 
+def same_scope(a: dict, b: dict) -> bool:
+    """Two stored runs audited the same thing (inventory, limit, packs)."""
+    key = lambda r: (r["scope"].get("inventory"), r["scope"].get("limit"), tuple(r["scope"].get("packs", [])))  # noqa: E731
+    return key(a) == key(b)
+
+
+def previous_run(runs: list[dict], run_id: str) -> dict | None:
+    """The latest earlier run of the same scope as ``run_id`` (``runs`` newest first, as the store lists them)."""
+    ids = [r["id"] for r in runs]
+    if run_id not in ids:
+        return None
+    at = ids.index(run_id)
+    return next((r for r in runs[at + 1:] if same_scope(r, runs[at])), None)
+
+
 def diff_runs(old: dict, new: dict) -> dict:
     a, b = _index(old), _index(new)
     out = {"from": old["run"]["id"], "to": new["run"]["id"], "new": [], "fixed": [], "still_open": [],

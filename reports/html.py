@@ -31,7 +31,7 @@ LABELS = {
            "basically_compliant": "基本符合", "noncompliant": "不符合", "not_scored": "未评分",
            "high_risk": "高风险候选", "points": "控制点得分（10 分制）", "fixes": "优先整改（提升得分最多的项）",
            "gain": "得分提升", "removes_high_risk": "消除高风险", "method": "评分方法：docs/scoring.md（2025 版报告模板的符合率与结论规则，自评，不是测评结论）",
-           "rule": "判定依据"},
+           "rule": "判定依据", "since": "较上次", "first_run": "首次审计"},
     "en": {"title": "Network security compliance audit", "run": "Run", "hosts": "Hosts", "audited": "audited",
            "unreachable": "unreachable", "pass": "pass", "fail": "fail", "error": "error",
            "not_applicable": "not applicable", "manual": "manual", "waived": "waived", "severity": "Severity",
@@ -50,7 +50,7 @@ LABELS = {
            "not_scored": "not scored", "high_risk": "High-risk candidates", "points": "Control points (out of 10)",
            "fixes": "Fix first (largest score gains)", "gain": "score gain", "removes_high_risk": "removes a high risk",
            "method": "Method: docs/scoring.md (2025 template's compliance rate and verdict rules; a self-assessment, "
-                     "not an assessment conclusion)", "rule": "Rule"},
+                     "not an assessment conclusion)", "rule": "Rule", "since": "since", "first_run": "first audit"},
 }
 
 
@@ -65,30 +65,34 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:64] or "_"
 
 
-def school_context(doc: dict, school: str, lang: str) -> dict:
+def school_context(doc: dict, school: str, lang: str, previous: dict | None = None) -> dict:
     hosts = [h for h in doc["hosts"] if h["school"] == school]
     findings = sorted(((h, r) for h in hosts for r in h["results"] if r["status"] in ("fail", "error")),
                       key=lambda hr: (-SEVERITY_ORDER.get(hr[1]["severity"], 0), hr[1]["check_id"], hr[0]["id"]))
     score = (doc.get("scores") or {}).get("schools", {}).get(school) or score_hosts(hosts)
+    before = ((previous or {}).get("scores") or {}).get("schools", {}).get(school) or {}
+    change = (round(score["rate"] - before["rate"], 1)
+              if score["rate"] is not None and before.get("rate") is not None else None)
     titles = {r["check_id"]: r["title"] for h in hosts for r in h["results"]}
     fixes = [dict(f, title=titles[f["check_id"]]) for f in top_fixes(hosts)]
     return {"doc": doc, "school": school, "hosts": hosts, "summary": summarise(hosts), "findings": findings,
-            "score": score, "fixes": fixes, "points": item_table().points, "titles": titles,
+            "score": score, "change": change, "previous_run": (previous or {}).get("run", {}).get("id"), "fixes": fixes, "points": item_table().points, "titles": titles,
             "lang": lang, "L": LABELS[lang], "severities": list(SEVERITY_ORDER)}
 
 
-def render_school(doc: dict, school: str, lang: str = "zh") -> str:
-    return environment().get_template("school_report.html.j2").render(**school_context(doc, school, lang))
+def render_school(doc: dict, school: str, lang: str = "zh", previous: dict | None = None) -> str:
+    return environment().get_template("school_report.html.j2").render(**school_context(doc, school, lang, previous))
 
 
-def write_reports(doc: dict, out_dir, lang: str = "zh") -> list[Path]:
-    """``OUT/<run-id>/<school>/index.html`` for every school in the run; written atomically."""
+def write_reports(doc: dict, out_dir, lang: str = "zh", previous: dict | None = None) -> list[Path]:
+    """``OUT/<run-id>/<school>/index.html`` for every school in the run; written atomically. ``previous``
+    is the document of the last earlier run of the same scope (the score's change is shown)."""
     base = Path(out_dir) / safe_name(doc["run"]["id"])
     written = []
     for school in sorted({h["school"] for h in doc["hosts"]}):
         target = base / safe_name(school) / "index.html"
         target.parent.mkdir(parents=True, exist_ok=True)
-        html = render_school(doc, school, lang)
+        html = render_school(doc, school, lang, previous)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".index.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(html)

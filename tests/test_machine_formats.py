@@ -50,3 +50,26 @@ def test_unknown_format_is_exit_2_and_writes_nothing(tmp_path, capsys):
                "--format", "pdf:x.pdf") == 2
     assert "--format: unknown format 'pdf'" in capsys.readouterr().err
     assert not (tmp_path / "r.db").exists() and not (tmp_path / "o").exists()
+
+
+def test_report_shows_the_change_since_the_previous_run_of_the_same_scope(tmp_path):
+    """Two real local runs of one inventory; in the second, a plan's attestation answers the manual items."""
+    import textwrap
+
+    inv = inventory(tmp_path)
+    attested = tmp_path / "attested.yaml"
+    attested.write_text(textwrap.dedent(f"""\
+        inventory: {inv}
+        attestations:
+          - {{check: "mlps.*", scope: "school:s1", by: 张老师, document: 制度汇编 v1, date: 2020-01-01, expires: 2999-01-01}}
+        """), encoding="utf-8")
+    common = ("--db", tmp_path / "r.db", "--out", tmp_path / "o")
+    run("-i", inv, *common, "--json", tmp_path / "1.json")
+    run("--plan", attested, *common, "--json", tmp_path / "2.json")
+    first, second = (json.loads((tmp_path / f"{n}.json").read_text()) for n in (1, 2))
+    r1, r2 = (d["scores"]["schools"]["s1"]["rate"] for d in (first, second))
+    assert r2 > r1
+    html1 = (tmp_path / "o" / first["run"]["id"] / "s1" / "index.html").read_text()
+    html2 = (tmp_path / "o" / second["run"]["id"] / "s1" / "index.html").read_text()
+    assert "首次审计" in html1
+    assert f"较上次 {first['run']['id']}: <b class=\"st-pass\">{r2 - r1:+.1f}</b>" in html2
