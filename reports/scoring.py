@@ -22,7 +22,6 @@ ITEM_SCORE = {CONFORM: 1.0, PARTIAL: 0.5, NONCONFORM: 0.0}
 HIGH_RISK_SEVERITIES = ("high", "critical")
 # 2025 report template: 符合 above 90 % with no major risk, 不符合 below 60 %, 基本符合 between.
 COMPLIANT_ABOVE, FAILING_BELOW = 90.0, 60.0
-VERDICTS = ("compliant", "basically_compliant", "noncompliant")  # 符合 / 基本符合 / 不符合
 
 
 @dataclass(frozen=True)
