@@ -155,8 +155,6 @@ def _outputs(store, run_id, cfg) -> dict:
     from reports.machine import render
 
     doc = run_document(store, run_id)
-    before = previous_run(store.runs(200), run_id)
-    previous = run_document(store, before["id"]) if before else None
     for fmt, path in cfg.get("formats", {}).items():
         text = render(doc, fmt, cfg["lang"])
         if path == "-":
@@ -165,6 +163,8 @@ def _outputs(store, run_id, cfg) -> dict:
             _atomic_write(path, text)
             print(f"{fmt.upper() + ':':6} {path}", file=sys.stderr)
     if cfg.get("out"):
+        before = previous_run(store.runs(200), run_id)  # the report shows the score's change since it
+        previous = run_document(store, before["id"]) if before else None
         for p in write_reports(doc, cfg["out"], cfg["lang"], previous):
             print(f"HTML:  {p}", file=sys.stderr)
     return doc

@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from audits.probes import OS_PROBE, shell_command  # noqa: E402
 from tests.lab.campus_lab import CampusLab  # noqa: E402
 
 
@@ -37,19 +38,12 @@ def ssh_true(lab, host) -> bool:
 
 def probe_commands() -> str:
     """The same read-only commands auditctl gathers, as one shell line for Ansible."""
-    from audits.probes import OS_PROBE, shell_command
     from checks.registry import load_registry
 
     probes = {OS_PROBE}
     for c in load_registry().select(["mlps"]):
         probes |= c.probes_for("auto")
     return "; ".join(f"{{ {shell_command(p)} ; }} >/dev/null 2>&1" for p in sorted(probes)) + "; true"
-
-
-def shell_command_of_os_probe() -> str:
-    from audits.probes import OS_PROBE, shell_command
-
-    return shell_command(OS_PROBE)
 
 
 def timed(fn):
@@ -105,14 +99,15 @@ def main() -> int:
 
             def ansible_cmd(cmd):
                 r = subprocess.run([ansible_bin, "lab", "-i", str(ainv), "-f", str(args.forks), "-m", "shell",
-                                    "-a", json.dumps({"cmd": cmd, "executable": "/bin/bash"}), "--private-key", str(lab.key_file), "-o"], capture_output=True, text=True,
+                                    "-a", json.dumps({"cmd": cmd, "executable": "/bin/bash"}),
+                                    "--private-key", str(lab.key_file), "-o"], capture_output=True, text=True,
                                    env={"ANSIBLE_HOST_KEY_CHECKING": "True", "ANSIBLE_SSH_ARGS":
                                         f"-o UserKnownHostsFile={lab.known_hosts}", "PATH": "/usr/bin:/bin:"
                                         + str(Path(ansible_bin).parent), "HOME": str(work)})
                 return r.stdout.count("CHANGED") + r.stdout.count("SUCCESS")
 
             methods.append(("ansible", "ansible -m shell (same commands)", ansible))
-            os_cmd = shell_command_of_os_probe()
+            os_cmd = shell_command(OS_PROBE)
             methods.append(("ansible-os", "ansible -m shell (OS probe only)", lambda: ansible_cmd(os_cmd)))
         for key, name, fn in methods:
             best = None

@@ -76,7 +76,8 @@ def school_context(doc: dict, school: str, lang: str, previous: dict | None = No
     titles = {r["check_id"]: r["title"] for h in hosts for r in h["results"]}
     fixes = [dict(f, title=titles[f["check_id"]]) for f in top_fixes(hosts)]
     return {"doc": doc, "school": school, "hosts": hosts, "summary": summarise(hosts), "findings": findings,
-            "score": score, "change": change, "previous_run": (previous or {}).get("run", {}).get("id"), "fixes": fixes, "points": item_table().points, "titles": titles,
+            "score": score, "change": change, "previous_run": (previous or {}).get("run", {}).get("id"),
+            "fixes": fixes, "points": item_table().points, "titles": titles,
             "lang": lang, "L": LABELS[lang], "severities": list(SEVERITY_ORDER)}
 
 

@@ -26,7 +26,6 @@ from ._shared import SS, SSHD_T, evidence_lines, files, gathered
 
 # ---------------------------------------------------------------------------------------------
 # Probes (read-only). Same probe string = same probe, so other families naming these share them.
-DPKG_STATUS = Probe("command", "dpkg-query -W -f='${Package} ${Status}\\n'")
 RPM_NAMES = Probe("command", "rpm -qa --qf '%{NAME}\\n'")
 XZ_DEB = Probe("command", "dpkg-query -W -f='${Package} ${Version} ${Status}\\n' liblzma5 xz-utils")
 XZ_RPM = Probe("command", "rpm -q --qf '%{NAME} %{VERSION}-%{RELEASE}\\n' xz-libs xz")
@@ -92,23 +91,14 @@ def _os_release(facts) -> dict[str, str]:
 def _installed(facts, host):
     """Installed package names from dpkg (Debian family) or rpm (RHEL family): (names, probe, Outcome)."""
     fam = _family(facts, host)
-    order = {"debian": [DPKG_STATUS], "rhel": [RPM_NAMES]}.get(fam, [DPKG_STATUS, RPM_NAMES])
+    order = {"debian": [DPKG_VERSIONS], "rhel": [RPM_NAMES]}.get(fam, [DPKG_VERSIONS, RPM_NAMES])
     last = None
     for probe in order:
         st, res = _state(facts, probe)
         if st == "ok":
-            names = set()
-            for ln in res.stdout.splitlines():
-                parts = ln.split()
-                if not parts:
-                    continue
-                if probe is DPKG_STATUS:
-                    # "pkg want ok state": only a package whose files are on disk counts
-                    if len(parts) >= 4 and parts[-1] not in ("not-installed", "config-files"):
-                        names.add(parts[0].split(":")[0])
-                else:
-                    names.add(parts[0])
-            return names, probe, None
+            if probe is DPKG_VERSIONS:  # only a package whose files are on disk (ii, hi) counts
+                return set(parsers.dpkg_versions(res.stdout)), probe, None
+            return {ln.split()[0] for ln in res.stdout.splitlines() if ln.strip()}, probe, None
         last = (st, res, probe)
     st, res, probe = last
     return None, probe, Outcome.error(f"无法列出已安装软件包（{probe}）：{_why(res)}",
@@ -150,7 +140,7 @@ def risky_ports(facts, host, params):
            "en": "No risky server packages installed (telnet, rsh, NIS, tftp, xinetd, talk, vsftpd, ...)"},
     severity="medium",
     refs=["GB/T 22239-2019 8.1.4.4 a", "GB/T 22239-2019 7.1.4.4 a"],
-    probes={"debian": [DPKG_STATUS], "rhel": [RPM_NAMES]},
+    probes={"debian": [DPKG_VERSIONS], "rhel": [RPM_NAMES]},
     params={"packages": ["telnetd", "telnetd-ssl", "inetutils-telnetd", "telnet-server",
                          "rsh-server", "rsh-redone-server", "ypserv", "nis",
                          "tftpd", "tftpd-hpa", "atftpd", "tftp-server",
