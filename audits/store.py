@@ -142,6 +142,23 @@ class Store:
         return int(row[0]) if row else 0
 
     def migrate(self) -> None:
+        """Bring the schema to this version. Another process may be creating the same fresh store at
+        the same moment (a scheduled run and a reader): a "table already exists" or duplicate-key error
+        from that race is retried, and the retry sees the other process's tables."""
+        import time
+
+        from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+        for attempt in range(6):
+            try:
+                return self._migrate_once()
+            except (OperationalError, ProgrammingError, IntegrityError) as exc:
+                text = str(exc).lower()
+                if attempt == 5 or not ("already exists" in text or "duplicate" in text or "unique" in text):
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    def _migrate_once(self) -> None:
         with self.engine.begin() as conn:
             have = self.version(conn)
             if have > SCHEMA_VERSION:

@@ -73,3 +73,20 @@ def test_runs_are_ordered_by_creation_even_within_one_second(store_url, monkeypa
     assert [r["id"] for r in s.runs(3)] == list(reversed(ids))
     with pytest.raises(Exception):
         s.create_run("aa-second", {}, "0.1.0")  # an existing id is never silently re-created
+
+
+def _open_store(url):
+    from audits.store import Store
+
+    Store(url).runs(1)
+    return True
+
+
+def test_processes_opening_a_fresh_store_at_once_all_succeed(tmp_path):
+    """A scheduled run and a reader (or two runs) may create the same new SQLite store together."""
+    import multiprocessing
+
+    for i in range(5):  # the race is timing-dependent: try several fresh files
+        url = f"sqlite:///{tmp_path / f'fresh{i}.db'}"
+        with multiprocessing.get_context("spawn").Pool(4) as pool:
+            assert pool.map(_open_store, [url] * 4) == [True] * 4
