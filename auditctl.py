@@ -39,6 +39,7 @@ def cmd_validate(args) -> int:
     from checks.registry import load_registry
 
     inv = load_inventory(args.path)
+    _unlock(inv, args)
     validate_exception_checks(inv.exceptions, load_registry().by_id)
     for w in inv.warnings:
         print(f"{w} (warning)", file=sys.stderr)
@@ -223,6 +224,7 @@ def cmd_run(args) -> int:
                    params=scope.get("params", {}))
     # Validate every input before anything is written.
     inv = load_inventory(cfg["inventory"])
+    _unlock(inv, args)
     for w in inv.warnings:
         print(f"{w} (warning)", file=sys.stderr)
     hosts = inv.select(cfg["limit"])
@@ -305,14 +307,62 @@ def cmd_runs(args) -> int:
     return EXIT_OK
 
 
+# -- vault / sudoers (safety of the tool itself: docs/security.md) -------------------------------
+def _unlock(inv, args):
+    """Resolve the inventory's {vault: NAME} references (asks for the passphrase only if there are any)."""
+    from audits.vault import unlock_inventory
+
+    unlock_inventory(inv, getattr(args, "vault", None), getattr(args, "vault_password_file", None))
+
+
+def cmd_vault(args) -> int:
+    from audits import vault
+
+    pw = vault.passphrase(args.vault_password_file, confirm=args.action == "encrypt")
+    if args.action == "encrypt":
+        vault.encrypt_file(args.file, pw, args.output)
+    elif args.action == "decrypt":
+        vault.decrypt_file(args.file, pw, args.output)
+    elif args.action == "view":
+        sys.stdout.write(vault.view(args.file, pw))
+        return EXIT_OK
+    else:
+        changed = vault.edit_file(args.file, pw)
+        print(f"{args.file}: {'saved' if changed else 'unchanged'}", file=sys.stderr)
+        return EXIT_OK
+    print(f"{args.action}ed {args.output or args.file}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_sudoers(args) -> int:
+    from audits.sudoers import fragment
+    from checks.registry import load_registry
+
+    packs = [p.strip() for p in args.packs.split(",") if p.strip()] if args.packs else None
+    text, skipped = fragment(load_registry().select(packs), args.user)
+    for why in skipped:
+        print(f"auditctl: not listed: {why}", file=sys.stderr)
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _vault_options(p):
+    p.add_argument("--vault", metavar="FILE", help="vault file for {vault: NAME} references (default: the inventory's 'vault:')")
+    p.add_argument("--vault-password-file", metavar="FILE",
+                   help="read the vault passphrase from FILE (else $AUDITCTL_VAULT_PASSWORD, else a prompt)")
+
+
 # -- parser -----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="auditctl", description="Campus network-security and MLPS 2.0 audits.")
     ap.add_argument("--version", action="version", version=f"auditctl {__version__}")
+    ap.add_argument("--debug", action="store_true", help="debug log (secrets redacted) to stderr or --log-file")
+    ap.add_argument("--log-file", metavar="FILE", help="with --debug: write the debug log to FILE")
     sub = ap.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="validate an inventory file or directory")
     p.add_argument("path")
+    _vault_options(p)
     p.set_defaults(func=cmd_validate)
 
     pc = sub.add_parser("checks", help="list or show checks")
@@ -349,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--known-hosts", help="known_hosts file for SSH host keys")
     p.add_argument("--trust-on-first-use", action="store_true", help="accept and record unknown SSH host keys")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    _vault_options(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("report", help="re-render a stored run without touching hosts")
@@ -372,6 +423,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db")
     p.add_argument("--last", type=int, default=20)
     p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("vault", help="encrypt, decrypt, edit or view the secrets vault")
+    p.add_argument("action", choices=("encrypt", "decrypt", "edit", "view"))
+    p.add_argument("file")
+    p.add_argument("-o", "--output", help="encrypt/decrypt: write to this file instead of in place")
+    p.add_argument("--vault-password-file", metavar="FILE",
+                   help="read the passphrase from FILE (else $AUDITCTL_VAULT_PASSWORD, else a prompt)")
+    p.set_defaults(func=cmd_vault)
+
+    p = sub.add_parser("sudoers", help="print the sudoers fragment of exactly the read-only commands the packs run as root")
+    p.add_argument("--packs", help="comma-separated packs (default: all)")
+    p.add_argument("--user", default="audit", help="the audit user on the hosts (default: audit)")
+    p.set_defaults(func=cmd_sudoers)
     return ap
 
 
@@ -379,6 +443,10 @@ def main(argv=None) -> int:
     from audits.store import StoreError
 
     args = build_parser().parse_args(argv)
+    if args.debug:
+        from audits.redact import setup_debug_log
+
+        setup_debug_log(args.log_file)
     try:
         return args.func(args)
     except InputError as e:

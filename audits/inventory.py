@@ -38,6 +38,14 @@ def _positive(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
 
 
+def _vault_ref(v):
+    return isinstance(v, dict) and set(v) == {"vault"} and isinstance(v["vault"], str) and v["vault"] != ""
+
+
+# Settings whose value is a secret: only a reference into the vault ({vault: NAME}), never the value.
+SECRET_SETTINGS = ("password", "key_passphrase")
+
+
 # Every host setting: name -> (predicate, description). These may be set at any level.
 SETTINGS: dict[str, tuple] = {
     "connection": (lambda v: v in CONNECTIONS, f"one of {', '.join(CONNECTIONS)}"),
@@ -46,6 +54,8 @@ SETTINGS: dict[str, tuple] = {
     "port": (_port, "a port number 1-65535"),
     "key_file": (lambda v: isinstance(v, str), "a path"),
     "password_env": (lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v), "an environment variable name"),
+    "password": (_vault_ref, "a vault reference {vault: NAME} (a password is never written in the inventory)"),
+    "key_passphrase": (_vault_ref, "a vault reference {vault: NAME} for the key file's passphrase"),
     "jump": (lambda v: isinstance(v, str), "a jump host as [user@]host[:port] or a host id"),
     "sudo": (lambda v: isinstance(v, bool), "true or false"),
     "known_hosts": (lambda v: isinstance(v, str), "a path"),
@@ -66,7 +76,7 @@ EXCEPTION_FIELDS = {"waivers", "attestations"}
 SCHOOL_FIELDS = {"id", "name", "district", "vars", "systems", "hosts"} | EXCEPTION_FIELDS
 SYSTEM_FIELDS = {"id", "name", "level", "rpo_hours", "rto_hours", "description"} | EXCEPTION_FIELDS
 HOST_FIELDS = {"id", "address", "name", "school", "systems", "vars", "level"} | set(SETTINGS) | EXCEPTION_FIELDS
-TOP_FIELDS = {"bureau", "defaults", "districts", "schools", "school", "hosts"} | EXCEPTION_FIELDS
+TOP_FIELDS = {"bureau", "defaults", "districts", "schools", "school", "hosts", "vault"} | EXCEPTION_FIELDS
 
 
 @dataclass(frozen=True)
@@ -146,6 +156,14 @@ class Inventory:
     files: list[str] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     exceptions: Exceptions = field(default_factory=Exceptions)
+    vault_file: str | None = None  # the vault named by a top-level 'vault:' (relative to that file)
+
+    def vault_refs(self) -> list:
+        """Every ``{vault: NAME}`` reference in host settings (audits.vault.VaultRef)."""
+        from .vault import VaultRef
+
+        return sorted({v for h in self.hosts.values() for v in h.settings.values() if isinstance(v, VaultRef)},
+                      key=lambda r: (r.file, r.line, r.name))
 
     def select(self, pattern: str | None) -> list[Host]:
         """Hosts matching --limit: comma-separated host ids, school ids, district ids or shell globs."""
@@ -204,6 +222,7 @@ class _Builder:
         self.school_vars: dict[str, dict] = {}
         self.district_ref_line: dict[str, int] = {}
         self.raw_hosts: list[tuple[str, YMap, str, str | None]] = []  # (file, node, path, school)
+        self.vault_file: str | None = None
         self.exceptions = Exceptions()
 
     def add_exceptions(self, file, node: YMap, path: str, scope: dict | None):
@@ -249,6 +268,10 @@ class _Builder:
             if not pred(v):
                 self.col.add(file, node.line_of(k), kp, f"wrong type or value {_short(v)}: expected {desc}")
                 continue
+            if k in SECRET_SETTINGS:
+                from .vault import VaultRef
+
+                v = VaultRef(v["vault"], str(file), node.line_of(k))
             out[k] = v
         return out
 
@@ -290,6 +313,14 @@ class _Builder:
                 self.defaults[k] = v
                 self.defaults_src[k] = Source(file, doc["defaults"].line_of(k))
         self.add_exceptions(file, doc, "", None)
+        if "vault" in doc:
+            v = doc["vault"]
+            if not isinstance(v, str) or not v:
+                self.col.add(file, doc.line_of("vault"), "vault", "wrong type: expected the path of a vault file")
+            elif self.vault_file:
+                self.col.add(file, doc.line_of("vault"), "vault", f"a vault is already named ({self.vault_file})")
+            else:
+                self.vault_file = str((Path(file).parent / v).resolve())
         for i, d in enumerate(self._list(file, doc, "districts")):
             self.add_district(file, d, f"districts[{i}]")
         for i, s in enumerate(self._list(file, doc, "schools")):
@@ -405,7 +436,7 @@ class _Builder:
                 hosts[h.id] = h
                 self.schools[h.school].hosts.append(h.id)
         return Inventory(self.bureau.get("id", "bureau"), self.bureau.get("name", self.bureau.get("id", "")),
-                         self.districts, self.schools, hosts, exceptions=self.exceptions)
+                         self.districts, self.schools, hosts, exceptions=self.exceptions, vault_file=self.vault_file)
 
     def build_host(self, file, node: YMap, path, school_id, seen: dict) -> Host | None:
         self.check_fields(file, node, HOST_FIELDS, path)

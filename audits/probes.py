@@ -140,20 +140,37 @@ REDACT["/etc/gshadow"] = REDACT["/etc/shadow"]
 _UNSAFE_FOR_SUDO = re.compile(r"[|;&<>`$(){}\\\n]")
 
 
+STAT_FORMAT = "%a %U %G %s %Y %F"
+
+
+def sudo_argv(probe: Probe) -> list[str]:
+    """The argv that runs under ``sudo -n`` for a sudo probe: one plain command, so a sudoers
+    fragment can list it exactly (``audits.sudoers``). ValueError for a command with shell syntax."""
+    if probe.kind == "file":
+        return ["cat", "--", probe.arg]
+    if probe.kind == "stat":
+        return ["stat", "-L", "-c", STAT_FORMAT, "--", probe.arg]
+    if _UNSAFE_FOR_SUDO.search(probe.arg):
+        raise ValueError(f"probe {probe}: a sudo command must be one plain command, without shell syntax")
+    return shlex.split(probe.arg)
+
+
 def shell_command(probe: Probe, as_root: bool = False) -> str:
     """The read-only command line for a probe; only the first command runs under ``sudo -n``
     (not at all when the session already is root)."""
     sudo = "sudo -n -- " if probe.sudo and not as_root else ""
-    if probe.kind == "file":
-        cmd = f"{sudo}cat -- {shlex.quote(probe.arg)}"
-        if probe.arg in REDACT:
-            cmd += " | " + REDACT[probe.arg]
-        return cmd
-    if probe.kind == "stat":
-        return f"{sudo}stat -L -c '%a %U %G %s %Y %F' -- {shlex.quote(probe.arg)}"
-    if probe.sudo and _UNSAFE_FOR_SUDO.search(probe.arg):
-        raise ValueError(f"probe {probe}: a sudo command must be one plain command, without shell syntax")
-    return sudo + probe.arg
+    if probe.kind == "command":
+        if not sudo:
+            return probe.arg
+        prog = shlex.quote(sudo_argv(probe)[0])  # also refuses shell syntax
+        # Under a least-privilege sudoers, sudo answers "a password is required" for a program that
+        # is not installed (no rule matches it); test for it first so "absent" stays "absent" (127).
+        return (f"command -v -- {prog} >/dev/null || {{ echo {prog}: command not found >&2; exit 127; }}; "
+                + sudo + probe.arg)
+    cmd = sudo + " ".join(shlex.quote(a) for a in sudo_argv(probe))
+    if probe.kind == "file" and probe.arg in REDACT:
+        cmd += " | " + REDACT[probe.arg]
+    return cmd
 
 
 def build_script(probes: Iterable[Probe], nonce: str, timeout: float, as_root: bool = False) -> str:

@@ -83,7 +83,7 @@ def test_sudo_sshd_T_shows_each_hosts_own_sshd_config(campus_lab):
 
 def test_planted_accounts_only_on_misconfigured_hosts(campus_lab):
     hosts = campus_lab.ssh_hosts
-    results = on_all(campus_lab, hosts, "cat /etc/passwd; echo ---; sudo -n cat /etc/shadow; echo ---; "
+    results = on_all(campus_lab, hosts, "cat /etc/passwd; echo ---; sudo -n cat -- /etc/shadow; echo ---; "
                                         "stat -c '%U:%G %a' /etc/shadow /etc/passwd")
     for h in hosts:
         r = results[h.id]
@@ -139,11 +139,14 @@ def test_sudo_can_be_revoked(campus_lab):
     h = campus_lab.by_kind("compliant")[0]
     campus_lab.set_sudo(h.id, False)
     try:
-        r = ssh(campus_lab, h, "sudo -n true")
+        r = ssh(campus_lab, h, "sudo -n sshd -T")
         assert r.returncode == 1 and "password is required" in r.stderr
     finally:
         campus_lab.set_sudo(h.id, True)
-    assert ssh(campus_lab, h, "sudo -n true").returncode == 0
+    assert ssh(campus_lab, h, "sudo -n sshd -T").returncode == 0
+    # the audit user's sudo is the generated least-privilege fragment: anything else is refused
+    r = ssh(campus_lab, h, "sudo -n true")
+    assert r.returncode == 1 and "password is required" in r.stderr
 
 
 def test_down_host_fails_fast(campus_lab):

@@ -69,7 +69,8 @@ class OpenSSHTransport(Transport):
     def open(self) -> None:
         if not shutil.which("ssh"):
             raise Unreachable("unsupported", "legacy SSH host needs the system OpenSSH client (apt-get install openssh-client)")
-        if self.host.settings.get("password_env"):
+        if self.host.settings.get("password_env") or self.host.settings.get("password") is not None \
+                or self.host.settings.get("key_passphrase") is not None:
             raise Unreachable("unsupported", "the OpenSSH fallback authenticates with keys only")
 
     def is_root(self) -> bool:

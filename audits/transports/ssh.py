@@ -3,8 +3,9 @@
 Host keys are strict by default: a key must match a pinned key from the inventory or an entry
 in a known_hosts file (``--known-hosts``, the host's ``known_hosts`` setting, or ~/.ssh/known_hosts).
 An unknown key is refused unless trust-on-first-use was chosen explicitly (then it is recorded);
-a changed key is never accepted. Authentication: key file, ssh-agent, or a password read from an
-environment variable named in the inventory. A jump host (bastion) is reached first and the
+a changed key is never accepted. Authentication: key file (its passphrase from the vault), ssh-agent,
+or a password from the vault (``password: {vault: NAME}``) or from an environment variable named in
+the inventory; secret values are registered for log redaction and never put in a message. A jump host (bastion) is reached first and the
 target is tunnelled through it. Every failure is an ``Unreachable`` with a classified reason.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 
 import paramiko
 
+from .. import redact
 from . import Transport, Unreachable, ssh_identity
 
 OUTPUT_CAP = 64 * 1024 * 1024
@@ -190,8 +192,9 @@ class SSHTransport(Transport):
         keys: list[paramiko.PKey] = []
         if s.get("key_file"):
             path = os.path.expanduser(s["key_file"])
+            phrase = s.get("key_passphrase")
             try:
-                keys.append(paramiko.PKey.from_path(path))
+                keys.append(paramiko.PKey.from_path(path, password=phrase.reveal() if phrase else None))
             except FileNotFoundError:
                 raise Unreachable("auth_failed", f"key file {path} does not exist") from None
             except (paramiko.SSHException, ValueError) as exc:
@@ -212,11 +215,12 @@ class SSHTransport(Transport):
                 raise Unreachable("timeout" if "timeout" in str(exc).lower() else "auth_failed",
                                   f"{what}authentication: {exc}") from None
         env = s.get("password_env")
-        if env:
-            pw = os.environ.get(env)
+        if s.get("password") is not None or env:
+            pw = s["password"].reveal() if s.get("password") is not None else os.environ.get(env)
             if pw is None:
                 tried.append(f"password (${env} is not set)")
             else:
+                redact.register(pw)
                 try:
                     t.auth_password(user, pw)
                     if t.is_authenticated():

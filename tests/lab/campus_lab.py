@@ -102,6 +102,21 @@ PROFILES: dict[str, dict] = {
 }
 
 
+def audit_sudoers() -> str:
+    """The audit user's sudoers.d entry on every lab host: the fragment `auditctl sudoers` prints for
+    every pack (computed once)."""
+    global _AUDIT_SUDOERS
+    if _AUDIT_SUDOERS is None:
+        from audits.sudoers import fragment
+        from checks.registry import load_registry
+
+        _AUDIT_SUDOERS = fragment(load_registry().select(None), AUDIT_USER)[0]
+    return _AUDIT_SUDOERS
+
+
+_AUDIT_SUDOERS: str | None = None
+
+
 class LabError(RuntimeError):
     """The lab could not be built or driven; the message says why and what to install."""
 
@@ -539,8 +554,8 @@ class CampusLab:
             raise LabError(f"{host_id} is a {h.kind} host: it has no sudo")
         self._dirty = True
         f = h.etc / "sudoers.d" / "campus-lab-audit"
-        if allowed:
-            _write(f, f"{AUDIT_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n", 0o440)
+        if allowed:  # least privilege: exactly the commands `auditctl sudoers` lists, not NOPASSWD: ALL
+            _write(f, audit_sudoers(), 0o440)
         else:
             f.unlink(missing_ok=True)
 

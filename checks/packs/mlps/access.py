@@ -13,7 +13,7 @@ from checks.contract import Outcome, check
 from ._shared import GROUP, LOGIN_DEFS, PAM, PASSWD, PROFILE, SHADOW, evidence_lines, files, gathered, pam_entries
 
 # Every sudoers file sudo reads by default (sudo skips sudoers.d names with a '.' or ending in '~').
-SUDOERS = Probe("command", "grep -rH '' /etc/sudoers /etc/sudoers.d", True)
+SUDOERS = Probe("command", "grep -rH ^ /etc/sudoers /etc/sudoers.d", True)
 # Last logins: the host's clock first (so ages are the host's), then the first tool the host has.
 # lastlog (shadow-utils) lists every account; lastlog2 (util-linux, replaces it on newer systems)
 # lists accounts with a record; `last` only covers what wtmp still holds ("wtmp begins …").

@@ -27,7 +27,7 @@ JOURNAL_DIR = Probe("stat", "/var/log/journal")
 SYSLOG_CONF = Probe("command", "grep -Hs '' /etc/rsyslog.conf /etc/rsyslog.d/*.conf "
                                "/etc/syslog-ng/syslog-ng.conf /etc/syslog-ng/conf.d/*.conf")
 # /etc/audit is 0750 root: read as root, and name the files (a glob would expand as the login user).
-AU_REMOTE = Probe("command", "grep -Hs '' /etc/audit/plugins.d/au-remote.conf /etc/audit/audisp-remote.conf "
+AU_REMOTE = Probe("command", "grep -Hs ^ /etc/audit/plugins.d/au-remote.conf /etc/audit/audisp-remote.conf "
                              "/etc/audisp/plugins.d/au-remote.conf /etc/audisp/audisp-remote.conf", True)
 LOGROTATE = Probe("command", "grep -Hs '' /etc/logrotate.conf /etc/logrotate.d/*")
 AUDITD_CONF = Probe("file", "/etc/audit/auditd.conf", True)

@@ -1,0 +1,124 @@
+"""Least privilege: `auditctl sudoers` lists exactly the read-only commands the packs run as root.
+
+Unit tests on the generated text (checked by the real `visudo -cf`), and a lab test where a probe
+outside the fragment is reported as `sudo denied` for that check while the rest of the host is audited.
+"""
+import re
+import shutil
+import subprocess
+
+import pytest
+
+import auditctl
+from audits.probes import Probe, sudo_argv
+from audits.sudoers import command_paths, fragment, sudo_probes, sudoers_args
+from checks.registry import load_registry
+
+
+def mlps_fragment():
+    return fragment(load_registry().select(["mlps"]), "audit")
+
+
+def entries(text):
+    body = text.split("Cmnd_Alias", 1)[1].split("\n", 1)[1].split("\naudit ALL")[0]
+    return [e.strip().rstrip(",").rstrip("\\").strip().rstrip(",") for e in body.splitlines() if e.strip()]
+
+
+@pytest.mark.skipif(not shutil.which("visudo"), reason="sudo (visudo) not installed")
+def test_fragment_passes_visudo(tmp_path, capsys):
+    assert auditctl.main(["sudoers", "--packs", "mlps", "--user", "audit"]) == 0
+    f = tmp_path / "frag"
+    f.write_text(capsys.readouterr().out)
+    r = subprocess.run(["visudo", "-cf", str(f)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_every_sudo_probe_is_listed_exactly_and_nothing_else():
+    text, skipped = mlps_fragment()
+    assert skipped == []
+    got = entries(text)
+    want = set()
+    for p in sudo_probes(load_registry().select(["mlps"])):
+        argv = sudo_argv(p)
+        for path in command_paths(argv[0]):
+            want.add(f"{path} {sudoers_args(argv[1:])}".rstrip() if argv[1:] else f'{path} ""')
+    assert set(got) == want
+    assert "audit ALL=(root) NOPASSWD: AUDITCTL_AUDIT" in text and "Defaults:audit !requiretty" in text
+    for e in got:
+        path, _, args = e.partition(" ")
+        assert path.startswith("/") and not re.search(r"[*?\[\]]", e), e   # no wildcard can match a shell
+        assert path.rsplit("/", 1)[1] not in ("bash", "sh", "env", "vi", "less", "sudo"), e
+        assert args, f"{e}: a command without arguments would allow any arguments"
+    assert "/usr/bin/cat -- /etc/shadow" in got and "/bin/cat -- /etc/shadow" in got
+    assert "/usr/sbin/sshd -T" in got and "/sbin/sshd -T" in got
+    # sudoers syntax characters are escaped, not dropped
+    assert any("user\\=root\\,host\\=outside.invalid" in e for e in got)
+
+
+def test_commands_sudoers_cannot_match_exactly_are_refused_not_widened():
+    with pytest.raises(ValueError, match="shell syntax"):
+        sudo_argv(Probe("command", "cat /etc/shadow | head", True))
+    for bad in (["-rH", "", "/etc/sudoers"], ["/etc/*.conf"], ["a  b"], ["!x"]):
+        with pytest.raises(ValueError, match="exactly"):
+            sudoers_args(bad)
+
+    class FakeCheck:  # the fragment only reads a check's probes
+        probes = {"any": (Probe("command", "grep -rH '' /etc/sudoers", True), Probe("file", "/etc/shadow", True))}
+
+    text, skipped = fragment([FakeCheck()], "audit")
+    assert len(skipped) == 1 and "cannot be matched exactly" in skipped[0]
+    assert "/etc/sudoers" not in entries(text)[0] and "# not listed" in text
+    with pytest.raises(ValueError):
+        fragment([FakeCheck()], "audit ALL=(ALL) ALL #")
+
+
+def test_paths_follow_where_the_program_lives(tmp_path):
+    (tmp_path / "usr/sbin").mkdir(parents=True)
+    tool = tmp_path / "usr/sbin/sshd"
+    tool.write_text("")
+    tool.chmod(0o755)
+    assert command_paths("sshd", str(tmp_path)) == ["/sbin/sshd", "/usr/sbin/sshd"]
+    assert command_paths("nosuchtool", str(tmp_path)) == ["/bin/nosuchtool", "/sbin/nosuchtool",
+                                                           "/usr/bin/nosuchtool", "/usr/sbin/nosuchtool"]
+
+
+OUTSIDE = """\
+checks:
+  - id: safety.outside_fragment
+    title: {zh: 片段之外的 sudo 探针, en: A sudo probe outside the fragment}
+    severity: low
+    refs: ["GB/T 22239-2019 8.1.4.2 d"]
+    probe: command:id -u
+    sudo: true
+    parse: raw
+    expect:
+      - {lines: any, regex: '^0$'}
+"""
+
+
+@pytest.mark.lab
+def test_lab_probe_outside_the_fragment_is_sudo_denied_not_a_host_failure(campus_lab, tmp_path):
+    from audits.inventory import load_inventory
+    from audits.runner import run_hosts, start_run
+    from audits.store import Store
+    from checks.yaml_checks import load_pack_file
+
+    host = campus_lab.by_kind("misconfigured")[0]
+    assert "NOPASSWD: ALL" not in (host.etc / "sudoers.d" / "campus-lab-audit").read_text()
+    (tmp_path / "outside.yaml").write_text(OUTSIDE)
+    checks = load_pack_file(tmp_path / "outside.yaml") + [
+        c for c in load_registry().select(["mlps"]) if c.id in ("mlps.auth.empty_passwords", "mlps.access.sshd_root_login")]
+    inv = load_inventory(campus_lab.write_inventory(tmp_path / "lab.yaml"))
+    store = Store(str(tmp_path / "r.db"))
+    run = start_run(store, {"inventory": "lab"})
+    summary = run_hosts(store, run, [inv.hosts[host.id]], checks, {}, quiet=True,
+                        options={"known_hosts": str(campus_lab.known_hosts)})
+    (rec,) = store.hosts(run)
+    assert summary.status == "completed" and rec.status == "audited" and rec.reason == "sudo_denied"
+    assert "id -u" in rec.detail
+    res = {r["check_id"]: r for r in store.results(run)[host.id]}
+    assert res["safety.outside_fragment"]["status"] == "error"
+    assert "sudo denied" in res["safety.outside_fragment"]["message"]["en"]
+    # the probes inside the fragment ran as root and found the planted problems
+    assert res["mlps.auth.empty_passwords"]["status"] == "fail"
+    assert res["mlps.access.sshd_root_login"]["status"] == "fail"
