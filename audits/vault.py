@@ -128,7 +128,7 @@ def _parse_header(text: str, path) -> tuple[dict, bytes, bytes, str, str]:
             raise _problem(path, f"bad vault header line {line[:60]!r}", i)
         fields[k] = v
     try:
-        m = re.fullmatch(r"scrypt n=(\d{1,8}) r=(\d{1,3}) p=(\d{1,2})", fields.get("kdf", ""))
+        m = re.fullmatch(r"scrypt n=(\d{1,12}) r=(\d{1,3}) p=(\d{1,2})", fields.get("kdf", ""))
         if not m:
             raise ValueError("kdf must be 'scrypt n=N r=R p=P'")
         kdf = {"n": int(m[1]), "r": int(m[2]), "p": int(m[3])}
