@@ -184,6 +184,13 @@ def build_script(probes: Iterable[Probe], nonce: str, timeout: float, as_root: b
     return "\n".join(lines) + "\n"
 
 
+def output_budget(n_probes: int) -> int:
+    """The most a well-behaved host can send for a script of n probes (each probe's capped stdout
+    and stderr, base64 with line breaks, plus its markers); transports stop reading beyond it."""
+    per_probe = (STDOUT_CAP + 1) * 4 // 3 * 77 // 76 + STDERR_CAP * 4 // 3 * 77 // 76 + 256
+    return (n_probes + 1) * per_probe + 4096
+
+
 def new_nonce() -> str:
     return secrets.token_hex(8)
 
@@ -195,8 +202,13 @@ def _b64(lines: list[str]) -> bytes:
         return b""
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def _text(b: bytes) -> str:
-    return b.decode("utf-8", "replace").replace("\x00", "\ufffd")
+    """Host output as text: invalid UTF-8, NUL and terminal control characters (ESC, C1) become U+FFFD,
+    so no report, CSV cell or terminal line can carry an escape sequence from a host."""
+    return _CONTROL.sub("\ufffd", b.decode("utf-8", "replace"))
 
 
 def parse_output(raw: bytes, probes: Iterable[Probe], nonce: str, host_id: str) -> Facts:

@@ -21,9 +21,9 @@ from . import __version__
 from .errors import InputError, Problem
 from .exceptions import Exceptions, apply_exceptions
 from .inventory import Host, did_you_mean
-from .probes import OS_PROBE, Facts, build_script, new_nonce, parse_output
+from .probes import OS_PROBE, Facts, build_script, new_nonce, output_budget, parse_output
 from .store import HostRecord, Store, now
-from .transports import Unreachable, transport_for
+from .transports import Unreachable, printable, transport_for
 
 DEFAULT_FORKS = 32
 
@@ -114,13 +114,18 @@ def gather(host: Host, probes: set, options: dict) -> Facts:
         nonce = new_nonce()
         as_root = transport.is_root() or not host.settings.get("sudo")
         script = build_script(probes, nonce, float(host.settings.get("command_timeout", 30)), as_root)
-        raw = transport.run_script(script, deadline)
+        raw = transport.run_script(script, deadline, max_bytes=output_budget(len(probes)))
     finally:
         transport.close()
     facts = parse_output(raw, probes, nonce, host.id)
-    facts.meta.update(getattr(transport, "meta", {}), connection=host.connection)
+    facts.meta.update(transport.meta, connection=host.connection)
     if not any(r.rc is not None for r in facts.results.values()):
-        raise Unreachable("timeout", "the host returned no probe output before the host timeout")
+        if transport.meta.get("output_capped"):
+            raise Unreachable("protocol", f"the host sent more than {len(raw)} bytes without valid probe output; "
+                              "stopped reading")
+        if transport.meta.get("host_timeout"):
+            raise Unreachable("timeout", "the host returned no probe output before the host timeout")
+        raise Unreachable("protocol", f"the host returned no valid probe output ({len(raw)} bytes)")
     return facts
 
 
@@ -137,10 +142,15 @@ def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict
         results = evaluate_host(checks, facts, host, plan_params, options.get("exceptions"), options.get("today"))
         os_family = facts.meta.get("os_family", "")
         denied = [p for p, r in facts.results.items() if r.error and r.error.startswith("sudo denied")]
+        notes = []
         if denied:
-            reason, detail = "sudo_denied", f"sudo -n refused {len(denied)} probe(s): {denied[0]}"
-        elif not facts.meta.get("complete", True):
-            detail = "host timeout reached before every probe finished"
+            reason = "sudo_denied"
+            notes.append(f"sudo -n refused {len(denied)} probe(s): {denied[0]}")
+        if not facts.meta.get("complete", True):
+            notes.append("host timeout reached before every probe finished" if facts.meta.get("host_timeout") else
+                         "output budget exceeded; stopped reading before every probe finished"
+                         if facts.meta.get("output_capped") else "the connection closed before every probe finished")
+        detail = printable("; ".join(notes))
     except Unreachable as exc:
         status, reason, detail = "unreachable", exc.reason, exc.detail
         facts = Facts(host.id, meta={"unreachable": exc.reason, "detail": exc.detail, "connection": host.connection})

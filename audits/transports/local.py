@@ -3,11 +3,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 
-from . import Transport, Unreachable
-
-OUTPUT_CAP = 64 * 1024 * 1024
+from . import OUTPUT_CAP, Transport, Unreachable, run_bounded
 
 
 class LocalTransport(Transport):
@@ -20,12 +17,5 @@ class LocalTransport(Transport):
     def is_root(self) -> bool:
         return os.geteuid() == 0
 
-    def run_script(self, script: str, timeout: float) -> bytes:
-        proc = subprocess.Popen(["bash", "-s"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            out, _ = proc.communicate(script.encode(), timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            out, _ = proc.communicate()
-        return out[:OUTPUT_CAP]
+    def run_script(self, script: str, timeout: float, max_bytes: int = OUTPUT_CAP) -> bytes:
+        return run_bounded(["bash", "-s"], script, timeout, max_bytes, meta=self.meta)[0]

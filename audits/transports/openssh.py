@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 
-from . import Transport, Unreachable, ssh_identity
-
-OUTPUT_CAP = 64 * 1024 * 1024
+from . import OUTPUT_CAP, Transport, Unreachable, run_bounded, ssh_identity
 LEGACY_OPTIONS = [
     "-o", "KexAlgorithms=+diffie-hellman-group14-sha1,diffie-hellman-group1-sha1,diffie-hellman-group-exchange-sha1",
     "-o", "HostKeyAlgorithms=+ssh-rsa",
@@ -76,7 +73,7 @@ class OpenSSHTransport(Transport):
     def is_root(self) -> bool:
         return self.user == "root"
 
-    def run_script(self, script: str, timeout: float) -> bytes:
+    def run_script(self, script: str, timeout: float, max_bytes: int = OUTPUT_CAP) -> bytes:
         pinned = self.host.settings.get("host_keys")
         if pinned:  # the same pinned keys, written to a private known_hosts for the system client
             from .ssh import known_name
@@ -87,23 +84,16 @@ class OpenSSHTransport(Transport):
                 fh.writelines(f"{name} {line.split()[0]} {line.split()[1]}\n" for line in pinned)
             self.known_hosts = path
             try:
-                return self._exchange(script, timeout)
+                return self._exchange(script, timeout, max_bytes)
             finally:
                 os.unlink(path)
-        return self._exchange(script, timeout)
+        return self._exchange(script, timeout, max_bytes)
 
-    def _exchange(self, script: str, timeout: float) -> bytes:
-        with tempfile.TemporaryFile() as err:
-            proc = subprocess.Popen(self._base() + ["bash -s"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=err, start_new_session=True)
-            try:
-                out, _ = proc.communicate(script.encode(), timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                out, _ = proc.communicate()
-                self.meta["host_timeout"] = True
+    def _exchange(self, script: str, timeout: float, max_bytes: int) -> bytes:
+        with tempfile.TemporaryFile() as err:  # bounded by ssh itself (LogLevel=ERROR); read 8 KiB of it
+            out, rc = run_bounded(self._base() + ["bash -s"], script, timeout, max_bytes, stderr=err, meta=self.meta)
             err.seek(0)
             stderr = err.read(8192).decode("utf-8", "replace")
-        if proc.returncode == 255 and not out:
+        if rc == 255 and not out:
             raise Unreachable(classify(stderr), "system ssh: " + " ".join(stderr.split())[:250])
-        return out[:OUTPUT_CAP]
+        return out

@@ -22,9 +22,7 @@ import time
 import paramiko
 
 from .. import redact
-from . import Transport, Unreachable, ssh_identity
-
-OUTPUT_CAP = 64 * 1024 * 1024
+from . import OUTPUT_CAP, Transport, Unreachable, ssh_identity
 logging.getLogger("paramiko").addHandler(logging.NullHandler())  # failures are reported as Unreachable
 logging.getLogger("paramiko").propagate = False
 _tofu_lock = threading.Lock()
@@ -236,15 +234,28 @@ class SSHTransport(Transport):
     def is_root(self) -> bool:
         return self.user == "root"
 
-    def run_script(self, script: str, timeout: float) -> bytes:
+    def run_script(self, script: str, timeout: float, max_bytes: int = OUTPUT_CAP) -> bytes:
         deadline = time.monotonic() + timeout
+        # paramiko waits without a timeout for the answer to the exec request; a host that never
+        # answers must not hold this thread: at the deadline the connection is closed under it.
+        watchdog = threading.Timer(timeout + 1, self.close)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            return self._exchange(script, deadline, min(max_bytes, OUTPUT_CAP))
+        finally:
+            watchdog.cancel()
+
+    def _exchange(self, script: str, deadline: float, cap: int) -> bytes:
         try:
             chan = self.transport.open_session(timeout=self.connect_timeout)
             chan.settimeout(1.0)
             chan.exec_command("bash -s")
             chan.sendall(script.encode())
             chan.shutdown_write()
-        except (paramiko.SSHException, OSError) as exc:
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            if time.monotonic() >= deadline:
+                raise Unreachable("timeout", "the host did not start the probe script before the host timeout") from None
             raise Unreachable("protocol", f"cannot start the probe script: {exc}") from None
         out = bytearray()
         while time.monotonic() < deadline:
@@ -254,16 +265,19 @@ class SSHTransport(Transport):
                 data = chan.recv(65536)
             except socket.timeout:
                 continue
+            except (OSError, EOFError):
+                break
             if not data:
                 break
             out += data
-            if len(out) > OUTPUT_CAP:
+            if len(out) > cap:
                 self.meta["output_capped"] = True
+                del out[cap:]
                 break
         else:
             self.meta["host_timeout"] = True
         chan.close()
-        return bytes(out[:OUTPUT_CAP])
+        return bytes(out)
 
     def close(self) -> None:
         for t in reversed(self._transports):
