@@ -11,8 +11,13 @@ class Problem:
     field: str
     message: str
 
+    def __post_init__(self):  # a field named after a YAML key may be None, an int, a date...
+        if not isinstance(self.field, str):
+            object.__setattr__(self, "field", str(self.field))
+
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.field}: {self.message}"
+        field = self.field if self.field.strip() else repr(self.field)  # e.g. an empty YAML key
+        return f"{self.file}:{self.line}: {field}: {self.message}"
 
 
 class InputError(Exception):

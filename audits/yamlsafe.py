@@ -43,6 +43,27 @@ class YList(list):
         return self.lines[index] if 0 <= index < len(self.lines) else self.line
 
 
+MAX_DEPTH = 100  # nesting deeper than any real inventory; also keeps PyYAML's scanner linear
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses deep nesting while scanning: PyYAML's scanner is quadratic in the
+    flow depth ('[[[[...') and its composer recursive, so depth is bounded before either bites."""
+
+    def _too_deep(self):
+        raise yaml.scanner.ScannerError(None, None, f"nested more than {MAX_DEPTH} levels deep", self.get_mark())
+
+    def fetch_flow_collection_start(self, TokenClass):
+        if self.flow_level >= MAX_DEPTH:
+            self._too_deep()
+        super().fetch_flow_collection_start(TokenClass)
+
+    def add_indent(self, column):
+        if len(self.indents) >= MAX_DEPTH:
+            self._too_deep()
+        return super().add_indent(column)
+
+
 def _scalar(node: yaml.ScalarNode, loader: yaml.SafeLoader):
     if node.tag == CORE + "timestamp":
         return node.value  # dates stay strings; callers parse them strictly
@@ -53,16 +74,25 @@ def load(text: str, filename: str) -> object:
     """Parse one YAML document into YMap/YList/scalars, or raise InputError."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise InputError([Problem(filename, 1, "(file)", f"larger than {MAX_BYTES} bytes")])
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # the reader refuses control characters here already
         root = loader.get_single_node()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else 1
-        problem = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml.reader.ReaderError):
+            line = text.count("\n", 0, exc.position) + 1
+            problem = f"character #x{exc.character:04x} is not allowed in YAML" if isinstance(exc.character, int) \
+                else "not readable as YAML text"
+        else:
+            problem = getattr(exc, "problem", None) or str(exc)
         raise InputError([Problem(filename, line, "(yaml)", f"not valid YAML: {problem}")]) from None
+    except RecursionError:
+        raise InputError([Problem(filename, 1, "(yaml)", "not valid YAML: nested too deeply")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if root is None:
         return None
     problems: list[Problem] = []
@@ -114,7 +144,10 @@ def load(text: str, filename: str) -> object:
             out.lines[key] = kline
         return out
 
-    value = build(root, "")
+    try:
+        value = build(root, "")
+    except RecursionError:
+        raise InputError([Problem(filename, 1, "(yaml)", "not valid YAML: nested too deeply")]) from None
     if problems:
         raise InputError(problems)
     return value

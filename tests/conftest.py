@@ -5,6 +5,10 @@ import os
 import secrets
 
 import pytest
+from hypothesis import settings
+
+# Fuzzing (tests/test_safety_fuzz.py): modest by default so CI stays fast; `--hypothesis-profile=fuzz` for a long local run.
+settings.register_profile("fuzz", max_examples=5000, deadline=None)
 
 PG_ADMIN_URL = os.environ.get("AUDITCTL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
