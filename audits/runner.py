@@ -5,6 +5,7 @@ an unreachable host is recorded with its classified reason and the run goes on.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 import sys
 import threading
@@ -26,6 +27,7 @@ from .store import HostRecord, Store, now
 from .transports import Unreachable, printable, transport_for
 
 DEFAULT_FORKS = 32
+log = logging.getLogger(__name__)  # --debug (audits.redact scrubs secrets from every record)
 
 
 def new_run_id() -> str:
@@ -137,6 +139,7 @@ def meta_only(checks: Iterable[Check]) -> list[Check]:
 def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict) -> tuple[HostRecord, list[dict]]:
     started, t0 = now(), time.monotonic()
     status, reason, detail, results, os_family = "audited", None, "", [], ""
+    log.debug("host %s (%s, %s): start", host.id, host.address, host.connection)
     try:
         facts = gather(host, gather_plan(checks, host), options)
         results = evaluate_host(checks, facts, host, plan_params, options.get("exceptions"), options.get("today"))
@@ -160,6 +163,8 @@ def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict
         status, reason, detail = "unreachable", "error", f"{type(exc).__name__}: {exc}"[:300]
     rec = HostRecord(host.id, host.address, host.school, host.district, host.level, os_family, status, reason,
                      detail, started, now(), round(time.monotonic() - t0, 3))
+    log.debug("host %s: %s reason=%s detail=%s (%d results, %.2fs)", host.id, status, reason, detail, len(results),
+              rec.duration)
     return rec, results
 
 

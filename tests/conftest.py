@@ -8,7 +8,9 @@ import pytest
 from hypothesis import settings
 
 # Fuzzing (tests/test_safety_fuzz.py): modest by default so CI stays fast; `--hypothesis-profile=fuzz` for a long local run.
-settings.register_profile("fuzz", max_examples=5000, deadline=None)
+settings.register_profile("ci", max_examples=100)
+settings.register_profile("fuzz", max_examples=5000)
+settings.load_profile("ci")
 
 PG_ADMIN_URL = os.environ.get("AUDITCTL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

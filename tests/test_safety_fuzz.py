@@ -20,7 +20,7 @@ from audits.inventory import SETTINGS, load_inventory
 from audits.plan import load_plan
 from checks.yaml_checks import load_pack_file
 
-FUZZ = settings(max_examples=100, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(deadline=2000, suppress_health_check=[HealthCheck.too_slow])  # examples: the profile's (conftest)
 PROBLEM = re.compile(r"^.+:\d+: \S.*: .+$", re.S)
 
 SPECIAL = list("{}[]:,-&*!|>'\"#%@?~\\\n\t ") + ["<<", "!!python/object:os.system", "&a", "*a", "---", "..."]

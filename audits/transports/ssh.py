@@ -23,6 +23,8 @@ import paramiko
 
 from .. import redact
 from . import OUTPUT_CAP, Transport, Unreachable, ssh_identity
+
+log = logging.getLogger(__name__)
 logging.getLogger("paramiko").addHandler(logging.NullHandler())  # failures are reported as Unreachable
 logging.getLogger("paramiko").propagate = False
 _tofu_lock = threading.Lock()
@@ -186,13 +188,15 @@ class SSHTransport(Transport):
 
     def _auth(self, t: paramiko.Transport, user: str, what: str) -> None:
         s = self.host.settings
+        log.debug("%s%s@%s: authenticating (key file %s, passphrase %s, password %s)", what, user, t.getpeername()[0],
+                  s.get("key_file"), s.get("key_passphrase"), s.get("password") or s.get("password_env"))
         tried = []
         keys: list[paramiko.PKey] = []
         if s.get("key_file"):
             path = os.path.expanduser(s["key_file"])
             phrase = s.get("key_passphrase")
             try:
-                keys.append(paramiko.PKey.from_path(path, password=phrase.reveal() if phrase else None))
+                keys.append(paramiko.PKey.from_path(path, password=phrase.reveal().encode() if phrase else None))
             except FileNotFoundError:
                 raise Unreachable("auth_failed", f"key file {path} does not exist") from None
             except (paramiko.SSHException, ValueError) as exc:
