@@ -14,7 +14,7 @@ from audits.store import Store
 
 from .scoring import rollup
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 STATUSES = ("pass", "fail", "error", "not_applicable", "manual", "waived")
 SEVERITY_ORDER = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
 
@@ -31,7 +31,8 @@ def run_document(store: Store, run_id: str) -> dict:
         hosts.append({"id": h.host_id, "address": h.address, "school": h.school, "district": h.district,
                       "level": h.level, "os_family": h.os_family or None, "status": h.status, "reason": h.reason,
                       "detail": h.detail or None, "started_at": h.started_at, "finished_at": h.finished_at,
-                      "duration_seconds": h.duration, "results": rows})
+                      "duration_seconds": h.duration, "name": h.name, "school_name": h.school_name,
+                      "district_name": h.district_name, "systems": h.systems or [], "results": rows})
     scope = run["scope"]
     return {
         "schema_version": SCHEMA_VERSION,
