@@ -40,8 +40,11 @@ def item_table() -> ItemTable:
 
 
 def point_of(item: str) -> str:
-    """'8.1.4.10 a' -> '10' (the control point within 安全计算环境)."""
-    return item.split()[0].split(".")[3]
+    """The control point of an item, numbered as at level 3: '8.1.4.10 a' -> '10'. Level 2 has no
+    数据保密性, so its 7.1.4.8-7.1.4.10 (数据备份恢复, 剩余信息保护, 个人信息保护) are points 9-11."""
+    parts = item.split()[0].split(".")
+    n = int(parts[3])
+    return str(n + 1 if parts[0] == "7" and n >= 8 else n)
 
 
 @dataclass

@@ -99,3 +99,14 @@ def test_rollup_school_district_overall():
     assert {s: v["rate"] for s, v in out["schools"].items()} == {"s1": 100.0, "s2": 0.0, "s3": 100.0}
     assert out["districts"]["d1"]["rate"] == 50.0 and out["districts"]["d2"]["rate"] == 100.0
     assert out["overall"] == {"rate": round(200 / 3, 1), "schools": 3}
+
+
+def test_level_2_backup_items_count_under_data_backup_not_confidentiality():
+    """Level 2 has no 数据保密性: its 7.1.4.8 is 数据备份恢复, so it is control point 9 like 8.1.4.9."""
+    from reports.scoring import item_table, point_of
+
+    assert point_of("7.1.4.8 a") == "9" and point_of("7.1.4.10 b") == "11" and point_of("8.1.4.8 a") == "8"
+    assert point_of("7.1.4.7 a") == "7" and point_of("8.1.4.10 a") == "10"
+    sc = score_hosts([host("b", 2, r("backup", "fail", "7.1.4.8 a"), r("mac", "pass", "7.1.4.2 a"))])
+    assert sc["points"] == {"2": 10.0, "9": 0.0}
+    assert item_table().points["9"]["zh"] == "数据备份恢复"
