@@ -206,12 +206,13 @@ class Store:
                 conn.execute(update(meta_t).where(meta_t.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
 
     # -- writing --------------------------------------------------------------------------------
-    def create_run(self, run_id: str, scope: dict, tool_version: str) -> None:
+    def create_run(self, run_id: str, scope: dict, tool_version: str, started_at: str | None = None) -> None:
+        """A new run row; ``started_at`` defaults to now (an imported run keeps its own)."""
         for attempt in range(20):  # seq is unique: a concurrent writer that took the same number makes us retry
             try:
                 with self.engine.begin() as conn:
                     seq = (conn.execute(select(func.max(runs_t.c.seq))).scalar() or 0) + 1
-                    conn.execute(insert(runs_t).values(id=run_id, seq=seq, started_at=now(), status="running",
+                    conn.execute(insert(runs_t).values(id=run_id, seq=seq, started_at=started_at or now(), status="running",
                                                        scope=json.dumps(scope, ensure_ascii=False, sort_keys=True),
                                                        tool_version=tool_version))
                 return
