@@ -16,7 +16,8 @@ class Problem:
             object.__setattr__(self, "field", str(self.field))
 
     def __str__(self) -> str:
-        field = self.field if self.field.strip() else repr(self.field)  # e.g. an empty YAML key
+        f = self.field  # quoted when it would read ambiguously (an empty key, ' 0', a control character)
+        field = f if f and f.strip() == f and f.isprintable() else repr(f)
         return f"{self.file}:{self.line}: {field}: {self.message}"
 
 

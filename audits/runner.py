@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 from checks import parsers
 from checks.contract import Check, Outcome, Status
 
-from . import __version__
+from . import __version__, redact
 from .errors import InputError, Problem
 from .exceptions import Exceptions, apply_exceptions
 from .inventory import Host, did_you_mean
@@ -160,7 +160,7 @@ def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict
         results = evaluate_host(meta_only(checks), facts, host, plan_params, options.get("exceptions"),
                                 options.get("today"))
     except Exception as exc:  # a bug or an unforeseen failure is recorded against this host only
-        status, reason, detail = "unreachable", "error", f"{type(exc).__name__}: {exc}"[:300]
+        status, reason, detail = "unreachable", "error", printable(redact.scrub(f"{type(exc).__name__}: {exc}"))
     rec = HostRecord(host.id, host.address, host.school, host.district, host.level, os_family, status, reason,
                      detail, started, now(), round(time.monotonic() - t0, 3), host.name or None,
                      host.school_name or None, host.district_name or None, host.system_info)

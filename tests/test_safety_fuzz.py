@@ -185,3 +185,10 @@ def test_regression_control_characters_and_empty_keys_are_file_line_errors():
         (Path(d) / "inv.yaml").write_text('"": 1\n')
         with pytest.raises(InputError, match=r"inv.yaml:1: '': unknown field"):
             load_inventory(Path(d) / "inv.yaml")
+
+
+def test_regression_keys_with_spaces_are_quoted_in_problems():
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "inv.yaml").write_text("' 0': null\n")
+        with pytest.raises(InputError, match=r"inv.yaml:1: ' 0': unknown field"):
+            load_inventory(Path(d) / "inv.yaml")

@@ -14,6 +14,8 @@ import subprocess
 import threading
 import time
 
+from .. import redact
+
 OUTPUT_CAP = 64 * 1024 * 1024  # the most any transport reads from one host, whatever the budget
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -32,7 +34,7 @@ class Unreachable(Exception):
         assert reason in REASONS, reason
         self.reason = reason
         self.legacy = legacy  # no common algorithm: a pre-7.2 OpenSSH the system client may still reach
-        self.detail = printable(detail)  # often quotes what the host sent (banner, version, stderr)
+        self.detail = printable(redact.scrub(detail))  # often quotes what the host sent (banner, version, stderr)
         super().__init__(f"{reason}: {self.detail}" if detail else reason)
 
 
