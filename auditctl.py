@@ -173,18 +173,9 @@ def _outputs(store, run_id, cfg) -> dict:
 
 def _atomic_write(path, text: str):
     """Write a file whole or not at all (temporary file in the same directory, then rename)."""
-    import tempfile
+    from audits.atomicfile import atomic_write
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, text)
 
 
 def _write_json(doc, path):

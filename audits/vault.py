@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from . import redact, yamlsafe
+from .atomicfile import atomic_write  # mode 0600 from the start
 from .errors import InputError, Problem
 
 MAGIC = "$AUDITCTL-VAULT;1"
@@ -274,21 +275,6 @@ def unlock_inventory(inv, vault_path: str | None = None, password_file: str | No
     return vault
 
 
-def write_private(path, text: str) -> None:
-    """Write a file whole or not at all, mode 0600 from the start (temporary file, then rename)."""
-    import tempfile
-
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")  # mkstemp: 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # -- the `auditctl vault` operations ----------------------------------------------------------------
 NEW_VAULT = "# auditctl vault: one 'name: secret' per line, referenced as {vault: name} in the inventory\n"
 
@@ -298,11 +284,11 @@ def encrypt_file(path, pw: str, output=None) -> None:
     if is_vault(text):
         raise _problem(path, "already encrypted")
     parse_entries(text, path)  # refuse to seal something the runner could not read
-    write_private(output or path, encrypt(text, pw))
+    atomic_write(output or path, encrypt(text, pw))
 
 
 def decrypt_file(path, pw: str, output=None) -> None:
-    write_private(output or path, decrypt(read_text(path), pw, path))
+    atomic_write(output or path, decrypt(read_text(path), pw, path))
 
 
 def view(path, pw: str) -> str:
@@ -343,5 +329,5 @@ def edit_file(path, pw: str, editor: str | None = None) -> bool:
         shutil.rmtree(tmpdir, ignore_errors=True)
     if new == old and p.exists():
         return False
-    write_private(p, encrypt(new, pw, kdf))
+    atomic_write(p, encrypt(new, pw, kdf))
     return True

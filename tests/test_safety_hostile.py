@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.hostile_ssh import HOSTILE, MODES, HostileServer
+from tests.hostile_ssh import MODES, HostileServer
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST_TIMEOUT = 6
