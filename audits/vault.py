@@ -175,8 +175,9 @@ def parse_entries(plaintext: str, path) -> dict[str, str]:
         if not isinstance(k, str) or not NAME.match(k):
             problems.append(Problem(str(path), doc.line_of(k), str(k)[:64], "a vault name must be letters, digits, "
                                     "'_', '.' or '-' (at most 64), starting with a letter or '_'"))
-        elif not isinstance(v, (str, int)) or isinstance(v, bool):
-            problems.append(Problem(str(path), doc.line_of(k), k, "a vault value must be a string"))
+        elif not isinstance(v, str):  # YAML reads 012 as 10 and yes as true: a secret must be quoted text
+            problems.append(Problem(str(path), doc.line_of(k), k, "a vault value must be a string: quote it "
+                                    "(YAML reads unquoted 012 as the number 10 and yes as true)"))
         else:
             out[k] = str(v)
     if problems:

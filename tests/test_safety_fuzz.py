@@ -31,7 +31,8 @@ scalars = st.one_of(st.none(), st.booleans(), st.integers(-2 ** 70, 2 ** 70), st
 
 INVENTORY_KEYS = ["bureau", "defaults", "districts", "schools", "school", "hosts", "vault", "id", "name", "district",
                   "vars", "systems", "level", "address", "waivers", "attestations", "check", "reason", "approver",
-                  "expires", "by", "document", "date", "scope", *SETTINGS]
+                  "expires", "by", "document", "date", "scope", "all", "children", "ansible_host", "ansible_port",
+                  "ansible_user", "ansible_ssh_common_args", "mlps_level", *SETTINGS]
 CHECK_KEYS = ["checks", "pack", "id", "title", "zh", "en", "severity", "refs", "probe", "sudo", "parse", "expect",
               "key", "eq", "ge", "regex", "lines", "mode_max", "owner", "params", "param", "when_missing", "manual",
               "applies", "os", "roles", "levels", "remediation", "rationale", "debian", "rhel"]

@@ -142,10 +142,12 @@ def test_cli_encrypt_view_decrypt(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out == PLAIN
     assert auditctl.main(["vault", "decrypt", str(f)]) == 0
     assert f.read_text() == PLAIN
-    f.write_text("bad name!: x\n")
+    f.write_text("bad name!: x\npin: 0123\n")
     assert auditctl.main(["vault", "encrypt", str(f)]) == 2
-    assert f.read_text() == "bad name!: x\n"  # nothing half-written
-    assert "v.yaml:1: bad name!: a vault name must be" in capsys.readouterr().err
+    assert f.read_text() == "bad name!: x\npin: 0123\n"  # nothing half-written
+    err = capsys.readouterr().err
+    assert "v.yaml:1: bad name!: a vault name must be" in err
+    assert "v.yaml:2: pin: a vault value must be a string: quote it" in err  # 0123 would silently become 83
 
 
 EDITOR = """#!/bin/sh
