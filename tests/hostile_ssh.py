@@ -127,7 +127,7 @@ class HostileServer:
             if chan is None or not server.exec_event.wait(20):
                 return
             script = bytearray()
-            while not chan.eof_received and len(script) < 16 << 20:
+            while len(script) < 16 << 20:  # until the client's EOF (recv returns b"")
                 data = chan.recv(65536)
                 if not data:
                     break
