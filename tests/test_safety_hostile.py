@@ -102,3 +102,26 @@ def test_hostile_text_is_escaped_never_markup_or_template(hostile_run):
 def test_memory_stays_bounded(hostile_run):
     maxrss_mb = hostile_run["maxrss_kb"] / 1024
     assert maxrss_mb < 400, maxrss_mb  # 100 MB floods and 1 MB banners, yet the process stays small
+
+
+def test_local_processes_are_read_within_budget_and_deadline():
+    from audits.transports import run_bounded
+
+    meta = {}
+    t0 = time.monotonic()
+    out, rc = run_bounded(["bash", "-c", "yes"], "", 20, 1 << 20, meta=meta)
+    assert len(out) == 1 << 20 and meta == {"output_capped": True} and rc is None
+    meta = {}
+    out, rc = run_bounded(["bash", "-c", "echo started; exec sleep 300"], "", 1.5, 1 << 20, meta=meta)
+    assert out == b"started\n" and meta == {"host_timeout": True} and rc is None
+    assert time.monotonic() - t0 < 10
+    out, rc = run_bounded(["bash", "-s"], "echo hi; exit 3\n", 10, 1 << 20)
+    assert (out, rc) == (b"hi\n", 3)
+
+
+def test_connection_details_are_escaped_and_bounded():
+    from audits.transports import Unreachable, printable
+
+    exc = Unreachable("protocol", "banner: \x1b[2J\x1b]0;x\x07" + "A" * 1000 + "\u202e")
+    assert "\x1b" not in str(exc) and "\\x1b[2J" in exc.detail and len(exc.detail) == 300
+    assert printable("line1\nline2\u202egnp.exe") == "line1 line2\\x202egnp.exe"
