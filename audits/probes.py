@@ -160,9 +160,10 @@ def shell_command(probe: Probe, as_root: bool = False) -> str:
     (not at all when the session already is root)."""
     sudo = "sudo -n -- " if probe.sudo and not as_root else ""
     if probe.kind == "command":
+        argv = sudo_argv(probe) if probe.sudo else None  # refuses shell syntax, also when already root
         if not sudo:
             return probe.arg
-        prog = shlex.quote(sudo_argv(probe)[0])  # also refuses shell syntax
+        prog = shlex.quote(argv[0])
         # Under a least-privilege sudoers, sudo answers "a password is required" for a program that
         # is not installed (no rule matches it); test for it first so "absent" stays "absent" (127).
         return (f"command -v -- {prog} >/dev/null || {{ echo {prog}: command not found >&2; exit 127; }}; "

@@ -5,8 +5,8 @@ in a known_hosts file (``--known-hosts``, the host's ``known_hosts`` setting, or
 An unknown key is refused unless trust-on-first-use was chosen explicitly (then it is recorded);
 a changed key is never accepted. Authentication: key file (its passphrase from the vault), ssh-agent,
 or a password from the vault (``password: {vault: NAME}``) or from an environment variable named in
-the inventory; secret values are registered for log redaction and never put in a message. A jump host (bastion) is reached first and the
-target is tunnelled through it. Every failure is an ``Unreachable`` with a classified reason.
+the inventory; secret values are registered for log redaction and never put in a message. A jump
+host (bastion) is reached first and the target is tunnelled through it. Every failure is an ``Unreachable`` with a classified reason.
 """
 from __future__ import annotations
 
