@@ -122,3 +122,16 @@ def test_lab_probe_outside_the_fragment_is_sudo_denied_not_a_host_failure(campus
     # the probes inside the fragment ran as root and found the planted problems
     assert res["mlps.auth.empty_passwords"]["status"] == "fail"
     assert res["mlps.access.sshd_root_login"]["status"] == "fail"
+
+
+def test_an_absent_program_stays_absent_under_a_restricted_sudoers():
+    """A restricted sudoers answers 'a password is required' for a program that is not installed
+    (no rule matches it); the probe checks for the program first, so the check sees 'missing'."""
+    from audits.probes import build_script, new_nonce, parse_output
+    from audits.transports import run_bounded
+
+    probe = Probe("command", "nosuchprog-auditctl-test -l", True)
+    nonce = new_nonce()
+    out, _ = run_bounded(["bash", "-s"], build_script([probe], nonce, 5, as_root=False), 20, 1 << 20)
+    res = parse_output(out, [probe], nonce, "local").get(probe)
+    assert res.rc == 127 and res.missing() and res.error is None, res
