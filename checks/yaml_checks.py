@@ -238,9 +238,11 @@ def _validate_entry(file: str, e, path: str, problems: list[Problem]) -> bool:
             Reference.parse(str(r))
         except ValueError as exc:
             bad("refs", str(exc))
-    if "parse" in e and e["parse"] not in parsers.PARSERS:
+    if "applies" in e and e["applies"] is not None and not isinstance(e["applies"], dict):
+        bad("applies", "must be a mapping (os, levels, roles)")
+    if "parse" in e and (not isinstance(e["parse"], str) or e["parse"] not in parsers.PARSERS):
         bad("parse", f"unknown parser{did_you_mean(e['parse'], parsers.PARSERS)}; one of {', '.join(parsers.PARSERS)}")
-    if "when_missing" in e and e["when_missing"] not in WHEN_MISSING:
+    if "when_missing" in e and (not isinstance(e["when_missing"], str) or e["when_missing"] not in WHEN_MISSING):
         bad("when_missing", f"must be one of {', '.join(WHEN_MISSING)}")
     params = e.get("params") or {}
     expect = e.get("expect")
@@ -301,7 +303,7 @@ def load_pack_file(path) -> list[Check]:
                              applies=applicability(e.get("applies")), rationale=Text.of(e.get("rationale", "")),
                              remediation=Text.of(e.get("remediation", "")), params=dict(e.get("params") or {}),
                              source=f"{file}:{e.line}", attest=Text.of(e["manual"]) if "manual" in e else None))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # a value of the wrong shape
             problems.append(Problem(file, e.line, path_, str(exc)))
     if problems:
         raise InputError(problems)

@@ -193,3 +193,15 @@ def test_regression_keys_with_spaces_are_quoted_in_problems():
         (Path(d) / "inv.yaml").write_text("' 0': null\n")
         with pytest.raises(InputError, match=r"inv.yaml:1: ' 0': unknown field"):
             load_inventory(Path(d) / "inv.yaml")
+
+
+@pytest.mark.parametrize("extra,words", [({"when_missing": []}, "when_missing: must be one of"),
+                                         ({"parse": []}, "parse: unknown parser"),
+                                         ({"applies": False}, "applies: must be a mapping"),
+                                         ({"applies": {"os": 3}}, "checks[0]")])
+def test_regression_check_fields_of_the_wrong_shape_are_file_line_errors(extra, words):
+    """Found by the long fuzz run: a list as parse/when_missing raised 'unhashable type', a boolean
+    'applies' raised AttributeError, instead of FILE:LINE problems."""
+    doc = {"checks": [{**SEED_CHECK["checks"][0], **extra}]}
+    got = expect_object_or_input_error(load_pack_file, yaml.safe_dump(doc, allow_unicode=True))
+    assert isinstance(got, InputError) and words in str(got), str(got)
