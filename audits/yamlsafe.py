@@ -90,6 +90,9 @@ def load(text: str, filename: str) -> object:
         raise InputError([Problem(filename, line, "(yaml)", f"not valid YAML: {problem}")]) from None
     except RecursionError:
         raise InputError([Problem(filename, 1, "(yaml)", "not valid YAML: nested too deeply")]) from None
+    except (ValueError, OverflowError) as exc:  # PyYAML lets some bad escapes through, e.g. "\U7fffffff"
+        line = loader.get_mark().line + 1 if loader is not None else 1
+        raise InputError([Problem(filename, line, "(yaml)", f"not valid YAML: {exc}")]) from None
     finally:
         if loader is not None:
             loader.dispose()

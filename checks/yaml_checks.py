@@ -233,7 +233,9 @@ def _validate_entry(file: str, e, path: str, problems: list[Problem]) -> bool:
         bad("manual", "must be {zh: ..., en: ...}: what a person must attest")
     if "severity" in e and e["severity"] not in SEVERITIES:
         bad("severity", f"{e['severity']!r} is not one of {', '.join(SEVERITIES)}")
-    for r in e.get("refs") or []:
+    if "refs" in e and not isinstance(e["refs"], list):
+        bad("refs", "must be a list of clauses, e.g. ['GB/T 22239-2019 8.1.4.1 a']")
+    for r in (e.get("refs") if isinstance(e.get("refs"), list) else None) or []:
         try:
             Reference.parse(str(r))
         except ValueError as exc:

@@ -205,3 +205,13 @@ def test_regression_check_fields_of_the_wrong_shape_are_file_line_errors(extra, 
     doc = {"checks": [{**SEED_CHECK["checks"][0], **extra}]}
     got = expect_object_or_input_error(load_pack_file, yaml.safe_dump(doc, allow_unicode=True))
     assert isinstance(got, InputError) and words in str(got), str(got)
+
+
+def test_regression_bad_unicode_escape_and_scalar_refs():
+    """Found by the long fuzz run: PyYAML raises a plain ValueError for "\\U7fffffff"; a number as
+    a check's refs raised 'float object is not iterable'."""
+    with pytest.raises(InputError, match=r"f.yaml:2: \(yaml\): not valid YAML: chr\(\) arg not in range"):
+        yamlsafe.load('a: 1\nb: "\\U7fffffff"\n', "f.yaml")
+    doc = {"checks": [{**SEED_CHECK["checks"][0], "refs": 1.5}]}
+    got = expect_object_or_input_error(load_pack_file, yaml.safe_dump(doc))
+    assert isinstance(got, InputError) and "refs: must be a list of clauses" in str(got)
