@@ -160,6 +160,13 @@ def import_school(scope: Scope, hosts: dict[str, dict], info: dict) -> SchoolSca
 @dataclass
 class NetworkView:
     schools: dict[str, SchoolScan] = field(default_factory=dict)
+    segments: dict[str, dict] = field(default_factory=dict)  # synthetic host id -> its school-level facts
+
+    def meta_for(self, host: Host) -> dict:
+        """What goes into the host's ``Facts.meta``: ``network`` (a declared host) or ``network_school``."""
+        if host.id in self.segments:
+            return {"network_school": self.segments[host.id]}
+        return {"network": self.host_meta(host)}
 
     def host_meta(self, host: Host) -> dict:
         sc = self.schools.get(host.school)
@@ -171,13 +178,14 @@ class NetworkView:
             return {"scanned": False, "error": sc.error}
         addr = sc.scope.hosts.get(host.id)
         seen = sc.hosts.get(addr)
-        base = {"scanned": True, "address": addr, "udp": sc.udp, "source": sc.info.get("source", "")}
+        base = {"scanned": True, "address": addr, "udp": sc.udp, "source": sc.info.get("source", ""),
+                "scanned_at": sc.info.get("started", "")}
         if seen is None or seen.get("state") != "up":
             return {**base, "state": "down", "reason": (seen or {}).get("reason", "no answer"), "ports": []}
         return {**base, "state": "up", "reason": seen.get("reason", ""), "ports": seen["ports"]}
 
-    def segment_hosts(self, inv: Inventory) -> list[tuple[Host, dict]]:
-        """One synthetic host per school whose subnets were scanned, with its school-level facts."""
+    def segment_hosts(self, inv: Inventory) -> list[Host]:
+        """One synthetic host per school whose subnets were scanned (its facts kept in ``segments``)."""
         out = []
         for sid, sc in sorted(self.schools.items()):
             if not sc.scope.networks:
@@ -193,7 +201,8 @@ class NetworkView:
             meta = {"scanned": sc.error is None, "error": sc.error, "networks": nets,
                     "declared": dict(sorted(sc.scope.hosts.items())), "live": live,
                     "source": sc.info.get("source", "")}
-            out.append((host, meta))
+            self.segments[host.id] = meta
+            out.append(host)
         return out
 
 

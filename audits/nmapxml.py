@@ -27,6 +27,16 @@ def _cap(text, n=_FIELD_CAP) -> str:
     return text if len(text) <= n else text[:n]
 
 
+def _started(epoch) -> str:
+    """nmap's start time (seconds since 1970) as UTC ISO, or '' when absent or nonsense."""
+    import datetime as dt
+
+    try:
+        return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return ""
+
+
 class NmapXMLError(ValueError):
     pass
 
@@ -36,7 +46,7 @@ def _extras(data: bytes) -> tuple[dict[tuple[str, str, int], dict], dict]:
     out: dict[tuple[str, str, int], dict] = {}
     root = ET.fromstring(data)
     info = {"nmap_version": _cap(root.get("version"), 20), "args": _cap(root.get("args"), 500),
-            "started": _cap(root.get("startstr"), 40)}
+            "started": _started(root.get("start"))}
     for host in root.iter("host"):
         addrs = [a.get("addr", "") for a in host.findall("address") if a.get("addrtype") in ("ipv4", "ipv6")]
         if not addrs:
