@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import warnings
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -106,7 +107,9 @@ class _TLSServer(_Server):
 
     def __init__(self, addr, cert, key):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.minimum_version = ssl.TLSVersion.TLSv1
+        with warnings.catch_warnings():  # TLS 1.0 is deprecated: that is the point of this server
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.ctx.minimum_version = ssl.TLSVersion.TLSv1
         self.ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
         self.ctx.load_cert_chain(cert, key)
         super().__init__(addr, PlainHTTP)
