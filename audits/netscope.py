@@ -21,9 +21,12 @@ class OutOfScope(ValueError):
 @dataclass
 class Scope:
     school: str
-    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+    networks: tuple  # ipaddress networks
     hosts: dict[str, str] = field(default_factory=dict)  # declared host id -> IP address scanned
     unresolved: dict[str, str] = field(default_factory=dict)  # host id -> why its name gave no address
+    # what the inventory declares for the school, captured when the scope is built: the last guard
+    declared_networks: frozenset = frozenset()
+    declared_hosts: frozenset = frozenset()
 
     def allows(self, address: str) -> bool:
         ip = ipaddress.ip_address(address)
@@ -35,9 +38,9 @@ class Scope:
         for addr in sorted(set(self.hosts.values()), key=ipaddress.ip_address):
             if not any(ipaddress.ip_address(addr) in n for n in self.networks):
                 out.append(str(ipaddress.ip_address(addr)))
-        for t in out:  # by construction; kept as the last guard before a command line is built
-            net = ipaddress.ip_network(t)
-            if net not in self.networks and str(net.network_address) not in self.hosts.values():
+        hosts = {a for h, a in self.hosts.items() if h in self.declared_hosts}
+        for t in out:  # the last guard before a command line is built
+            if t not in self.declared_networks and t not in hosts:
                 raise OutOfScope(f"{t} is not declared for school {self.school}")
         return out
 
@@ -64,7 +67,8 @@ def school_scope(inv: Inventory, school_id: str, hosts: list[Host]) -> Scope:
     every host of the school is selected (a ``--limit`` to some hosts scans only those hosts)."""
     school = inv.schools[school_id]
     whole = {h.id for h in hosts} >= set(school.hosts)
-    scope = Scope(school_id, [ipaddress.ip_network(n) for n in school.networks] if whole else [])
+    scope = Scope(school_id, tuple(ipaddress.ip_network(n) for n in school.networks) if whole else (),
+                  declared_networks=frozenset(school.networks), declared_hosts=frozenset(school.hosts))
     for h in hosts:
         if h.school != school_id:
             raise OutOfScope(f"host {h.id} belongs to school {h.school}, not {school_id}")
