@@ -16,7 +16,7 @@ from .inventory import did_you_mean
 PLAN_FIELDS = {"name", "inventory", "limit", "packs", "params", "outputs", "fail_on", "forks", "schedule", "lang",
                "description", "waivers", "attestations", "network"}
 # network: the network stage's settings (audits/netscan.py ScanOptions); its presence makes `run` scan.
-NETWORK_FIELDS = {"scan_type": ("auto", "syn", "connect"), "max_rate": (1, 100000), "host_timeout": (5, 3600),
+NETWORK_FIELDS = {"scan_type": ("auto", "syn", "connect"), "max_rate": (1, 100000), "host_timeout": (5, 3600), "script_timeout": (5, 600),
                   "timeout": (10, 86400), "ports": None, "snmp": bool}
 OUTPUT_FIELDS = {"out", "json", "csv", "junit", "db"}
 SEVERITY_NAMES = ("info", "low", "medium", "high", "critical")
@@ -127,7 +127,8 @@ def _network(doc, bad) -> dict:
     if node is True:
         return {}
     if not isinstance(node, dict):
-        bad(doc, "network", "must be true or a mapping (scan_type, max_rate, host_timeout, timeout, ports, snmp)")
+        bad(doc, "network", "must be true or a mapping (scan_type, max_rate, host_timeout, script_timeout, timeout, ports, "
+                         "snmp)")
         return {}
     out = {}
     for k, v in node.items():

@@ -132,6 +132,10 @@ def tls_weak_protocols(facts, host, params):
     if out:
         return out
     ports = [p for p in open_ports(m, "tcp") if "ssl-enum-ciphers" in p.get("scripts", {})]
+    unjudged = [p for p in open_ports(m, "tcp") if is_tls(p) and p not in ports]
+    if unjudged and not ports:  # e.g. the script hit --script-timeout: never a pass
+        return Outcome.error("TLS 端口未能枚举协议（脚本超时或失败）", "TLS port(s) whose protocols could not be enumerated "
+                             "(script timed out or failed)", ", ".join(f"{p['port']}/tcp" for p in unjudged))
     if not ports:
         return Outcome.not_applicable("网络上未发现 TLS 服务", "no TLS service found on the network")
     weak = {str(x) for x in params["weak_protocols"]}
@@ -306,4 +310,4 @@ def certificate_trust(facts, host):
                           evidence_lines(good, 10))
 
 
-__all__ = ["ssh_algorithms", "tls_offer", "is_tls"]
+__all__ = ["ssh_algorithms", "tls_offer"]
