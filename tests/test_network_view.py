@@ -220,3 +220,12 @@ def test_syn_scan_without_privileges_names_the_option(inv_file, tmp_path, monkey
 def test_nmap_privilege_errors_are_recognised():
     assert netscan._privilege_error("You requested a scan type which requires root privileges.\nQUITTING!")
     assert not netscan._privilege_error("Failed to resolve \"x\".")
+
+
+def test_generated_network_pack_document_is_current():
+    from checks.catalogue import markdown
+    from checks.registry import load_registry
+
+    doc = Path(__file__).resolve().parent.parent / "docs" / "checks" / "network.md"
+    assert doc.read_text(encoding="utf-8") == markdown(load_registry().select(["network"]), "network"), \
+        "docs/checks/network.md is stale: run `auditctl checks doc --pack network -o docs/checks/network.md`"
