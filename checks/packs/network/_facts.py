@@ -11,15 +11,16 @@ ANY_OS = {"os": ("linux", "windows")}  # the network view does not depend on the
 _HEADER = re.compile(r"^\s*([A-Za-z0-9_-]+):\s*(.*)$")
 
 
-def scanned(facts):
-    """(network facts of an answering host, None) or (None, the Outcome to return)."""
-    m = facts.meta.get("network")
+def scanned(facts, key: str = "network", up: bool = True):
+    """(the scan facts under ``meta[key]``, None) or (None, the Outcome to return): no scan in this run,
+    a scan that failed, or (with ``up``) a host that did not answer."""
+    m = facts.meta.get(key)
     if m is None:
         return None, Outcome.not_applicable("本次运行未进行网络扫描", "no network scan in this run")
     if not m.get("scanned"):
         err = str(m.get("error") or "unknown")
         return None, Outcome.error(f"网络扫描未完成：{err}", f"the network scan did not complete: {err}")
-    if m.get("state") != "up":
+    if up and m.get("state") != "up":
         return None, Outcome.not_applicable("主机未应答网络扫描（见 network.exposure.host_answers）",
                                             "the host did not answer the scan (see network.exposure.host_answers)")
     return m, None

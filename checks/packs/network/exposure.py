@@ -25,9 +25,14 @@ REMOTE_DESKTOP_SMB_SERVICES = {"microsoft-ds", "netbios-ssn", "ms-wbt-server", "
 ASSET_REFS = ["GB/T 22239-2019 8.1.10.2 a", "GB/T 22239-2019 7.1.10.2 a"]
 
 
-def _by_port_or_service(m, ports: dict, services: set, allowed=frozenset()) -> list[dict]:
-    return [p for p in open_ports(m) if (p["port"] in ports and p["proto"] == "tcp" or p.get("service") in services)
+def _exposed(facts, ports: dict, services: set, allowed, found: tuple[str, str], ok: tuple[str, str]) -> Outcome:
+    """Open TCP ports in ``ports`` (or a service nmap names in ``services``) not in ``allowed``: fail with them."""
+    m, out = scanned(facts)
+    if out:
+        return out
+    hits = [p for p in open_ports(m) if ((p["port"] in ports and p["proto"] == "tcp") or p.get("service") in services)
             and not declared(p, allowed)]
+    return port_finding(hits, ports, *found, *ok)
 
 
 @check(
@@ -51,12 +56,9 @@ def _by_port_or_service(m, ports: dict, services: set, allowed=frozenset()) -> l
                        "'no telnet server', disable ftp) and use SSH/SFTP; allow only SSH management on network devices."},
 )
 def plaintext_services(facts, host):
-    m, out = scanned(facts)
-    if out:
-        return out
-    hits = _by_port_or_service(m, PLAINTEXT, PLAINTEXT_SERVICES)
-    return port_finding(hits, PLAINTEXT, "网络上可访问明文管理/传输服务", "plaintext management/transfer services reachable",
-                        "网络上未发现明文管理或传输服务", "no plaintext management or transfer service reachable")
+    return _exposed(facts, PLAINTEXT, PLAINTEXT_SERVICES, set(),
+                    ("网络上可访问明文管理/传输服务", "plaintext management/transfer services reachable"),
+                    ("网络上未发现明文管理或传输服务", "no plaintext management or transfer service reachable"))
 
 
 @check(
@@ -82,12 +84,9 @@ def plaintext_services(facts, host):
                        "inventory."},
 )
 def database_ports(facts, host):
-    m, out = scanned(facts)
-    if out:
-        return out
-    hits = _by_port_or_service(m, DATABASES, DATABASE_SERVICES, declared_ports(host))
-    return port_finding(hits, DATABASES, "网络上可访问数据库/缓存端口", "database/cache ports reachable",
-                        "网络上未发现开放的数据库或缓存端口", "no database or cache port reachable")
+    return _exposed(facts, DATABASES, DATABASE_SERVICES, declared_ports(host),
+                    ("网络上可访问数据库/缓存端口", "database/cache ports reachable"),
+                    ("网络上未发现开放的数据库或缓存端口", "no database or cache port reachable"))
 
 
 @check(
@@ -108,12 +107,9 @@ def database_ports(facts, host):
                        "management segment or bastion in the firewall and list the port in the inventory."},
 )
 def remote_desktop_smb(facts, host):
-    m, out = scanned(facts)
-    if out:
-        return out
-    hits = _by_port_or_service(m, REMOTE_DESKTOP_SMB, REMOTE_DESKTOP_SMB_SERVICES, declared_ports(host))
-    return port_finding(hits, REMOTE_DESKTOP_SMB, "网络上可访问 SMB/远程桌面端口", "SMB/remote-desktop ports reachable",
-                        "网络上未发现开放的 SMB、RDP 或 VNC", "no SMB, RDP or VNC reachable")
+    return _exposed(facts, REMOTE_DESKTOP_SMB, REMOTE_DESKTOP_SMB_SERVICES, declared_ports(host),
+                    ("网络上可访问 SMB/远程桌面端口", "SMB/remote-desktop ports reachable"),
+                    ("网络上未发现开放的 SMB、RDP 或 VNC", "no SMB, RDP or VNC reachable"))
 
 
 @check(
@@ -170,12 +166,9 @@ def undeclared_ports(facts, host, params):
                        "scanner reach the host."},
 )
 def host_answers(facts, host):
-    m = facts.meta.get("network")
-    if m is None:
-        return Outcome.not_applicable("本次运行未进行网络扫描", "no network scan in this run")
-    if not m.get("scanned"):
-        err = str(m.get("error") or "unknown")
-        return Outcome.error(f"网络扫描未完成：{err}", f"the network scan did not complete: {err}")
+    m, out = scanned(facts, up=False)
+    if out:
+        return out
     if m.get("state") == "up":
         return Outcome.passed("主机应答扫描", "the host answers", f"{m.get('address')}: up ({m.get('reason', '')})")
     return Outcome.failed(f"台账中的地址 {m.get('address')} 未应答扫描", f"declared address {m.get('address')} did not answer",

@@ -7,7 +7,7 @@ from audits.netscan import SEGMENT_ROLE
 from checks.contract import Outcome, check
 from checks.packs.mlps._shared import evidence_lines
 
-from ._facts import ANY_OS
+from ._facts import ANY_OS, scanned
 from .exposure import ASSET_REFS
 
 
@@ -29,12 +29,9 @@ from .exposure import ASSET_REFS
                        "isolate the rest."},
 )
 def undeclared_hosts(facts, host):
-    m = facts.meta.get("network_school")
-    if m is None:
-        return Outcome.not_applicable("本次运行未扫描学校网段", "the school's subnets were not scanned in this run")
-    if not m.get("scanned"):
-        err = str(m.get("error") or "unknown")
-        return Outcome.error(f"网段扫描未完成：{err}", f"the subnet scan did not complete: {err}")
+    m, out = scanned(facts, "network_school", up=False)
+    if out:
+        return out
     declared = set((m.get("declared") or {}).values())
     live = m.get("live") or []
     extra = [h for h in live if h.get("address") not in declared]
