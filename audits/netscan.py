@@ -197,8 +197,10 @@ class NetworkView:
             levels = [s.level for s in school.systems.values() if s.level]
             nets = [str(n) for n in sc.scope.networks]
             settings = merge_settings(DEFAULT_SETTINGS, {"connection": "none", "roles": [SEGMENT_ROLE]})
+            district = inv.districts.get(school.district)
             host = Host(f"network@{sid}", ",".join(nets)[:255], sid, school.district, [], max(levels or [2]),
-                        settings, Source(school.source.file, school.source.line), f"{school.name} 网段")
+                        settings, Source(school.source.file, school.source.line), f"{school.name} 网段",
+                        school_name=school.name, district_name=district.name if district else "")
             live = [{"address": a, "ports": [f"{p['port']}/{p['proto']}" for p in h["ports"] if p["state"] == "open"]}
                     for a, h in sorted(sc.hosts.items()) if h.get("state") == "up"]
             meta = {"scanned": sc.error is None, "error": sc.error, "networks": nets,

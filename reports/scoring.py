@@ -39,9 +39,19 @@ def item_table() -> ItemTable:
                      {str(k): dict(v) for k, v in doc["high_risk"].items()})
 
 
+def _point_cached(item: str) -> str:
+    return _POINTS.get(item) or _POINTS.setdefault(item, point_of(item))
+
+
+_POINTS: dict[str, str] = {}
+
+
 def point_of(item: str) -> str:
-    """'8.1.4.10 a' -> '10' (the control point within 安全计算环境)."""
-    return item.split()[0].split(".")[3]
+    """The control point of an item, numbered as at level 3: '8.1.4.10 a' -> '10'. Level 2 has no
+    数据保密性, so its 7.1.4.8-7.1.4.10 (数据备份恢复, 剩余信息保护, 个人信息保护) are points 9-11."""
+    parts = item.split()[0].split(".")
+    n = int(parts[3])
+    return str(n + 1 if parts[0] == "7" and n >= 8 else n)
 
 
 @dataclass
@@ -56,25 +66,37 @@ class Item:
         return ITEM_SCORE.get(self.verdict)
 
 
+@lru_cache(maxsize=8)
+def _clause_of(level: int) -> dict[str, str]:
+    """'GB/T 22239-2019 8.1.4.1 a' -> '8.1.4.1 a' for the items of one level (one lookup per reference)."""
+    return {STANDARD + c: c for c in item_table().weights.get(level, {})}
+
+
 def host_items(host: dict) -> dict[str, Item]:
     """Every item of the host's level with its verdict from the results citing it."""
-    table = item_table().weights.get(host.get("level") or 0)
+    level = host.get("level") or 0
+    table = item_table().weights.get(level)
     if not table:
         return {}
-    cited: dict[str, list[dict]] = defaultdict(list)
+    clause_of = _clause_of(level)
+    cited: dict[str, dict[str, str]] = defaultdict(dict)  # clause -> check id -> status
     for r in host["results"]:
         for ref in r["references"]:
-            if ref.startswith(STANDARD) and ref[len(STANDARD):] in table:
-                cited[ref[len(STANDARD):]].append(r)
+            clause = clause_of.get(ref)
+            if clause is not None:
+                cited[clause][r["check_id"]] = r["status"]
     items = {}
     for clause, weight in table.items():
-        rs = cited.get(clause, [])
-        statuses = {r["check_id"]: r["status"] for r in rs}  # waived: left out until its expiry
-        judged = [s for s in statuses.values() if s in ("pass", "fail")]
-        if judged:
-            passed = judged.count("pass")
-            verdict = CONFORM if passed == len(judged) else NONCONFORM if passed == 0 else PARTIAL
-        elif rs and all(s == "not_applicable" for s in statuses.values()):
+        statuses = cited.get(clause, {})  # waived: left out until its expiry
+        passed = failed = 0
+        for st in statuses.values():
+            if st == "pass":
+                passed += 1
+            elif st == "fail":
+                failed += 1
+        if passed or failed:
+            verdict = CONFORM if not failed else NONCONFORM if not passed else PARTIAL
+        elif statuses and all(st == "not_applicable" for st in statuses.values()):
             verdict = NOT_APPLICABLE
         else:  # no check covers it, or only errors, unanswered manual items, waivers
             verdict = NOT_ASSESSED
@@ -113,10 +135,12 @@ def _aggregate(judged: list[tuple[int, dict[str, Item]]], risks: list[dict]) -> 
     weights: dict[tuple[int, str], float] = {}
     verdict_counts: dict[str, int] = defaultdict(int)
     for level, items in judged:
+        scores_of = per_level[level]
         for clause, item in items.items():
             verdict_counts[item.verdict] += 1
-            if item.score is not None:
-                per_level[level][clause].append(item.score)
+            x = ITEM_SCORE.get(item.verdict)
+            if x is not None:
+                scores_of[clause].append(x)
                 weights[(level, clause)] = item.weight
     num = den = 0.0
     points: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
@@ -124,12 +148,52 @@ def _aggregate(judged: list[tuple[int, dict[str, Item]]], risks: list[dict]) -> 
         for clause, scores in items.items():
             w, x = weights[(level, clause)], sum(scores) / len(scores)
             num, den = num + w * x, den + w
-            acc = points[point_of(clause)]
+            acc = points[_point_cached(clause)]
             acc[0], acc[1] = acc[0] + w * x, acc[1] + w
     rate = round(100.0 * num / den, 1) if den else None
     return {"rate": rate, "verdict": verdict(rate, bool(risks)), "high_risk": risks,
             "items": dict(sorted(verdict_counts.items())),
             "points": {p: round(10.0 * n / d, 2) for p, (n, d) in sorted(points.items(), key=lambda kv: int(kv[0]))}}
+
+
+def system_scores(hosts: list[dict]) -> dict[str, dict]:
+    """The score of each system (§3 over the audited hosts serving it; a host serving two systems counts in
+    both), with its name, level and hosts. Hosts that serve no declared system are grouped under ""."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    info: dict[str, dict] = {}
+    for h in hosts:
+        for sy in h.get("systems") or [{"id": "", "name": "", "level": h.get("level")}]:
+            groups[sy["id"]].append(h)
+            info.setdefault(sy["id"], sy)
+    out = {}
+    for sid, hs in sorted(groups.items()):
+        sc = score_hosts(hs)
+        out[sid] = {"name": info[sid].get("name") or sid, "level": info[sid].get("level"),
+                    "hosts": [h["id"] for h in hs], "rate": sc["rate"], "verdict": sc["verdict"],
+                    "high_risk": len(sc["high_risk"])}
+    return out
+
+
+def item_breakdown(hosts: list[dict]) -> dict[str, list[dict]]:
+    """Per control point, its items as judged on the audited hosts: how many hosts found each verdict and
+    which checks failed on which hosts. Keys are control points ('1'..'11'), items sorted by clause."""
+    acc: dict[str, dict] = {}
+    for h in hosts:
+        if h["status"] != "audited":
+            continue
+        for clause, item in host_items(h).items():
+            row = acc.setdefault(clause, {"clause": clause, "weight": item.weight, "verdicts": defaultdict(int),
+                                          "failing": defaultdict(list)})
+            row["verdicts"][item.verdict] += 1
+            for cid, st in item.checks.items():
+                if st == "fail":
+                    row["failing"][cid].append(h["id"])
+    points: dict[str, list[dict]] = defaultdict(list)
+    for clause in sorted(acc, key=lambda c: ([int(x) for x in c.split()[0].split(".")], c.split()[-1])):
+        row = acc[clause]
+        points[point_of(clause)].append({**row, "verdicts": dict(row["verdicts"]),
+                                         "failing": {c: hs for c, hs in sorted(row["failing"].items())}})
+    return dict(sorted(points.items(), key=lambda kv: int(kv[0])))
 
 
 def verdict(rate: float | None, high_risk: bool) -> str | None:
@@ -173,13 +237,14 @@ def top_fixes(hosts: list[dict], n: int = 10) -> list[dict]:
 
 
 def rollup(hosts: list[dict]) -> dict:
-    """Scores per school, per district (mean of its schools' rates) and for the whole run (mean of schools)."""
+    """Scores per school (with its systems), per district (mean of its schools' rates) and for the whole run (mean of schools)."""
     by_school: dict[str, list[dict]] = defaultdict(list)
     district_of: dict[str, str] = {}
     for h in hosts:
         by_school[h["school"]].append(h)
         district_of[h["school"]] = h.get("district") or ""
-    schools = {s: {**score_hosts(hs), "district": district_of[s]} for s, hs in sorted(by_school.items())}
+    schools = {s: {**score_hosts(hs), "district": district_of[s], "systems": system_scores(hs)}
+               for s, hs in sorted(by_school.items())}
     districts: dict[str, list[str]] = defaultdict(list)
     for s, sc in schools.items():
         districts[sc["district"]].append(s)
