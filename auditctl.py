@@ -205,12 +205,12 @@ def _exit_code(doc, fail_on) -> int:
     return EXIT_OK
 
 
-def _network_stage(args, plan, registry, checks, inv, hosts, network_only: bool):
+def _network_stage(args, plan, packs, registry, checks, inv, hosts, network_only: bool):
     """(checks, hosts, NetworkView or None): the network pack and its scan only when asked for —
     ``auditctl scan``, a plan with ``network:``, ``--nmap-xml``, or ``--packs`` naming network."""
     from audits.netscan import ScanOptions, prepare
 
-    named = bool(args.packs) and "network" in args.packs.split(",")
+    named = "network" in (packs or [])  # --packs network, or a resumed run that had the network view
     if not (network_only or plan.network is not None or getattr(args, "nmap_xml", None) or named):
         return [c for c in checks if c.pack != "network"], hosts, None
     if not any(c.pack == "network" for c in checks):  # asked for by the plan or --nmap-xml
@@ -253,7 +253,7 @@ def cmd_run(args, network_only: bool = False) -> int:
     validate_params(cfg["params"], checks, plan.source or "plan")
     exceptions = inv.exceptions.extend(plan.exceptions)
     validate_exception_checks(exceptions, registry.by_id)
-    checks, hosts, view = _network_stage(args, plan, registry, checks, inv, hosts, network_only)
+    checks, hosts, view = _network_stage(args, plan, cfg["packs"], registry, checks, inv, hosts, network_only)
     store = Store(cfg["db"])
     if resume:
         run_id = args.resume
