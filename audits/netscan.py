@@ -140,6 +140,8 @@ def scan_school(scope: Scope, hosts: list[Host], opts: ScanOptions) -> SchoolSca
             data = scanner.get_nmap_last_output()
             data = data if isinstance(data, bytes) else str(data).encode()
             out.hosts, info = nmapxml.parse(data)
+            if info.get("error"):
+                raise nmap.PortScannerError(info["error"])
         except nmap.PortScannerTimeout:
             out.error = f"the scan was stopped at the overall timeout ({int(opts.timeout)} s)"
             return out

@@ -47,6 +47,9 @@ def _extras(data: bytes) -> tuple[dict[tuple[str, str, int], dict], dict]:
     root = ET.fromstring(data)
     info = {"nmap_version": _cap(root.get("version"), 20), "args": _cap(root.get("args"), 500),
             "started": _started(root.get("start"))}
+    finished = root.find("runstats/finished")
+    if finished is not None and finished.get("exit") == "error":  # nmap quit (bad option, privileges, ...)
+        info["error"] = _cap(finished.get("errormsg") or "nmap exited with an error", 300)
     for host in root.iter("host"):
         addrs = [a.get("addr", "") for a in host.findall("address") if a.get("addrtype") in ("ipv4", "ipv6")]
         if not addrs:
@@ -79,8 +82,10 @@ def parse(data: bytes) -> tuple[dict[str, dict], dict]:
     if b"<nmaprun" not in data[:4096]:
         raise NmapXMLError("not an nmap XML document (no <nmaprun> element; write it with nmap -oX FILE)")
     try:
-        result = nmap.PortScanner.__new__(nmap.PortScanner).analyse_nmap_xml_scan(nmap_xml_output=data)
         extras, info = _extras(data)
+        if info.get("error"):  # nmap quit before scanning: there are no hosts to read
+            return {}, info
+        result = nmap.PortScanner.__new__(nmap.PortScanner).analyse_nmap_xml_scan(nmap_xml_output=data)
     except (nmap.PortScannerError, ET.ParseError, ValueError, TypeError, AttributeError) as exc:
         raise NmapXMLError(f"cannot be read as nmap XML: {str(exc)[:200]}") from None
     hosts: dict[str, dict] = {}
@@ -120,4 +125,6 @@ def load_file(path) -> tuple[dict[str, dict], dict]:
         hosts, info = parse(data)
     except NmapXMLError as exc:
         raise InputError([Problem(str(path), 0, "--nmap-xml", str(exc))]) from None
+    if info.get("error"):
+        raise InputError([Problem(str(path), 0, "--nmap-xml", f"the scan in this file failed: {info['error']}")])
     return hosts, {**info, "source": _cap(f"import {path}", 300)}

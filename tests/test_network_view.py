@@ -229,3 +229,31 @@ def test_generated_network_pack_document_is_current():
     doc = Path(__file__).resolve().parent.parent / "docs" / "checks" / "network.md"
     assert doc.read_text(encoding="utf-8") == markdown(load_registry().select(["network"]), "network"), \
         "docs/checks/network.md is stale: run `auditctl checks doc --pack network -o docs/checks/network.md`"
+
+
+def test_an_nmap_failure_is_recorded_and_every_network_check_of_the_school_is_an_error(inv_file):
+    if not shutil.which("nmap"):
+        pytest.skip("nmap missing")
+    from checks.registry import load_registry
+    from checks.testing import fixture_host
+
+    inv = load_inventory(inv_file)
+    hosts = inv.select("quiet")
+    (scope,) = scopes(inv, hosts)
+    res = netscan.scan_school(scope, hosts, netscan.ScanOptions(scan_type="connect", ports=(70000,)))  # nmap refuses
+    assert res.error.startswith("nmap failed:") and "65535" in res.error
+    view = netscan.NetworkView({"loop-school": res})
+    facts = __import__("audits.probes", fromlist=["Facts"]).Facts("quiet", meta=view.meta_for(inv.hosts["quiet"]))
+    host = fixture_host({"id": "quiet", "address": "127.77.5.11"})
+    outcomes = {c.id: c.run(facts, host).status.value for c in load_registry().select(["network"])
+                if "network-segment" not in c.applies.roles and not c.applies.roles}
+    assert set(outcomes.values()) == {"error"}, outcomes
+
+
+def test_an_imported_scan_that_failed_is_refused(inv_file, tmp_path, capsys):
+    failed = tmp_path / "failed.xml"
+    failed.write_text('<?xml version="1.0"?><nmaprun scanner="nmap" version="7.93"><runstats><finished exit="error" '
+                      'errormsg="You requested a scan type which requires root privileges."/></runstats></nmaprun>')
+    rc, doc = scan_xml(inv_file, tmp_path, failed)
+    assert rc == 2 and doc is None
+    assert "the scan in this file failed: You requested a scan type which requires root" in capsys.readouterr().err
