@@ -104,6 +104,7 @@ class Host:
     name: str = ""
     backup: tuple[BackupPolicy, ...] = ()  # the backup policies of its systems that it holds evidence for
     dr: tuple[DrPolicy, ...] = ()          # the DR declarations of its systems
+    no_backup: tuple[str, ...] = ()        # its systems that declare no backup policy at all
 
     @property
     def os(self) -> str:
@@ -507,7 +508,7 @@ class _Builder:
         backup = tuple(sy.backup for sy in mine if sy.backup and (sy.backup.hosts is None or hid in sy.backup.hosts))
         return Host(hid, str(addr), school_id, school.district, list(systems), level, settings,
                     Source(file, node.line), str(node.get("name", "")), backup,
-                    tuple(sy.dr for sy in mine if sy.dr))
+                    tuple(sy.dr for sy in mine if sy.dr), tuple(sy.id for sy in mine if sy.backup is None))
 
 
 def merge_settings(*layers: dict) -> dict:

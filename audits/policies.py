@@ -42,7 +42,8 @@ DR_FIELDS = {"standby", "plan_reviewed", "drill"}
 STANDBY_FIELDS = {"host", "port", "site"}
 DRILL_FIELDS = {"date", "achieved_rto_hours", "scenario"}
 DEFAULT_RPO_HOURS = 24.0
-_PATH = re.compile(r"^/[^\x00-\x1f\x7f]{0,1023}$")
+# absolute, and no shell syntax or glob characters: the path goes into a plain (sudo-able) command
+_PATH = re.compile(r"^/[^\x00-\x1f\x7f|;&<>`$(){}\\'\"*?\[\]]{0,1023}$")
 _REMOTE = re.compile(r"^[^\x00-\x1f\x7f\s]{1,512}$")
 
 
@@ -123,7 +124,7 @@ class _Ctx:
         if v is None:
             return None
         if not isinstance(v, str) or not _PATH.match(v):
-            self.add(node, key, f"{path}.{key}", f"{str(v)[:60]!r} is not an absolute path")
+            self.add(node, key, f"{path}.{key}", f"{str(v)[:60]!r} is not an absolute path without shell or glob characters")
             return None
         return v
 
@@ -187,8 +188,8 @@ def parse_backup(node, file: str, path: str, system: str, level: int, system_rpo
             c.add(node, "hosts", f"{path}.hosts", "expected a list of host ids")
             hosts = None
         targets = []
-        raw = node.get("targets", [])
-        if not isinstance(raw, YList):
+        raw = node.get("targets") or []
+        if not isinstance(raw, list):
             c.add(node, "targets", f"{path}.targets", "expected a list of {path: ...} or {remote: ...}")
             raw = []
         for i, t in enumerate(raw):
