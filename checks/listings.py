@@ -90,9 +90,12 @@ def marker_time(content: str, mtime: str, tz: dt.timezone | None) -> tuple[dt.da
     if not first:
         when = parse_when(mtime)
         return when, "modification time" if when else f"unreadable modification time {mtime[:40]!r}"
-    token = first.split()[0] if re.match(r"^@?\d{9,11}(\.\d+)?(\s|$)", first) else first[:40]
-    when = host_time(token, tz)
-    return when, "time written in the marker" if when else f"unreadable time {first[:60]!r}"
+    words = first.split()
+    for token in (first[:40], " ".join(words[:2]), words[0]):  # "TIME", "DATE TIME note", "TIME note"
+        when = host_time(token, tz)
+        if when:
+            return when, "time written in the marker"
+    return None, f"unreadable time {first[:60]!r}"
 
 
 @dataclass(frozen=True)
