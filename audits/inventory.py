@@ -105,6 +105,7 @@ class Host:
     backup: tuple[BackupPolicy, ...] = ()  # the backup policies of its systems that it holds evidence for
     dr: tuple[DrPolicy, ...] = ()          # the DR declarations of its systems
     no_backup: tuple[str, ...] = ()        # its systems that declare no backup policy at all
+    no_dr: tuple[str, ...] = ()            # its level-3+ systems that declare no dr: at all
 
     @property
     def os(self) -> str:
@@ -508,7 +509,8 @@ class _Builder:
         backup = tuple(sy.backup for sy in mine if sy.backup and (sy.backup.hosts is None or hid in sy.backup.hosts))
         return Host(hid, str(addr), school_id, school.district, list(systems), level, settings,
                     Source(file, node.line), str(node.get("name", "")), backup,
-                    tuple(sy.dr for sy in mine if sy.dr), tuple(sy.id for sy in mine if sy.backup is None))
+                    tuple(sy.dr for sy in mine if sy.dr), tuple(sy.id for sy in mine if sy.backup is None),
+                    tuple(sy.id for sy in mine if sy.dr is None and sy.level >= 3))
 
 
 def merge_settings(*layers: dict) -> dict:

@@ -56,7 +56,7 @@ class Case:
 def fixture_host(spec: dict) -> Host:
     """A host from a case's ``host:`` mapping; ``backup:``/``dr:`` are a system's declarations in the
     inventory's form (``rpo_hours``/``rto_hours`` beside them, ``standby_address`` for the standby);
-    ``no_backup`` lists systems of the host that declare no backup."""
+    ``no_backup``/``no_dr`` list systems of the host that declare no backup / no DR."""
     settings = merge_settings(DEFAULT_SETTINGS, {"os": spec.get("os", "auto"), "roles": spec.get("roles", []),
                                                  "facts": spec.get("facts", {})})
     level = spec.get("level", 3)
@@ -76,7 +76,7 @@ def fixture_host(spec: dict) -> Host:
     return Host(spec.get("id", "fixture"), spec.get("address", "192.0.2.1"), spec.get("school", "fixture-school"),
                 "fixture-district", list(spec.get("systems", [])), level, settings,
                 Source("fixture", 0), backup=tuple(b for b in backup if b), dr=tuple(d for d in dr if d),
-                no_backup=tuple(spec.get("no_backup", ())))
+                no_backup=tuple(spec.get("no_backup", ())), no_dr=tuple(spec.get("no_dr", ())))
 
 
 def _facts(host: Host, probes, meta: dict | None = None) -> Facts:
