@@ -19,7 +19,7 @@ from checks.listings import ListingError, find_entries, marker_time, newest_in_l
 from checks.packs.mlps._shared import evidence_lines
 
 TZ = Probe("command", "date +%z")
-CRON = Probe("command", "grep -RHsv -e '^[[:space:]]*#' -e '^[[:space:]]*$' /etc/crontab /etc/anacrontab /etc/cron.d "
+CRON = Probe("command", "grep -RHsv -e '^[[:space:]]*#' /etc/crontab /etc/anacrontab /etc/cron.d "
                         "/etc/cron.hourly /etc/cron.daily /etc/cron.weekly /etc/cron.monthly /var/spool/cron", True)
 TIMERS = Probe("command", "systemctl list-timers --all --no-legend --no-pager")
 BACKUP_TOOLS = ["restic", "borg", "rsync", "rsnapshot", "duplicity", "duplicati", "bacula", "bareos", "urbackup",
