@@ -111,7 +111,7 @@ class _Ctx:
         self.problems.append(Problem(self.file, line, path, msg))
 
     def fields(self, node, allowed, path) -> bool:
-        if not isinstance(node, YMap):
+        if not isinstance(node, dict):
             self.add(node, None, path, "must be a mapping")
             return False
         for k in node:
