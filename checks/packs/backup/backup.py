@@ -55,6 +55,7 @@ def _holders(host) -> tuple:
 
 
 def fresh_probes(host) -> list[Probe]:
+    """the declared marker (stat + content), listing file and a find listing of each local target, under sudo"""
     out = [TZ]
     for p in _holders(host):
         out += _evidence_probes(p.marker, p.listing)
@@ -63,6 +64,7 @@ def fresh_probes(host) -> list[Probe]:
 
 
 def offsite_probes(host) -> list[Probe]:
+    """each off-site target's declared marker or listing file, or a find listing of a mounted off-site path, under sudo"""
     out = [TZ]
     for p in _holders(host):
         for t in p.targets:
@@ -74,10 +76,12 @@ def offsite_probes(host) -> list[Probe]:
 
 
 def mode_probes(host) -> list[Probe]:
+    """find PATH -maxdepth 2 -printf '%T@ %m %u %y ' -print0 for each declared target path, under sudo"""
     return [_listing_probe(t.path) for p in _holders(host) for t in p.targets if t.path]
 
 
 def restore_probes(host) -> list[Probe]:
+    """stat and content of the declared restore-test record, under sudo"""
     out = [TZ]
     for p in _holders(host):
         if p.restore_test:

@@ -26,6 +26,7 @@ def standby_probe(address: str, port: int) -> Probe:
 
 
 def standby_probes(host) -> list[Probe]:
+    """timeout 5 bash -c 'exec 3<>/dev/tcp/STANDBY/PORT' && echo open, run on the primary"""
     return [standby_probe(d.standby.address, d.standby.port) for d in getattr(host, "dr", ())
             if d.standby and d.standby.address and d.standby.port]
 

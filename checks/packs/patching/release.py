@@ -101,11 +101,13 @@ def _matches(row_version: str, version_id: str) -> bool:
     probes=[],
     params={"warn_days": 180},
     rationale={"zh": "停止支持（EOL）的系统不再有安全更新，新漏洞永远无法修补。本项按 /etc/os-release 的 ID 和 VERSION_ID 查项目内的离线日期表"
-                     "（checks/packs/patching/data/eol.yaml，结果中给出表的编制日期），与本次审计开始时间比较。付费延长支持（Ubuntu Pro/ESM、"
+                     f"（checks/packs/patching/data/eol.yaml，编制日期 {eol_table()[0]}，结果中也给出），与本次审计开始时间比较。"
+                     "付费延长支持（Ubuntu Pro/ESM、"
                      "RHEL ELS、Debian ELTS）不计入，有合同的用豁免记录到其截止日期。表中没有的发行版需人工核实。",
                "en": "An end-of-life release gets no more security updates; new vulnerabilities stay unpatched for good. "
                      "The /etc/os-release ID and VERSION_ID are looked up in the project's dated offline table "
-                     "(checks/packs/patching/data/eol.yaml; its date is shown in the result) and compared with the run's start. "
+                     f"(checks/packs/patching/data/eol.yaml, as of {eol_table()[0]}; the date is shown in every result) and "
+                     "compared with the run's start. "
                      "Paid extensions (Ubuntu Pro/ESM, RHEL ELS, Debian ELTS) do not count; a school with a contract records "
                      "a waiver until its end. A release missing from the table needs a person to confirm it."},
     remediation={"zh": "升级到仍受支持的发行版本（如 Debian 12/13、Ubuntu 24.04、RHEL/Rocky/AlmaLinux 9），或迁移业务后下线该主机。",
