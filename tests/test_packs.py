@@ -201,3 +201,22 @@ def test_bad_declarations_are_file_line_field_errors_and_exit_2(tmp_path):
             ":18: schools[0].systems[0].dr.drill.achieved_rto_hours: missing required field"]
     for w in want:
         assert f"{p}{w}" in r.stderr + r.stdout, w
+
+
+def test_no_backup_of_a_level3_system_caps_the_verdict_but_a_late_one_does_not():
+    from audits.runner import result_row
+    from reports.scoring import high_risks
+
+    check = REG.by_id["backup.last_success"]
+    facts = Facts("x", meta={"os_family": "debian", "run_started": START})
+    missing = check.run(facts, fixture_host({"os": "debian", "level": 3, "systems": ["portal"], "no_backup": ["portal"]}))
+    late_host = fixture_host({"os": "debian", "level": 3, "systems": ["portal"], "backup": {"marker": "/var/backups/ok"}})
+    facts.results.update({p: ProbeResult(out, 0) for p, out in zip(
+        sorted(check.probes_for_host(late_host) - check.probes_for("debian")),
+        ["", "600 root root 0 1795824000 regular empty file\n"])})  # file:, stat: — three days old
+    late = check.run(facts, late_host)
+    assert (missing.status.value, missing.severity, late.status.value, late.severity) == ("fail", None, "fail", "medium")
+    for out, risky in ((missing, True), (late, False)):
+        row = result_row(check, out, 3)
+        row["references"] = row.pop("refs")
+        assert bool(high_risks({"id": "h", "results": [row]})) is risky, row
