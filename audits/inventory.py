@@ -102,6 +102,9 @@ class Host:
     settings: dict[str, Any]
     source: Source
     name: str = ""
+    school_name: str = ""
+    district_name: str = ""
+    system_info: list[dict] = field(default_factory=list)  # [{id, name, level}] of the systems it serves
     backup: tuple[BackupPolicy, ...] = ()  # the backup policies of its systems that it holds evidence for
     dr: tuple[DrPolicy, ...] = ()          # the DR declarations of its systems
     no_backup: tuple[str, ...] = ()        # its systems that declare no backup policy at all
@@ -505,12 +508,15 @@ class _Builder:
             self.col.warnings.append(Problem(file, node.line, f"{path}.level",
                                              f"host '{hid}' serves no system and declares no level; judged as level 2"))
             level = 2
+        district = self.districts.get(school.district)
         mine = [school.systems[sy] for sy in systems if sy in school.systems]
-        backup = tuple(sy.backup for sy in mine if sy.backup and (sy.backup.hosts is None or hid in sy.backup.hosts))
+        info = [{"id": sy.id, "name": sy.name, "level": sy.level} for sy in mine]
         return Host(hid, str(addr), school_id, school.district, list(systems), level, settings,
-                    Source(file, node.line), str(node.get("name", "")), backup,
-                    tuple(sy.dr for sy in mine if sy.dr), tuple(sy.id for sy in mine if sy.backup is None),
-                    tuple(sy.id for sy in mine if sy.dr is None and sy.level >= 3))
+                    Source(file, node.line), str(node.get("name", "")), school.name,
+                    district.name if district else school.district, info,
+                    backup=tuple(sy.backup for sy in mine if sy.backup and (sy.backup.hosts is None or hid in sy.backup.hosts)),
+                    dr=tuple(sy.dr for sy in mine if sy.dr), no_backup=tuple(sy.id for sy in mine if sy.backup is None),
+                    no_dr=tuple(sy.id for sy in mine if sy.dr is None and sy.level >= 3))
 
 
 def merge_settings(*layers: dict) -> dict:
