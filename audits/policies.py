@@ -33,6 +33,7 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import Problem
+from .exceptions import _date as parse_date
 from .yamlsafe import YList, YMap
 
 LISTING_FORMATS = ("restic", "borg", "rsync")
@@ -148,15 +149,10 @@ class _Ctx:
         v = node.get(key)
         if v is None:
             return None
-        if isinstance(v, dt.datetime):
-            return v.date()
-        if isinstance(v, dt.date):
-            return v
-        try:
-            return dt.date.fromisoformat(str(v).strip())
-        except ValueError:
+        day = parse_date(v)
+        if day is None:
             self.add(node, key, f"{path}.{key}", f"{str(v)[:40]!r} is not a date (YYYY-MM-DD)")
-            return None
+        return day
 
     def listing(self, node, key, path):
         v = node.get(key)

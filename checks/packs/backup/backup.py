@@ -99,6 +99,22 @@ def _absent(res) -> bool:
     return res.error is None and res.missing()
 
 
+def _dated_file(facts, path, tz, what_zh, what_en):
+    """(time, how, error) of a marker or record file (gathered as stat + content): its first line's
+    time, or its modification time when empty; (None, "missing", None) when it does not exist."""
+    st, body = facts.get(_stat_probe(path)), facts.get(_file_probe(path))
+    if st.error or body.error:
+        why = st.error or body.error
+        return None, "", Outcome.error(f"无法读取{what_zh} {path}：{why}", f"cannot read {what_en} {path}: {why}")
+    if st.rc != 0 or body.rc != 0:
+        return None, "missing", None
+    when, how = marker_time(body.stdout, (st.stdout.split() + [""] * 5)[4], tz)
+    if when is None:
+        return None, "", Outcome.error(f"{what_zh} {path} 的时间无法识别", f"the time in {what_en} {path} cannot be read",
+                                       f"{path}: {how}")
+    return when, how, None
+
+
 def _newest_from(facts, marker, listing, paths) -> tuple[object, str, list[str], Outcome | None]:
     """(time, source, evidence lines, error) of the newest successful backup, trying the tool's own
     listing, then the marker, then the newest file under the local target paths."""
@@ -121,16 +137,10 @@ def _newest_from(facts, marker, listing, paths) -> tuple[object, str, list[str],
         else:
             ev.append(f"{listing.format} listing {listing.file}: missing")
     if marker:
-        st, body = facts.get(_stat_probe(marker)), facts.get(_file_probe(marker))
-        if st.error or body.error:
-            why = st.error or body.error
-            return None, "", ev, Outcome.error(f"无法读取备份标记 {marker}：{why}", f"cannot read the backup marker {marker}: {why}")
-        if st.rc == 0 and body.rc == 0:
-            mtime = (st.stdout.split() + ["", "", "", "", ""])[4]
-            when, how = marker_time(body.stdout, mtime, tz)
-            if when is None:
-                return None, "", ev, Outcome.error(f"备份标记 {marker} 的时间无法识别", f"the time in the backup marker {marker} "
-                                                   "cannot be read", f"{marker}: {how}")
+        when, how, err = _dated_file(facts, marker, tz, "备份标记", "the backup marker")
+        if err:
+            return None, "", ev, err
+        if when:
             ev.append(f"marker {marker}: {stamp(when)} ({how})")
             return when, f"marker {marker}", ev, None
         ev.append(f"marker {marker}: missing")
@@ -429,19 +439,13 @@ def restore_tested(facts, host, params):
         if not p.restore_test:
             undeclared.append(p.system)
             continue
-        st, body = facts.get(_stat_probe(p.restore_test)), facts.get(_file_probe(p.restore_test))
-        if st.error or body.error:
-            why = st.error or body.error
-            return Outcome.error(f"无法读取恢复测试记录 {p.restore_test}：{why}", f"cannot read the restore-test record "
-                                 f"{p.restore_test}: {why}")
-        if st.rc != 0 or body.rc != 0:
+        when, how, err = _dated_file(facts, p.restore_test, tz, "恢复测试记录", "the restore-test record")
+        if err:
+            return err
+        if when is None:
             fails.append((f"系统 {p.system} 没有恢复测试记录 {p.restore_test}", f"system {p.system}: no restore-test record "
                           f"{p.restore_test}", [f"{p.restore_test}: missing"]))
             continue
-        when, how = marker_time(body.stdout, (st.stdout.split() + [""] * 5)[4], tz)
-        if when is None:
-            return Outcome.error(f"恢复测试记录 {p.restore_test} 的时间无法识别", f"the time in the restore-test record "
-                                 f"{p.restore_test} cannot be read", f"{p.restore_test}: {how}")
         hours, err = age_hours(facts, when, p.restore_test)
         if err:
             return err
