@@ -220,3 +220,13 @@ def test_no_backup_of_a_level3_system_caps_the_verdict_but_a_late_one_does_not()
         row = result_row(check, out, 3)
         row["references"] = row.pop("refs")
         assert bool(high_risks({"id": "h", "results": [row]})) is risky, row
+
+
+def test_a_missing_offsite_copy_is_high_only_at_level_3():
+    check = REG.by_id["backup.offsite_copy"]
+    facts = Facts("x", meta={"os_family": "debian", "run_started": START})
+    for level, want in ((2, "medium"), (3, "high")):
+        host = fixture_host({"os": "debian", "level": level, "systems": ["portal"],
+                             "backup": {"targets": [{"path": "/srv/backup"}]}})
+        out = check.run(facts, host, check.params)
+        assert out.status.value == "fail" and (out.severity or check.severity) == want, (level, out.message)

@@ -318,6 +318,8 @@ def job_scheduled(facts, host, params):
 def offsite_copy(facts, host, params):
     none = _no_policy(host)
     if none:
+        if none.status.value == "fail" and (getattr(host, "level", 3) or 3) < 3:
+            none.severity = "medium"  # a missing off-site copy is a high-risk item at level 3 only
         return none
     fails, ok = [], []
     for p in _holders(host):
@@ -325,7 +327,7 @@ def offsite_copy(facts, host, params):
             if p.level >= 2:
                 fails.append((f"系统 {p.system} 声明不需要异地备份，但等保 {p.level} 级要求异地备份",
                               f"system {p.system} is declared offsite: false, but MLPS level {p.level} requires an off-site "
-                              "copy", ["inventory: backup.offsite: false"]))
+                              "copy", ["inventory: backup.offsite: false"], p.level))
             continue
         limit = float(params["offsite_max_age_hours"])
         if p.level >= 3:
@@ -333,7 +335,7 @@ def offsite_copy(facts, host, params):
         targets = [t for t in p.targets if t.offsite]
         if not targets:
             fails.append((f"系统 {p.system} 未声明异地备份目标", f"system {p.system} declares no off-site target",
-                          ["inventory: no target with offsite: true"]))
+                          ["inventory: no target with offsite: true"], p.level))
             continue
         best, evs = None, []
         for t in targets:
@@ -351,16 +353,20 @@ def offsite_copy(facts, host, params):
                 if best is None or hours < best[0]:
                     best = (hours, t.name, source)
         if best is None:
-            fails.append((f"系统 {p.system} 没有异地备份的证据", f"system {p.system}: no evidence of an off-site copy", evs))
+            fails.append((f"系统 {p.system} 没有异地备份的证据", f"system {p.system}: no evidence of an off-site copy", evs,
+                          p.level))
         elif best[0] > limit:
             fails.append((f"系统 {p.system} 的异地备份已 {human(best[0])}，超过 {limit:g} 小时",
                           f"system {p.system}: the off-site copy is {human(best[0])} old, over {limit:g} h",
-                          evs))
+                          evs, p.level))
         else:
             ok.append(f"{p.system}: off-site copy at {best[1]} {human(best[0])} old ({best[2]}), limit {limit:g} h")
     if fails:
-        return Outcome.failed("；".join(f[0] for f in fails), "; ".join(f[1] for f in fails),
-                              evidence_lines([ln for f in fails for ln in f[2]] + ok))
+        out = Outcome.failed("；".join(f[0] for f in fails), "; ".join(f[1] for f in fails),
+                             evidence_lines([ln for f in fails for ln in f[2]] + ok))
+        if all(f[3] < 3 for f in fails):
+            out.severity = "medium"  # a missing off-site copy is a high-risk item at level 3 only
+        return out
     if not ok:
         return Outcome.not_applicable("未要求异地备份", "no off-site copy is required")
     return Outcome.passed("有新近的异地备份副本", "a recent off-site copy exists", evidence_lines(ok))
