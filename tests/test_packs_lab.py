@@ -175,7 +175,8 @@ def test_shared_machine_state_is_judged_alike_and_never_errors(campus_lab, packs
     for check in ("patching.eol_release", "patching.reboot_required"):
         got = {packs_run[h.id][check]["status"] for h in campus_lab.ssh_hosts}
         assert len(got) == 1 and got <= {"pass", "fail"}, (check, got)
-    assert "EOL table as of" in packs_run[C1]["patching.eol_release"]["evidence"]
+    r = packs_run[C1]["patching.eol_release"]
+    assert "EOL table as of" in r["evidence"] and "EOL table as of" in r["message"]["en"]  # shown in the report
     for h in campus_lab.ssh_hosts:
         errors = {c: r["message"]["en"] for c, r in packs_run[h.id].items() if r["status"] == "error"}
         assert not errors, (h.id, errors)

@@ -136,12 +136,12 @@ def eol_release(facts, host, params):
     today = start.date()
     ev.append(f"{row['name']}: security support ends {row['end']}" + (f" ({row['note']})" if row["note"] else ""))
     if row["end"] < today:
-        return Outcome.failed(f"{row['name']} 已于 {row['end']} 停止安全支持", f"{row['name']} reached end of life on {row['end']}",
+        return Outcome.failed(f"{row['name']} 已于 {row['end']} 停止安全支持（EOL 表 {as_of}）", f"{row['name']} reached end of life on {row['end']} (EOL table as of {as_of})",
                               evidence_lines(ev))
     left = (row["end"] - today).days
     if left <= int(params["warn_days"]):
-        return Outcome.passed(f"{row['name']} 将于 {row['end']} 停止支持（剩 {left} 天），请安排升级",
-                              f"{row['name']} reaches end of life on {row['end']} ({left} days left): plan the upgrade",
+        return Outcome.passed(f"{row['name']} 将于 {row['end']} 停止支持（剩 {left} 天，EOL 表 {as_of}），请安排升级",
+                              f"{row['name']} reaches end of life on {row['end']} ({left} days left; EOL table as of {as_of}): plan the upgrade",
                               evidence_lines(ev))
-    return Outcome.passed(f"{row['name']} 受支持至 {row['end']}", f"{row['name']} is supported until {row['end']}",
+    return Outcome.passed(f"{row['name']} 受支持至 {row['end']}（EOL 表 {as_of}）", f"{row['name']} is supported until {row['end']} (EOL table as of {as_of})",
                           evidence_lines(ev))
