@@ -230,3 +230,17 @@ def test_a_missing_offsite_copy_is_high_only_at_level_3():
                              "backup": {"targets": [{"path": "/srv/backup"}]}})
         out = check.run(facts, host, check.params)
         assert out.status.value == "fail" and (out.severity or check.severity) == want, (level, out.message)
+
+
+def test_a_cron_job_is_shown_without_its_command_line():
+    from checks.packs.backup.backup import CRON, TIMERS
+
+    check = REG.by_id["backup.job_scheduled"]
+    facts = Facts("x", meta={"os_family": "debian"})
+    facts.results[CRON] = ProbeResult("/etc/cron.d/db:15 1 * * * root mysqldump -uroot -pS3cretPw grades | "
+                                      "gzip > /srv/backup/grades-backup.sql.gz\n", 0)
+    facts.results[TIMERS] = ProbeResult("", 1)
+    out = check.run(facts, fixture_host({"os": "debian", "systems": ["g"], "backup": {"schedule": "grades-backup",
+                                                                                       "marker": "/m"}}), check.params)
+    assert out.status.value == "pass" and "S3cretPw" not in out.evidence and "mysqldump" not in out.evidence
+    assert "/etc/cron.d/db: schedule 15 1 * * *" in out.evidence

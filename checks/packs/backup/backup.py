@@ -249,6 +249,18 @@ def _cron_lines(facts) -> tuple[list[str] | None, Outcome | None]:
     return res.stdout.splitlines(), None
 
 
+def _job_evidence(line: str, word: str) -> str:
+    """Where a job was found, without its command line (cron commands often carry passwords:
+    ``mysqldump -pSECRET``, ``RESTIC_PASSWORD=…``): the file and schedule, or the timer's units."""
+    if line.startswith("timer: "):
+        units = [t for t in line.split() if t.endswith((".timer", ".service"))]
+        return f"systemd timer {' '.join(units[:2]) or '?'} (matches {word.strip()!r})"
+    path, _, entry = line.partition(":")
+    fields = entry.split()
+    when = " ".join(fields[:1] if fields[:1] and fields[0].startswith("@") else fields[:5])
+    return f"{path}: schedule {when or '?'} … (matches {word.strip()!r}; command not shown)"
+
+
 @check(
     id="backup.job_scheduled",
     title={"zh": "备份任务已定时执行（cron 或 systemd 定时器）", "en": "A backup job is scheduled (cron or a systemd timer)"},
@@ -256,10 +268,11 @@ def _cron_lines(facts) -> tuple[list[str] | None, Outcome | None]:
     refs=REFS_A + ["GB/T 22239-2019 8.1.10.11 c", "GB/T 22239-2019 7.1.10.11 c"],
     probes=[CRON, TIMERS],
     params={"backup_tools": BACKUP_TOOLS},
-    rationale={"zh": "测评要求备份机制存在且周期合理（如 crond 中的备份任务）。本项在 /etc/crontab、/etc/cron.d、cron.hourly/daily/weekly/"
+    rationale={"zh": "测评要求备份机制存在且周期合理（如 crond 中的备份任务）。结果只显示文件名和执行周期，不显示命令行（其中常含口令）。本项在 /etc/crontab、/etc/cron.d、cron.hourly/daily/weekly/"
                      "monthly、anacrontab 和 /var/spool/cron（需 sudo）以及 systemctl list-timers 中查找声明的 schedule 文本（不区分大小写）；"
                      "未声明时查找常见备份工具名（backup_tools）。",
-               "en": "Assessors look for a backup mechanism with a sensible period (e.g. a backup job in crond). The declared "
+               "en": "Assessors look for a backup mechanism with a sensible period (e.g. a backup job in crond). Results show "
+                     "the file and the schedule, never the command line (it often carries passwords). The declared "
                      "schedule text (case-insensitive) is looked for in /etc/crontab, /etc/cron.d, cron.hourly/daily/weekly/"
                      "monthly, anacrontab and /var/spool/cron (sudo) and in systemctl list-timers; without one, the names of "
                      "common backup tools (backup_tools)."},
@@ -279,9 +292,9 @@ def job_scheduled(facts, host, params):
     missing, found = [], []
     for p in _holders(host):
         wanted = [p.schedule] if p.schedule else list(params["backup_tools"])
-        hits = [ln for ln in lines if any(w.lower() in ln.lower() for w in wanted)]
+        hits = [(ln, w) for ln in lines for w in wanted if w.lower() in ln.lower()]
         if hits:
-            found.append(f"{p.system}: " + hits[0][:200])
+            found.append(f"{p.system}: " + _job_evidence(*hits[0]))
         else:
             missing.append((p.system, wanted))
     if missing:
