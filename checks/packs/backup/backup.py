@@ -124,6 +124,10 @@ def _newest_from(facts, marker, listing, paths) -> tuple[object, str, list[str],
         if res.error:
             return None, "", ev, Outcome.error(f"无法读取备份清单 {listing.file}：{res.error}",
                                                f"cannot read the backup listing {listing.file}: {res.error}")
+        if res.truncated:
+            return None, "", ev, Outcome.error(f"备份清单 {listing.file} 超过 256 KiB，请只写出最近的备份（如 restic snapshots "
+                                               "--latest 5 --json）", f"the listing {listing.file} is over 256 KiB: write only "
+                                               "the latest backups (e.g. restic snapshots --latest 5 --json)")
         if not _absent(res) and res.rc == 0:
             try:
                 when, n = newest_in_listing(listing.format, res.stdout, tz)
