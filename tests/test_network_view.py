@@ -257,3 +257,14 @@ def test_an_imported_scan_that_failed_is_refused(inv_file, tmp_path, capsys):
     rc, doc = scan_xml(inv_file, tmp_path, failed)
     assert rc == 2 and doc is None
     assert "the scan in this file failed: You requested a scan type which requires root" in capsys.readouterr().err
+
+
+def test_ipv6_hosts_are_an_error_not_a_silent_pass(tmp_path):
+    p = tmp_path / "inv.yaml"
+    p.write_text("school: {id: s, district: d, hosts: [{id: v6, address: '2001:db8::5', level: 2}]}\n")
+    inv = load_inventory(p)
+    hosts = inv.select(None)
+    res = netscan.scan_school(scopes(inv, hosts)[0], hosts, netscan.ScanOptions())  # returns before any nmap
+    assert res.error.startswith("nothing to scan") and "IPv6" in res.error
+    view = netscan.NetworkView({"s": netscan.SchoolScan(res.scope)})
+    assert view.host_meta(inv.hosts["v6"]) == {"scanned": False, "error": "2001:db8::5: IPv6 addresses are not scanned yet"}
