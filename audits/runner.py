@@ -22,6 +22,7 @@ from . import __version__, redact
 from .errors import InputError, Problem
 from .exceptions import Exceptions, apply_exceptions
 from .inventory import Host, did_you_mean
+from .netscan import SEGMENT_ROLE
 from .probes import OS_PROBE, Facts, build_script, new_nonce, output_budget, parse_output
 from .store import HostRecord, Store, now
 from .transports import Unreachable, printable, transport_for
@@ -72,20 +73,24 @@ def applicable_checks(checks: Iterable[Check], host: Host) -> list[Check]:
 def gather_plan(checks: Iterable[Check], host: Host) -> set:
     probes = {OS_PROBE}
     for c in applicable_checks(checks, host):
-        probes |= c.probes_for(host.os)
+        probes |= c.probes_for_host(host)
     return probes
 
 
 def result_row(check: Check, outcome: Outcome, level: int | None) -> dict:
-    return {"check_id": check.id, "status": str(outcome.status), "severity": check.severity,
+    return {"check_id": check.id, "status": str(outcome.status), "severity": outcome.severity or check.severity,
             "refs": [str(r) for r in check.refs_for_level(level)], "title": check.title.to_json(),
             "message": outcome.message.to_json(), "remediation": check.remediation.to_json(),
             "evidence": outcome.evidence, "evaluated_at": now()}
 
 
 def evaluate_host(checks: Iterable[Check], facts: Facts, host: Host, plan_params: dict | None = None,
-                  exceptions: Exceptions | None = None, today: dt.date | None = None) -> list[dict]:
-    """Pure: every check against the gathered facts, then the attestations and waivers that answer them."""
+                  exceptions: Exceptions | None = None, today: dt.date | None = None,
+                  run_started: str | None = None) -> list[dict]:
+    """Pure: every check against the gathered facts, then the attestations and waivers that answer them.
+    ``run_started`` (the run's UTC start) goes into ``facts.meta`` for checks that judge ages."""
+    if run_started and "run_started" not in facts.meta:
+        facts.meta["run_started"] = run_started
     if "os_family" not in facts.meta:
         facts.meta["os_family"] = parsers.os_family(facts.get(OS_PROBE).stdout) or host.os
     rows = [result_row(c, c.run(facts, host, check_params(c, plan_params or {})), host.level) for c in checks]
@@ -133,17 +138,26 @@ def gather(host: Host, probes: set, options: dict) -> Facts:
 
 def meta_only(checks: Iterable[Check]) -> list[Check]:
     """Checks that judge the connection itself (host key, algorithms) and need no probe."""
-    return [c for c in checks if not c.probes_for("auto")]
+    return [c for c in checks if not c.probes_for("auto") and c.host_probes is None]
 
 
 def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict) -> tuple[HostRecord, list[dict]]:
     started, t0 = now(), time.monotonic()
     status, reason, detail, results, os_family = "audited", None, "", [], ""
     log.debug("host %s (%s, %s): start", host.id, host.address, host.connection)
+    view = options.get("network")  # audits.netscan.NetworkView, when this run has a network stage
+    net_meta = view.meta_for(host) if view else {}
+    checks = [c for c in checks if (SEGMENT_ROLE in c.applies.roles) == (SEGMENT_ROLE in host.roles)]
+    exc_opts = (options.get("exceptions"), options.get("today"), options.get("run_started"))
     try:
-        facts = gather(host, gather_plan(checks, host), options)
-        results = evaluate_host(checks, facts, host, plan_params, options.get("exceptions"), options.get("today"))
-        os_family = facts.meta.get("os_family", "")
+        if host.connection == "none" or options.get("network_only"):
+            facts = Facts(host.id, meta={**net_meta, "os_family": "", "connection": "none"})
+            results = evaluate_host(meta_only(checks), facts, host, plan_params, *exc_opts)
+        else:
+            facts = gather(host, gather_plan(checks, host), options)
+            facts.meta.update(net_meta)
+            results = evaluate_host(checks, facts, host, plan_params, *exc_opts)
+            os_family = facts.meta.get("os_family", "")
         denied = [p for p, r in facts.results.items() if r.error and r.error.startswith("sudo denied")]
         notes = []
         if denied:
@@ -156,9 +170,9 @@ def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict
         detail = printable("; ".join(notes))
     except Unreachable as exc:
         status, reason, detail = "unreachable", exc.reason, exc.detail
-        facts = Facts(host.id, meta={"unreachable": exc.reason, "detail": exc.detail, "connection": host.connection})
-        results = evaluate_host(meta_only(checks), facts, host, plan_params, options.get("exceptions"),
-                                options.get("today"))
+        facts = Facts(host.id, meta={"unreachable": exc.reason, "detail": exc.detail, "connection": host.connection,
+                                     **net_meta})
+        results = evaluate_host(meta_only(checks), facts, host, plan_params, *exc_opts)
     except Exception as exc:  # a bug or an unforeseen failure is recorded against this host only
         status, reason, detail = "unreachable", "error", printable(redact.scrub(f"{type(exc).__name__}: {exc}"))
     rec = HostRecord(host.id, host.address, host.school, host.district, host.level, os_family, status, reason,
@@ -213,13 +227,16 @@ def run_hosts(store: Store, run_id: str, hosts: list[Host], checks: list[Check],
               forks: int = DEFAULT_FORKS, options: dict | None = None, quiet: bool = False,
               on_host: Callable | None = None) -> RunSummary:
     """Audit hosts concurrently, saving each as it finishes. Hosts already saved for this run are skipped."""
+    options = dict(options or {})
+    # ages are judged against the run's start (a resumed run keeps its original start)
+    options.setdefault("run_started", store.run(run_id)["started_at"])
     done = {h.host_id for h in store.hosts(run_id)}
     todo = [h for h in hosts if h.id not in done]
     progress = Progress(len(todo), quiet)
     interrupted = False
     pool = ThreadPoolExecutor(max_workers=max(1, min(forks, len(todo) or 1)), thread_name_prefix="audit")
     try:
-        futures = {pool.submit(audit_host, h, checks, plan_params, options or {}): h for h in todo}
+        futures = {pool.submit(audit_host, h, checks, plan_params, options): h for h in todo}
         for fut in as_completed(futures):
             rec, results = fut.result()
             store.save_host(run_id, rec, results)

@@ -5,8 +5,9 @@ Every ``sudo`` probe runs one plain command under ``sudo -n`` (``probes.sudo_arg
 ``Cmnd_Alias`` entry with an absolute path and its exact arguments: no wildcard, so no entry can
 match a shell, an editor or a different file. The path is looked up in the standard directories of
 this machine and listed in both its merged-/usr and its classic form (``/usr/sbin/sshd`` and
-``/sbin/sshd``), since hosts differ. Arguments sudoers cannot express exactly (empty, leading,
-trailing or doubled spaces, glob characters, quotes) are refused and reported, never widened.
+``/sbin/sshd``), since hosts differ. Glob and sudoers syntax characters in arguments are escaped;
+arguments sudoers cannot express exactly (empty, leading, trailing or doubled spaces, quotes,
+backslashes) are refused and reported, never widened.
 """
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from .probes import Probe, sudo_argv
 
 STANDARD_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")  # not /usr/local: auditctl itself may live there
 _CLASSIC = {"/usr/sbin": "/sbin", "/usr/bin": "/bin", "/sbin": "/usr/sbin", "/bin": "/usr/bin"}
-_ESCAPE = re.compile(r"([\\,:=])")           # sudoers syntax characters inside a word
-_INEXPRESSIBLE = re.compile(r"[*?\[\]!\"#'\t\n]|^$|^ | $|  ")
+# Escaped with a backslash: sudoers syntax characters (the backslash is dropped by the parser) and
+# glob characters (kept, so sudo's fnmatch matches them literally).
+_ESCAPE = re.compile(r"([,:=#*?\[\]!])")
+_INEXPRESSIBLE = re.compile(r"[\\\"'\t\n]|^$|^ | $|  ")
 USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 
 
@@ -46,6 +49,9 @@ def sudoers_args(argv: list[str]) -> str:
     for a in argv:
         if _INEXPRESSIBLE.search(a):
             raise ValueError(f"argument {a!r} cannot be matched exactly by sudoers")
+    joined = " ".join(argv)
+    if joined.startswith("^") and joined.endswith("$"):  # sudo >= 1.9.10 would read it as a regex
+        raise ValueError(f"arguments {joined!r} would be read by sudo as a regular expression")
     return " ".join(_ESCAPE.sub(r"\\\1", a) for a in argv)
 
 

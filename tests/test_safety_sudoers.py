@@ -46,7 +46,7 @@ def test_every_sudo_probe_is_listed_exactly_and_nothing_else():
     assert "audit ALL=(root) NOPASSWD: AUDITCTL_AUDIT" in text and "Defaults:audit !requiretty" in text
     for e in got:
         path, _, args = e.partition(" ")
-        assert path.startswith("/") and not re.search(r"[*?\[\]]", e), e   # no wildcard can match a shell
+        assert path.startswith("/") and not re.search(r"(?<!\\)[*?\[\]]", e), e   # no wildcard: all escaped
         assert path.rsplit("/", 1)[1] not in ("bash", "sh", "env", "vi", "less", "sudo"), e
         assert args, f"{e}: a command without arguments would allow any arguments"
     assert "/usr/bin/cat -- /etc/shadow" in got and "/bin/cat -- /etc/shadow" in got
@@ -58,9 +58,14 @@ def test_every_sudo_probe_is_listed_exactly_and_nothing_else():
 def test_commands_sudoers_cannot_match_exactly_are_refused_not_widened():
     with pytest.raises(ValueError, match="shell syntax"):
         sudo_argv(Probe("command", "cat /etc/shadow | head", True))
-    for bad in (["-rH", "", "/etc/sudoers"], ["/etc/*.conf"], ["a  b"], ["!x"]):
+    for bad in (["-rH", "", "/etc/sudoers"], ["a  b"], ["a\\b"], ["'q'"], [" x"]):
         with pytest.raises(ValueError, match="exactly"):
             sudoers_args(bad)
+    with pytest.raises(ValueError, match="regular expression"):
+        sudoers_args(["^x", "y$"])
+    # glob and sudoers syntax characters are escaped, so they match only themselves
+    assert sudoers_args(["-e", "^[[:space:]]*#", "/etc/*.conf", "a=b,c"]) == \
+        "-e ^\\[\\[\\:space\\:\\]\\]\\*\\# /etc/\\*.conf a\\=b\\,c"
 
     class FakeCheck:  # the fragment only reads a check's probes
         probes = {"any": (Probe("command", "grep -rH '' /etc/sudoers", True), Probe("file", "/etc/shadow", True))}
@@ -135,3 +140,30 @@ def test_an_absent_program_stays_absent_under_a_restricted_sudoers():
     out, _ = run_bounded(["bash", "-s"], build_script([probe], nonce, 5, as_root=False), 20, 1 << 20)
     res = parse_output(out, [probe], nonce, "local").get(probe)
     assert res.rc == 127 and res.missing() and res.error is None, res
+
+
+@pytest.mark.lab
+def test_lab_sudo_allows_exactly_the_fragment(campus_lab):
+    """Ask the real sudo on a lab host (`sudo -n -l CMD`, as the audit user): every command of the
+    fragment is allowed as written, and near misses (other file, extra argument, shell) are not."""
+    import shlex
+
+    from tests.test_lab_smoke import ssh
+
+    host = campus_lab.by_kind("compliant")[0]
+    # the lab hosts share this machine's programs: ask about the ones installed here
+    allowed = [a for a in (sudo_argv(p) for p in sudo_probes(load_registry().select(None)))
+               if shutil.which(a[0], path="/usr/sbin:/usr/bin:/sbin:/bin")]
+    assert len(allowed) >= 8
+    refused = [["cat", "--", "/etc/gshadow"], ["cat", "--", "/etc/shadow", "/etc/passwd"], ["sshd", "-T", "-f", "/tmp/x"],
+               ["grep", "-RHsv", "-e", "x", "/etc/crontab"], ["bash"], ["sh", "-c", "id"], ["find", "/", "-exec", "sh", ";"]]
+    cron = next(a for a in allowed if a[:3] == ["grep", "-RHsv", "-e"])
+    # were the glob characters of '^[[:space:]]*#' not escaped, '*' would let this read /etc/gshadow:
+    refused.append(cron[:3] + ["^", "/etc/gshadow", "#"] + cron[4:])
+    script = "".join(f"sudo -n -l -- {shlex.join(a)} >/dev/null 2>&1; echo $?\n" for a in allowed + refused)
+    r = ssh(campus_lab, host, script)
+    codes = r.stdout.split()
+    assert len(codes) == len(allowed) + len(refused), r.stderr
+    not_allowed = [a for a, c in zip(allowed, codes) if c != "0"]
+    assert not_allowed == [], not_allowed
+    assert codes[len(allowed):] == ["1"] * len(refused), list(zip(refused, codes[len(allowed):]))
