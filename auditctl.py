@@ -387,7 +387,12 @@ def cmd_sudoers(args) -> int:
     from checks.registry import load_registry
 
     packs = [p.strip() for p in args.packs.split(",") if p.strip()] if args.packs else None
-    text, skipped = fragment(load_registry().select(packs), args.user)
+    hosts = ()
+    if args.inventory:  # declared paths (backup markers, targets) become exact commands too
+        from audits.inventory import load_inventory
+
+        hosts = load_inventory(args.inventory).select(args.limit)
+    text, skipped = fragment(load_registry().select(packs), args.user, hosts=hosts)
     for why in skipped:
         print(f"auditctl: not listed: {why}", file=sys.stderr)
     sys.stdout.write(text)
@@ -514,6 +519,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sudoers", help="print the sudoers fragment of exactly the read-only commands the packs run as root")
     p.add_argument("--packs", help="comma-separated packs (default: all)")
     p.add_argument("--user", default="audit", help="the audit user on the hosts (default: audit)")
+    p.add_argument("-i", "--inventory", help="also list the commands this inventory's declarations add (backup paths...)")
+    p.add_argument("--limit", help="with -i: only these hosts (ids, schools, roles or globs)")
     p.set_defaults(func=cmd_sudoers)
     return ap
 

@@ -6,8 +6,8 @@ Every ``sudo`` probe runs one plain command under ``sudo -n`` (``probes.sudo_arg
 match a shell, an editor or a different file. The path is looked up in the standard directories of
 this machine and listed in both its merged-/usr and its classic form (``/usr/sbin/sshd`` and
 ``/sbin/sshd``), since hosts differ. Glob and sudoers syntax characters in arguments are escaped;
-arguments sudoers cannot express exactly (empty, leading, trailing or doubled spaces, quotes,
-backslashes) are refused and reported, never widened.
+arguments sudoers cannot express exactly (empty, quotes, backslashes) are refused and reported,
+never widened.
 """
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ STANDARD_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")  # not /usr/local: au
 _CLASSIC = {"/usr/sbin": "/sbin", "/usr/bin": "/bin", "/sbin": "/usr/sbin", "/bin": "/usr/bin"}
 # Escaped with a backslash: sudoers syntax characters (the backslash is dropped by the parser) and
 # glob characters (kept, so sudo's fnmatch matches them literally).
-_ESCAPE = re.compile(r"([,:=#*?\[\]!])")
-_INEXPRESSIBLE = re.compile(r"[\\\"'\t\n]|^$|^ | $|  ")
+# A space inside an argument is escaped too, so an argument like printf's '%T@ %m ' stays one word.
+_ESCAPE = re.compile(r"([,:=#*?\[\]! ])")
+_INEXPRESSIBLE = re.compile(r"[\\\"'\t\n]|^$")
 USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 
 
@@ -38,9 +39,17 @@ def command_paths(program: str, root: str = "/") -> list[str]:
     return sorted(f"{d}/{program}" for d in ("/usr/sbin", "/sbin", "/usr/bin", "/bin"))
 
 
-def sudo_probes(checks: Iterable) -> list[Probe]:
-    """Every probe of these checks (every os family) that runs under sudo."""
-    return sorted({p for c in checks for ps in c.probes.values() for p in ps if p.sudo})
+def sudo_probes(checks: Iterable, hosts: Iterable = ()) -> list[Probe]:
+    """Every probe of these checks (every os family) that runs under sudo, plus, for each host given,
+    the probes planned from its declarations (e.g. the backup paths an inventory declares)."""
+    checks = list(checks)
+    probes = {p for c in checks for ps in c.probes.values() for p in ps}
+    if hosts:
+        from .runner import gather_plan
+
+        for h in hosts:
+            probes |= gather_plan(checks, h)
+    return sorted(p for p in probes if p.sudo)
 
 
 def sudoers_args(argv: list[str]) -> str:
@@ -55,13 +64,14 @@ def sudoers_args(argv: list[str]) -> str:
     return " ".join(_ESCAPE.sub(r"\\\1", a) for a in argv)
 
 
-def fragment(checks: Iterable, user: str = "audit", root: str = "/") -> tuple[str, list[str]]:
-    """(sudoers text, reasons for probes left out). The text passes ``visudo -cf``."""
+def fragment(checks: Iterable, user: str = "audit", root: str = "/", hosts: Iterable = ()) -> tuple[str, list[str]]:
+    """(sudoers text, reasons for probes left out). The text passes ``visudo -cf``. With hosts (an
+    inventory), the commands their declarations add (backup markers, targets) are listed too."""
     if not USER.match(user):
         raise ValueError(f"{user!r} is not a valid user name")
     entries: list[str] = []
     skipped: list[str] = []
-    for probe in sudo_probes(checks):
+    for probe in sudo_probes(checks, hosts):
         try:
             argv = sudo_argv(probe)
             args = sudoers_args(argv[1:])

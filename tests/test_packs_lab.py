@@ -112,6 +112,8 @@ def packs_run(campus_lab, tmp_path_factory):
     root = campus_lab.workdir / "packs-lab"
     _plant(campus_lab, root)
     inv = _inventory(campus_lab, tmp / "lab.yaml")
+    for h in campus_lab.ssh_hosts:  # least privilege: sudo for exactly the declared backup paths too
+        campus_lab.set_sudo(h.id, True, inventory=inv)
     js = tmp / "run.json"
     auditctl.main(["run", "-q", "-i", str(inv), "--limit", "lab-compliant-*,lab-misconf-*",
                    "--packs", "patching,backup,dr", "--db", str(tmp / "r.db"), "--json", str(js),

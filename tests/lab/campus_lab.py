@@ -102,14 +102,18 @@ PROFILES: dict[str, dict] = {
 }
 
 
-def audit_sudoers() -> str:
-    """The audit user's sudoers.d entry on every lab host: the fragment `auditctl sudoers` prints for
-    every pack (computed once)."""
+def audit_sudoers(inventory=None) -> str:
+    """The audit user's sudoers.d entry on the lab hosts: what `auditctl sudoers` prints for every
+    pack (computed once), or for every pack and the declarations of an inventory (`-i`)."""
     global _AUDIT_SUDOERS
-    if _AUDIT_SUDOERS is None:
-        from audits.sudoers import fragment
-        from checks.registry import load_registry
+    from audits.sudoers import fragment
+    from checks.registry import load_registry
 
+    if inventory is not None:
+        from audits.inventory import load_inventory
+
+        return fragment(load_registry().select(None), AUDIT_USER, hosts=load_inventory(inventory).hosts.values())[0]
+    if _AUDIT_SUDOERS is None:
         _AUDIT_SUDOERS = fragment(load_registry().select(None), AUDIT_USER)[0]
     return _AUDIT_SUDOERS
 
@@ -547,7 +551,7 @@ class CampusLab:
             self._start_service(h)
         self._wait_ready([h])
 
-    def set_sudo(self, host_id: str, allowed: bool):
+    def set_sudo(self, host_id: str, allowed: bool, inventory=None):
         """Grant (default) or revoke the audit user's passwordless sudo on one host; live at once
         (sudoers.d is a directory bind mount)."""
         h = self.host(host_id)
@@ -555,8 +559,8 @@ class CampusLab:
             raise LabError(f"{host_id} is a {h.kind} host: it has no sudo")
         self._dirty = True
         f = h.etc / "sudoers.d" / "campus-lab-audit"
-        if allowed:  # least privilege: exactly the commands `auditctl sudoers` lists, not NOPASSWD: ALL
-            _write(f, audit_sudoers(), 0o440)
+        if allowed:  # least privilege: exactly the commands `auditctl sudoers [-i inventory]` lists
+            _write(f, audit_sudoers(inventory), 0o440)
         else:
             f.unlink(missing_ok=True)
 
@@ -631,7 +635,8 @@ class CampusLab:
                     for rel, (text, mode, uid, gid) in self._etc_originals.pop(h.id, {}).items():
                         _write(h.etc / rel, text, mode, uid, gid)
                         again = again or rel.startswith("ssh/")
-                    if not (h.etc / "sudoers.d" / "campus-lab-audit").exists():
+                    sudoers = h.etc / "sudoers.d" / "campus-lab-audit"
+                    if not sudoers.exists() or sudoers.read_text() != audit_sudoers():
                         self.set_sudo(h.id, True)
                 p = self._procs.get(h.id)
                 if again or p is None or p.poll() is not None:
