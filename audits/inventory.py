@@ -56,14 +56,16 @@ SETTINGS: dict[str, tuple] = {
     "host_timeout": (_positive, "a number of seconds"),
     "roles": (_str_list, "a list of role names"),
     "facts": (lambda v: isinstance(v, dict), "a mapping of declared facts"),
+    # the collector queue that audits the host (`auditctl worker --queue SITE`, `run --dispatch celery`)
+    "site": (lambda v: isinstance(v, str) and bool(_ID.match(v)), "a queue name (letters, digits, '.', '_', '-')"),
 }
 DEFAULT_SETTINGS = {"connection": "ssh", "os": "auto", "port": 22, "sudo": False, "roles": [], "facts": {},
                     "trust_on_first_use": False, "connect_timeout": 10, "command_timeout": 30, "host_timeout": 120}
 
 BUREAU_FIELDS = {"id", "name", "level"}
-DISTRICT_FIELDS = {"id", "name", "vars", "schools"}
+DISTRICT_FIELDS = {"id", "name", "city", "site", "vars", "schools"}
 EXCEPTION_FIELDS = {"waivers", "attestations"}
-SCHOOL_FIELDS = {"id", "name", "district", "vars", "systems", "hosts"} | EXCEPTION_FIELDS
+SCHOOL_FIELDS = {"id", "name", "district", "site", "vars", "systems", "hosts"} | EXCEPTION_FIELDS
 SYSTEM_FIELDS = {"id", "name", "level", "rpo_hours", "rto_hours", "description"} | EXCEPTION_FIELDS
 HOST_FIELDS = {"id", "address", "name", "school", "systems", "vars", "level"} | set(SETTINGS) | EXCEPTION_FIELDS
 TOP_FIELDS = {"bureau", "defaults", "districts", "schools", "school", "hosts"} | EXCEPTION_FIELDS
@@ -99,6 +101,7 @@ class Host:
     settings: dict[str, Any]
     source: Source
     name: str = ""
+    city: str = ""   # the district's city (a province's bureau rolls districts up by city)
 
     @property
     def os(self) -> str:
@@ -134,6 +137,7 @@ class District:
     schools: list[str]
     declared: bool
     source: Source | None = None
+    city: str = ""
 
 
 @dataclass
@@ -252,6 +256,15 @@ class _Builder:
             out[k] = v
         return out
 
+    def node_settings(self, file, node: YMap, path: str) -> dict:
+        """A district's or school's ``vars``, plus ``site`` written on the node itself (a shorthand)."""
+        out = self.settings(file, node.get("vars"), f"{path}.vars")
+        if "site" in node:
+            own = YMap({"site": node["site"]})
+            own.lines, own.line = {"site": node.line_of("site")}, node.line
+            out.update(self.settings(file, own, path))
+        return out
+
     def level(self, file, node: YMap, key: str, path: str, required: bool):
         v = node.get(key)
         if v is None:
@@ -331,8 +344,12 @@ class _Builder:
             self.col.add(file, node.line_of("id"), f"{path}.id",
                          f"duplicate district id '{did}' (first defined at {self.districts[did].source})")
             return
-        self.districts[did] = District(did, str(node.get("name", did)), [], True, Source(file, node.line))
-        self.district_vars[did] = self.settings(file, node.get("vars"), f"{path}.vars")
+        city = node.get("city")
+        if city is not None and not (isinstance(city, str) and _ID.match(city)):
+            self.col.add(file, node.line_of("city"), f"{path}.city", "must be letters, digits, '.', '_' or '-' (at most 64)")
+            city = None
+        self.districts[did] = District(did, str(node.get("name", did)), [], True, Source(file, node.line), city or "")
+        self.district_vars[did] = self.node_settings(file, node, path)
         for i, s in enumerate(self._list(file, node, "schools", path)):
             self.add_school(file, s, f"{path}.schools[{i}]", did)
 
@@ -356,7 +373,7 @@ class _Builder:
             dist = "(none)"
         school = School(sid, str(node.get("name", sid)), dist, {}, [], Source(file, node.line))
         self.schools[sid] = school
-        self.school_vars[sid] = self.settings(file, node.get("vars"), f"{path}.vars")
+        self.school_vars[sid] = self.node_settings(file, node, path)
         self.district_ref_line[sid] = node.line_of("district")
         self.add_exceptions(file, node, path, {"school": sid})
         for i, sy in enumerate(self._list(file, node, "systems", path)):
@@ -464,8 +481,10 @@ class _Builder:
             self.col.warnings.append(Problem(file, node.line, f"{path}.level",
                                              f"host '{hid}' serves no system and declares no level; judged as level 2"))
             level = 2
+        district = self.districts.get(school.district)
         return Host(hid, str(addr), school_id, school.district, list(systems), level, settings,
-                    Source(file, node.line), str(node.get("name", "")))
+                    Source(file, node.line), str(node.get("name", "")),
+                    (district.city if district else "") or self.bureau.get("id", "bureau"))
 
 
 def merge_settings(*layers: dict) -> dict:
