@@ -54,9 +54,9 @@ def dispatch_run(store: Store, run_id: str, hosts: list[Host], packs: list[str],
     done = {h.host_id for h in store.hosts(run_id)}
     todo = {task_id(run_id, h.id): h for h in hosts if h.id not in done}
     app = make_app(broker, backend)
-    for tid, h in todo.items():
+    for tid, h in todo.items():  # a collector that comes back after the wait drops the stale task (expires)
         app.send_task(TASK_NAME, args=[task_message(h, packs, plan_params, options)], task_id=tid,
-                      queue=sites[h.id], retry=True, retry_policy=PUBLISH_RETRY)
+                      queue=sites[h.id], expires=timeout, retry=True, retry_policy=PUBLISH_RETRY)
     progress = Progress(len(todo), quiet)
     pending = dict(todo)
     deadline = time.monotonic() + timeout
