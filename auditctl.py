@@ -233,10 +233,12 @@ def cmd_run(args) -> int:
     validate_params(cfg["params"], checks, plan.source or "plan")
     exceptions = inv.exceptions.extend(plan.exceptions)
     validate_exception_checks(exceptions, registry.by_id)
-    if args.dispatch == "celery":
+    if args.dispatch == "celery":  # checked before anything is written: a queue per host, a usable broker setting
+        from audits.collector import make_app
         from audits.dispatch import sites_of
 
-        sites_of(hosts)  # every host needs a collector queue: checked before anything is written
+        sites_of(hosts)
+        make_app(args.broker, args.result_backend)
     store = Store(cfg["db"])
     if resume:
         run_id = args.resume

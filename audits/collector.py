@@ -31,12 +31,18 @@ def broker_url(url: str | None) -> str:
 def make_app(broker: str | None = None, backend: str | None = None, visibility_timeout: float | None = None):
     """The Celery app of workers and dispatcher alike. Results go to a Redis result backend (the broker
     itself when it is Redis); JSON only, so nothing from the wire is ever unpickled."""
-    from celery import Celery
+    from .errors import InputError, Problem
 
+    try:
+        from celery import Celery
+    except ImportError:
+        raise InputError([Problem("command line", 0, "--dispatch/worker",
+                                  "Celery is not installed: pip install 'campus-audit[celery]'")]) from None
     broker = broker_url(broker)
     backend = backend or os.environ.get("AUDITCTL_RESULT_BACKEND") or (broker if broker.startswith("redis") else None)
-    if not backend:
-        raise ValueError("a Redis result backend is needed with this broker (--result-backend redis://HOST:6379/N)")
+    if not backend or not backend.startswith("redis"):
+        raise InputError([Problem("command line", 0, "--result-backend", "collector replies need a Redis result "
+                                  "backend (--result-backend redis://HOST:6379/N)")])
     vt = float(visibility_timeout or os.environ.get("AUDITCTL_VISIBILITY_TIMEOUT") or DEFAULT_VISIBILITY_TIMEOUT)
     app = Celery("auditctl", broker=broker, backend=backend, set_as_current=False)
     app.conf.update(

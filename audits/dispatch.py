@@ -48,8 +48,6 @@ def dispatch_run(store: Store, run_id: str, hosts: list[Host], packs: list[str],
                  options: dict, broker: str | None = None, backend: str | None = None,
                  timeout: float = DEFAULT_TIMEOUT, quiet: bool = False) -> RunSummary:
     """Send each host not yet saved in this run to its site's queue; save replies as they come."""
-    from celery.exceptions import TimeoutError as CeleryTimeout
-
     sites = sites_of(hosts)
     done = {h.host_id for h in store.hosts(run_id)}
     todo = {task_id(run_id, h.id): h for h in hosts if h.id not in done}
@@ -59,36 +57,50 @@ def dispatch_run(store: Store, run_id: str, hosts: list[Host], packs: list[str],
                       queue=sites[h.id], expires=timeout, retry=True, retry_policy=PUBLISH_RETRY)
     progress = Progress(len(todo), quiet)
     pending = dict(todo)
-    deadline = time.monotonic() + timeout
-    exceptions, today = options.get("exceptions"), options.get("today") or dt.date.today()
     try:
-        while pending and time.monotonic() < deadline:
-            try:
-                for tid, meta in app.backend.get_many(set(pending), timeout=max(0.1, deadline - time.monotonic()),
-                                                      interval=0.5):
-                    host = pending.pop(tid, None)
-                    if host is None:
-                        continue
-                    rec, results = accept_reply(host, meta)
-                    results = [apply_exceptions(r, host, exceptions, today) for r in results] if exceptions else results
-                    store.save_host(run_id, rec, results)
-                    progress.host_done(rec, results)
-                    app.backend.forget(tid)
-            except CeleryTimeout:
-                break
-        for tid, host in pending.items():
+        _collect(app, store, run_id, pending, progress, time.monotonic() + timeout, options)
+        for host in pending.values():
             rec = lost_host(host, sites[host.id], timeout)
             store.save_host(run_id, rec, [])
             progress.host_done(rec, [])
         if pending:
             app.control.revoke(list(pending))
+    except KeyboardInterrupt:  # the tasks stay queued; `run --resume` sends again what is not saved
+        store.finish_run(run_id, "interrupted")
+        return RunSummary(run_id, "interrupted", *_counts(store, run_id), interrupted=True)
     finally:
         progress.close()
-    recs = store.hosts(run_id)
-    unreachable = sum(1 for r in recs if r.status != "audited")
+    audited, unreachable = _counts(store, run_id)
     status = "incomplete" if unreachable else "completed"
     store.finish_run(run_id, status)
-    return RunSummary(run_id, status, len(recs) - unreachable, unreachable)
+    return RunSummary(run_id, status, audited, unreachable)
+
+
+def _collect(app, store: Store, run_id: str, pending: dict, progress: Progress, deadline: float, options: dict):
+    """Save each reply as it arrives, until every host is in or the deadline passes (``pending`` keeps the rest)."""
+    from celery.exceptions import TimeoutError as CeleryTimeout
+
+    exceptions, today = options.get("exceptions"), options.get("today") or dt.date.today()
+    try:
+        for tid, meta in app.backend.get_many(set(pending), timeout=max(0.1, deadline - time.monotonic()),
+                                              interval=0.5):
+            host = pending.pop(tid, None)
+            if host is None:
+                continue
+            rec, results = accept_reply(host, meta)
+            if exceptions:
+                results = [apply_exceptions(r, host, exceptions, today) for r in results]
+            store.save_host(run_id, rec, results)
+            progress.host_done(rec, results)
+            app.backend.forget(tid)
+    except CeleryTimeout:
+        pass
+
+
+def _counts(store: Store, run_id: str) -> tuple[int, int]:
+    recs = store.hosts(run_id)
+    unreachable = sum(1 for r in recs if r.status != "audited")
+    return len(recs) - unreachable, unreachable
 
 
 def lost_host(host: Host, site: str, timeout: float) -> HostRecord:

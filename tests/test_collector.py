@@ -182,3 +182,11 @@ def test_rabbitmq_broker_smoke(tmp_path):
         assert w.audited("me") == 1
     finally:
         w.stop()
+
+
+def test_a_broker_without_a_redis_result_backend_is_a_usage_error(tmp_path, capsys):
+    inv = inventory(tmp_path)
+    rc = auditctl.main(["run", "-q", "-i", str(inv), "--db", str(tmp_path / "r.db"), "--dispatch", "celery",
+                        "--broker", "amqp://guest:guest@127.0.0.1:5672//", "--result-backend", "rpc://"])
+    assert rc == 2 and "--result-backend: collector replies need a Redis result backend" in capsys.readouterr().err
+    assert not (tmp_path / "r.db").exists()   # nothing written
