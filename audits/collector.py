@@ -97,7 +97,7 @@ def _audit_host_task(self, message: dict) -> dict:
     from .runner import audit_host
 
     host = host_from_message(message["host"])
-    logging.getLogger("auditctl.collector").warning("auditing host %s (%s) for task %s", host.id, host.address,
+    logging.getLogger("auditctl.collector").info("auditing host %s (%s) for task %s", host.id, host.address,
                                                     self.request.id)
     checks = load_registry().select(message["packs"] or None)
     rec, results = audit_host(host, checks, message.get("params") or {}, dict(message.get("options") or {}))
