@@ -103,10 +103,18 @@ def _counts(store: Store, run_id: str) -> tuple[int, int]:
     return len(recs) - unreachable, unreachable
 
 
+def host_record(host: Host, status: str, reason: str | None, detail: str, os_family: str = "",
+                started_at: str | None = None, duration: float = 0.0) -> HostRecord:
+    """A host record whose identity (address, school, district, city, names, systems) is the bureau's
+    inventory, whatever a collector said."""
+    return HostRecord(host.id, host.address, host.school, host.district, host.level, os_family, status, reason, detail,
+                      started_at, now(), duration, host.name or None, host.school_name or None,
+                      host.district_name or None, host.system_info, city=host.city)
+
+
 def lost_host(host: Host, site: str, timeout: float) -> HostRecord:
-    return HostRecord(host.id, host.address, host.school, host.district, host.level, "", "unreachable", "no_collector",
-                      f"no collector on queue '{site}' finished this host's audit within {timeout:g} s", None, now(),
-                      0.0, host.city)
+    return host_record(host, "unreachable", "no_collector",
+                       f"no collector on queue '{site}' finished this host's audit within {timeout:g} s")
 
 
 def accept_reply(host: Host, meta: dict) -> tuple[HostRecord, list[dict]]:
@@ -120,8 +128,7 @@ def accept_reply(host: Host, meta: dict) -> tuple[HostRecord, list[dict]]:
 
 
 def _failed(host: Host, detail: str) -> HostRecord:
-    return HostRecord(host.id, host.address, host.school, host.district, host.level, "", "unreachable", "error",
-                      detail, None, now(), 0.0, host.city)
+    return host_record(host, "unreachable", "error", detail)
 
 
 def _text(v, field: str, cap: int = TEXT_CAP) -> str:
@@ -146,10 +153,9 @@ def _validated(host: Host, reply) -> tuple[HostRecord, list[dict]]:
         raise ValueError("unknown host status or reason")
     if not isinstance(rows, list) or len(rows) > MAX_RESULTS:
         raise ValueError("results are not a bounded list")
-    duration = float(h.get("duration") or 0.0)
-    rec = HostRecord(host.id, host.address, host.school, host.district, host.level, _text(h.get("os_family"), "os", 20),
-                     h["status"], h["reason"], _text(h.get("detail"), "detail", 300),
-                     _text(h.get("started_at"), "started_at", 40) or None, now(), duration, host.city)
+    rec = host_record(host, h["status"], h["reason"], _text(h.get("detail"), "detail", 300),
+                      _text(h.get("os_family"), "os", 20), _text(h.get("started_at"), "started_at", 40) or None,
+                      float(h.get("duration") or 0.0))
     statuses = {str(s) for s in Status}
     results = []
     for r in rows:

@@ -54,6 +54,11 @@ hosts_t = Table(
     Column("started_at", String(40)),
     Column("finished_at", String(40)),
     Column("duration", Float),
+    # v2: names and systems as the inventory said at audit time, for reports and bureau roll-ups
+    Column("name", Text),
+    Column("school_name", Text),
+    Column("district_name", Text),
+    Column("systems", Text),  # JSON list of {id, name, level}
 )
 results_t = Table(
     "results", metadata,
@@ -103,17 +108,18 @@ def result_item_rows(run_id: str, host_id: str, results: list[dict]) -> list[dic
     return list(rows.values())
 
 
-def _add_missing_columns(table: Table, *names: str):
-    """A migration step: ALTER TABLE ... ADD COLUMN for each named column the table lacks (a store
-    created by this version already has them)."""
+def _add_missing_columns(table: Table, names: tuple[str, ...]):
+    """A migration step: ALTER TABLE … ADD COLUMN for each of ``names`` the table lacks (a store
+    created by an older version); a fresh store already has them from the table definition."""
     def step(conn):
-        from sqlalchemy import inspect, text
+        from sqlalchemy import inspect
 
         have = {c["name"] for c in inspect(conn).get_columns(table.name)}
         for name in names:
             if name not in have:
                 col = table.c[name]
-                conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {col.type.compile(conn.dialect)}"))
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} "
+                                     f"{col.type.compile(dialect=conn.dialect)}")
     return step
 
 
@@ -133,9 +139,10 @@ def _backfill_result_items(conn):
 
 
 # Version -> steps (a Table is created if missing; a callable gets the connection). Every step is
-# idempotent, so versions other branches add (2-5) can land in any order. Numbers may have gaps.
+# idempotent, so versions other branches add (3-5) can land in any order. Numbers may have gaps.
 MIGRATIONS = {1: [runs_t, hosts_t, results_t],
-              6: [_add_missing_columns(hosts_t, "city"), items_t, _backfill_result_items]}
+              2: [_add_missing_columns(hosts_t, ("name", "school_name", "district_name", "systems"))],
+              6: [_add_missing_columns(hosts_t, ("city",)), items_t, _backfill_result_items]}
 
 
 class StoreError(Exception):
@@ -177,6 +184,10 @@ class HostRecord:
     started_at: str
     finished_at: str
     duration: float
+    name: str | None = None
+    school_name: str | None = None
+    district_name: str | None = None
+    systems: list[dict] | None = None  # [{id, name, level}]
     city: str | None = None
 
 
@@ -245,12 +256,13 @@ class Store:
                 conn.execute(update(meta_t).where(meta_t.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
 
     # -- writing --------------------------------------------------------------------------------
-    def create_run(self, run_id: str, scope: dict, tool_version: str) -> None:
+    def create_run(self, run_id: str, scope: dict, tool_version: str, started_at: str | None = None) -> None:
+        """A new run row; ``started_at`` defaults to now (an imported run keeps its own)."""
         for attempt in range(20):  # seq is unique: a concurrent writer that took the same number makes us retry
             try:
                 with self.engine.begin() as conn:
                     seq = (conn.execute(select(func.max(runs_t.c.seq))).scalar() or 0) + 1
-                    conn.execute(insert(runs_t).values(id=run_id, seq=seq, started_at=now(), status="running",
+                    conn.execute(insert(runs_t).values(id=run_id, seq=seq, started_at=started_at or now(), status="running",
                                                        scope=json.dumps(scope, ensure_ascii=False, sort_keys=True),
                                                        tool_version=tool_version))
                 return
@@ -284,7 +296,8 @@ class Store:
                                                                 hosts_t.c.host_id == host_id)).first() is not None
 
     def _insert_host(self, conn, run_id: str, rec: HostRecord, results: list[dict]) -> None:
-        conn.execute(insert(hosts_t).values(run_id=run_id, **rec.__dict__))
+        row = dict(rec.__dict__, systems=json.dumps(rec.systems, ensure_ascii=False) if rec.systems is not None else None)
+        conn.execute(insert(hosts_t).values(run_id=run_id, **row))
         if results:
             rows = [{**r, "run_id": run_id, "host_id": rec.host_id, "underlying": r.get("underlying"),
                      "exceptions": json.dumps(r["exceptions"], ensure_ascii=False) if r.get("exceptions") else None,
@@ -322,7 +335,8 @@ class Store:
     def hosts(self, run_id: str) -> list[HostRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(hosts_t).where(hosts_t.c.run_id == run_id).order_by(hosts_t.c.host_id)).mappings()
-            return [HostRecord(**{k: v for k, v in r.items() if k != "run_id"}) for r in rows]
+            return [HostRecord(**{k: (json.loads(v) if k == "systems" and v else v)
+                                  for k, v in r.items() if k != "run_id"}) for r in rows]
 
     def results(self, run_id: str) -> dict[str, list[dict]]:
         out: dict[str, list[dict]] = {}

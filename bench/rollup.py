@@ -126,6 +126,7 @@ def main() -> int:
             py = rollup(hosts)
             for sc in py["schools"].values():
                 sc["high_risk"] = len(sc["high_risk"])
+                del sc["systems"]
             print("  equal to the Python rollup:", py == out)
             if py != out:
                 return 1

@@ -3,8 +3,8 @@
 The same method and the same numbers as ``reports.scoring.rollup`` (docs/scoring.md §7), computed by
 the database from ``result_items`` (one row per result and cited clause) and ``run_hosts``, so a
 province's millions of results are never loaded into Python. Python only shapes the per-school rows
-the database returns. One difference in shape: a school's ``high_risk`` is the number of high-risk
-candidates (the school report keeps the list with its details).
+the database returns. Differences in shape: a school's ``high_risk`` is the number of high-risk
+candidates, and per-system scores are left out (the school report keeps both in detail).
 """
 from __future__ import annotations
 
