@@ -1,5 +1,6 @@
 """A Celery run auditing the campus lab's SSH hosts with two real collectors on one site queue, one of
 them SIGKILLed while it holds a task: every host is still accounted for, exactly once."""
+import re
 import subprocess
 import sys
 import time
@@ -14,7 +15,8 @@ VISIBILITY = 10   # seconds before the dead collector's unacknowledged task goes
 
 
 @pytest.mark.lab
-def test_a_collector_killed_mid_task_loses_no_host(campus_lab, tmp_path):
+def test_a_collector_killed_mid_task_loses_no_host(campus_lab, tmp_path, pg_url):
+    """The bureau store is the real PostgreSQL server, as at a bureau."""
     need_broker(REDIS_URL)
     queue = unique_queue("lab")
     inv = campus_lab.write_inventory(tmp_path / "inv.yaml", connect_timeout=6, host_timeout=30)
@@ -23,7 +25,7 @@ def test_a_collector_killed_mid_task_loses_no_host(campus_lab, tmp_path):
     inv.write_text(yaml.safe_dump(doc, allow_unicode=True))
     silent = campus_lab.by_kind("silent")[0].id          # its audit waits 6 s for a banner: a task in flight
     workers = [Worker(queue, tmp_path / f"w{i}.log", visibility_timeout=VISIBILITY) for i in (1, 2)]
-    db = tmp_path / "bureau.db"
+    db = pg_url
     try:
         for w in workers:
             w.wait_ready()
@@ -43,13 +45,14 @@ def test_a_collector_killed_mid_task_loses_no_host(campus_lab, tmp_path):
         for w in workers:
             w.stop()
     assert run.returncode == 3, err                       # down and silent hosts are unreachable: incomplete
-    store = Store(str(db))
-    (r,) = store.runs()
-    hosts = {h.host_id: h for h in store.hosts(r["id"])}
+    run_id = re.search(r"^run (\S+): ", err, re.M).group(1)
+    store = Store(db)
+    assert store.run(run_id)["status"] == "incomplete"
+    hosts = {h.host_id: h for h in store.hosts(run_id)}
     assert sorted(hosts) == sorted(h.id for h in campus_lab.hosts)       # every host, each once
     assert hosts[silent].reason == "timeout"              # audited again by the survivor, not lost
     assert survivor.audited(silent) >= 1
-    results = store.results(r["id"])
+    results = store.results(run_id)
     for h in campus_lab.ssh_hosts:
         assert hosts[h.id].status == "audited", hosts[h.id]
         rows = results[h.id]
