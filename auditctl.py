@@ -268,12 +268,17 @@ def cmd_run(args) -> int:
 
 def _dispatch_celery(args, store, run_id, hosts, checks, cfg, options):
     """Send each host's audit to its site's collector queue and collect the results (audits/dispatch.py)."""
-    from audits.dispatch import DEFAULT_TIMEOUT, dispatch_run
+    from audits.dispatch import DEFAULT_TIMEOUT, BrokerError, dispatch_run
+    from audits.runner import RunSummary
 
     print(f"dispatching to collector queues: {', '.join(sorted({h.settings['site'] for h in hosts}))}", file=sys.stderr)
-    return dispatch_run(store, run_id, hosts, sorted({c.pack for c in checks}), cfg["params"], options,
-                        broker=args.broker, backend=args.result_backend,
-                        timeout=args.dispatch_timeout or DEFAULT_TIMEOUT, quiet=args.quiet)
+    try:
+        return dispatch_run(store, run_id, hosts, sorted({c.pack for c in checks}), cfg["params"], options,
+                            broker=args.broker, backend=args.result_backend,
+                            timeout=args.dispatch_timeout or DEFAULT_TIMEOUT, quiet=args.quiet)
+    except BrokerError as exc:  # the run is marked interrupted; --resume sends what is not saved
+        print(f"auditctl: {exc}", file=sys.stderr)
+        return RunSummary(run_id, "interrupted", 0, 0, interrupted=True)
 
 
 def cmd_worker(args) -> int:

@@ -29,6 +29,10 @@ DEFAULT_TIMEOUT = 3600  # seconds to wait for every host of a run
 PUBLISH_RETRY = {"max_retries": 5, "interval_start": 0.5, "interval_step": 1.0, "interval_max": 5.0}
 
 
+class BrokerError(Exception):
+    """The broker refused or could not be reached while tasks were being sent (after retries)."""
+
+
 def sites_of(hosts: list[Host]) -> dict[str, str]:
     """host id -> site queue; every host must have one (an InputError names the hosts without)."""
     missing = [h for h in hosts if not h.settings.get("site")]
@@ -52,9 +56,16 @@ def dispatch_run(store: Store, run_id: str, hosts: list[Host], packs: list[str],
     done = {h.host_id for h in store.hosts(run_id)}
     todo = {task_id(run_id, h.id): h for h in hosts if h.id not in done}
     app = make_app(broker, backend)
-    for tid, h in todo.items():  # a collector that comes back after the wait drops the stale task (expires)
-        app.send_task(TASK_NAME, args=[task_message(h, packs, plan_params, options)], task_id=tid,
-                      queue=sites[h.id], expires=timeout, retry=True, retry_policy=PUBLISH_RETRY)
+    try:
+        with app.connection_for_write() as conn:   # fail in seconds, not after the backend's long reconnect loop
+            conn.ensure_connection(**PUBLISH_RETRY)
+        app.backend.client.ping()
+        for tid, h in todo.items():  # a collector that comes back after the wait drops the stale task (expires)
+            app.send_task(TASK_NAME, args=[task_message(h, packs, plan_params, options)], task_id=tid,
+                          queue=sites[h.id], expires=timeout, retry=True, retry_policy=dict(PUBLISH_RETRY))
+    except Exception as exc:  # kombu raises its own OperationalError, or OSError, once retries are spent
+        store.finish_run(run_id, "interrupted")
+        raise BrokerError(f"cannot send tasks to the broker: {type(exc).__name__}: {str(exc)[:200]}") from None
     progress = Progress(len(todo), quiet)
     pending = dict(todo)
     try:

@@ -190,3 +190,15 @@ def test_a_broker_without_a_redis_result_backend_is_a_usage_error(tmp_path, caps
                         "--broker", "amqp://guest:guest@127.0.0.1:5672//", "--result-backend", "rpc://"])
     assert rc == 2 and "--result-backend: collector replies need a Redis result backend" in capsys.readouterr().err
     assert not (tmp_path / "r.db").exists()   # nothing written
+
+
+def test_an_unreachable_broker_interrupts_the_run_for_resume(tmp_path, capsys, monkeypatch):
+    import audits.dispatch
+
+    monkeypatch.setattr(audits.dispatch, "PUBLISH_RETRY", {"max_retries": 1, "interval_start": 0.1})
+    db = tmp_path / "r.db"
+    rc = auditctl.main(["run", "-q", "-i", str(inventory(tmp_path)), "--db", str(db), "--out", "", "--dispatch",
+                        "celery", "--broker", "redis://127.0.0.1:1/0"])   # nothing listens on port 1
+    err = capsys.readouterr().err
+    assert rc == 3 and "cannot send tasks to the broker" in err and "resume with: auditctl run --resume" in err
+    assert Store(str(db)).runs()[0]["status"] == "interrupted"
