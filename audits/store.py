@@ -237,13 +237,23 @@ class Store:
                 time.sleep(0.05 * (attempt + 1))
 
     def _migrate_once(self) -> None:
+        """Apply every migration this store lacks. Applied numbers are recorded (``migrations``), so
+        migrations merged from parallel work in any order (2, 3, 6, …) are each applied once even when
+        a store already has a higher number; a store without the record has 1..schema_version."""
         with self.engine.begin() as conn:
             have = self.version(conn)
             if have > SCHEMA_VERSION:
                 raise StoreError(f"results store {redact(self.url)} has schema v{have}, newer than this auditctl "
                                  f"(v{SCHEMA_VERSION}); upgrade auditctl")
-            for v in range(have + 1, SCHEMA_VERSION + 1):
-                for step in MIGRATIONS.get(v, ()):
+            row = conn.execute(select(meta_t.c.value).where(meta_t.c.key == "migrations")).first()
+            upto = set(range(1, have + 1))
+            applied = {int(v) for v in row[0].split(",") if v} & upto if row else upto & set(MIGRATIONS)
+            if applied - set(MIGRATIONS):
+                raise StoreError(f"results store {redact(self.url)} has migrations this auditctl does not know "
+                                 f"({sorted(applied - set(MIGRATIONS))}); upgrade auditctl")
+            missing = sorted(set(MIGRATIONS) - applied)
+            for v in missing:
+                for step in MIGRATIONS[v]:
                     if isinstance(step, Table):
                         step.create(conn, checkfirst=True)
                     else:
@@ -251,10 +261,13 @@ class Store:
             for table in (results_t, items_t):
                 for ix in table.indexes:
                     ix.create(conn, checkfirst=True)
-            if have == 0:
-                conn.execute(insert(meta_t).values(key="schema_version", value=str(SCHEMA_VERSION)))
-            elif have < SCHEMA_VERSION:
-                conn.execute(update(meta_t).where(meta_t.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+            for key, value in (("schema_version", str(SCHEMA_VERSION)),
+                               ("migrations", ",".join(map(str, sorted(applied | set(MIGRATIONS)))))):
+                if conn.execute(select(meta_t.c.key).where(meta_t.c.key == key)).first():
+                    if missing or have < SCHEMA_VERSION:
+                        conn.execute(update(meta_t).where(meta_t.c.key == key).values(value=value))
+                else:
+                    conn.execute(insert(meta_t).values(key=key, value=value))
 
     # -- writing --------------------------------------------------------------------------------
     def create_run(self, run_id: str, scope: dict, tool_version: str, started_at: str | None = None) -> None:

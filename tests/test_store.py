@@ -180,3 +180,21 @@ def test_a_version_1_store_is_migrated_and_keeps_its_rows(store_url):
     s.save_host(new_id, rec, [RESULT])
     (back,) = Store(store_url).hosts(new_id)
     assert back.school_name == "第一中学" and back.systems == [{"id": "oa", "name": "办公系统", "level": 3}]
+
+
+def test_a_migration_merged_later_with_a_lower_number_is_still_applied(tmp_path, monkeypatch):
+    """Parallel branches take migration numbers 2, 3, 6…: a store already at v6 that lacks 3 gets 3."""
+    import audits.store as store_mod
+    from sqlalchemy import Column, MetaData, String, Table
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    Store(url)
+    late = Table("late_feature", MetaData(), Column("id", String(8), primary_key=True))
+    monkeypatch.setitem(store_mod.MIGRATIONS, 3, [late])
+    s = Store(url)
+    with s.engine.connect() as c:
+        assert c.execute(text("select count(*) from late_feature")).scalar() == 0
+        assert c.execute(text("select value from auditctl_meta where key='migrations'")).scalar() == "1,2,3,6"
+    monkeypatch.delitem(store_mod.MIGRATIONS, 3)
+    with pytest.raises(StoreError, match=r"migrations this auditctl does not know \(\[3\]\)"):
+        Store(url)
