@@ -51,7 +51,7 @@ def make_app(broker: str | None = None, backend: str | None = None, visibility_t
         task_reject_on_worker_lost=True,    # ... and requeued if the worker process dies meanwhile
         worker_prefetch_multiplier=1,       # a collector holds no more tasks than it runs
         task_default_queue="auditctl",
-        result_expires=7 * 24 * 3600,
+        result_expires=24 * 3600,           # replies are read within the dispatch wait
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,  # a collector keeps trying an unreachable broker
         worker_hijack_root_logger=False,
