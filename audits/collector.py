@@ -15,7 +15,7 @@ import json
 import os
 from dataclasses import asdict
 
-from .inventory import Host, Source
+from .inventory import Host
 
 TASK_NAME = "auditctl.audit_host"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
@@ -78,14 +78,41 @@ def host_message(host: Host) -> dict:
 
 
 def host_from_message(d: dict) -> Host:
-    return Host(**{**d, "source": Source(**d["source"])})
+    """The Host back from its JSON: nested dataclasses (source, backup/DR policies), tuples and dates
+    rebuilt from the field types, so a collector judges exactly the host the bureau declared."""
+    return _decode(Host, d)
+
+
+def _decode(tp, value):
+    """A JSON value as the type ``tp`` (dataclass, tuple[X, ...], list, X | None, date, plain)."""
+    import dataclasses
+    import datetime as dt
+    import types
+    import typing
+
+    if value is None:
+        return None
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        return _decode(next(a for a in args if a is not type(None)), value)
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        return tp(**{f.name: _decode(hints[f.name], value[f.name]) for f in dataclasses.fields(tp) if f.name in value})
+    if origin is tuple:
+        return tuple(_decode(args[0], v) for v in value)
+    if origin is list and args:
+        return [_decode(args[0], v) for v in value]
+    if tp is dt.date:
+        return dt.date.fromisoformat(value)
+    return value
 
 
 def task_message(host: Host, packs: list[str], params: dict, options: dict) -> dict:
     """Everything a collector needs to audit one host. ``options`` are the run's SSH options
-    (known_hosts, trust on first use); waivers and attestations stay with the dispatcher."""
+    (known_hosts, trust on first use) and its UTC start (ages are judged against it); waivers and
+    attestations stay with the dispatcher."""
     return {"host": host_message(host), "packs": list(packs), "params": json.loads(json.dumps(params, default=str)),
-            "options": {k: options.get(k) for k in ("known_hosts", "tofu") if options.get(k) is not None}}
+            "options": {k: options.get(k) for k in ("known_hosts", "tofu", "run_started") if options.get(k) is not None}}
 
 
 def _audit_host_task(self, message: dict) -> dict:

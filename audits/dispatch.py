@@ -53,6 +53,7 @@ def dispatch_run(store: Store, run_id: str, hosts: list[Host], packs: list[str],
                  timeout: float = DEFAULT_TIMEOUT, quiet: bool = False) -> RunSummary:
     """Send each host not yet saved in this run to its site's queue; save replies as they come."""
     sites = sites_of(hosts)
+    options = {**options, "run_started": options.get("run_started") or store.run(run_id)["started_at"]}
     done = {h.host_id for h in store.hosts(run_id)}
     todo = {task_id(run_id, h.id): h for h in hosts if h.id not in done}
     app = make_app(broker, backend)

@@ -60,11 +60,48 @@ def test_dispatch_refuses_hosts_without_a_site_before_writing(tmp_path, capsys):
 def test_the_task_message_carries_no_secret(tmp_path, monkeypatch):
     monkeypatch.setenv("AUDIT_PW", "s3cret-pw")
     host = load_inventory(inventory(tmp_path)).hosts["me2"]
-    msg = task_message(host, ["mlps"], {"mlps": {"min_password_length": 10}}, {"known_hosts": "/k", "exceptions": "x"})
+    msg = task_message(host, ["mlps"], {"mlps": {"min_password_length": 10}},
+                       {"known_hosts": "/k", "exceptions": "x", "run_started": "2026-12-02T00:00:00Z"})
+    assert msg["options"] == {"known_hosts": "/k", "run_started": "2026-12-02T00:00:00Z"}
     text = json.dumps(msg)
     assert "s3cret-pw" not in text and "AUDIT_PW" in text          # the variable's name only
     assert "exceptions" not in msg["options"]                       # waivers stay with the dispatcher
     assert host_from_message(msg["host"]) == host
+
+
+def test_a_host_with_backup_and_dr_policies_crosses_the_wire_unchanged(tmp_path):
+    """The backup/DR packs judge declared policies: the collector must see the same ones."""
+    p = tmp_path / "inv.yaml"
+    p.write_text(textwrap.dedent("""\
+        bureau: {id: prov}
+        districts:
+          - id: d1
+            schools:
+              - id: s1
+                site: q
+                systems:
+                  - id: portal
+                    level: 3
+                    rpo_hours: 24
+                    rto_hours: 8
+                    backup:
+                      targets:
+                        - {path: /srv/backup/portal}
+                        - {remote: "backup@dr.example:/pool/portal", offsite: true, marker: /var/backups/off-ok}
+                      marker: /var/backups/portal.last-success
+                      listing: {format: restic, file: /var/log/snapshots.json}
+                    dr:
+                      standby: {host: db02, port: 5432}
+                      plan_reviewed: 2026-03-01
+                      drill: {date: 2026-05-10, achieved_rto_hours: 6}
+                hosts:
+                  - {id: db01, address: 127.0.0.1, connection: local, systems: [portal]}
+                  - {id: db02, address: 127.0.0.2, connection: local, systems: [portal]}
+        """), encoding="utf-8")
+    host = load_inventory(p).hosts["db01"]
+    assert host.backup and host.dr and host.dr[0].drill_date is not None
+    wire = json.loads(json.dumps(task_message(host, ["backup", "dr"], {}, {})))
+    assert host_from_message(wire["host"]) == host
 
 
 def _reply(host_id="me", **result):
