@@ -205,7 +205,25 @@ def _exit_code(doc, fail_on) -> int:
     return EXIT_OK
 
 
-def cmd_run(args) -> int:
+def _network_stage(args, plan, packs, registry, checks, inv, hosts, network_only: bool):
+    """(checks, hosts, NetworkView or None): the network pack and its scan only when asked for —
+    ``auditctl scan``, a plan with ``network:``, ``--nmap-xml``, or ``--packs`` naming network."""
+    from audits.netscan import ScanOptions, prepare
+
+    named = "network" in (packs or [])  # --packs network, or a resumed run that had the network view
+    if not (network_only or plan.network is not None or getattr(args, "nmap_xml", None) or named):
+        return [c for c in checks if c.pack != "network"], hosts, None
+    if not any(c.pack == "network" for c in checks):  # asked for by the plan or --nmap-xml
+        checks = checks + registry.select(["network"])
+    settings = dict(plan.network or {})
+    for opt in ("scan_type", "max_rate", "nmap_xml"):
+        if getattr(args, opt, None):
+            settings[opt] = getattr(args, opt)
+    view = prepare(inv, hosts, ScanOptions(**settings))
+    return checks, hosts + view.segment_hosts(inv), view
+
+
+def cmd_run(args, network_only: bool = False) -> int:
     from audits.inventory import load_inventory
     from audits.exceptions import validate_exception_checks
     from audits.runner import DEFAULT_FORKS, run_hosts, start_run, validate_params
@@ -213,15 +231,17 @@ def cmd_run(args) -> int:
     from checks.registry import load_registry
 
     plan, cfg = _settings(args)
+    if network_only:
+        cfg["packs"] = ["network"]
     resume = None
-    if args.resume:
+    if getattr(args, "resume", None):
         resume = Store(cfg["db"]).run(args.resume)
         if resume["status"] == "completed":
             print(f"auditctl: run {args.resume} is already complete", file=sys.stderr)
         scope = resume["scope"]
         cfg.update(inventory=scope["inventory"], limit=scope.get("limit"), packs=scope.get("packs", []),
                    params=scope.get("params", {}))
-    # Validate every input before anything is written.
+    # Validate every input (and run the network scan) before anything is written.
     inv = load_inventory(cfg["inventory"])
     for w in inv.warnings:
         print(f"{w} (warning)", file=sys.stderr)
@@ -233,12 +253,13 @@ def cmd_run(args) -> int:
     validate_params(cfg["params"], checks, plan.source or "plan")
     exceptions = inv.exceptions.extend(plan.exceptions)
     validate_exception_checks(exceptions, registry.by_id)
-    if args.dispatch == "celery":  # checked before anything is written: a queue per host, a usable broker setting
+    if getattr(args, "dispatch", "local") == "celery":  # checked before anything is written: a queue per host, a usable broker setting
         from audits.collector import make_app
         from audits.dispatch import sites_of
 
         sites_of(hosts)
         make_app(args.broker, args.result_backend)
+    checks, hosts, view = _network_stage(args, plan, cfg["packs"], registry, checks, inv, hosts, network_only)
     store = Store(cfg["db"])
     if resume:
         run_id = args.resume
@@ -249,8 +270,9 @@ def cmd_run(args) -> int:
                                    "params": cfg["params"], "bureau": inv.bureau_id,
                                    "bureau_name": inv.bureau_name})
     print(f"run {run_id}: {len(hosts)} host(s), {len(checks)} checks", file=sys.stderr)
-    options = {"known_hosts": args.known_hosts, "tofu": args.trust_on_first_use, "exceptions": exceptions}
-    if args.dispatch == "celery":
+    options = {"known_hosts": getattr(args, "known_hosts", None), "tofu": getattr(args, "trust_on_first_use", False),
+               "exceptions": exceptions, "network": view, "network_only": network_only}
+    if getattr(args, "dispatch", "local") == "celery":  # the network view is not sent to collectors
         summary = _dispatch_celery(args, store, run_id, hosts, checks, cfg, options)
     else:
         summary = run_hosts(store, run_id, hosts, checks, cfg["params"], forks=cfg["forks"] or DEFAULT_FORKS,
@@ -288,6 +310,12 @@ def cmd_worker(args) -> int:
     run_worker(args.queue, broker=args.broker, backend=args.result_backend, concurrency=args.concurrency,
                visibility_timeout=args.visibility_timeout, loglevel=args.loglevel)
     return EXIT_OK
+
+
+def cmd_scan(args) -> int:
+    """The network view only: scan (or import) and judge, no login to any host."""
+    args.packs = None
+    return cmd_run(args, network_only=True)
 
 
 def cmd_report(args) -> int:
@@ -367,6 +395,24 @@ def cmd_runs(args) -> int:
 
 
 # -- parser -----------------------------------------------------------------------------------
+def _scan_options(p):
+    p.add_argument("--scan-type", choices=("auto", "syn", "connect"),
+                   help="nmap TCP scan: syn needs root/CAP_NET_RAW; connect works for any user (default auto)")
+    p.add_argument("--max-rate", type=int, metavar="PPS", help="nmap packets per second (default 300)")
+
+
+def _output_options(p):
+    p.add_argument("--db", help="results store: SQLAlchemy URL or SQLite path")
+    p.add_argument("--out", help="directory for HTML reports (default: ./reports)")
+    p.add_argument("--json", help="write the run as JSON to FILE ('-' for stdout)")
+    p.add_argument("--format", action="append", metavar="FMT[:FILE]",
+                   help="machine output json|csv|junit to FILE (default stdout); repeatable")
+    p.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 if a failure this severe or worse is found")
+    p.add_argument("--forks", type=int, help="hosts audited at once (default 32)")
+    p.add_argument("--lang", choices=("zh", "en"))
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="auditctl", description="Campus network-security and MLPS 2.0 audits.")
     ap.add_argument("--version", action="version", version=f"auditctl {__version__}")
@@ -397,19 +443,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-i", "--inventory", help="inventory file or directory (default: this machine)")
     p.add_argument("--plan", help="audit plan YAML")
     p.add_argument("--limit", help="host, school, district or role ids or globs, comma-separated")
-    p.add_argument("--packs", help="comma-separated packs (default: all)")
-    p.add_argument("--db", help="results store: SQLAlchemy URL or SQLite path")
-    p.add_argument("--out", help="directory for HTML reports (default: ./reports)")
-    p.add_argument("--json", help="write the run as JSON to FILE ('-' for stdout)")
-    p.add_argument("--format", action="append", metavar="FMT[:FILE]",
-                   help="machine output json|csv|junit to FILE (default stdout); repeatable")
-    p.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 if a failure this severe or worse is found")
-    p.add_argument("--forks", type=int, help="hosts audited at once (default 32)")
-    p.add_argument("--lang", choices=("zh", "en"))
+    p.add_argument("--packs", help="comma-separated packs (default: all; network only with a plan's network:)")
+    _output_options(p)
     p.add_argument("--resume", metavar="RUN_ID", help="finish an interrupted run")
     p.add_argument("--known-hosts", help="known_hosts file for SSH host keys")
     p.add_argument("--trust-on-first-use", action="store_true", help="accept and record unknown SSH host keys")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("--nmap-xml", metavar="FILE", help="include the network view from this nmap XML (no scan runs)")
+    _scan_options(p)
     p.add_argument("--dispatch", choices=("local", "celery"), default="local",
                    help="celery: send each host to its site's collector queue (auditctl worker)")
     p.add_argument("--broker", help="Celery broker URL (default $AUDITCTL_BROKER or redis://127.0.0.1:6379/0)")
@@ -426,6 +466,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds before an unacknowledged task goes to another collector (Redis; default 600)")
     p.add_argument("--loglevel", default="INFO")
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("scan", help="the network view only: nmap the declared subnets and hosts, judge the network pack")
+    p.add_argument("-i", "--inventory", help="inventory file or directory (default: this machine)")
+    p.add_argument("--plan", help="audit plan YAML (its network: settings, outputs, params)")
+    p.add_argument("--limit", help="host, school, district or role ids or globs, comma-separated")
+    p.add_argument("--nmap-xml", metavar="FILE", help="judge this nmap XML (nmap -oX) instead of scanning")
+    _scan_options(p)
+    _output_options(p)
+    p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser("report", help="re-render a stored run without touching hosts")
     p.add_argument("--run", help="run id (default: the latest)")
