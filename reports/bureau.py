@@ -31,12 +31,14 @@ def school_summary(school: str, hosts: list[dict], run: dict) -> dict:
     """One school's figures from one run's hosts of that school."""
     sc = score_hosts(hosts)
     first = hosts[0]
+    city = first.get("city") or run.get("bureau") or ""
     reasons = Counter(h.get("reason") or "error" for h in hosts if h["status"] != "audited")
     return {"id": school, "name": next((h["school_name"] for h in hosts if h.get("school_name")), school),
             "district": first.get("district") or "",
             "district_name": next((h["district_name"] for h in hosts if h.get("district_name")), None)
             or first.get("district") or "",
-            "city": run.get("bureau") or "", "city_name": run.get("bureau_name") or run.get("bureau") or "",
+            "city": city,
+            "city_name": (run.get("bureau_name") or city) if city == run.get("bureau") else city,
             "rate": sc["rate"], "verdict": sc["verdict"], "high_risk": len(sc["high_risk"]), "points": sc["points"],
             "hosts": len(hosts), "audited": sum(1 for h in hosts if h["status"] == "audited"),
             "unreachable": sum(reasons.values()), "reasons": dict(sorted(reasons.items())),
@@ -184,7 +186,8 @@ def from_store(store) -> BureauView:
         results = store.scoring_rows(run["id"])
         hosts = [{"id": h.host_id, "school": h.school, "district": h.district, "level": h.level,
                   "status": h.status, "reason": h.reason, "school_name": h.school_name,
-                  "district_name": h.district_name, "results": results.get(h.host_id, [])}
+                  "district_name": h.district_name, "city": getattr(h, "city", None),
+                  "results": results.get(h.host_id, [])}
                  for h in store.hosts(run["id"])]
         view.add_run({"id": run["id"], "started_at": run["started_at"], "bureau": run["scope"].get("bureau"),
                       "bureau_name": run["scope"].get("bureau_name")}, hosts)
