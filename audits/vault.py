@@ -75,6 +75,9 @@ class Secret:
     def __reduce__(self):  # never pickled (e.g. into a Celery message) in clear
         raise TypeError("a Secret cannot be pickled")
 
+    def __deepcopy__(self, memo):  # dataclasses.asdict(host) copies settings: the same object, in memory
+        return self
+
 
 @dataclass(frozen=True)
 class VaultRef:

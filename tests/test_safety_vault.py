@@ -1,4 +1,5 @@
 """The vault: authenticated encryption with a memory-hard KDF, in-memory use, FILE:LINE errors."""
+import json
 import os
 import pickle
 import stat
@@ -181,3 +182,17 @@ def test_edit_uses_a_private_temporary_file_removed_afterwards(tmp_path, monkeyp
         assert vault.decrypt(text, PW).endswith("snmp_ro: c0mmunity-9\n")
     else:
         assert f.read_text() == before
+
+
+def test_a_collector_task_message_carries_no_secret_and_the_worker_refuses_cleanly(vaulted):
+    from audits.collector import host_from_message, host_message
+    from audits.transports import Unreachable
+    from audits.transports.ssh import SSHTransport
+
+    inv = load_inventory(vaulted / "inv.yaml")
+    vault.unlock_inventory(inv)
+    msg = json.dumps(host_message(inv.hosts["old01"]))
+    assert "Zq8#vault-secret-1" not in msg and "legacy_root" in msg
+    host = host_from_message(json.loads(msg))
+    with pytest.raises(Unreachable, match="not unlocked here"):
+        SSHTransport(host)._auth(None, "root", "")

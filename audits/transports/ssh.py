@@ -188,6 +188,10 @@ class SSHTransport(Transport):
 
     def _auth(self, t: paramiko.Transport, user: str, what: str) -> None:
         s = self.host.settings
+        for k in ("password", "key_passphrase"):
+            if s.get(k) is not None and not hasattr(s[k], "reveal"):
+                raise Unreachable("auth_failed", f"{k} names a vault entry that is not unlocked here (a collector "
+                                  "receives no secrets; give it key files or password_env)")
         log.debug("%s%s@%s: authenticating (key file %s, passphrase %s, password %s)", what, user, t.getpeername()[0],
                   s.get("key_file"), s.get("key_passphrase"), s.get("password") or s.get("password_env"))
         tried = []
