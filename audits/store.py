@@ -19,7 +19,6 @@ from sqlalchemy import (Column, Float, ForeignKey, Index, Integer, MetaData, Str
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
 
-SCHEMA_VERSION = 1
 metadata = MetaData()
 
 meta_t = Table("auditctl_meta", metadata, Column("key", String(64), primary_key=True), Column("value", Text))
@@ -70,7 +69,30 @@ results_t = Table(
 )
 Index("ix_results_run_host", results_t.c.run_id, results_t.c.host_id)
 
-MIGRATIONS = {1: [runs_t, hosts_t, results_t]}
+# The bureau's side of signed bundles (docs/bundles.md): the schools' registered public keys and every
+# bundle imported, so a replayed bundle or a second bundle for the same run is recognised.
+trusted_keys_t = Table(
+    "trusted_keys", metadata,
+    Column("key_id", String(64), primary_key=True),  # sha256 hex of the raw Ed25519 public key
+    Column("school", String(64), nullable=False, index=True),
+    Column("public_key", Text, nullable=False),  # PEM SubjectPublicKeyInfo
+    Column("added_at", String(40), nullable=False),
+    Column("revoked_at", String(40)),
+)
+imported_bundles_t = Table(
+    "imported_bundles", metadata,
+    Column("digest", String(64), primary_key=True),  # sha256 hex of the signed bytes
+    Column("run_id", String(64), ForeignKey("runs.id"), nullable=False, unique=True),
+    Column("school", String(64), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("imported_at", String(40), nullable=False),
+)
+
+# version -> tables to create (checkfirst). Each migration is recorded on its own in auditctl_meta
+# ("migration:N"), so one that lands in the code after a higher-numbered one still runs on stores
+# created in between. 2 is the run_hosts columns (assigned to another change).
+MIGRATIONS = {1: [runs_t, hosts_t, results_t], 3: [trusted_keys_t, imported_bundles_t]}
+SCHEMA_VERSION = max(MIGRATIONS)
 
 
 class StoreError(Exception):
@@ -141,6 +163,10 @@ class Store:
         row = conn.execute(select(meta_t.c.value).where(meta_t.c.key == "schema_version")).first()
         return int(row[0]) if row else 0
 
+    def _recorded(self, conn) -> set[int]:
+        rows = conn.execute(select(meta_t.c.key).where(meta_t.c.key.like("migration:%"))).scalars()
+        return {int(k.split(":", 1)[1]) for k in rows}
+
     def migrate(self) -> None:
         """Bring the schema to this version. Another process may be creating the same fresh store at
         the same moment (a scheduled run and a reader): a "table already exists" or duplicate-key error
@@ -164,11 +190,16 @@ class Store:
             if have > SCHEMA_VERSION:
                 raise StoreError(f"results store {redact(self.url)} has schema v{have}, newer than this auditctl "
                                  f"(v{SCHEMA_VERSION}); upgrade auditctl")
-            for v in range(have + 1, SCHEMA_VERSION + 1):
+            recorded = self._recorded(conn)
+            # stores from before per-migration records ran every migration up to their version
+            applied = recorded or set(range(1, have + 1))
+            for v in sorted(set(MIGRATIONS) - applied):
                 for table in MIGRATIONS[v]:
                     table.create(conn, checkfirst=True)
-                for ix in results_t.indexes:
-                    ix.create(conn, checkfirst=True)
+                    for ix in table.indexes:
+                        ix.create(conn, checkfirst=True)
+            for v in sorted(set(MIGRATIONS) - recorded):
+                conn.execute(insert(meta_t).values(key=f"migration:{v}", value=now()))
             if have == 0:
                 conn.execute(insert(meta_t).values(key="schema_version", value=str(SCHEMA_VERSION)))
             elif have < SCHEMA_VERSION:
@@ -195,13 +226,77 @@ class Store:
     def save_host(self, run_id: str, rec: HostRecord, results: list[dict]) -> None:
         """One host's row and all its results, in one transaction (a host is saved whole or not at all)."""
         with self.engine.begin() as conn:
-            conn.execute(insert(hosts_t).values(run_id=run_id, **rec.__dict__))
-            if results:
-                rows = [{**r, "run_id": run_id, "host_id": rec.host_id, "underlying": r.get("underlying"),
-                         "exceptions": json.dumps(r["exceptions"], ensure_ascii=False) if r.get("exceptions") else None,
-                         **{k: json.dumps(r[k], ensure_ascii=False) for k in ("refs", "title", "message", "remediation")}}
-                        for r in results]
-                conn.execute(insert(results_t), rows)
+            _insert_host(conn, run_id, rec, results)
+
+    def import_run(self, run: dict, hosts: list[tuple[HostRecord, list[dict]]], bundle: dict) -> bool:
+        """Store a verified bundle's run (``run``: id, started_at, finished_at, status, scope, tool_version),
+        its hosts and results and the ``bundle`` record (digest, school, key_id) in ONE transaction.
+        Returns False, storing nothing, when this bundle was already imported (a concurrent import won)."""
+        for attempt in range(20):
+            try:
+                with self.engine.begin() as conn:
+                    if conn.execute(select(imported_bundles_t.c.digest)
+                                    .where(imported_bundles_t.c.digest == bundle["digest"])).first():
+                        return False
+                    seq = (conn.execute(select(func.max(runs_t.c.seq))).scalar() or 0) + 1
+                    conn.execute(insert(runs_t).values(
+                        seq=seq, **{**run, "scope": json.dumps(run["scope"], ensure_ascii=False, sort_keys=True)}))
+                    for rec, results in hosts:
+                        _insert_host(conn, run["id"], rec, results)
+                    conn.execute(insert(imported_bundles_t).values(run_id=run["id"], imported_at=now(), **bundle))
+                return True
+            except IntegrityError:
+                if attempt == 19 or self._has_run(run["id"]):
+                    raise
+
+    def imported_bundle(self, digest: str | None = None, run_id: str | None = None) -> dict | None:
+        """The import record of a bundle, by its digest or by the run it carried."""
+        q = select(imported_bundles_t)
+        q = q.where(imported_bundles_t.c.digest == digest) if digest else q.where(imported_bundles_t.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).mappings().first()
+        return dict(row) if row else None
+
+    # -- trusted school keys (bureau) ------------------------------------------------------------
+    def trust_key(self, school: str, key_id: str, public_pem: str) -> str:
+        """Register a school's public key. Returns 'added' or 'already trusted'; a key registered for
+        another school, or revoked, is refused (StoreError)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(trusted_keys_t).where(trusted_keys_t.c.key_id == key_id)).mappings().first()
+            if row:
+                if row["school"] != school:
+                    raise StoreError(f"key {key_id[:16]} is already registered for school '{row['school']}'")
+                if row["revoked_at"]:
+                    raise StoreError(f"key {key_id[:16]} of school '{school}' was revoked on {row['revoked_at']}; "
+                                     "a revoked key cannot be trusted again")
+                return "already trusted"
+            conn.execute(insert(trusted_keys_t).values(key_id=key_id, school=school, public_key=public_pem,
+                                                       added_at=now()))
+        return "added"
+
+    def revoke_keys(self, school_or_key: str) -> list[str]:
+        """Revoke every active key of a school, or one key by its id (or a unique prefix of 8+ characters)."""
+        with self.engine.begin() as conn:
+            active = conn.execute(select(trusted_keys_t.c.key_id, trusted_keys_t.c.school)
+                                  .where(trusted_keys_t.c.revoked_at.is_(None))).all()
+            ids = [k for k, s in active if s == school_or_key]
+            if not ids and len(school_or_key) >= 8:
+                ids = [k for k, _ in active if k.startswith(school_or_key.lower())]
+                if len(ids) > 1:
+                    raise StoreError(f"'{school_or_key}' matches {len(ids)} keys; give more of the key id")
+            if ids:
+                conn.execute(update(trusted_keys_t).where(trusted_keys_t.c.key_id.in_(ids)).values(revoked_at=now()))
+        return ids
+
+    def trusted_keys(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(trusted_keys_t).order_by(trusted_keys_t.c.school, trusted_keys_t.c.added_at))
+            return [dict(r) for r in rows.mappings()]
+
+    def trusted_key(self, key_id: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(trusted_keys_t).where(trusted_keys_t.c.key_id == key_id)).mappings().first()
+        return dict(row) if row else None
 
     def finish_run(self, run_id: str, status: str) -> None:
         with self.engine.begin() as conn:
@@ -244,6 +339,16 @@ class Store:
                 d["exceptions"] = json.loads(d["exceptions"]) if d["exceptions"] else []
                 out.setdefault(d["host_id"], []).append(d)
         return out
+
+
+def _insert_host(conn, run_id: str, rec: HostRecord, results: list[dict]) -> None:
+    conn.execute(insert(hosts_t).values(run_id=run_id, **rec.__dict__))
+    if results:
+        rows = [{**r, "run_id": run_id, "host_id": rec.host_id, "underlying": r.get("underlying"),
+                 "exceptions": json.dumps(r["exceptions"], ensure_ascii=False) if r.get("exceptions") else None,
+                 **{k: json.dumps(r[k], ensure_ascii=False) for k in ("refs", "title", "message", "remediation")}}
+                for r in results]
+        conn.execute(insert(results_t), rows)
 
 
 def redact(url: str) -> str:
