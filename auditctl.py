@@ -305,6 +305,118 @@ def cmd_runs(args) -> int:
     return EXIT_OK
 
 
+# -- keys / bundle / import (signed bundles, docs/bundles.md) ---------------------------------
+def _store(args):
+    from audits.store import Store
+
+    return Store(args.db or os.environ.get("AUDITCTL_DB"))
+
+
+def _key_problem(exc) -> int:
+    print(f"auditctl: {exc}", file=sys.stderr)
+    return EXIT_INPUT
+
+
+def cmd_keys_init(args) -> int:
+    from audits.signing import SigningKeyError, init_key, read_passphrase
+
+    try:
+        passphrase = read_passphrase(args.passphrase_file, confirm=True, required=args.encrypt)
+        key_file, pub_file, kid = init_key(args.school, passphrase)
+    except SigningKeyError as exc:
+        return _key_problem(exc)
+    print(f"signing key: {key_file} (mode 0600{', passphrase-encrypted' if passphrase else ''})\n"
+          f"public key:  {pub_file}\nkey id:      {kid}\n"
+          f"give the public key to your bureau: auditctl keys trust {args.school} {pub_file.name}")
+    return EXIT_OK
+
+
+def cmd_keys_trust(args) -> int:
+    from audits.signing import SigningKeyError, SCHOOL_ID, key_id, load_public, public_pem
+
+    if not SCHOOL_ID.match(args.school):
+        return _key_problem(f"school id '{args.school}' is not valid")
+    try:
+        with open(args.pubkey, "rb") as fh:
+            public = load_public(fh.read(16 * 1024), args.pubkey)
+    except OSError as exc:
+        return _key_problem(f"cannot read {args.pubkey}: {exc.strerror}")
+    except SigningKeyError as exc:
+        return _key_problem(exc)
+    kid = key_id(public)
+    outcome = _store(args).trust_key(args.school, kid, public_pem(public))
+    print(f"{outcome}: key {kid} for school {args.school}")
+    return EXIT_OK
+
+
+def cmd_keys_revoke(args) -> int:
+    ids = _store(args).revoke_keys(args.target)
+    if not ids:
+        return _key_problem(f"no active key of school or with id '{args.target}'")
+    for kid in ids:
+        print(f"revoked: {kid}")
+    return EXIT_OK
+
+
+def cmd_keys_list(args) -> int:
+    keys = [{k: v for k, v in row.items() if k != "public_key"} for row in _store(args).trusted_keys()]
+    if args.json:
+        print(json.dumps(keys, ensure_ascii=False, indent=1))
+        return EXIT_OK
+    for k in keys:
+        state = f"revoked {k['revoked_at']}" if k["revoked_at"] else "active"
+        print(f"{k['school']:24} {k['key_id']}  added {k['added_at']}  {state}")
+    return EXIT_OK
+
+
+def cmd_bundle(args) -> int:
+    from audits.signing import SigningKeyError, key_paths, load_private
+    from reports.bundle import make_bundle
+    from reports.document import run_document
+
+    store = _store(args)
+    run = store.run(args.run)
+    schools = sorted({h.school for h in store.hosts(args.run)})
+    school = args.school or (schools[0] if len(schools) == 1 else None)
+    if school is None or school not in schools:
+        raise InputError([Problem("command line", 0, "--school", f"run {args.run} has hosts of school(s) "
+                                  f"{', '.join(schools) or '(none)'}; name one with --school")])
+    if run["status"] == "running":
+        raise InputError([Problem("command line", 0, "--run", f"run {args.run} is still running")])
+    try:
+        key = load_private(Path(args.key) if args.key else key_paths(school)[0], args.passphrase_file)
+    except SigningKeyError as exc:
+        return _key_problem(exc)
+    bundle = make_bundle(run_document(store, args.run, school=school), school, key)
+    out = args.output or f"{args.run}-{school}.bundle.json"
+    text = json.dumps(bundle, ensure_ascii=False) + "\n"
+    if out == "-":
+        sys.stdout.write(text)
+    else:
+        _atomic_write(out, text)
+    print(f"bundle: {out} (school {school}, {len(bundle['body']['hosts'])} host(s), key {bundle['signer']['key_id'][:16]})",
+          file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_import(args) -> int:
+    from audits.importer import import_bundle
+
+    store, rc = _store(args), EXIT_OK
+    for path in args.bundles:
+        try:
+            r = import_bundle(store, path)
+        except InputError as exc:
+            _print_problems(exc.problems)
+            rc = EXIT_INPUT
+            continue
+        if r.skipped:
+            print(f"{path}: already imported on {r.imported_at} (run {r.run_id}); skipped, store unchanged")
+        else:
+            print(f"{path}: imported run {r.run_id} of school {r.school}: {r.hosts} host(s), {r.results} result(s)")
+    return rc
+
+
 # -- parser -----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="auditctl", description="Campus network-security and MLPS 2.0 audits.")
@@ -372,6 +484,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db")
     p.add_argument("--last", type=int, default=20)
     p.set_defaults(func=cmd_runs)
+
+    pk = sub.add_parser("keys", help="school signing keys and the bureau's trusted keys")
+    ksub = pk.add_subparsers(dest="keys_command", required=True)
+    p = ksub.add_parser("init", help="create this school's Ed25519 signing key ($XDG_CONFIG_HOME/auditctl/keys)")
+    p.add_argument("--school", required=True, help="the school id (as in the inventory)")
+    p.add_argument("--passphrase-file", help="encrypt the key with the passphrase in FILE (first line)")
+    p.add_argument("--encrypt", action="store_true",
+                   help="encrypt the key; the passphrase from AUDITCTL_KEY_PASSPHRASE or a prompt")
+    p.set_defaults(func=cmd_keys_init)
+    p = ksub.add_parser("trust", help="register a school's public key in the store (bureau)")
+    p.add_argument("school")
+    p.add_argument("pubkey", help="the school's .pub file")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_keys_trust)
+    p = ksub.add_parser("revoke", help="revoke a school's keys, or one key by id (bureau)")
+    p.add_argument("target", metavar="SCHOOL|KEY_ID")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_keys_revoke)
+    p = ksub.add_parser("list", help="list trusted keys (bureau)")
+    p.add_argument("--db")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_keys_list)
+
+    p = sub.add_parser("bundle", help="write a stored run as a signed bundle for the bureau")
+    p.add_argument("--run", required=True, help="run id")
+    p.add_argument("--db")
+    p.add_argument("--school", help="the school whose hosts go in the bundle (default: the run's only school)")
+    p.add_argument("--key", help="signing key file (default: $XDG_CONFIG_HOME/auditctl/keys/SCHOOL.key)")
+    p.add_argument("--passphrase-file", help="passphrase of an encrypted key (else AUDITCTL_KEY_PASSPHRASE or a prompt)")
+    p.add_argument("-o", "--output", help="bundle file (default: RUN-SCHOOL.bundle.json; '-' for stdout)")
+    p.set_defaults(func=cmd_bundle)
+
+    p = sub.add_parser("import", help="verify signed bundles and store their runs (bureau)")
+    p.add_argument("bundles", nargs="+", metavar="BUNDLE")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_import)
     return ap
 
 

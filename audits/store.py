@@ -216,10 +216,10 @@ class Store:
                                                        tool_version=tool_version))
                 return
             except IntegrityError:
-                if attempt == 19 or self._has_run(run_id):
+                if attempt == 19 or self.has_run(run_id):
                     raise
 
-    def _has_run(self, run_id: str) -> bool:
+    def has_run(self, run_id: str) -> bool:
         with self.engine.connect() as conn:
             return conn.execute(select(runs_t.c.id).where(runs_t.c.id == run_id)).first() is not None
 
@@ -246,7 +246,7 @@ class Store:
                     conn.execute(insert(imported_bundles_t).values(run_id=run["id"], imported_at=now(), **bundle))
                 return True
             except IntegrityError:
-                if attempt == 19 or self._has_run(run["id"]):
+                if attempt == 19 or self.has_run(run["id"]):
                     raise
 
     def imported_bundle(self, digest: str | None = None, run_id: str | None = None) -> dict | None:

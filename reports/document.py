@@ -19,11 +19,14 @@ STATUSES = ("pass", "fail", "error", "not_applicable", "manual", "waived")
 SEVERITY_ORDER = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
 
 
-def run_document(store: Store, run_id: str) -> dict:
+def run_document(store: Store, run_id: str, school: str | None = None) -> dict:
+    """The run as a document; with ``school``, only that school's hosts (summary and scores follow)."""
     run = store.run(run_id)
     results = store.results(run_id)
     hosts = []
     for h in store.hosts(run_id):
+        if school is not None and h.school != school:
+            continue
         rows = [{"check_id": r["check_id"], "title": r["title"], "status": r["status"], "severity": r["severity"],
                  "references": r["refs"], "evidence": r["evidence"], "message": r["message"],
                  "remediation": r["remediation"], "underlying": r["underlying"], "exceptions": r["exceptions"]}
