@@ -2,7 +2,8 @@
 """auditctl — the command line. Thin: parses arguments and calls the packages.
 
 Exit codes: 0 run completed (findings or not); 1 ``--fail-on`` threshold met; 2 bad usage or
-input; 3 run incomplete (a host unreachable, or the run interrupted).
+input; 3 run incomplete (a host unreachable, or the run interrupted); 4 another run of the same
+plan is still in progress (nothing done).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ if str(HERE) not in sys.path:  # `python auditctl.py` from a checkout
 from audits import __version__  # noqa: E402
 from audits.errors import InputError, Problem  # noqa: E402
 
-EXIT_OK, EXIT_FAIL_ON, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+EXIT_OK, EXIT_FAIL_ON, EXIT_INPUT, EXIT_INCOMPLETE, EXIT_BUSY = 0, 1, 2, 3, 4
 DEFAULT_INVENTORY = HERE / "inventories" / "localhost.yaml"
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
@@ -206,6 +207,20 @@ def _exit_code(doc, fail_on) -> int:
 
 
 def cmd_run(args) -> int:
+    """A run of a plan holds the plan's lock, so scheduled runs of one plan never overlap."""
+    if not args.plan:
+        return _run(args)
+    from audits.runlock import PlanBusy, plan_lock
+
+    try:
+        with plan_lock(args.plan):
+            return _run(args)
+    except PlanBusy as exc:
+        print(f"auditctl: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+
+
+def _run(args) -> int:
     from audits.inventory import load_inventory
     from audits.exceptions import validate_exception_checks
     from audits.runner import DEFAULT_FORKS, run_hosts, start_run, validate_params
@@ -417,6 +432,64 @@ def cmd_import(args) -> int:
     return rc
 
 
+# -- schedule ---------------------------------------------------------------------------------
+def _systemctl(root, *argv) -> None:
+    """Run systemctl on the real system; with --root (an image or a test), say what to run instead."""
+    import shutil
+    import subprocess
+
+    line = "systemctl " + " ".join(argv)
+    if root or not shutil.which("systemctl"):
+        print(f"then run: {line}", file=sys.stderr)
+        return
+    if subprocess.run(["systemctl", *argv]).returncode != 0:
+        print(f"auditctl: '{line}' failed; run it by hand", file=sys.stderr)
+
+
+def cmd_schedule_install(args) -> int:
+    from audits.plan import load_plan
+    from audits.schedule import files_for
+
+    files = files_for(load_plan(args.plan), args.user, args.cron, args.root)
+    for path, text in files.items():
+        _atomic_write(path, text)
+        path.chmod(0o644)
+        print(f"wrote {path}")
+    if not args.cron:
+        timer = next(p.name for p in files if p.suffix == ".timer")
+        _systemctl(args.root, "daemon-reload")
+        _systemctl(args.root, "enable", "--now", timer)
+    return EXIT_OK
+
+
+def cmd_schedule_list(args) -> int:
+    from audits.schedule import installed
+
+    rows = installed(args.root)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return EXIT_OK
+    for r in rows:
+        print(f"{r['name']:32} {r['kind']:8} {r.get('user', '?'):10} {r.get('schedule', '?'):20} {r['plan']}")
+    return EXIT_OK
+
+
+def cmd_schedule_remove(args) -> int:
+    from audits.schedule import dirs, remove, schedule_name
+
+    name = schedule_name(args.target)
+    if (dirs(args.root)[0] / f"{name}.timer").exists():
+        _systemctl(args.root, "disable", "--now", f"{name}.timer")
+    gone = remove(name, args.root)
+    if not gone:
+        raise InputError([Problem("command line", 0, "schedule", f"no schedule '{name}' (see: auditctl schedule list)")])
+    for path in gone:
+        print(f"removed {path}")
+    if any(p.suffix == ".timer" for p in gone):
+        _systemctl(args.root, "daemon-reload")
+    return EXIT_OK
+
+
 # -- parser -----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="auditctl", description="Campus network-security and MLPS 2.0 audits.")
@@ -520,6 +593,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundles", nargs="+", metavar="BUNDLE")
     p.add_argument("--db")
     p.set_defaults(func=cmd_import)
+
+    ps = sub.add_parser("schedule", help="run a plan on its schedule (systemd timer or cron)")
+    ssub = ps.add_subparsers(dest="schedule_command", required=True)
+    p = ssub.add_parser("install", help="write a systemd timer + service (or a cron.d file) for the plan")
+    p.add_argument("plan")
+    p.add_argument("--cron", action="store_true", help="a file in /etc/cron.d instead of systemd units")
+    p.add_argument("--user", default="auditctl", help="unprivileged user the audit runs as (default: auditctl)")
+    p.add_argument("--root", help="write under DIR instead of / (an image, a test); systemctl is not called")
+    p.set_defaults(func=cmd_schedule_install)
+    p = ssub.add_parser("list", help="installed schedules")
+    p.add_argument("--root")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_schedule_list)
+    p = ssub.add_parser("remove", help="remove a plan's schedule")
+    p.add_argument("target", metavar="PLAN|NAME")
+    p.add_argument("--root")
+    p.set_defaults(func=cmd_schedule_remove)
     return ap
 
 
