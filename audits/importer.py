@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from sqlalchemy.exc import IntegrityError
+
 from reports import bundle as fmt
 
 from .errors import InputError, Problem
@@ -79,6 +81,8 @@ def _check_body(body: dict, claimed_school: str, run_id: str, refuse) -> None:
                     refuse(f"longer than {result_limits[column]} characters", f"body.hosts[{i}].results[{j}].{field}")
     if len(run_id) > 64:
         refuse("longer than 64 characters", "run_id")
+    if len(body["tool"]["version"]) > 40:
+        refuse("longer than 40 characters", "body.tool.version")
 
 
 def _rows(body: dict) -> tuple[dict, list[tuple[HostRecord, list[dict]]]]:
@@ -147,7 +151,13 @@ def import_bundle(store: Store, path) -> Imported:
     if store.has_run(bundle["run_id"]):
         refuse(f"a run with id {bundle['run_id']} already exists in this store", "run_id")
     run_row, hosts = _rows(body)
-    if not store.import_run(run_row, hosts, {"digest": dig, "school": school, "key_id": key_id}):
+    try:
+        stored = store.import_run(run_row, hosts, {"digest": dig, "school": school, "key_id": key_id})
+    except IntegrityError:  # another import of this run committed between our checks and our write
+        stored = False
+    if not stored:
         before = store.imported_bundle(digest=dig)
+        if before is None:
+            refuse(f"run {bundle['run_id']} was stored by another import at the same time", "run_id")
         return Imported(source, bundle["run_id"], school, *counts, skipped=True, imported_at=before["imported_at"])
     return Imported(source, bundle["run_id"], school, *counts)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 
 from audits.errors import InputError, Problem
+from audits.signing import SCHOOL_ID
 
 BUNDLE_VERSION = 1
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
@@ -85,8 +87,9 @@ def parse(data: bytes, source: str) -> tuple[dict, bytes]:
                   f"{BUNDLE_VERSION})", "bundle_version")
     signer = doc["signer"]
     if not (isinstance(signer, dict) and set(signer) == {"school", "key_id"}
-            and all(isinstance(v, str) for v in signer.values())):
-        raise bad("must be {school: ID, key_id: HEX}", "signer")
+            and all(isinstance(v, str) for v in signer.values())
+            and SCHOOL_ID.match(signer["school"]) and re.fullmatch(r"[0-9a-f]{64}", signer["key_id"])):
+        raise bad("must be {school: ID, key_id: 64 hex digits}", "signer")
     if not isinstance(doc["run_id"], str) or not isinstance(doc["body"], dict):
         raise bad("run_id must be a string and body an object", "body")
     try:

@@ -300,6 +300,24 @@ def test_one_refused_bundle_does_not_stop_the_others(school, keys, bureau, tmp_p
     assert [r["id"] for r in Store(bureau).runs()] == [school["runs"][1]]
 
 
+def _import_in_process(url, path):
+    import auditctl as cli
+
+    return cli.main(["import", str(path), "--db", url])
+
+
+def test_the_same_bundle_imported_by_two_processes_at_once_is_stored_once(school, keys, bureau, tmp_path):
+    import multiprocessing
+
+    trust(bureau, keys, "s1")
+    path = write_bundle(school, tmp_path)
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        codes = pool.starmap(_import_in_process, [(bureau, path)] * 2)
+    assert codes == [0, 0]
+    c = counts(bureau)
+    assert c["runs"] == 1 and c["imported_bundles"] == 1 and c["run_hosts"] == 1
+
+
 # -- migrations ---------------------------------------------------------------------------------
 def test_v1_store_gains_the_bundle_tables_and_a_late_lower_migration_still_runs(tmp_path, monkeypatch):
     from sqlalchemy import Column, Integer, MetaData, Table, inspect
