@@ -264,6 +264,8 @@ REFUSALS = {
                       and t / "dup.json", "duplicate key"),
     "replay, different bundle": (lambda s, k, t, b: _resigned(s, k, t, edit=_change_rendered_by),
                                  "already imported on"),
+    "run id already stored": (lambda s, k, t, b: (Store(b).create_run(s["runs"][1], {}, "0.1.0"),
+                                                  write_bundle(s, t, 1))[1], "already exists in this store"),
 }
 
 
