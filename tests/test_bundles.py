@@ -3,13 +3,11 @@ bureau's store on SQLite and on the real PostgreSQL server. A valid bundle is im
 back exactly like the school's own run; every refusal leaves the bureau's store row for row unchanged."""
 import base64
 import json
-import os
-import secrets
 import stat
 import textwrap
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 
 import auditctl
 from audits import store as store_mod
@@ -74,21 +72,10 @@ def bureau(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'bureau.db'}"
         return
-    from tests.conftest import PG_ADMIN_URL
+    from tests.conftest import fresh_pg_database
 
-    name = "auditctl_bundles_" + secrets.token_hex(4)
-    try:
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(text(f"CREATE DATABASE {name}"))
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as c:
-        c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    with fresh_pg_database("auditctl_bundles_") as url:
+        yield url
 
 
 def counts(url):
