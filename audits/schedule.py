@@ -135,8 +135,7 @@ def _markers(plan: str, schedule: Schedule, user: str) -> str:
             "# written by `auditctl schedule install`; remove with `auditctl schedule remove`\n")
 
 
-def service_text(name: str, plan: str, schedule: Schedule, user: str, home: str, exe: str,
-                 writable: list[str]) -> str:
+def service_text(plan: str, schedule: Schedule, user: str, home: str, exe: str, writable: list[str]) -> str:
     paths = " ".join(["-" + home] + ["-" + p for p in writable])
     return (f"{_markers(plan, schedule, user)}[Unit]\nDescription=auditctl audit plan {plan}\n"
             "Wants=network-online.target\nAfter=network-online.target\n\n"
@@ -245,7 +244,7 @@ def files_for(plan, user: str, cron: bool, root: str | None) -> dict[Path, str]:
     if cron:
         files = {cron_dir / name: cron_text(plan_path, schedule, user, exe)}
     else:
-        files = {systemd_dir / f"{name}.service": service_text(name, plan_path, schedule, user, home, exe, writable),
+        files = {systemd_dir / f"{name}.service": service_text(plan_path, schedule, user, home, exe, writable),
                  systemd_dir / f"{name}.timer": timer_text(name, plan_path, schedule, user)}
     for path in files:
         if path.exists():
