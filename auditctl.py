@@ -255,7 +255,8 @@ def _run(args) -> int:
     else:
         run_id = start_run(store, {"inventory": str(Path(cfg["inventory"]).resolve()), "plan": plan.source,
                                    "limit": cfg["limit"], "packs": sorted({c.pack for c in checks}),
-                                   "params": cfg["params"], "bureau": inv.bureau_id})
+                                   "params": cfg["params"], "bureau": inv.bureau_id,
+                                   "bureau_name": inv.bureau_name})
     print(f"run {run_id}: {len(hosts)} host(s), {len(checks)} checks", file=sys.stderr)
     summary = run_hosts(store, run_id, hosts, checks, cfg["params"], forks=cfg["forks"] or DEFAULT_FORKS,
                         options={"known_hosts": args.known_hosts, "tofu": args.trust_on_first_use,
@@ -309,6 +310,34 @@ def cmd_diff(args) -> int:
         _write_json(d, args.json)
     if args.json != "-":
         print(format_text(d, args.lang))
+    return EXIT_OK
+
+
+def cmd_dashboard(args) -> int:
+    from audits.inventory import load_inventory
+    from audits.store import Store
+    from reports.bureau import declared_schools, from_store
+    from reports.dashboard import write_dashboards
+
+    store = Store(args.db or os.environ.get("AUDITCTL_DB"))
+    declared, name = None, args.name
+    if args.inventory:
+        inv = load_inventory(args.inventory)
+        declared, name = declared_schools(inv), name or inv.bureau_name
+    view = from_store(store)
+    if not view.schools and not declared:
+        print("auditctl: the results store has no finished runs yet", file=sys.stderr)
+        return EXIT_INPUT
+    name = name or next((s.summary["city_name"] for s in view.schools.values() if s.summary["city_name"]), "")
+
+    def view_of(district):
+        return view.build(declared=declared, stale_days=args.stale_days, name=name, district=district)
+
+    districts = view.districts() | {d["district"]: d["district_name"] for d in (declared or {}).values()}
+    if args.json:
+        _write_json(view_of(None), args.json)
+    pages = write_dashboards(view_of, args.out, districts, args.lang)
+    print(f"dashboard: {pages[0]} (+{len(pages) - 1} district pages), {len(view.schools)} schools", file=sys.stderr)
     return EXIT_OK
 
 
@@ -552,6 +581,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write the difference as JSON to FILE ('-' for stdout)")
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
     p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("dashboard", help="the bureau dashboard: ranking, heat map, trend, missing schools")
+    p.add_argument("--db", help="results store (the bureau's)")
+    p.add_argument("-i", "--inventory", help="the bureau's inventory: its schools without results are listed")
+    p.add_argument("-o", "--out", default="dashboard", help="directory (default: ./dashboard)")
+    p.add_argument("--json", help="write the bureau view as JSON to FILE ('-' for stdout)")
+    p.add_argument("--name", help="title of the dashboard (default: the bureau's name)")
+    p.add_argument("--stale-days", type=int, default=90, help="results older than this are stale (default 90)")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh")
+    p.set_defaults(func=cmd_dashboard)
 
     p = sub.add_parser("runs", help="list stored runs")
     p.add_argument("--db")

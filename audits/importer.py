@@ -89,7 +89,7 @@ def _rows(body: dict) -> tuple[dict, list[tuple[HostRecord, list[dict]]]]:
     """The store rows of a run document, as the runner and ``Store.save_host`` write them, so an
     imported run reads back (``reports.document.run_document``) exactly as the school's own."""
     run = body["run"]
-    scope = {k: run.get(k) for k in ("inventory", "plan", "limit", "bureau")}
+    scope = {k: run.get(k) for k in ("inventory", "plan", "limit", "bureau", "bureau_name")}
     scope["packs"] = run.get("packs", [])
     run_row = {"id": run["id"], "started_at": run["started_at"], "finished_at": run["finished_at"],
                "status": run["status"], "scope": scope, "tool_version": body["tool"]["version"]}
@@ -97,7 +97,8 @@ def _rows(body: dict) -> tuple[dict, list[tuple[HostRecord, list[dict]]]]:
     for h in body["hosts"]:
         rec = HostRecord(h["id"], h["address"], h["school"], h["district"], h["level"], h["os_family"] or "",
                          h["status"], h["reason"], h["detail"] or "", h["started_at"], h["finished_at"],
-                         h["duration_seconds"])
+                         h["duration_seconds"], h.get("name"), h.get("school_name"), h.get("district_name"),
+                         h.get("systems") or None)
         evaluated = h["finished_at"]  # the document does not carry per-result times; the host's end is the bound
         results = [{"check_id": r["check_id"], "status": r["status"], "severity": r["severity"],
                     "refs": r["references"], "title": r["title"], "message": r["message"],

@@ -99,6 +99,9 @@ class Host:
     settings: dict[str, Any]
     source: Source
     name: str = ""
+    school_name: str = ""
+    district_name: str = ""
+    system_info: list[dict] = field(default_factory=list)  # [{id, name, level}] of the systems it serves
 
     @property
     def os(self) -> str:
@@ -464,8 +467,12 @@ class _Builder:
             self.col.warnings.append(Problem(file, node.line, f"{path}.level",
                                              f"host '{hid}' serves no system and declares no level; judged as level 2"))
             level = 2
+        district = self.districts.get(school.district)
+        info = [{"id": sy, "name": school.systems[sy].name, "level": school.systems[sy].level}
+                for sy in systems if sy in school.systems]
         return Host(hid, str(addr), school_id, school.district, list(systems), level, settings,
-                    Source(file, node.line), str(node.get("name", "")))
+                    Source(file, node.line), str(node.get("name", "")), school.name,
+                    district.name if district else school.district, info)
 
 
 def merge_settings(*layers: dict) -> dict:

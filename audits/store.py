@@ -49,6 +49,11 @@ hosts_t = Table(
     Column("started_at", String(40)),
     Column("finished_at", String(40)),
     Column("duration", Float),
+    # v2: names and systems as the inventory said at audit time, for reports and bureau roll-ups
+    Column("name", Text),
+    Column("school_name", Text),
+    Column("district_name", Text),
+    Column("systems", Text),  # JSON list of {id, name, level}
 )
 results_t = Table(
     "results", metadata,
@@ -88,10 +93,29 @@ imported_bundles_t = Table(
     Column("imported_at", String(40), nullable=False),
 )
 
-# version -> tables to create (checkfirst). Each migration is recorded on its own in auditctl_meta
-# ("migration:N"), so one that lands in the code after a higher-numbered one still runs on stores
-# created in between. 2 is the run_hosts columns (assigned to another change).
-MIGRATIONS = {1: [runs_t, hosts_t, results_t], 3: [trusted_keys_t, imported_bundles_t]}
+def _add_missing_columns(table: Table, names: tuple[str, ...]):
+    """A migration step: ALTER TABLE … ADD COLUMN for each of ``names`` the table lacks (a store
+    created by an older version); a fresh store already has them from the table definition."""
+    def step(conn):
+        from sqlalchemy import inspect
+
+        have = {c["name"] for c in inspect(conn).get_columns(table.name)}
+        for name in names:
+            if name not in have:
+                col = table.c[name]
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} "
+                                     f"{col.type.compile(dialect=conn.dialect)}")
+    return step
+
+
+
+# version -> steps; a step is a Table (created if absent) or a callable(conn), and must be idempotent
+# (safe to run on a store that already has it). Forward only. Each
+# migration is recorded on its own in auditctl_meta ("migration:N"), so one that lands in the code after
+# a higher-numbered one still runs on stores created in between. 3: signed bundles (docs/bundles.md).
+MIGRATIONS = {1: [runs_t, hosts_t, results_t],
+              2: [_add_missing_columns(hosts_t, ("name", "school_name", "district_name", "systems"))],
+              3: [trusted_keys_t, imported_bundles_t]}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -134,6 +158,10 @@ class HostRecord:
     started_at: str
     finished_at: str
     duration: float
+    name: str | None = None
+    school_name: str | None = None
+    district_name: str | None = None
+    systems: list[dict] | None = None  # [{id, name, level}]
 
 
 class Store:
@@ -191,13 +219,17 @@ class Store:
                 raise StoreError(f"results store {redact(self.url)} has schema v{have}, newer than this auditctl "
                                  f"(v{SCHEMA_VERSION}); upgrade auditctl")
             recorded = self._recorded(conn)
-            # stores from before per-migration records ran every migration up to their version
-            applied = recorded or set(range(1, have + 1))
+            # stores from before per-migration records ran every migration up to their version; a record
+            # above the stored version is not trusted (its step runs again: every step is idempotent)
+            applied = {v for v in recorded if v <= have} if recorded else set(range(1, have + 1))
             for v in sorted(set(MIGRATIONS) - applied):
-                for table in MIGRATIONS[v]:
-                    table.create(conn, checkfirst=True)
-                    for ix in table.indexes:
-                        ix.create(conn, checkfirst=True)
+                for step in MIGRATIONS[v]:
+                    if isinstance(step, Table):
+                        step.create(conn, checkfirst=True)
+                        for ix in step.indexes:
+                            ix.create(conn, checkfirst=True)
+                    else:
+                        step(conn)
             for v in sorted(set(MIGRATIONS) - recorded):
                 conn.execute(insert(meta_t).values(key=f"migration:{v}", value=now()))
             if have == 0:
@@ -206,12 +238,13 @@ class Store:
                 conn.execute(update(meta_t).where(meta_t.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
 
     # -- writing --------------------------------------------------------------------------------
-    def create_run(self, run_id: str, scope: dict, tool_version: str) -> None:
+    def create_run(self, run_id: str, scope: dict, tool_version: str, started_at: str | None = None) -> None:
+        """A new run row; ``started_at`` defaults to now (an imported run keeps its own)."""
         for attempt in range(20):  # seq is unique: a concurrent writer that took the same number makes us retry
             try:
                 with self.engine.begin() as conn:
                     seq = (conn.execute(select(func.max(runs_t.c.seq))).scalar() or 0) + 1
-                    conn.execute(insert(runs_t).values(id=run_id, seq=seq, started_at=now(), status="running",
+                    conn.execute(insert(runs_t).values(id=run_id, seq=seq, started_at=started_at or now(), status="running",
                                                        scope=json.dumps(scope, ensure_ascii=False, sort_keys=True),
                                                        tool_version=tool_version))
                 return
@@ -325,7 +358,8 @@ class Store:
     def hosts(self, run_id: str) -> list[HostRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(hosts_t).where(hosts_t.c.run_id == run_id).order_by(hosts_t.c.host_id)).mappings()
-            return [HostRecord(**{k: v for k, v in r.items() if k != "run_id"}) for r in rows]
+            return [HostRecord(**{k: (json.loads(v) if k == "systems" and v else v)
+                                  for k, v in r.items() if k != "run_id"}) for r in rows]
 
     def results(self, run_id: str) -> dict[str, list[dict]]:
         out: dict[str, list[dict]] = {}
@@ -342,7 +376,8 @@ class Store:
 
 
 def _insert_host(conn, run_id: str, rec: HostRecord, results: list[dict]) -> None:
-    conn.execute(insert(hosts_t).values(run_id=run_id, **rec.__dict__))
+    row = dict(rec.__dict__, systems=json.dumps(rec.systems, ensure_ascii=False) if rec.systems is not None else None)
+    conn.execute(insert(hosts_t).values(run_id=run_id, **row))
     if results:
         rows = [{**r, "run_id": run_id, "host_id": rec.host_id, "underlying": r.get("underlying"),
                  "exceptions": json.dumps(r["exceptions"], ensure_ascii=False) if r.get("exceptions") else None,

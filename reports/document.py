@@ -14,19 +14,16 @@ from audits.store import Store
 
 from .scoring import rollup
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 STATUSES = ("pass", "fail", "error", "not_applicable", "manual", "waived")
 SEVERITY_ORDER = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
 
 
-def run_document(store: Store, run_id: str, school: str | None = None) -> dict:
-    """The run as a document; with ``school``, only that school's hosts (summary and scores follow)."""
-    run = store.run(run_id)
+def document_hosts(store: Store, run_id: str) -> list[dict]:
+    """The ``hosts`` of a stored run's document, with their results."""
     results = store.results(run_id)
     hosts = []
     for h in store.hosts(run_id):
-        if school is not None and h.school != school:
-            continue
         rows = [{"check_id": r["check_id"], "title": r["title"], "status": r["status"], "severity": r["severity"],
                  "references": r["refs"], "evidence": r["evidence"], "message": r["message"],
                  "remediation": r["remediation"], "underlying": r["underlying"], "exceptions": r["exceptions"]}
@@ -34,14 +31,23 @@ def run_document(store: Store, run_id: str, school: str | None = None) -> dict:
         hosts.append({"id": h.host_id, "address": h.address, "school": h.school, "district": h.district,
                       "level": h.level, "os_family": h.os_family or None, "status": h.status, "reason": h.reason,
                       "detail": h.detail or None, "started_at": h.started_at, "finished_at": h.finished_at,
-                      "duration_seconds": h.duration, "results": rows})
+                      "duration_seconds": h.duration, "name": h.name, "school_name": h.school_name,
+                      "district_name": h.district_name, "systems": h.systems or [], "results": rows})
+    return hosts
+
+
+def run_document(store: Store, run_id: str, school: str | None = None) -> dict:
+    """The run as a document; with ``school``, only that school's hosts (summary and scores follow)."""
+    run = store.run(run_id)
+    hosts = [h for h in document_hosts(store, run_id) if school is None or h["school"] == school]
     scope = run["scope"]
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "auditctl", "version": run["tool_version"], "rendered_by": __version__},
         "run": {"id": run["id"], "started_at": run["started_at"], "finished_at": run["finished_at"],
                 "status": run["status"], "inventory": scope.get("inventory"), "plan": scope.get("plan"),
-                "limit": scope.get("limit"), "packs": scope.get("packs", []), "bureau": scope.get("bureau")},
+                "limit": scope.get("limit"), "packs": scope.get("packs", []), "bureau": scope.get("bureau"),
+                "bureau_name": scope.get("bureau_name")},
         "summary": summarise(hosts),
         "scores": rollup(hosts),
         "hosts": hosts,

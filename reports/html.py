@@ -11,7 +11,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from .document import SEVERITY_ORDER, summarise
-from .scoring import item_table, score_hosts, top_fixes
+from .scoring import item_breakdown, item_table, score_hosts, system_scores, top_fixes
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -31,7 +31,10 @@ LABELS = {
            "basically_compliant": "基本符合", "noncompliant": "不符合", "not_scored": "未评分",
            "high_risk": "高风险候选", "points": "控制点得分（10 分制）", "fixes": "优先整改（提升得分最多的项）",
            "gain": "得分提升", "removes_high_risk": "消除高风险", "method": "评分方法：docs/scoring.md（2025 版报告模板的符合率与结论规则，自评，不是测评结论）",
-           "rule": "判定依据", "since": "较上次", "first_run": "首次审计"},
+           "rule": "判定依据", "since": "较上次", "first_run": "首次审计",
+           "families": "按等保控制点", "item": "测评项", "weight": "权重", "conform": "符合", "partial": "部分符合",
+           "nonconform": "不符合", "not_assessed": "未测", "failing_checks": "不符合的检查项",
+           "systems": "按系统", "system": "系统", "no_system": "未归属系统的主机", "hosts_of": "台主机"},
     "en": {"title": "Network security compliance audit", "run": "Run", "hosts": "Hosts", "audited": "audited",
            "unreachable": "unreachable", "pass": "pass", "fail": "fail", "error": "error",
            "not_applicable": "not applicable", "manual": "manual", "waived": "waived", "severity": "Severity",
@@ -50,7 +53,11 @@ LABELS = {
            "not_scored": "not scored", "high_risk": "High-risk candidates", "points": "Control points (out of 10)",
            "fixes": "Fix first (largest score gains)", "gain": "score gain", "removes_high_risk": "removes a high risk",
            "method": "Method: docs/scoring.md (2025 template's compliance rate and verdict rules; a self-assessment, "
-                     "not an assessment conclusion)", "rule": "Rule", "since": "since", "first_run": "first audit"},
+                     "not an assessment conclusion)", "rule": "Rule", "since": "since", "first_run": "first audit",
+           "families": "By MLPS control point", "item": "Item", "weight": "Weight", "conform": "conform",
+           "partial": "partly conform", "nonconform": "nonconform", "not_assessed": "not assessed",
+           "failing_checks": "Failing checks", "systems": "By system", "system": "System",
+           "no_system": "Hosts of no declared system", "hosts_of": "hosts"},
 }
 
 
@@ -75,7 +82,9 @@ def school_context(doc: dict, school: str, lang: str, previous: dict | None = No
               if score["rate"] is not None and before.get("rate") is not None else None)
     titles = {r["check_id"]: r["title"] for h in hosts for r in h["results"]}
     fixes = [dict(f, title=titles[f["check_id"]]) for f in top_fixes(hosts)]
-    return {"doc": doc, "school": school, "hosts": hosts, "summary": summarise(hosts), "findings": findings,
+    names = [h.get("school_name") for h in hosts if h.get("school_name")]
+    return {"doc": doc, "school": school, "school_name": names[0] if names else school, "hosts": hosts,
+            "breakdown": item_breakdown(hosts), "systems": score.get("systems") or system_scores(hosts), "summary": summarise(hosts), "findings": findings,
             "score": score, "change": change, "previous_run": (previous or {}).get("run", {}).get("id"),
             "fixes": fixes, "points": item_table().points, "titles": titles,
             "lang": lang, "L": LABELS[lang], "severities": list(SEVERITY_ORDER)}

@@ -40,8 +40,11 @@ def item_table() -> ItemTable:
 
 
 def point_of(item: str) -> str:
-    """'8.1.4.10 a' -> '10' (the control point within 安全计算环境)."""
-    return item.split()[0].split(".")[3]
+    """The control point of an item, numbered as at level 3: '8.1.4.10 a' -> '10'. Level 2 has no
+    数据保密性, so its 7.1.4.8-7.1.4.10 (数据备份恢复, 剩余信息保护, 个人信息保护) are points 9-11."""
+    parts = item.split()[0].split(".")
+    n = int(parts[3])
+    return str(n + 1 if parts[0] == "7" and n >= 8 else n)
 
 
 @dataclass
@@ -132,6 +135,46 @@ def _aggregate(judged: list[tuple[int, dict[str, Item]]], risks: list[dict]) -> 
             "points": {p: round(10.0 * n / d, 2) for p, (n, d) in sorted(points.items(), key=lambda kv: int(kv[0]))}}
 
 
+def system_scores(hosts: list[dict]) -> dict[str, dict]:
+    """The score of each system (§3 over the audited hosts serving it; a host serving two systems counts in
+    both), with its name, level and hosts. Hosts that serve no declared system are grouped under ""."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    info: dict[str, dict] = {}
+    for h in hosts:
+        for sy in h.get("systems") or [{"id": "", "name": "", "level": h.get("level")}]:
+            groups[sy["id"]].append(h)
+            info.setdefault(sy["id"], sy)
+    out = {}
+    for sid, hs in sorted(groups.items()):
+        sc = score_hosts(hs)
+        out[sid] = {"name": info[sid].get("name") or sid, "level": info[sid].get("level"),
+                    "hosts": [h["id"] for h in hs], "rate": sc["rate"], "verdict": sc["verdict"],
+                    "high_risk": len(sc["high_risk"])}
+    return out
+
+
+def item_breakdown(hosts: list[dict]) -> dict[str, list[dict]]:
+    """Per control point, its items as judged on the audited hosts: how many hosts found each verdict and
+    which checks failed on which hosts. Keys are control points ('1'..'11'), items sorted by clause."""
+    acc: dict[str, dict] = {}
+    for h in hosts:
+        if h["status"] != "audited":
+            continue
+        for clause, item in host_items(h).items():
+            row = acc.setdefault(clause, {"clause": clause, "weight": item.weight, "verdicts": defaultdict(int),
+                                          "failing": defaultdict(list)})
+            row["verdicts"][item.verdict] += 1
+            for cid, st in item.checks.items():
+                if st == "fail":
+                    row["failing"][cid].append(h["id"])
+    points: dict[str, list[dict]] = defaultdict(list)
+    for clause in sorted(acc, key=lambda c: ([int(x) for x in c.split()[0].split(".")], c.split()[-1])):
+        row = acc[clause]
+        points[point_of(clause)].append({**row, "verdicts": dict(row["verdicts"]),
+                                         "failing": {c: hs for c, hs in sorted(row["failing"].items())}})
+    return dict(sorted(points.items(), key=lambda kv: int(kv[0])))
+
+
 def verdict(rate: float | None, high_risk: bool) -> str | None:
     """2025 template: 符合 needs > 90 % and no high-risk candidate; 不符合 below 60 %; else 基本符合."""
     if rate is None:
@@ -173,13 +216,14 @@ def top_fixes(hosts: list[dict], n: int = 10) -> list[dict]:
 
 
 def rollup(hosts: list[dict]) -> dict:
-    """Scores per school, per district (mean of its schools' rates) and for the whole run (mean of schools)."""
+    """Scores per school (with its systems), per district (mean of its schools' rates) and for the whole run (mean of schools)."""
     by_school: dict[str, list[dict]] = defaultdict(list)
     district_of: dict[str, str] = {}
     for h in hosts:
         by_school[h["school"]].append(h)
         district_of[h["school"]] = h.get("district") or ""
-    schools = {s: {**score_hosts(hs), "district": district_of[s]} for s, hs in sorted(by_school.items())}
+    schools = {s: {**score_hosts(hs), "district": district_of[s], "systems": system_scores(hs)}
+               for s, hs in sorted(by_school.items())}
     districts: dict[str, list[str]] = defaultdict(list)
     for s, sc in schools.items():
         districts[sc["district"]].append(s)

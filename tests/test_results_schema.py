@@ -26,7 +26,7 @@ def real_run(tmp_path_factory):
 def test_real_run_validates(real_run):
     _, doc = real_run
     jsonschema.validate(doc, SCHEMA)
-    assert doc["schema_version"] == "1.0"
+    assert doc["schema_version"] == "1.1"
     assert {"id", "started_at", "finished_at", "status"} <= set(doc["run"])
     me, gone = sorted(doc["hosts"], key=lambda h: h["id"] != "me")
     assert {"id", "address", "school", "status", "reason", "results"} <= set(me)

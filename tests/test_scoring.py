@@ -99,3 +99,36 @@ def test_rollup_school_district_overall():
     assert {s: v["rate"] for s, v in out["schools"].items()} == {"s1": 100.0, "s2": 0.0, "s3": 100.0}
     assert out["districts"]["d1"]["rate"] == 50.0 and out["districts"]["d2"]["rate"] == 100.0
     assert out["overall"] == {"rate": round(200 / 3, 1), "schools": 3}
+
+
+def test_level_2_backup_items_count_under_data_backup_not_confidentiality():
+    """Level 2 has no 数据保密性: its 7.1.4.8 is 数据备份恢复, so it is control point 9 like 8.1.4.9."""
+    from reports.scoring import item_table, point_of
+
+    assert point_of("7.1.4.8 a") == "9" and point_of("7.1.4.10 b") == "11" and point_of("8.1.4.8 a") == "8"
+    assert point_of("7.1.4.7 a") == "7" and point_of("8.1.4.10 a") == "10"
+    sc = score_hosts([host("b", 2, r("backup", "fail", "7.1.4.8 a"), r("mac", "pass", "7.1.4.2 a"))])
+    assert sc["points"] == {"2": 10.0, "9": 0.0}
+    assert item_table().points["9"]["zh"] == "数据备份恢复"
+
+
+def test_systems_and_item_breakdown():
+    """A host serving two systems counts in both; the breakdown says per item how many hosts found each
+    verdict and which check failed where."""
+    from reports.scoring import item_breakdown, system_scores
+
+    a = host("a", 3, r("c1", "pass", "8.1.4.1 a"), r("c2", "fail", "8.1.4.1 a"), r("c3", "pass", "8.1.4.3 a"))
+    b = host("b", 3, r("c1", "pass", "8.1.4.1 a"), r("c2", "pass", "8.1.4.1 a"), r("c3", "fail", "8.1.4.3 a"))
+    a["systems"] = [{"id": "oa", "name": "办公", "level": 3}, {"id": "web", "name": "门户", "level": 3}]
+    b["systems"] = [{"id": "web", "name": "门户", "level": 3}]
+    systems = system_scores([a, b])
+    assert systems["oa"]["hosts"] == ["a"] and systems["oa"]["rate"] == 75.0      # (0.7*.5 + 0.7*1) / 1.4
+    assert systems["web"]["hosts"] == ["a", "b"] and systems["web"]["rate"] == 62.5  # 1 a: mean(.5, 1); 3 a: mean(1, 0)
+    bd = item_breakdown([a, b])
+    assert list(bd) == ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]
+    (ia,) = [i for i in bd["1"] if i["clause"] == "8.1.4.1 a"]
+    assert ia["verdicts"] == {"partial": 1, "conform": 1} and ia["failing"] == {"c2": ["a"]}
+    (ja,) = [i for i in bd["3"] if i["clause"] == "8.1.4.3 a"]
+    assert ja["verdicts"] == {"conform": 1, "nonconform": 1} and ja["failing"] == {"c3": ["b"]}
+    assert [i["clause"] for i in bd["1"]] == ["8.1.4.1 a", "8.1.4.1 b", "8.1.4.1 c", "8.1.4.1 d"]
+    assert system_scores([host("x", 2)])[""]["hosts"] == ["x"]  # a host of no system still shows

@@ -90,3 +90,44 @@ def test_processes_opening_a_fresh_store_at_once_all_succeed(tmp_path):
         url = f"sqlite:///{tmp_path / f'fresh{i}.db'}"
         with multiprocessing.get_context("spawn").Pool(4) as pool:
             assert pool.map(_open_store, [url] * 4) == [True] * 4
+
+
+def test_a_version_1_store_is_migrated_and_keeps_its_rows(store_url):
+    """A store written by auditctl 0.1 (schema v1: run_hosts without names and systems) opens, gains the
+    v2 columns, keeps its old rows readable, and takes new rows with names and systems."""
+    import sqlalchemy as sa
+
+    import secrets
+
+    old_id, new_id = "old-" + secrets.token_hex(3), "new-" + secrets.token_hex(3)
+    eng = sa.create_engine(Store(store_url).url)
+    with eng.begin() as c:  # rebuild the v1 shape of run_hosts (the PostgreSQL database is shared by the session)
+        keep = c.execute(text("select * from run_hosts")).mappings().all()
+        c.execute(text("drop table run_hosts"))
+        c.execute(text("create table run_hosts (run_id varchar(64) not null, host_id varchar(64) not null, "
+                       "address varchar(255) not null, school varchar(64) not null, district varchar(64) not null, "
+                       "level integer, os_family varchar(20), status varchar(20) not null, reason varchar(40), "
+                       "detail text, started_at varchar(40), finished_at varchar(40), duration float, "
+                       "primary key (run_id, host_id))"))
+        cols = ("run_id", "host_id", "address", "school", "district", "level", "os_family", "status", "reason",
+                "detail", "started_at", "finished_at", "duration")
+        for row in keep:
+            c.execute(text(f"insert into run_hosts ({', '.join(cols)}) values ({', '.join(':' + k for k in cols)})"),
+                      {k: row[k] for k in cols})
+        c.execute(text("insert into runs (id, seq, started_at, status, scope, tool_version) values "
+                       "(:id, (select coalesce(max(seq), 0) + 1 from runs), '2026-01-01T00:00:00Z', 'completed', "
+                       "'{}', '0.1.0')"), {"id": old_id})
+        c.execute(text("insert into run_hosts (run_id, host_id, address, school, district, status) "
+                       "values (:id, 'h0', '192.0.2.1', 's1', 'd1', 'audited')"), {"id": old_id})
+        c.execute(text("update auditctl_meta set value='1' where key='schema_version'"))
+    s = Store(store_url)
+    with s.engine.connect() as c:
+        assert c.execute(text("select value from auditctl_meta where key='schema_version'")).scalar() == str(SCHEMA_VERSION)
+    (old,) = s.hosts(old_id)
+    assert old.host_id == "h0" and old.school_name is None and old.systems is None
+    s.create_run(new_id, {}, "0.2.0")
+    rec = host("h1")
+    rec.school_name, rec.systems = "第一中学", [{"id": "oa", "name": "办公系统", "level": 3}]
+    s.save_host(new_id, rec, [RESULT])
+    (back,) = Store(store_url).hosts(new_id)
+    assert back.school_name == "第一中学" and back.systems == [{"id": "oa", "name": "办公系统", "level": 3}]
