@@ -203,6 +203,12 @@ def test_valid_bundle_imported_once_reads_back_like_the_schools_run(school, keys
     assert auditctl.main(["report", "--run", school["runs"][1], "--db", bureau, "--out", str(tmp_path / "html")]) == 0
     assert (tmp_path / "html" / school["runs"][1] / "s1" / "index.html").exists()
     assert auditctl.main(["diff", *school["runs"], "--db", bureau]) == 0
+    # and the bureau dashboard ranks the school from the imported run, with the school's own score
+    assert auditctl.main(["dashboard", "--db", bureau, "--json", str(tmp_path / "view.json"),
+                          "-o", str(tmp_path / "dash")]) == 0
+    (row,) = json.loads((tmp_path / "view.json").read_text(encoding="utf-8"))["schools"]
+    latest = run_document(school_store, school["runs"][1], school="s1")["scores"]["schools"]["s1"]
+    assert row["id"] == "s1" and row["run_id"] == school["runs"][1] and row["rate"] == latest["rate"]
     bureau_store.engine.dispose()
 
 
