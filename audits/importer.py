@@ -1,10 +1,11 @@
 """The bureau's side of signed bundles: verify a received bundle and store its run, or refuse it.
 
-Order of checks (each refusal names the file; nothing is stored): size and JSON shape, the signer's
-key is registered, not revoked and registered for the school the bundle claims, the Ed25519
-signature over the signed bytes, the body against the published run-document schema, the run id and
-every host's school, the store's column limits, then replay: the same signed bytes already imported
-are skipped (the store is unchanged), another bundle for a run already in the store is refused.
+Order of checks (each refusal names the file; nothing is stored): size and JSON shape; signed bytes
+already imported are skipped here (they passed every check when imported; the store is unchanged);
+the signer's key is registered, not revoked and registered for the school the bundle claims; the
+Ed25519 signature over the signed bytes; the body against the published run-document schema, the
+run id and every host's school, the store's column limits; another bundle for a run already in the
+store is refused.
 The run, hosts, results and the import record are written in one transaction.
 """
 from __future__ import annotations
@@ -109,6 +110,10 @@ def _rows(body: dict) -> tuple[dict, list[tuple[HostRecord, list[dict]]]]:
     return run_row, hosts
 
 
+def _counts(body: dict) -> tuple[int, int]:
+    return len(body["hosts"]), sum(len(h["results"]) for h in body["hosts"])
+
+
 def import_bundle(store: Store, path) -> Imported:
     """Verify one bundle file and store it, or raise InputError (nothing stored)."""
     source = str(path)
@@ -126,6 +131,12 @@ def import_bundle(store: Store, path) -> Imported:
     except InputError as exc:
         refuse(exc.problems[0].message, exc.problems[0].field)
     school, key_id = bundle["signer"]["school"], bundle["signer"]["key_id"]
+    dig = fmt.digest(bundle)
+    before = store.imported_bundle(digest=dig)
+    if before:  # these exact signed bytes passed every check below when they were imported (a later
+        # revocation of the key does not undo an import; runs are append-only)
+        return Imported(source, bundle["run_id"], school, *_counts(bundle["body"]), skipped=True,
+                        imported_at=before["imported_at"])
     key = store.trusted_key(key_id)
     if key is None:
         refuse(f"signed with key {key_id[:16]!r}, which is not registered in this store "
@@ -140,11 +151,7 @@ def import_bundle(store: Store, path) -> Imported:
         refuse("the signature does not match the content (tampered, or signed with another key)", "signature")
     body = bundle["body"]
     _check_body(body, school, bundle["run_id"], refuse)
-    counts = (len(body["hosts"]), sum(len(h["results"]) for h in body["hosts"]))
-    dig = fmt.digest(bundle)
-    before = store.imported_bundle(digest=dig)
-    if before:
-        return Imported(source, bundle["run_id"], school, *counts, skipped=True, imported_at=before["imported_at"])
+    counts = _counts(body)
     other = store.imported_bundle(run_id=bundle["run_id"])
     if other:
         refuse(f"run {bundle['run_id']} was already imported on {other['imported_at']} from a different bundle "

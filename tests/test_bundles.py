@@ -209,6 +209,12 @@ def test_valid_bundle_imported_once_reads_back_like_the_schools_run(school, keys
     (row,) = json.loads((tmp_path / "view.json").read_text(encoding="utf-8"))["schools"]
     latest = run_document(school_store, school["runs"][1], school="s1")["scores"]["schools"]["s1"]
     assert row["id"] == "s1" and row["run_id"] == school["runs"][1] and row["rate"] == latest["rate"]
+    # revoking the key later does not undo the import; re-importing stays a no-op
+    before = counts(bureau)
+    assert auditctl.main(["keys", "revoke", "s1", "--db", bureau]) == 0
+    capsys.readouterr()
+    assert import_(bureau, b0) == 0 and "already imported" in capsys.readouterr().out
+    assert counts(bureau) == before
     bureau_store.engine.dispose()
 
 
