@@ -36,12 +36,32 @@ class Imported:
     imported_at: str | None = None
 
 
+def _inline_refs(node, defs: dict, seen: tuple = ()):
+    """The schema with its local ``#/$defs/NAME`` references replaced by their targets: the same meaning,
+    and jsonschema validates a large body about twice as fast without resolving a reference per node.
+    A recursive definition keeps its reference."""
+    if isinstance(node, list):
+        return [_inline_refs(v, defs, seen) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _inline_refs(v, defs, seen) for k, v in node.items() if k != "$ref"}
+    ref = node.get("$ref")
+    if ref is None:
+        return out
+    name = ref.removeprefix("#/$defs/")
+    if name == ref or name not in defs or name in seen:
+        out["$ref"] = ref
+        return out
+    target = _inline_refs(defs[name], defs, seen + (name,))
+    return {**out, "allOf": [target]} if out else target
+
+
 @lru_cache(maxsize=1)
 def _validator():
     import jsonschema
 
     schema = json.loads((resources.files("reports") / "results.schema.json").read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
 
 
 def _limits(table) -> dict[str, int]:

@@ -5,6 +5,7 @@ import base64
 import json
 import stat
 import textwrap
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select
@@ -17,6 +18,7 @@ from reports.bundle import make_bundle
 from reports.diff import diff_runs
 from reports.document import run_document
 
+ROOT = Path(__file__).resolve().parent.parent
 TABLES = (store_mod.runs_t, store_mod.hosts_t, store_mod.results_t, store_mod.imported_bundles_t)
 
 
@@ -281,6 +283,28 @@ def test_refusals_store_nothing(case, school, keys, bureau, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"{path}:") and "refused" in err and expected in err, err
     assert counts(bureau) == before
+
+
+@pytest.mark.parametrize("path,value", [(("hosts", 0, "results", 0, "status"), "ok"), (("hosts", 0, "status"), "down"),
+                                        (("hosts", 0, "results", 0, "underlying"), "maybe"), (("run", "extra"), 1),
+                                        (("hosts", 0, "results", 0, "evidence"), "x" * 2001), (("hosts", 0, "level"), 9)])
+def test_import_schema_check_agrees_with_the_published_schema(school, path, value):
+    """The importer validates with local references inlined (for speed): same verdicts as the file."""
+    import copy
+
+    import jsonschema
+
+    from audits.importer import _validator
+
+    doc = run_document(Store(school["db"]), school["runs"][0])
+    schema = json.loads((ROOT / "docs" / "results.schema.json").read_text(encoding="utf-8"))
+    assert _validator().is_valid(doc) and jsonschema.Draft202012Validator(schema).is_valid(doc)
+    bad = copy.deepcopy(doc)
+    node = bad
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    assert not _validator().is_valid(bad) and not jsonschema.Draft202012Validator(schema).is_valid(bad)
 
 
 def test_oversized_bundle_refused_unread(school, keys, bureau, tmp_path, capsys, monkeypatch):
