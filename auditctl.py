@@ -210,14 +210,14 @@ def cmd_run(args) -> int:
     """A run of a plan holds the plan's lock, so scheduled runs of one plan never overlap."""
     if not args.plan:
         return _run(args)
-    from audits.runlock import PlanBusy, plan_lock
+    from audits.runlock import LockError, PlanBusy, plan_lock
 
     try:
         with plan_lock(args.plan):
             return _run(args)
-    except PlanBusy as exc:
+    except LockError as exc:
         print(f"auditctl: {exc}", file=sys.stderr)
-        return EXIT_BUSY
+        return EXIT_BUSY if isinstance(exc, PlanBusy) else EXIT_INPUT
 
 
 def _run(args) -> int:

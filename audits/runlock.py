@@ -12,7 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-class PlanBusy(Exception):
+class LockError(Exception):
+    """The plan's lock file cannot be created or opened."""
+
+
+class PlanBusy(LockError):
     """Another process holds the plan's lock."""
 
 
@@ -30,8 +34,11 @@ def lock_path(plan: str) -> Path:
 @contextmanager
 def plan_lock(plan: str):
     path = lock_path(plan)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise LockError(f"cannot open the lock file of plan {plan} ({path}): {exc.strerror}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
