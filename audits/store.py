@@ -167,6 +167,7 @@ class HostRecord:
 class Store:
     def __init__(self, url: str | None = None):
         self.url = normalise_url(url)
+        self._refs_cache: dict[str, list[str]] = {}
         try:
             self.engine: Engine = create_engine(self.url, future=True)
             if self.url.startswith("sqlite"):
@@ -372,6 +373,25 @@ class Store:
                     d[k] = json.loads(d[k])
                 d["exceptions"] = json.loads(d["exceptions"]) if d["exceptions"] else []
                 out.setdefault(d["host_id"], []).append(d)
+        return out
+
+    def scoring_rows(self, run_id: str) -> dict[str, list[dict]]:
+        """Per host, only what scoring reads (check_id, status, severity, references, underlying): the
+        bureau view reads every stored run, so titles, messages and evidence are left in the database."""
+        out: dict[str, list[dict]] = {}
+        refs_of = self._refs_cache  # the same JSON text recurs on every host and run: parse it once
+        if len(refs_of) > 50_000:
+            refs_of.clear()
+        cols = (results_t.c.host_id, results_t.c.check_id, results_t.c.status, results_t.c.severity,
+                results_t.c.refs, results_t.c.underlying)
+        with self.engine.connect() as conn:
+            for host_id, check_id, status, severity, refs, underlying in conn.execute(
+                    select(*cols).where(results_t.c.run_id == run_id)).all():
+                parsed = refs_of.get(refs)
+                if parsed is None:
+                    parsed = refs_of[refs] = json.loads(refs)
+                out.setdefault(host_id, []).append({"check_id": check_id, "status": status, "severity": severity,
+                                                    "references": parsed, "underlying": underlying})
         return out
 
 

@@ -175,14 +175,17 @@ def _by_day(events):
 
 
 def from_store(store) -> BureauView:
-    """Every finished stored run, oldest first (a run may hold one school or a whole bureau)."""
-    from .document import document_hosts
-
+    """Every finished stored run, oldest first (a run may hold one school or a whole bureau). Only the
+    columns scoring needs are read."""
     view = BureauView()
     for run in reversed(store.runs(limit=None)):
         if run["status"] == "running":
             continue
-        hosts = document_hosts(store, run["id"])
+        results = store.scoring_rows(run["id"])
+        hosts = [{"id": h.host_id, "school": h.school, "district": h.district, "level": h.level,
+                  "status": h.status, "reason": h.reason, "school_name": h.school_name,
+                  "district_name": h.district_name, "results": results.get(h.host_id, [])}
+                 for h in store.hosts(run["id"])]
         view.add_run({"id": run["id"], "started_at": run["started_at"], "bureau": run["scope"].get("bureau"),
                       "bureau_name": run["scope"].get("bureau_name")}, hosts)
     return view

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from .html import environment, safe_name
+from functools import lru_cache
+
+from .html import make_environment, safe_name
 
 PAGE_SIZE = 50
 SCRIPT = (Path(__file__).resolve().parent.parent / "templates" / "bureau_dashboard.js").read_text(encoding="utf-8")
@@ -80,6 +82,13 @@ def trend_svg(points: list[dict], width: int = 520, height: int = 160) -> dict:
     return {"path": path, "dots": dots, "width": width, "height": height}
 
 
+@lru_cache(maxsize=1)
+def _environment():
+    env = make_environment()
+    env.filters["heat"] = heat
+    return env
+
+
 def school_rows(view: dict) -> list[list]:
     """The school table as compact rows for the page's JSON (column order fixed in the script)."""
     return [[r["rank"], r["id"], r["name"], r["district"], r["district_name"], r["rate"], r["verdict"] or "not_scored",
@@ -90,8 +99,7 @@ def school_rows(view: dict) -> list[list]:
 def render_dashboard(view: dict, lang: str = "zh", *, links: dict[str, str] | None = None,
                      up: str | None = None) -> str:
     """One page. ``links``: district id → relative page of that district; ``up``: link to the level above."""
-    env = environment()
-    env.filters["heat"] = heat
+    env = _environment()
     script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode("utf-8")).digest()).decode()
     data = {"rows": school_rows(view), "page_size": PAGE_SIZE, "lang": lang,
             "labels": {k: LABELS[lang][k] for k in ("compliant", "basically_compliant", "noncompliant",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -61,11 +62,18 @@ LABELS = {
 }
 
 
-def environment() -> Environment:
+def make_environment() -> Environment:
+    """A Jinja2 environment over ``templates/`` that autoescapes everything."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["severity_rank"] = lambda s: SEVERITY_ORDER.get(s, -1)
     return env
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    """The shared environment: templates are compiled once per process."""
+    return make_environment()
 
 
 def safe_name(text: str) -> str:

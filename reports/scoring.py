@@ -39,6 +39,13 @@ def item_table() -> ItemTable:
                      {str(k): dict(v) for k, v in doc["high_risk"].items()})
 
 
+def _point_cached(item: str) -> str:
+    return _POINTS.get(item) or _POINTS.setdefault(item, point_of(item))
+
+
+_POINTS: dict[str, str] = {}
+
+
 def point_of(item: str) -> str:
     """The control point of an item, numbered as at level 3: '8.1.4.10 a' -> '10'. Level 2 has no
     数据保密性, so its 7.1.4.8-7.1.4.10 (数据备份恢复, 剩余信息保护, 个人信息保护) are points 9-11."""
@@ -59,25 +66,37 @@ class Item:
         return ITEM_SCORE.get(self.verdict)
 
 
+@lru_cache(maxsize=8)
+def _clause_of(level: int) -> dict[str, str]:
+    """'GB/T 22239-2019 8.1.4.1 a' -> '8.1.4.1 a' for the items of one level (one lookup per reference)."""
+    return {STANDARD + c: c for c in item_table().weights.get(level, {})}
+
+
 def host_items(host: dict) -> dict[str, Item]:
     """Every item of the host's level with its verdict from the results citing it."""
-    table = item_table().weights.get(host.get("level") or 0)
+    level = host.get("level") or 0
+    table = item_table().weights.get(level)
     if not table:
         return {}
-    cited: dict[str, list[dict]] = defaultdict(list)
+    clause_of = _clause_of(level)
+    cited: dict[str, dict[str, str]] = defaultdict(dict)  # clause -> check id -> status
     for r in host["results"]:
         for ref in r["references"]:
-            if ref.startswith(STANDARD) and ref[len(STANDARD):] in table:
-                cited[ref[len(STANDARD):]].append(r)
+            clause = clause_of.get(ref)
+            if clause is not None:
+                cited[clause][r["check_id"]] = r["status"]
     items = {}
     for clause, weight in table.items():
-        rs = cited.get(clause, [])
-        statuses = {r["check_id"]: r["status"] for r in rs}  # waived: left out until its expiry
-        judged = [s for s in statuses.values() if s in ("pass", "fail")]
-        if judged:
-            passed = judged.count("pass")
-            verdict = CONFORM if passed == len(judged) else NONCONFORM if passed == 0 else PARTIAL
-        elif rs and all(s == "not_applicable" for s in statuses.values()):
+        statuses = cited.get(clause, {})  # waived: left out until its expiry
+        passed = failed = 0
+        for st in statuses.values():
+            if st == "pass":
+                passed += 1
+            elif st == "fail":
+                failed += 1
+        if passed or failed:
+            verdict = CONFORM if not failed else NONCONFORM if not passed else PARTIAL
+        elif statuses and all(st == "not_applicable" for st in statuses.values()):
             verdict = NOT_APPLICABLE
         else:  # no check covers it, or only errors, unanswered manual items, waivers
             verdict = NOT_ASSESSED
@@ -116,10 +135,12 @@ def _aggregate(judged: list[tuple[int, dict[str, Item]]], risks: list[dict]) -> 
     weights: dict[tuple[int, str], float] = {}
     verdict_counts: dict[str, int] = defaultdict(int)
     for level, items in judged:
+        scores_of = per_level[level]
         for clause, item in items.items():
             verdict_counts[item.verdict] += 1
-            if item.score is not None:
-                per_level[level][clause].append(item.score)
+            x = ITEM_SCORE.get(item.verdict)
+            if x is not None:
+                scores_of[clause].append(x)
                 weights[(level, clause)] = item.weight
     num = den = 0.0
     points: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
@@ -127,7 +148,7 @@ def _aggregate(judged: list[tuple[int, dict[str, Item]]], risks: list[dict]) -> 
         for clause, scores in items.items():
             w, x = weights[(level, clause)], sum(scores) / len(scores)
             num, den = num + w * x, den + w
-            acc = points[point_of(clause)]
+            acc = points[_point_cached(clause)]
             acc[0], acc[1] = acc[0] + w * x, acc[1] + w
     rate = round(100.0 * num / den, 1) if den else None
     return {"rate": rate, "verdict": verdict(rate, bool(risks)), "high_risk": risks,
