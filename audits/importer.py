@@ -173,6 +173,8 @@ def import_bundle(store: Store, path) -> Imported:
     _check_body(body, school, bundle["run_id"], refuse)
     counts = _counts(body)
     other = store.imported_bundle(run_id=bundle["run_id"])
+    if other and other["digest"] == dig:  # the same bundle, imported by another process meanwhile
+        return Imported(source, bundle["run_id"], school, *counts, skipped=True, imported_at=other["imported_at"])
     if other:
         refuse(f"run {bundle['run_id']} was already imported on {other['imported_at']} from a different bundle "
                f"(sha256 {other['digest'][:16]}); a run is imported once", "run_id")
