@@ -11,13 +11,14 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from . import yamlsafe
 from .errors import InputError, Problem
 from .exceptions import Exceptions, parse_entries
+from .policies import BackupPolicy, DrPolicy, parse_backup, parse_dr
 from .yamlsafe import YList, YMap
 
 CONNECTIONS = ("ssh", "local", "none")
@@ -64,7 +65,7 @@ BUREAU_FIELDS = {"id", "name", "level"}
 DISTRICT_FIELDS = {"id", "name", "vars", "schools"}
 EXCEPTION_FIELDS = {"waivers", "attestations"}
 SCHOOL_FIELDS = {"id", "name", "district", "vars", "systems", "hosts"} | EXCEPTION_FIELDS
-SYSTEM_FIELDS = {"id", "name", "level", "rpo_hours", "rto_hours", "description"} | EXCEPTION_FIELDS
+SYSTEM_FIELDS = {"id", "name", "level", "rpo_hours", "rto_hours", "description", "backup", "dr"} | EXCEPTION_FIELDS
 HOST_FIELDS = {"id", "address", "name", "school", "systems", "vars", "level"} | set(SETTINGS) | EXCEPTION_FIELDS
 TOP_FIELDS = {"bureau", "defaults", "districts", "schools", "school", "hosts"} | EXCEPTION_FIELDS
 
@@ -86,6 +87,8 @@ class System:
     school: str
     rpo_hours: float | None = None
     rto_hours: float | None = None
+    backup: BackupPolicy | None = None
+    dr: DrPolicy | None = None
 
 
 @dataclass
@@ -102,6 +105,10 @@ class Host:
     school_name: str = ""
     district_name: str = ""
     system_info: list[dict] = field(default_factory=list)  # [{id, name, level}] of the systems it serves
+    backup: tuple[BackupPolicy, ...] = ()  # the backup policies of its systems that it holds evidence for
+    dr: tuple[DrPolicy, ...] = ()          # the DR declarations of its systems
+    no_backup: tuple[str, ...] = ()        # its systems that declare no backup policy at all
+    no_dr: tuple[str, ...] = ()            # its level-3+ systems that declare no dr: at all
 
     @property
     def os(self) -> str:
@@ -207,6 +214,7 @@ class _Builder:
         self.school_vars: dict[str, dict] = {}
         self.district_ref_line: dict[str, int] = {}
         self.raw_hosts: list[tuple[str, YMap, str, str | None]] = []  # (file, node, path, school)
+        self.policy_refs: list[tuple] = []  # (file, line, field, school, host id, system or None) to resolve
         self.exceptions = Exceptions()
 
     def add_exceptions(self, file, node: YMap, path: str, scope: dict | None):
@@ -374,7 +382,18 @@ class _Builder:
                 continue
             rpo = self._hours(file, sy, "rpo_hours", sp)
             rto = self._hours(file, sy, "rto_hours", sp)
-            school.systems[syid] = System(syid, str(sy.get("name", syid)), lvl or 0, sid, rpo, rto)
+            backup = dr = None
+            if sy.get("backup") is not None:
+                backup = parse_backup(sy["backup"], file, f"{sp}.backup", syid, lvl or 0, rpo, self.col.problems)
+                for j, hid in enumerate((backup.hosts or ()) if backup else ()):
+                    self.policy_refs.append((file, sy["backup"]["hosts"].line_of(j), f"{sp}.backup.hosts[{j}]", sid,
+                                             hid, syid))
+            if sy.get("dr") is not None:
+                dr = parse_dr(sy["dr"], file, f"{sp}.dr", syid, lvl or 0, rpo, rto, self.col.problems)
+                if dr and dr.standby and dr.standby.host:
+                    self.policy_refs.append((file, sy["dr"]["standby"].line_of("host"), f"{sp}.dr.standby.host", sid,
+                                             dr.standby.host, None))
+            school.systems[syid] = System(syid, str(sy.get("name", syid)), lvl or 0, sid, rpo, rto, backup, dr)
             self.add_exceptions(file, sy, sp, {"system": syid})
         for i, h in enumerate(self._list(file, node, "hosts", path)):
             self.raw_hosts.append((file, h, f"{path}.hosts[{i}]", sid))
@@ -407,8 +426,30 @@ class _Builder:
             if h:
                 hosts[h.id] = h
                 self.schools[h.school].hosts.append(h.id)
+        self.resolve_policies(hosts)
         return Inventory(self.bureau.get("id", "bureau"), self.bureau.get("name", self.bureau.get("id", "")),
                          self.districts, self.schools, hosts, exceptions=self.exceptions)
+
+    def resolve_policies(self, hosts: dict[str, Host]):
+        """Backup ``hosts:`` must serve the system; a DR standby host must exist (its address is filled in)."""
+        for file, line, fld, sid, hid, system in self.policy_refs:
+            h = hosts.get(hid)
+            if system is not None:
+                if h is None or system not in h.systems:
+                    self.col.add(file, line, fld, f"host '{hid}' does not serve system '{system}'"
+                                 + did_you_mean(hid, [x.id for x in hosts.values() if system in x.systems]))
+            elif h is None:
+                self.col.add(file, line, fld, f"unknown standby host '{hid}'" + did_you_mean(hid, hosts))
+        for h in hosts.values():
+            drs = []
+            for d in h.dr:
+                sb = d.standby
+                if sb and sb.host == h.id:
+                    continue  # the standby is the redundancy; the DR checks judge the primaries
+                if sb and sb.host and sb.host in hosts:
+                    d = replace(d, standby=replace(sb, address=hosts[sb.host].address))
+                drs.append(d)
+            h.dr = tuple(drs)
 
     def build_host(self, file, node: YMap, path, school_id, seen: dict) -> Host | None:
         self.check_fields(file, node, HOST_FIELDS, path)
@@ -468,11 +509,14 @@ class _Builder:
                                              f"host '{hid}' serves no system and declares no level; judged as level 2"))
             level = 2
         district = self.districts.get(school.district)
-        info = [{"id": sy, "name": school.systems[sy].name, "level": school.systems[sy].level}
-                for sy in systems if sy in school.systems]
+        mine = [school.systems[sy] for sy in systems if sy in school.systems]
+        info = [{"id": sy.id, "name": sy.name, "level": sy.level} for sy in mine]
         return Host(hid, str(addr), school_id, school.district, list(systems), level, settings,
                     Source(file, node.line), str(node.get("name", "")), school.name,
-                    district.name if district else school.district, info)
+                    district.name if district else school.district, info,
+                    backup=tuple(sy.backup for sy in mine if sy.backup and (sy.backup.hosts is None or hid in sy.backup.hosts)),
+                    dr=tuple(sy.dr for sy in mine if sy.dr), no_backup=tuple(sy.id for sy in mine if sy.backup is None),
+                    no_dr=tuple(sy.id for sy in mine if sy.dr is None and sy.level >= 3))
 
 
 def merge_settings(*layers: dict) -> dict:

@@ -70,20 +70,24 @@ def applicable_checks(checks: Iterable[Check], host: Host) -> list[Check]:
 def gather_plan(checks: Iterable[Check], host: Host) -> set:
     probes = {OS_PROBE}
     for c in applicable_checks(checks, host):
-        probes |= c.probes_for(host.os)
+        probes |= c.probes_for_host(host)
     return probes
 
 
 def result_row(check: Check, outcome: Outcome, level: int | None) -> dict:
-    return {"check_id": check.id, "status": str(outcome.status), "severity": check.severity,
+    return {"check_id": check.id, "status": str(outcome.status), "severity": outcome.severity or check.severity,
             "refs": [str(r) for r in check.refs_for_level(level)], "title": check.title.to_json(),
             "message": outcome.message.to_json(), "remediation": check.remediation.to_json(),
             "evidence": outcome.evidence, "evaluated_at": now()}
 
 
 def evaluate_host(checks: Iterable[Check], facts: Facts, host: Host, plan_params: dict | None = None,
-                  exceptions: Exceptions | None = None, today: dt.date | None = None) -> list[dict]:
-    """Pure: every check against the gathered facts, then the attestations and waivers that answer them."""
+                  exceptions: Exceptions | None = None, today: dt.date | None = None,
+                  run_started: str | None = None) -> list[dict]:
+    """Pure: every check against the gathered facts, then the attestations and waivers that answer them.
+    ``run_started`` (the run's UTC start) goes into ``facts.meta`` for checks that judge ages."""
+    if run_started and "run_started" not in facts.meta:
+        facts.meta["run_started"] = run_started
     if "os_family" not in facts.meta:
         facts.meta["os_family"] = parsers.os_family(facts.get(OS_PROBE).stdout) or host.os
     rows = [result_row(c, c.run(facts, host, check_params(c, plan_params or {})), host.level) for c in checks]
@@ -126,7 +130,7 @@ def gather(host: Host, probes: set, options: dict) -> Facts:
 
 def meta_only(checks: Iterable[Check]) -> list[Check]:
     """Checks that judge the connection itself (host key, algorithms) and need no probe."""
-    return [c for c in checks if not c.probes_for("auto")]
+    return [c for c in checks if not c.probes_for("auto") and c.host_probes is None]
 
 
 def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict) -> tuple[HostRecord, list[dict]]:
@@ -134,7 +138,8 @@ def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict
     status, reason, detail, results, os_family = "audited", None, "", [], ""
     try:
         facts = gather(host, gather_plan(checks, host), options)
-        results = evaluate_host(checks, facts, host, plan_params, options.get("exceptions"), options.get("today"))
+        results = evaluate_host(checks, facts, host, plan_params, options.get("exceptions"), options.get("today"),
+                                options.get("run_started"))
         os_family = facts.meta.get("os_family", "")
         denied = [p for p, r in facts.results.items() if r.error and r.error.startswith("sudo denied")]
         if denied:
@@ -145,7 +150,7 @@ def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict
         status, reason, detail = "unreachable", exc.reason, exc.detail
         facts = Facts(host.id, meta={"unreachable": exc.reason, "detail": exc.detail, "connection": host.connection})
         results = evaluate_host(meta_only(checks), facts, host, plan_params, options.get("exceptions"),
-                                options.get("today"))
+                                options.get("today"), options.get("run_started"))
     except Exception as exc:  # a bug or an unforeseen failure is recorded against this host only
         status, reason, detail = "unreachable", "error", f"{type(exc).__name__}: {exc}"[:300]
     rec = HostRecord(host.id, host.address, host.school, host.district, host.level, os_family, status, reason,
@@ -198,13 +203,16 @@ def run_hosts(store: Store, run_id: str, hosts: list[Host], checks: list[Check],
               forks: int = DEFAULT_FORKS, options: dict | None = None, quiet: bool = False,
               on_host: Callable | None = None) -> RunSummary:
     """Audit hosts concurrently, saving each as it finishes. Hosts already saved for this run are skipped."""
+    options = dict(options or {})
+    # ages are judged against the run's start (a resumed run keeps its original start)
+    options.setdefault("run_started", store.run(run_id)["started_at"])
     done = {h.host_id for h in store.hosts(run_id)}
     todo = [h for h in hosts if h.id not in done]
     progress = Progress(len(todo), quiet)
     interrupted = False
     pool = ThreadPoolExecutor(max_workers=max(1, min(forks, len(todo) or 1)), thread_name_prefix="audit")
     try:
-        futures = {pool.submit(audit_host, h, checks, plan_params, options or {}): h for h in todo}
+        futures = {pool.submit(audit_host, h, checks, plan_params, options): h for h in todo}
         for fut in as_completed(futures):
             rec, results = fut.result()
             store.save_host(run_id, rec, results)

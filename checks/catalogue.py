@@ -19,6 +19,10 @@ FAMILIES = OrderedDict([  # GB/T 22239-2019 安全计算环境 control points, l
     ("8.1.4.9", ("数据备份恢复", "Data backup and recovery", "7.1.4.8")),
     ("8.1.4.10", ("剩余信息保护", "Residual information protection", "7.1.4.9")),
     ("8.1.4.11", ("个人信息保护", "Personal information protection", "7.1.4.10")),
+    # 安全运维管理 control points cited by the backup and DR packs
+    ("8.1.10.11", ("备份与恢复管理", "Backup and recovery management", "7.1.10.11")),
+    ("8.1.10.12", ("安全事件处置", "Security incident handling", "7.1.10.12")),
+    ("8.1.10.13", ("应急预案管理", "Emergency plan management", "7.1.10.13")),
 ])
 
 
@@ -35,11 +39,15 @@ def describe(c: Check) -> dict:
 
 
 def family_of(c: Check) -> str:
-    """The level-3 control point a check belongs to (its first 8.1.4.x clause, else its first clause)."""
+    """The level-3 control point a check belongs to (its first 8.1.4.x clause, else its first clause
+    of another listed control point)."""
     for r in c.refs:
         parts = r.clause.split()[0].split(".")
         if r.clause.startswith("8.1.4."):
             return ".".join(parts[:4])
+    for r in c.refs:
+        if ".".join(r.clause.split()[0].split(".")[:4]) in FAMILIES:
+            return ".".join(r.clause.split()[0].split(".")[:4])
     for r in c.refs:
         if r.clause.startswith("7.1.4."):
             l2 = ".".join(r.clause.split()[0].split(".")[:4])
@@ -57,6 +65,14 @@ def _params(c: Check) -> str:
     return "<br>".join(f"`{k}` = `{_cell(v)}`" for k, v in c.params.items()) or "—"
 
 
+def _evidence(c: Check) -> str:
+    parts = [f"{k}: `{_cell(p)}`" for k, ps in c.probes.items() for p in ps]
+    if c.host_probes:
+        doc = (c.host_probes.__doc__ or "probes built from the host's declarations").strip().splitlines()[0]
+        parts.append(f"declared: {_cell(doc)}")
+    return "; ".join(parts) or "— (declarations and attestations only)"
+
+
 def markdown(checks: list[Check], pack: str) -> str:
     checks = sorted(checks, key=lambda c: c.id)
     groups: dict[str, list[Check]] = {}
@@ -69,7 +85,7 @@ def markdown(checks: list[Check], pack: str) -> str:
            "Clauses are GB/T 22239-2019: level 3 is chapter 8 (8.1.4.x), level 2 chapter 7 (7.1.4.x); a host is "
            "judged by its MLPS level from the inventory and a check whose clauses exist only at level 3 is not "
            "applicable to a level-2 host. Every threshold is a parameter a bureau can override in its audit plan "
-           "(`params: {mlps: {NAME: VALUE}}` for the pack, or `params: {CHECK_ID: {NAME: VALUE}}` for one check).", ""]
+           f"(`params: {{{pack}: {{NAME: VALUE}}}}` for the pack, or `params: {{CHECK_ID: {{NAME: VALUE}}}}` for one check).", ""]
     out += ["| control point (L3 / L2) | checks |", "|---|---|"]
     for key, (zh, en, twin) in FAMILIES.items():
         if key in groups:
@@ -92,7 +108,7 @@ def markdown(checks: list[Check], pack: str) -> str:
                     f"| os | {', '.join(c.applies.os)}" + (f"; roles {', '.join(c.applies.roles)}" if c.applies.roles else "")
                     + " |",
                     f"| thresholds | {_params(c)} |",
-                    f"| evidence | {'; '.join(f'{k}: `{_cell(p)}`' for k, ps in c.probes.items() for p in ps)} |"]
+                    f"| evidence | {_evidence(c)} |"]
             if c.attest:
                 out.append(f"| attestation | {_cell(c.attest.zh)} / {_cell(c.attest.en)} |")
             out += ["", f"**理由 / Rationale.** {c.rationale.zh}", "", c.rationale.en, "",

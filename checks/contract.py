@@ -94,6 +94,7 @@ class Outcome:
     status: Status
     message: Text = field(default_factory=lambda: Text("", ""))
     evidence: str = ""
+    severity: str | None = None  # set by a check whose finding is graver in some cases (else the check's)
 
     @classmethod
     def passed(cls, zh="", en="", evidence=""):
@@ -149,6 +150,8 @@ class Check:
     params: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
     attest: Text | None = None  # for manual items: what a person must attest (answered by an attestation)
+    # probes that depend on the host's declarations (a backup path, a standby address): host -> probes
+    host_probes: Callable[[Any], Any] | None = None
 
     def __post_init__(self):
         if not _ID.match(self.id):
@@ -178,6 +181,11 @@ class Check:
             out |= set(ps)
         return out
 
+    def probes_for_host(self, host) -> set[Probe]:
+        """The static probes for the host's os plus those its declarations ask for."""
+        extra = self.host_probes(host) if self.host_probes else ()
+        return self.probes_for(getattr(host, "os", "auto")) | {parse_probe(p) for p in extra}
+
     def refs_for_level(self, level: int | None) -> tuple[Reference, ...]:
         """The clauses that apply at the host's level (level-neutral references always apply)."""
         if level is None:
@@ -203,15 +211,18 @@ class Check:
         if not isinstance(out, Outcome):
             return Outcome.error("检查项返回值无效", f"check returned {type(out).__name__}, not an Outcome")
         out.evidence = clean_evidence(out.evidence)
+        if out.severity not in SEVERITIES:
+            out.severity = None
         return out
 
 
 def check(*, id: str, title, severity: str, refs, probes, applies=None, rationale="", remediation="",
-          params=None, attest=None):
+          params=None, attest=None, host_probes=None):
     """Decorator that turns ``def evaluate(facts, host[, params])`` into a registered Check.
 
     ``probes`` is a list of probe strings (``'file:/etc/passwd'``, ``'sudo file:/etc/shadow'``) or a
-    mapping of os family to such lists.
+    mapping of os family to such lists; ``host_probes(host)`` adds probes built from the host's
+    declarations (paths and addresses from the inventory, quoted by the check).
     """
 
     def wrap(fn):
@@ -219,7 +230,8 @@ def check(*, id: str, title, severity: str, refs, probes, applies=None, rational
                          refs=tuple(Reference.parse(r) for r in refs), probes=normalise_probes(probes),
                          evaluate=fn, applies=applicability(applies), rationale=Text.of(rationale),
                          remediation=Text.of(remediation), params=dict(params or {}),
-                         source=f"{fn.__module__}.{fn.__name__}", attest=Text.of(attest) if attest else None)
+                         source=f"{fn.__module__}.{fn.__name__}", attest=Text.of(attest) if attest else None,
+                         host_probes=host_probes)
         return fn
 
     return wrap

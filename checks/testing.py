@@ -24,7 +24,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dataclasses import replace
+
 from audits import yamlsafe
+from audits.errors import InputError
+from audits.policies import parse_backup, parse_dr
 from audits.exceptions import Exceptions, apply_exceptions, parse_entries
 from audits.inventory import DEFAULT_SETTINGS, Host, Source, merge_settings
 from audits.probes import Facts, ProbeResult
@@ -50,11 +54,29 @@ class Case:
 
 
 def fixture_host(spec: dict) -> Host:
+    """A host from a case's ``host:`` mapping; ``backup:``/``dr:`` are a system's declarations in the
+    inventory's form (``rpo_hours``/``rto_hours`` beside them, ``standby_address`` for the standby);
+    ``no_backup``/``no_dr`` list systems of the host that declare no backup / no DR."""
     settings = merge_settings(DEFAULT_SETTINGS, {"os": spec.get("os", "auto"), "roles": spec.get("roles", []),
                                                  "facts": spec.get("facts", {})})
+    level = spec.get("level", 3)
+    problems: list = []
+    backup = dr = ()
+    if spec.get("backup") is not None:
+        backup = (parse_backup(spec["backup"], "fixture", "host.backup", "fixture-system", level,
+                               spec.get("rpo_hours"), problems),)
+    if spec.get("dr") is not None:
+        d = parse_dr(spec["dr"], "fixture", "host.dr", "fixture-system", level, spec.get("rpo_hours"),
+                     spec.get("rto_hours"), problems)
+        if d and d.standby and spec.get("standby_address"):
+            d = replace(d, standby=replace(d.standby, address=str(spec["standby_address"])))
+        dr = (d,)
+    if problems:
+        raise InputError(problems)
     return Host(spec.get("id", "fixture"), spec.get("address", "192.0.2.1"), spec.get("school", "fixture-school"),
-                "fixture-district", list(spec.get("systems", [])), spec.get("level", 3), settings,
-                Source("fixture", 0))
+                "fixture-district", list(spec.get("systems", [])), level, settings,
+                Source("fixture", 0), backup=tuple(b for b in backup if b), dr=tuple(d for d in dr if d),
+                no_backup=tuple(spec.get("no_backup", ())), no_dr=tuple(spec.get("no_dr", ())))
 
 
 def _facts(host: Host, probes, meta: dict | None = None) -> Facts:

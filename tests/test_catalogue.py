@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from checks.catalogue import markdown
 from checks.registry import load_registry
 
@@ -58,3 +60,10 @@ def test_generated_pack_document_is_current():
     want = markdown(load_registry().select(["mlps"]), "mlps")
     assert doc.read_text(encoding="utf-8") == want, \
         "docs/checks/mlps.md is stale: run `auditctl checks doc --pack mlps -o docs/checks/mlps.md`"
+
+
+@pytest.mark.parametrize("pack", ["patching", "backup", "dr"])
+def test_generated_documents_of_the_other_packs_are_current(pack):
+    doc = ROOT / "docs" / "checks" / f"{pack}.md"
+    assert doc.read_text(encoding="utf-8") == markdown(load_registry().select([pack]), pack), \
+        f"docs/checks/{pack}.md is stale: run `auditctl checks doc --pack {pack} -o docs/checks/{pack}.md`"

@@ -340,6 +340,7 @@ class CampusLab:
         self._extra_sshd: dict[str, str] = {}
         self._orig_keys: dict[str, tuple[bytes, bytes]] = {}   # host id -> (private, public) as built
         self._etc_originals: dict[str, dict[str, tuple[str, int, int, int]]] = {}  # files write_etc_file changed
+        self._binds: dict[str, list[str]] = {}  # host id -> targets bind_path mounted in its namespace
         self._dirty = False
 
     # -- planning ---------------------------------------------------------------------------
@@ -563,6 +564,29 @@ class CampusLab:
             self._stop_service(h)
             self.start_host(host_id)
 
+    def bind_path(self, host_id: str, source, target: str):
+        """Show ``source`` (a directory or file of the work directory) at ``target`` for one SSH host
+        only: a bind mount made inside its sshd's mount namespace, so sshd's later sessions see it and
+        the machine does not (e.g. a host's own /srv or /var/lib/apt/lists). ``target`` must exist on
+        the machine with the same type. reset() undoes it; restarting the host drops it."""
+        h = self.host(host_id)
+        p = self._procs.get(h.id)
+        if not h.has_sshd or p is None or p.poll() is not None:
+            raise LabError(f"{host_id} has no running sshd to bind {target} for")
+        ns = f"/proc/{p.pid}/ns/mnt"
+        _run(["nsenter", f"--mount={ns}", "mount", "--bind", str(source), target])
+        self._binds.setdefault(h.id, []).append(target)
+        self._dirty = True
+        seen, own = os.stat(f"/proc/{p.pid}/root{target}"), os.stat(source)
+        if (seen.st_dev, seen.st_ino) != (own.st_dev, own.st_ino):
+            raise LabError(f"{host_id}: {target} does not show {source} after the bind mount")
+
+    def _unbind_all(self, h: LabHost):
+        p = self._procs.get(h.id)
+        for target in reversed(self._binds.pop(h.id, [])):
+            if p is not None and p.poll() is None:
+                _run(["nsenter", f"--mount=/proc/{p.pid}/ns/mnt", "umount", target], check=False)
+
     def reset(self):
         """Put every host back as built, if any test changed it: original host keys, sshd/listener
         running, links up, sudo granted, /etc files as written; known_hosts lists the current keys.
@@ -575,6 +599,7 @@ class CampusLab:
                 if not h.netns:
                     continue
                 again = False
+                self._unbind_all(h)
                 if h.id in self._link_down:
                     _run(["ip", "link", "set", h.veth, "up"])
                     self._link_down.discard(h.id)
@@ -888,6 +913,7 @@ LogLevel VERBOSE
                                                  start_new_session=True, close_fds=True)
 
     def _stop_service(self, h: LabHost):
+        self._binds.pop(h.id, None)   # the mount namespace goes with the process
         p = self._procs.pop(h.id, None)
         if p is not None and p.poll() is None:
             p.terminate()

@@ -2,7 +2,8 @@
 
 a minimal installation (risky server packages), b services/shares/ports (risky and undeclared
 listeners, NFS and Samba shares), c management access restricted by address and a default-deny host
-firewall, e known vulnerabilities (pending security updates, the xz backdoor), f (level 3) intrusion
+firewall, e known vulnerabilities (the xz backdoor;
+pending security updates are ``patching.security_updates``, which cites 8.1.4.4 e too), f (level 3) intrusion
 detection agents. The firewall readers below evaluate ``nft list ruleset`` and ``iptables-save``
 output for one question: would a NEW TCP connection from an arbitrary outside address to a port be
 accepted? Matches this reader does not understand are taken the pessimistic way (an accept that
@@ -42,20 +43,8 @@ IPT4 = Probe("command", "iptables-save", True)
 IPT6 = Probe("command", "ip6tables-save", True)
 FIREWALLD = Probe("command", "firewall-cmd --state")
 UFW = Probe("command", "ufw status verbose", True)
-# Pending Debian-family security updates are computed on the auditor's side (apt-get -s costs about
-# 1-2.5 s of CPU per host; these two probes cost about 30 ms): the installed versions, and the
-# versions that the host's own *security* package lists offer for the installed packages (joined
-# on the host, so the output stays small whatever the size of the lists).
+# Installed package versions (shared with the patching pack's pending-update check: one dpkg-query per host).
 DPKG_VERSIONS = Probe("command", "dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n'")
-APT_SECURITY_VERSIONS = Probe("command", (
-    "dpkg-query -W -f='${Package}\\n' | awk 'FNR==NR{i[$1];next} /^@list /{print;next} "
-    "/^Package: /{p=$2} /^Version: /&&(p in i){print p, $2}' - <(for f in /var/lib/apt/lists/*security*_Packages*; "
-    "do case $f in *diff_Index*|*.IndexDiff) continue;; esac; [ -e \"$f\" ] || continue; echo \"@list ${f##*/}\"; "
-    "/usr/lib/apt/apt-helper cat-file \"$f\"; done)"))
-APT_LISTS = Probe("command", "ls -1 /var/lib/apt/lists")
-DNF_SEC = Probe("command", "dnf -q -C updateinfo list --security", True)
-YUM_SEC = Probe("command", "yum -q -C updateinfo list security", True)
-RPM_VERSIONS = Probe("command", "rpm -qa --qf '%{NAME}.%{ARCH} %{VERSION}-%{RELEASE}\\n'")
 PS = Probe("command", "ps -eo comm=")
 
 
@@ -1208,119 +1197,6 @@ def host_firewall(facts, host):
         ev.append(f"firewall-cmd --state: {(res.stdout or res.stderr).strip()[:80] or _why(res)}")
     return Outcome.failed(f"{what} 入站未默认拒绝（未发现默认拒绝的主机防火墙）", f"no default-deny inbound firewall for "
                           f"{', '.join(f'IPv{f}' for f in missing)}", evidence_lines(ev + errors))
-
-
-# ---------------------------------------------------------------------------------------------
-def _nevra(s: str) -> tuple[str, str]:
-    """'openssl-libs-1:3.0.7-27.el9.x86_64' → ('openssl-libs.x86_64', '1:3.0.7-27.el9')."""
-    base, _, arch = s.rpartition(".")
-    name_ver, _, release = base.rpartition("-")
-    name, _, version = name_ver.rpartition("-")
-    return f"{name}.{arch}", f"{version}-{release}"
-
-
-@check(
-    id="mlps.intrusion.security_updates",
-    title={"zh": "无待安装的安全更新", "en": "No security updates are pending"},
-    severity="high",
-    refs=["GB/T 22239-2019 8.1.4.4 e", "GB/T 22239-2019 7.1.4.4 e"],
-    probes={"debian": [DPKG_VERSIONS, APT_SECURITY_VERSIONS, APT_LISTS], "rhel": [DNF_SEC, YUM_SEC, RPM_VERSIONS]},
-    params={"max_pending": 0},
-    rationale={"zh": "应能发现已知漏洞并在充分测试评估后及时修补。只用本机已有的软件源缓存，不刷新：Debian/Ubuntu 读取已安装版本"
-                     "（dpkg-query）和本机安全源列表（文件名含 security 的 *_Packages，如 bookworm-security、jammy-security）"
-                     "为已安装软件包提供的版本，在审计端按 dpkg 版本规则比较，安全源版本更高即为待安装的安全更新（包含 apt "
-                     "upgrade 会 “kept back” 的内核元包等；被 hold 的软件包同样计入）。这样主机端只需约 30 ms，而 apt-get -s "
-                     "模拟升级需 1–2.5 s CPU。RHEL 系用 dnf -C updateinfo list --security（EL7 用 yum），需 sudo 才能读系统缓存。"
-                     "没有软件源缓存或没有安全源时无法判断，报错误。等保未规定补丁时限，max_pending 默认 0；CentOS 7/Stream 等"
-                     "不发布 updateinfo 的源会显示为 0，需另行确认。缓存陈旧时结果偏少，应保证 apt-get update / dnf makecache 定期执行。",
-               "en": "Known vulnerabilities must be found and patched promptly after testing. Only the host's existing "
-                     "package caches are used, never refreshed: on Debian/Ubuntu the installed versions (dpkg-query) and the "
-                     "versions that the host's own security lists (*_Packages files whose name contains 'security', e.g. "
-                     "bookworm-security, jammy-security) offer for installed packages are compared on the auditor's side "
-                     "by dpkg's version rules; a higher security version is a pending security update (this includes kernel "
-                     "metapackages that apt upgrade keeps back, and held packages). The host spends about 30 ms instead of "
-                     "the 1-2.5 s of CPU of an apt-get -s simulation. The RHEL family uses dnf -C updateinfo list --security "
-                     "(yum on EL7), under sudo to read the system cache. With no package lists or no security source the host "
-                     "cannot tell, which is an error. MLPS sets no patch deadline; max_pending defaults to 0. Repositories "
-                     "without updateinfo (CentOS 7, CentOS Stream) always show 0 and need confirming otherwise. A stale cache "
-                     "under-reports: apt-get update / dnf makecache must run regularly."},
-    remediation={"zh": "测试后安装安全更新：Debian/Ubuntu 执行 apt-get update && apt-get upgrade（或 unattended-upgrades）；"
-                       "RHEL 系执行 dnf upgrade --security（或 dnf-automatic，upgrade_type = security）。",
-                 "en": "After testing, install the security updates: apt-get update && apt-get upgrade (or "
-                       "unattended-upgrades) on Debian/Ubuntu; dnf upgrade --security (or dnf-automatic with upgrade_type = "
-                       "security) on the RHEL family."},
-)
-def security_updates(facts, host, params):
-    fam = _family(facts, host)
-    limit = int(params["max_pending"])
-    if fam != "rhel":
-        st, res = _state(facts, DPKG_VERSIONS)
-        if st == "ok" or fam == "debian":
-            if st != "ok":
-                return Outcome.error(f"无法列出已安装软件包版本：{_why(res)}", f"cannot list installed package versions: "
-                                     f"{_why(res)}", res.stderr[:300])
-            lst, lres = _state(facts, APT_LISTS)
-            names = lres.stdout.split() if lst == "ok" else []
-            if lst == "ok" and not any("_Packages" in n for n in names):
-                return Outcome.error("apt 没有软件包列表（从未执行 apt-get update），无法判断待安装的安全更新",
-                                     "apt has no package lists (apt-get update never ran): cannot tell pending security updates",
-                                     "/var/lib/apt/lists: " + (" ".join(names) or "(empty)"))
-            sst, sres = _state(facts, APT_SECURITY_VERSIONS)
-            if sst != "ok":
-                return Outcome.error(f"无法读取安全源列表：{_why(sres)}", f"cannot read the security package lists: "
-                                     f"{_why(sres)}", sres.stderr[:300])
-            offered = parsers.list_versions(sres.stdout)
-            if not offered.lists:
-                return Outcome.error("未配置安全更新源（无 *-security 列表），无法判断待安装的安全更新",
-                                     "no security repository is configured (no *-security lists): cannot tell pending "
-                                     "security updates", evidence_lines(n for n in names if "_Packages" in n))
-            installed = parsers.dpkg_versions(res.stdout)
-            pending = [f"{name}: {have} → {offered.best[name]}" for name, have in sorted(installed.items())
-                       if name in offered.best and parsers.debian_version_newer(offered.best[name], have)]
-            return _pending_outcome(pending, limit)
-    st, res = _state(facts, DNF_SEC)
-    tool = "dnf"
-    if st == "missing":
-        st, res = _state(facts, YUM_SEC)
-        tool = "yum"
-    if st != "ok":
-        if st == "missing":
-            return Outcome.error("主机上没有 apt、dnf 或 yum，无法判断安全更新", "no apt, dnf or yum on the host: cannot tell "
-                                 "pending security updates")
-        return Outcome.error(f"{tool} 无法列出安全更新（缓存缺失或无权限）：{_why(res)}",
-                             f"{tool} cannot list security updates (no cache, or no permission): {_why(res)}",
-                             res.stderr[:300])
-    vst, vres = _state(facts, RPM_VERSIONS)
-    installed: dict[str, str] = {}
-    if vst == "ok":
-        for ln in vres.stdout.splitlines():
-            parts = ln.split()
-            if len(parts) == 2:
-                installed[parts[0]] = parts[1]
-    pending = {}
-    for ln in res.stdout.splitlines():
-        m = re.match(r"^(\S+)\s+(\S+/Sec\.|security)\s+(\S+)", ln.strip())
-        if not m:
-            continue
-        name, cand = _nevra(m.group(3))
-        key = name
-        prev = pending.get(key)
-        adv = f"{m.group(1)} {m.group(2)}"
-        if prev is None:
-            pending[key] = (cand, adv)
-    lines = [f"{n}: {installed.get(n, '?')} → {c} ({a})" for n, (c, a) in sorted(pending.items())]
-    return _pending_outcome(lines, limit)
-
-
-def _pending_outcome(lines: list[str], limit: int) -> Outcome:
-    n = len(lines)
-    if n > limit:
-        return Outcome.failed(f"有 {n} 个待安装的安全更新（允许 {limit} 个）", f"{n} security update(s) pending (allowed: {limit})",
-                              evidence_lines(lines, 30))
-    if n:
-        return Outcome.passed(f"待安装的安全更新 {n} 个，未超过 {limit} 个", f"{n} security update(s) pending, within {limit}",
-                              evidence_lines(lines, 30))
-    return Outcome.passed("没有待安装的安全更新", "no security updates pending")
 
 
 # ---------------------------------------------------------------------------------------------
