@@ -206,21 +206,39 @@ def _exit_code(doc, fail_on) -> int:
     return EXIT_OK
 
 
-def cmd_run(args) -> int:
+def _network_stage(args, plan, packs, registry, checks, inv, hosts, network_only: bool):
+    """(checks, hosts, NetworkView or None): the network pack and its scan only when asked for —
+    ``auditctl scan``, a plan with ``network:``, ``--nmap-xml``, or ``--packs`` naming network."""
+    from audits.netscan import ScanOptions, prepare
+
+    named = "network" in (packs or [])  # --packs network, or a resumed run that had the network view
+    if not (network_only or plan.network is not None or getattr(args, "nmap_xml", None) or named):
+        return [c for c in checks if c.pack != "network"], hosts, None
+    if not any(c.pack == "network" for c in checks):  # asked for by the plan or --nmap-xml
+        checks = checks + registry.select(["network"])
+    settings = dict(plan.network or {})
+    for opt in ("scan_type", "max_rate", "nmap_xml"):
+        if getattr(args, opt, None):
+            settings[opt] = getattr(args, opt)
+    view = prepare(inv, hosts, ScanOptions(**settings))
+    return checks, hosts + view.segment_hosts(inv), view
+
+
+def cmd_run(args, network_only: bool = False) -> int:
     """A run of a plan holds the plan's lock, so scheduled runs of one plan never overlap."""
     if not args.plan:
-        return _run(args)
+        return _run(args, network_only)
     from audits.runlock import LockError, PlanBusy, plan_lock
 
     try:
         with plan_lock(args.plan):
-            return _run(args)
+            return _run(args, network_only)
     except LockError as exc:
         print(f"auditctl: {exc}", file=sys.stderr)
         return EXIT_BUSY if isinstance(exc, PlanBusy) else EXIT_INPUT
 
 
-def _run(args) -> int:
+def _run(args, network_only: bool = False) -> int:
     from audits.inventory import load_inventory
     from audits.exceptions import validate_exception_checks
     from audits.runner import DEFAULT_FORKS, run_hosts, start_run, validate_params
@@ -228,15 +246,17 @@ def _run(args) -> int:
     from checks.registry import load_registry
 
     plan, cfg = _settings(args)
+    if network_only:
+        cfg["packs"] = ["network"]
     resume = None
-    if args.resume:
+    if getattr(args, "resume", None):
         resume = Store(cfg["db"]).run(args.resume)
         if resume["status"] == "completed":
             print(f"auditctl: run {args.resume} is already complete", file=sys.stderr)
         scope = resume["scope"]
         cfg.update(inventory=scope["inventory"], limit=scope.get("limit"), packs=scope.get("packs", []),
                    params=scope.get("params", {}))
-    # Validate every input before anything is written.
+    # Validate every input (and run the network scan) before anything is written.
     inv = load_inventory(cfg["inventory"])
     for w in inv.warnings:
         print(f"{w} (warning)", file=sys.stderr)
@@ -248,6 +268,7 @@ def _run(args) -> int:
     validate_params(cfg["params"], checks, plan.source or "plan")
     exceptions = inv.exceptions.extend(plan.exceptions)
     validate_exception_checks(exceptions, registry.by_id)
+    checks, hosts, view = _network_stage(args, plan, cfg["packs"], registry, checks, inv, hosts, network_only)
     store = Store(cfg["db"])
     if resume:
         run_id = args.resume
@@ -259,8 +280,9 @@ def _run(args) -> int:
                                    "bureau_name": inv.bureau_name})
     print(f"run {run_id}: {len(hosts)} host(s), {len(checks)} checks", file=sys.stderr)
     summary = run_hosts(store, run_id, hosts, checks, cfg["params"], forks=cfg["forks"] or DEFAULT_FORKS,
-                        options={"known_hosts": args.known_hosts, "tofu": args.trust_on_first_use,
-                                 "exceptions": exceptions},
+                        options={"known_hosts": getattr(args, "known_hosts", None),
+                                 "tofu": getattr(args, "trust_on_first_use", False),
+                                 "exceptions": exceptions, "network": view, "network_only": network_only},
                         quiet=args.quiet)
     doc = _outputs(store, run_id, cfg)
     s = doc["summary"]
@@ -271,6 +293,12 @@ def _run(args) -> int:
         print(f"resume with: auditctl run --resume {run_id}" + (f" --db {cfg['db']}" if cfg["db"] else ""),
               file=sys.stderr)
     return _exit_code(doc, cfg["fail_on"])
+
+
+def cmd_scan(args) -> int:
+    """The network view only: scan (or import) and judge, no login to any host."""
+    args.packs = None
+    return cmd_run(args, network_only=True)
 
 
 def cmd_report(args) -> int:
@@ -520,6 +548,24 @@ def cmd_schedule_remove(args) -> int:
 
 
 # -- parser -----------------------------------------------------------------------------------
+def _scan_options(p):
+    p.add_argument("--scan-type", choices=("auto", "syn", "connect"),
+                   help="nmap TCP scan: syn needs root/CAP_NET_RAW; connect works for any user (default auto)")
+    p.add_argument("--max-rate", type=int, metavar="PPS", help="nmap packets per second (default 300)")
+
+
+def _output_options(p):
+    p.add_argument("--db", help="results store: SQLAlchemy URL or SQLite path")
+    p.add_argument("--out", help="directory for HTML reports (default: ./reports)")
+    p.add_argument("--json", help="write the run as JSON to FILE ('-' for stdout)")
+    p.add_argument("--format", action="append", metavar="FMT[:FILE]",
+                   help="machine output json|csv|junit to FILE (default stdout); repeatable")
+    p.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 if a failure this severe or worse is found")
+    p.add_argument("--forks", type=int, help="hosts audited at once (default 32)")
+    p.add_argument("--lang", choices=("zh", "en"))
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="auditctl", description="Campus network-security and MLPS 2.0 audits.")
     ap.add_argument("--version", action="version", version=f"auditctl {__version__}")
@@ -550,20 +596,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-i", "--inventory", help="inventory file or directory (default: this machine)")
     p.add_argument("--plan", help="audit plan YAML")
     p.add_argument("--limit", help="host, school, district or role ids or globs, comma-separated")
-    p.add_argument("--packs", help="comma-separated packs (default: all)")
-    p.add_argument("--db", help="results store: SQLAlchemy URL or SQLite path")
-    p.add_argument("--out", help="directory for HTML reports (default: ./reports)")
-    p.add_argument("--json", help="write the run as JSON to FILE ('-' for stdout)")
-    p.add_argument("--format", action="append", metavar="FMT[:FILE]",
-                   help="machine output json|csv|junit to FILE (default stdout); repeatable")
-    p.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 if a failure this severe or worse is found")
-    p.add_argument("--forks", type=int, help="hosts audited at once (default 32)")
-    p.add_argument("--lang", choices=("zh", "en"))
+    p.add_argument("--packs", help="comma-separated packs (default: all; network only with a plan's network:)")
+    _output_options(p)
     p.add_argument("--resume", metavar="RUN_ID", help="finish an interrupted run")
     p.add_argument("--known-hosts", help="known_hosts file for SSH host keys")
     p.add_argument("--trust-on-first-use", action="store_true", help="accept and record unknown SSH host keys")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("--nmap-xml", metavar="FILE", help="include the network view from this nmap XML (no scan runs)")
+    _scan_options(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("scan", help="the network view only: nmap the declared subnets and hosts, judge the network pack")
+    p.add_argument("-i", "--inventory", help="inventory file or directory (default: this machine)")
+    p.add_argument("--plan", help="audit plan YAML (its network: settings, outputs, params)")
+    p.add_argument("--limit", help="host, school, district or role ids or globs, comma-separated")
+    p.add_argument("--nmap-xml", metavar="FILE", help="judge this nmap XML (nmap -oX) instead of scanning")
+    _scan_options(p)
+    _output_options(p)
+    p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser("report", help="re-render a stored run without touching hosts")
     p.add_argument("--run", help="run id (default: the latest)")

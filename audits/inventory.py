@@ -35,6 +35,14 @@ def _port(v):
     return isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65535
 
 
+def port_spec(v) -> bool:
+    """A port a host is expected to expose: 443 (TCP and UDP) or '161/udp'."""
+    if _port(v):
+        return True
+    m = re.fullmatch(r"(\d{1,5})/(tcp|udp)", v) if isinstance(v, str) else None
+    return bool(m) and 1 <= int(m.group(1)) <= 65535
+
+
 def _positive(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
 
@@ -56,6 +64,8 @@ SETTINGS: dict[str, tuple] = {
     "command_timeout": (_positive, "a number of seconds"),
     "host_timeout": (_positive, "a number of seconds"),
     "roles": (_str_list, "a list of role names"),
+    "ports": (lambda v: isinstance(v, list) and all(port_spec(p) for p in v),
+              "a list of ports the host is expected to expose (443 or '161/udp')"),
     "facts": (lambda v: isinstance(v, dict), "a mapping of declared facts"),
 }
 DEFAULT_SETTINGS = {"connection": "ssh", "os": "auto", "port": 22, "sudo": False, "roles": [], "facts": {},
@@ -64,7 +74,8 @@ DEFAULT_SETTINGS = {"connection": "ssh", "os": "auto", "port": 22, "sudo": False
 BUREAU_FIELDS = {"id", "name", "level"}
 DISTRICT_FIELDS = {"id", "name", "vars", "schools"}
 EXCEPTION_FIELDS = {"waivers", "attestations"}
-SCHOOL_FIELDS = {"id", "name", "district", "vars", "systems", "hosts"} | EXCEPTION_FIELDS
+SCHOOL_FIELDS = {"id", "name", "district", "vars", "systems", "hosts", "networks"} | EXCEPTION_FIELDS
+MIN_PREFIX = {4: 16, 6: 112}  # the largest network a school may declare for scanning: /16 (IPv4), /112 (IPv6)
 SYSTEM_FIELDS = {"id", "name", "level", "rpo_hours", "rto_hours", "description", "backup", "dr"} | EXCEPTION_FIELDS
 HOST_FIELDS = {"id", "address", "name", "school", "systems", "vars", "level"} | set(SETTINGS) | EXCEPTION_FIELDS
 TOP_FIELDS = {"bureau", "defaults", "districts", "schools", "school", "hosts"} | EXCEPTION_FIELDS
@@ -135,6 +146,7 @@ class School:
     systems: dict[str, System]
     hosts: list[str]
     source: Source
+    networks: list[str] = field(default_factory=list)  # subnets the network view may scan (CIDR)
 
 
 @dataclass
@@ -370,6 +382,7 @@ class _Builder:
         self.school_vars[sid] = self.settings(file, node.get("vars"), f"{path}.vars")
         self.district_ref_line[sid] = node.line_of("district")
         self.add_exceptions(file, node, path, {"school": sid})
+        school.networks = self.networks(file, node, path)
         for i, sy in enumerate(self._list(file, node, "systems", path)):
             sp = f"{path}.systems[{i}]"
             self.check_fields(file, sy, SYSTEM_FIELDS, sp)
@@ -397,6 +410,38 @@ class _Builder:
             self.add_exceptions(file, sy, sp, {"system": syid})
         for i, h in enumerate(self._list(file, node, "hosts", path)):
             self.raw_hosts.append((file, h, f"{path}.hosts[{i}]", sid))
+
+    def networks(self, file, node: YMap, path: str) -> list[str]:
+        """A school's ``networks:``: CIDR subnets (no host bits set, at most /16 or /112) the scan may cover."""
+        v = node.get("networks")
+        if v is None:
+            return []
+        if not isinstance(v, YList):
+            self.col.add(file, node.line_of("networks"), f"{path}.networks", "wrong type: expected a list of subnets "
+                         "(e.g. [10.203.0.0/24])")
+            return []
+        out = []
+        for i, item in enumerate(v):
+            where, fld = v.line_of(i), f"{path}.networks[{i}]"
+            try:
+                net = ipaddress.ip_network(str(item), strict=True) if isinstance(item, str) else None
+            except ValueError as exc:
+                hint = ""
+                try:
+                    hint = f" (did you mean '{ipaddress.ip_network(str(item), strict=False)}'?)"
+                except ValueError:
+                    pass
+                self.col.add(file, where, fld, f"{_short(item)} is not a subnet: {exc}{hint}")
+                continue
+            if net is None:
+                self.col.add(file, where, fld, f"wrong type {_short(item)}: expected a subnet such as '10.203.0.0/24'")
+                continue
+            if net.prefixlen < MIN_PREFIX[net.version]:
+                self.col.add(file, where, fld, f"{net} is too large to scan: at most /{MIN_PREFIX[net.version]} per "
+                             "entry (list several subnets)")
+                continue
+            out.append(str(net))
+        return out
 
     def _hours(self, file, node, key, path):
         v = node.get(key)

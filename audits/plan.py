@@ -14,7 +14,10 @@ from .exceptions import Exceptions, parse_entries
 from .inventory import did_you_mean
 
 PLAN_FIELDS = {"name", "inventory", "limit", "packs", "params", "outputs", "fail_on", "forks", "schedule", "lang",
-               "description", "waivers", "attestations"}
+               "description", "waivers", "attestations", "network"}
+# network: the network stage's settings (audits/netscan.py ScanOptions); its presence makes `run` scan.
+NETWORK_FIELDS = {"scan_type": ("auto", "syn", "connect"), "max_rate": (1, 100000), "host_timeout": (5, 3600), "script_timeout": (5, 600),
+                  "timeout": (10, 86400), "ports": None, "snmp": bool}
 OUTPUT_FIELDS = {"out", "json", "csv", "junit", "db"}
 SEVERITY_NAMES = ("info", "low", "medium", "high", "critical")
 
@@ -37,6 +40,7 @@ class Plan:
     lang: str = "zh"
     source: str | None = None
     exceptions: Exceptions = field(default_factory=Exceptions)  # plan waivers/attestations (scope required)
+    network: dict | None = None  # network stage settings; None: `run` does no network scan
 
 
 def load_plan(path) -> Plan:
@@ -104,6 +108,8 @@ def load_plan(path) -> Plan:
     plan.exceptions = Exceptions(
         parse_entries(doc["waivers"], "waiver", file, None, "", problems) if "waivers" in doc else [],
         parse_entries(doc["attestations"], "attestation", file, None, "", problems) if "attestations" in doc else [])
+    if "network" in doc:
+        plan.network = _network(doc, bad)
     outs = doc.get("outputs")
     if outs is not None:
         if not isinstance(outs, dict):
@@ -119,3 +125,41 @@ def load_plan(path) -> Plan:
     if problems:
         raise InputError(problems)
     return plan
+
+
+def _network(doc, bad) -> dict:
+    """The plan's ``network:`` mapping (``true`` for the defaults), validated field by field."""
+    from .inventory import port_spec
+
+    node = doc["network"]
+    if node is True:
+        return {}
+    if not isinstance(node, dict):
+        bad(doc, "network", "must be true or a mapping (scan_type, max_rate, host_timeout, script_timeout, timeout, ports, "
+                         "snmp)")
+        return {}
+    out = {}
+    for k, v in node.items():
+        rule = NETWORK_FIELDS.get(k, "unknown")
+        if rule == "unknown":
+            bad(node, k, "unknown field" + did_you_mean(k, NETWORK_FIELDS), "network.")
+        elif k == "ports":
+            if not (isinstance(v, list) and all(port_spec(p) for p in v)):
+                bad(node, k, "expected a list of ports (8081 or '161/udp')", "network.")
+            else:
+                out[k] = tuple(v)
+        elif rule is bool:
+            if not isinstance(v, bool):
+                bad(node, k, "expected true or false", "network.")
+            else:
+                out[k] = v
+        elif isinstance(rule[0], str):
+            if v not in rule:
+                bad(node, k, f"must be one of {', '.join(rule)}", "network.")
+            else:
+                out[k] = v
+        elif not isinstance(v, int) or isinstance(v, bool) or not rule[0] <= v <= rule[1]:
+            bad(node, k, f"expected an integer {rule[0]}-{rule[1]}", "network.")
+        else:
+            out[k] = v
+    return out

@@ -21,6 +21,7 @@ from . import __version__
 from .errors import InputError, Problem
 from .exceptions import Exceptions, apply_exceptions
 from .inventory import Host, did_you_mean
+from .netscan import SEGMENT_ROLE
 from .probes import OS_PROBE, Facts, build_script, new_nonce, parse_output
 from .store import HostRecord, Store, now
 from .transports import Unreachable, transport_for
@@ -136,11 +137,19 @@ def meta_only(checks: Iterable[Check]) -> list[Check]:
 def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict) -> tuple[HostRecord, list[dict]]:
     started, t0 = now(), time.monotonic()
     status, reason, detail, results, os_family = "audited", None, "", [], ""
+    view = options.get("network")  # audits.netscan.NetworkView, when this run has a network stage
+    net_meta = view.meta_for(host) if view else {}
+    checks = [c for c in checks if (SEGMENT_ROLE in c.applies.roles) == (SEGMENT_ROLE in host.roles)]
+    exc_opts = (options.get("exceptions"), options.get("today"), options.get("run_started"))
     try:
-        facts = gather(host, gather_plan(checks, host), options)
-        results = evaluate_host(checks, facts, host, plan_params, options.get("exceptions"), options.get("today"),
-                                options.get("run_started"))
-        os_family = facts.meta.get("os_family", "")
+        if host.connection == "none" or options.get("network_only"):
+            facts = Facts(host.id, meta={**net_meta, "os_family": "", "connection": "none"})
+            results = evaluate_host(meta_only(checks), facts, host, plan_params, *exc_opts)
+        else:
+            facts = gather(host, gather_plan(checks, host), options)
+            facts.meta.update(net_meta)
+            results = evaluate_host(checks, facts, host, plan_params, *exc_opts)
+            os_family = facts.meta.get("os_family", "")
         denied = [p for p, r in facts.results.items() if r.error and r.error.startswith("sudo denied")]
         if denied:
             reason, detail = "sudo_denied", f"sudo -n refused {len(denied)} probe(s): {denied[0]}"
@@ -148,9 +157,9 @@ def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict
             detail = "host timeout reached before every probe finished"
     except Unreachable as exc:
         status, reason, detail = "unreachable", exc.reason, exc.detail
-        facts = Facts(host.id, meta={"unreachable": exc.reason, "detail": exc.detail, "connection": host.connection})
-        results = evaluate_host(meta_only(checks), facts, host, plan_params, options.get("exceptions"),
-                                options.get("today"), options.get("run_started"))
+        facts = Facts(host.id, meta={"unreachable": exc.reason, "detail": exc.detail, "connection": host.connection,
+                                     **net_meta})
+        results = evaluate_host(meta_only(checks), facts, host, plan_params, *exc_opts)
     except Exception as exc:  # a bug or an unforeseen failure is recorded against this host only
         status, reason, detail = "unreachable", "error", f"{type(exc).__name__}: {exc}"[:300]
     rec = HostRecord(host.id, host.address, host.school, host.district, host.level, os_family, status, reason,

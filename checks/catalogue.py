@@ -85,7 +85,8 @@ def markdown(checks: list[Check], pack: str) -> str:
            "Clauses are GB/T 22239-2019: level 3 is chapter 8 (8.1.4.x), level 2 chapter 7 (7.1.4.x); a host is "
            "judged by its MLPS level from the inventory and a check whose clauses exist only at level 3 is not "
            "applicable to a level-2 host. Every threshold is a parameter a bureau can override in its audit plan "
-           f"(`params: {{{pack}: {{NAME: VALUE}}}}` for the pack, or `params: {{CHECK_ID: {{NAME: VALUE}}}}` for one check).", ""]
+           f"(`params: {{{pack}: {{NAME: VALUE}}}}` for the pack, or `params: {{CHECK_ID: {{NAME: VALUE}}}}` for one "
+           "check).", ""]
     out += ["| control point (L3 / L2) | checks |", "|---|---|"]
     for key, (zh, en, twin) in FAMILIES.items():
         if key in groups:

@@ -12,7 +12,10 @@ One file per check, ``<dir>/<check_id>.yaml``, holding its cases::
           "sudo command:sshd -T": {stdout: "...", rc: 0}
           "file:/etc/security/faillock.conf": {rc: 1, stderr: "No such file or directory"}
 
-A probe key is written as in check definitions (``[sudo ]KIND:ARG``). Cases may also carry
+A probe key is written as in check definitions (``[sudo ]KIND:ARG``). Network checks read scan
+facts instead of probes: ``network: {ports: [{port: 23, proto: tcp, state: open, service: telnet}]}``
+(defaults: scanned, host up, at the host's address) and, for school-level checks,
+``network_school: {networks: [...], declared: {id: address}, live: [{address: ...}]}``. Cases may also carry
 ``attestations``/``waivers`` (inventory form) and ``today`` to test how exceptions apply.
 The older one-case-per-file JSON form (``<dir>/<check_id>/<name>.json``) is still read.
 Bureaus that ship their own pack can test it the same way (``run_case``).
@@ -58,7 +61,7 @@ def fixture_host(spec: dict) -> Host:
     inventory's form (``rpo_hours``/``rto_hours`` beside them, ``standby_address`` for the standby);
     ``no_backup``/``no_dr`` list systems of the host that declare no backup / no DR."""
     settings = merge_settings(DEFAULT_SETTINGS, {"os": spec.get("os", "auto"), "roles": spec.get("roles", []),
-                                                 "facts": spec.get("facts", {})})
+                                                 "facts": spec.get("facts", {}), "ports": spec.get("ports", [])})
     level = spec.get("level", 3)
     problems: list = []
     backup = dr = ()
@@ -105,7 +108,15 @@ def _case(check_id: str, data: dict, source: str, name: str) -> Case:
     today = data.get("today")
     if isinstance(today, str):
         today = dt.date.fromisoformat(today)
-    return Case(check_id, name, host, _facts(host, data.get("probes", {}), data.get("meta")), str(data["expect"]),
+    meta = dict(data.get("meta") or {})
+    if "network" in data:
+        meta["network"] = {"scanned": True, "state": "up", "address": host.address, "udp": False, "reason": "recorded",
+                           "source": "fixture", "scanned_at": "2026-12-01T00:00:00Z", "ports": [],
+                           **dict(data["network"])}
+    if "network_school" in data:
+        meta["network_school"] = {"scanned": True, "error": None, "networks": [], "declared": {}, "live": [],
+                                  "source": "fixture", **dict(data["network_school"])}
+    return Case(check_id, name, host, _facts(host, data.get("probes", {}), meta), str(data["expect"]),
                 dict(data.get("params") or {}), exc, today, source)
 
 

@@ -193,6 +193,8 @@ def undeclared_listeners(facts, host, params):
     allowed: list[tuple[int, str]] = []
     for spec in params["base_ports"]:
         allowed.append(_port_spec(spec))
+    for spec in (getattr(host, "settings", None) or {}).get("ports", []):  # the host's own inventory `ports:`
+        allowed.append(_port_spec(spec))
     mapping = params["role_ports"] or {}
     for role in roles:
         for spec in mapping.get(role, []) or []:
