@@ -268,6 +268,12 @@ def _run(args, network_only: bool = False) -> int:
     validate_params(cfg["params"], checks, plan.source or "plan")
     exceptions = inv.exceptions.extend(plan.exceptions)
     validate_exception_checks(exceptions, registry.by_id)
+    if getattr(args, "dispatch", "local") == "celery":  # checked before anything is written: a queue per host, a usable broker setting
+        from audits.collector import make_app
+        from audits.dispatch import sites_of
+
+        sites_of(hosts)
+        make_app(args.broker, args.result_backend)
     checks, hosts, view = _network_stage(args, plan, cfg["packs"], registry, checks, inv, hosts, network_only)
     store = Store(cfg["db"])
     if resume:
@@ -279,11 +285,13 @@ def _run(args, network_only: bool = False) -> int:
                                    "params": cfg["params"], "bureau": inv.bureau_id,
                                    "bureau_name": inv.bureau_name})
     print(f"run {run_id}: {len(hosts)} host(s), {len(checks)} checks", file=sys.stderr)
-    summary = run_hosts(store, run_id, hosts, checks, cfg["params"], forks=cfg["forks"] or DEFAULT_FORKS,
-                        options={"known_hosts": getattr(args, "known_hosts", None),
-                                 "tofu": getattr(args, "trust_on_first_use", False),
-                                 "exceptions": exceptions, "network": view, "network_only": network_only},
-                        quiet=args.quiet)
+    options = {"known_hosts": getattr(args, "known_hosts", None), "tofu": getattr(args, "trust_on_first_use", False),
+               "exceptions": exceptions, "network": view, "network_only": network_only}
+    if getattr(args, "dispatch", "local") == "celery":  # the network view is not sent to collectors
+        summary = _dispatch_celery(args, store, run_id, hosts, checks, cfg, options)
+    else:
+        summary = run_hosts(store, run_id, hosts, checks, cfg["params"], forks=cfg["forks"] or DEFAULT_FORKS,
+                            options=options, quiet=args.quiet)
     doc = _outputs(store, run_id, cfg)
     s = doc["summary"]
     print(f"run {run_id} {summary.status}: {s['audited']} audited, {s['unreachable']} unreachable; "
@@ -293,6 +301,30 @@ def _run(args, network_only: bool = False) -> int:
         print(f"resume with: auditctl run --resume {run_id}" + (f" --db {cfg['db']}" if cfg["db"] else ""),
               file=sys.stderr)
     return _exit_code(doc, cfg["fail_on"])
+
+
+def _dispatch_celery(args, store, run_id, hosts, checks, cfg, options):
+    """Send each host's audit to its site's collector queue and collect the results (audits/dispatch.py)."""
+    from audits.dispatch import DEFAULT_TIMEOUT, BrokerError, dispatch_run
+    from audits.runner import RunSummary
+
+    print(f"dispatching to collector queues: {', '.join(sorted({h.settings['site'] for h in hosts}))}", file=sys.stderr)
+    try:
+        return dispatch_run(store, run_id, hosts, sorted({c.pack for c in checks}), cfg["params"], options,
+                            broker=args.broker, backend=args.result_backend,
+                            timeout=args.dispatch_timeout or DEFAULT_TIMEOUT, quiet=args.quiet)
+    except BrokerError as exc:  # the run is marked interrupted; --resume sends what is not saved
+        print(f"auditctl: {exc}", file=sys.stderr)
+        return RunSummary(run_id, "interrupted", 0, 0, interrupted=True)
+
+
+def cmd_worker(args) -> int:
+    """A collector near a site's hosts: audits the tasks of one queue (audits/collector.py)."""
+    from audits.collector import run_worker
+
+    run_worker(args.queue, broker=args.broker, backend=args.result_backend, concurrency=args.concurrency,
+               visibility_timeout=args.visibility_timeout, loglevel=args.loglevel)
+    return EXIT_OK
 
 
 def cmd_scan(args) -> int:
@@ -603,7 +635,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trust-on-first-use", action="store_true", help="accept and record unknown SSH host keys")
     p.add_argument("--nmap-xml", metavar="FILE", help="include the network view from this nmap XML (no scan runs)")
     _scan_options(p)
+    p.add_argument("--dispatch", choices=("local", "celery"), default="local",
+                   help="celery: send each host to its site's collector queue (auditctl worker)")
+    p.add_argument("--broker", help="Celery broker URL (default $AUDITCTL_BROKER or redis://127.0.0.1:6379/0)")
+    p.add_argument("--result-backend", help="Redis URL for collector replies (default: the broker if Redis)")
+    p.add_argument("--dispatch-timeout", type=float, help="seconds to wait for every host (default 3600)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("worker", help="run a collector on one site queue (Celery worker)")
+    p.add_argument("--queue", required=True, metavar="SITE", help="the site queue (inventory 'site:')")
+    p.add_argument("--broker", help="Celery broker URL (default $AUDITCTL_BROKER or redis://127.0.0.1:6379/0)")
+    p.add_argument("--result-backend", help="Redis URL for replies (default: the broker if Redis)")
+    p.add_argument("--concurrency", type=int, default=8, help="hosts audited at once (default 8)")
+    p.add_argument("--visibility-timeout", type=float,
+                   help="seconds before an unacknowledged task goes to another collector (Redis; default 600)")
+    p.add_argument("--loglevel", default="INFO")
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("scan", help="the network view only: nmap the declared subnets and hosts, judge the network pack")
     p.add_argument("-i", "--inventory", help="inventory file or directory (default: this machine)")

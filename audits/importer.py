@@ -118,8 +118,8 @@ def _rows(body: dict) -> tuple[dict, list[tuple[HostRecord, list[dict]]]]:
     for h in body["hosts"]:
         rec = HostRecord(h["id"], h["address"], h["school"], h["district"], h["level"], h["os_family"] or "",
                          h["status"], h["reason"], h["detail"] or "", h["started_at"], h["finished_at"],
-                         h["duration_seconds"], h.get("name"), h.get("school_name"), h.get("district_name"),
-                         h.get("systems") or None)
+                         h["duration_seconds"], name=h.get("name"), school_name=h.get("school_name"),
+                         district_name=h.get("district_name"), systems=h.get("systems") or None)
         evaluated = h["finished_at"]  # the document does not carry per-result times; the host's end is the bound
         results = [{"check_id": r["check_id"], "status": r["status"], "severity": r["severity"],
                     "refs": r["references"], "title": r["title"], "message": r["message"],

@@ -67,14 +67,16 @@ SETTINGS: dict[str, tuple] = {
     "ports": (lambda v: isinstance(v, list) and all(port_spec(p) for p in v),
               "a list of ports the host is expected to expose (443 or '161/udp')"),
     "facts": (lambda v: isinstance(v, dict), "a mapping of declared facts"),
+    # the collector queue that audits the host (`auditctl worker --queue SITE`, `run --dispatch celery`)
+    "site": (lambda v: isinstance(v, str) and bool(_ID.match(v)), "a queue name (letters, digits, '.', '_', '-')"),
 }
 DEFAULT_SETTINGS = {"connection": "ssh", "os": "auto", "port": 22, "sudo": False, "roles": [], "facts": {},
                     "trust_on_first_use": False, "connect_timeout": 10, "command_timeout": 30, "host_timeout": 120}
 
 BUREAU_FIELDS = {"id", "name", "level"}
-DISTRICT_FIELDS = {"id", "name", "vars", "schools"}
+DISTRICT_FIELDS = {"id", "name", "city", "site", "vars", "schools"}
 EXCEPTION_FIELDS = {"waivers", "attestations"}
-SCHOOL_FIELDS = {"id", "name", "district", "vars", "systems", "hosts", "networks"} | EXCEPTION_FIELDS
+SCHOOL_FIELDS = {"id", "name", "district", "site", "vars", "systems", "hosts", "networks"} | EXCEPTION_FIELDS
 MIN_PREFIX = {4: 16, 6: 112}  # the largest network a school may declare for scanning: /16 (IPv4), /112 (IPv6)
 SYSTEM_FIELDS = {"id", "name", "level", "rpo_hours", "rto_hours", "description", "backup", "dr"} | EXCEPTION_FIELDS
 HOST_FIELDS = {"id", "address", "name", "school", "systems", "vars", "level"} | set(SETTINGS) | EXCEPTION_FIELDS
@@ -120,6 +122,7 @@ class Host:
     dr: tuple[DrPolicy, ...] = ()          # the DR declarations of its systems
     no_backup: tuple[str, ...] = ()        # its systems that declare no backup policy at all
     no_dr: tuple[str, ...] = ()            # its level-3+ systems that declare no dr: at all
+    city: str = ""   # the district's city (a province's bureau rolls districts up by city)
 
     @property
     def os(self) -> str:
@@ -156,6 +159,7 @@ class District:
     schools: list[str]
     declared: bool
     source: Source | None = None
+    city: str = ""
 
 
 @dataclass
@@ -275,6 +279,15 @@ class _Builder:
             out[k] = v
         return out
 
+    def node_settings(self, file, node: YMap, path: str) -> dict:
+        """A district's or school's ``vars``, plus ``site`` written on the node itself (a shorthand)."""
+        out = self.settings(file, node.get("vars"), f"{path}.vars")
+        if "site" in node:
+            own = YMap({"site": node["site"]})
+            own.lines, own.line = {"site": node.line_of("site")}, node.line
+            out.update(self.settings(file, own, path))
+        return out
+
     def level(self, file, node: YMap, key: str, path: str, required: bool):
         v = node.get(key)
         if v is None:
@@ -354,8 +367,12 @@ class _Builder:
             self.col.add(file, node.line_of("id"), f"{path}.id",
                          f"duplicate district id '{did}' (first defined at {self.districts[did].source})")
             return
-        self.districts[did] = District(did, str(node.get("name", did)), [], True, Source(file, node.line))
-        self.district_vars[did] = self.settings(file, node.get("vars"), f"{path}.vars")
+        city = node.get("city")
+        if city is not None and not (isinstance(city, str) and _ID.match(city)):
+            self.col.add(file, node.line_of("city"), f"{path}.city", "must be letters, digits, '.', '_' or '-' (at most 64)")
+            city = None
+        self.districts[did] = District(did, str(node.get("name", did)), [], True, Source(file, node.line), city or "")
+        self.district_vars[did] = self.node_settings(file, node, path)
         for i, s in enumerate(self._list(file, node, "schools", path)):
             self.add_school(file, s, f"{path}.schools[{i}]", did)
 
@@ -379,7 +396,7 @@ class _Builder:
             dist = "(none)"
         school = School(sid, str(node.get("name", sid)), dist, {}, [], Source(file, node.line))
         self.schools[sid] = school
-        self.school_vars[sid] = self.settings(file, node.get("vars"), f"{path}.vars")
+        self.school_vars[sid] = self.node_settings(file, node, path)
         self.district_ref_line[sid] = node.line_of("district")
         self.add_exceptions(file, node, path, {"school": sid})
         school.networks = self.networks(file, node, path)
@@ -561,7 +578,8 @@ class _Builder:
                     district.name if district else school.district, info,
                     backup=tuple(sy.backup for sy in mine if sy.backup and (sy.backup.hosts is None or hid in sy.backup.hosts)),
                     dr=tuple(sy.dr for sy in mine if sy.dr), no_backup=tuple(sy.id for sy in mine if sy.backup is None),
-                    no_dr=tuple(sy.id for sy in mine if sy.dr is None and sy.level >= 3))
+                    no_dr=tuple(sy.id for sy in mine if sy.dr is None and sy.level >= 3),
+                    city=(district.city if district else "") or self.bureau.get("id", "bureau"))
 
 
 def merge_settings(*layers: dict) -> dict:

@@ -164,7 +164,7 @@ def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict
         status, reason, detail = "unreachable", "error", f"{type(exc).__name__}: {exc}"[:300]
     rec = HostRecord(host.id, host.address, host.school, host.district, host.level, os_family, status, reason,
                      detail, started, now(), round(time.monotonic() - t0, 3), host.name or None,
-                     host.school_name or None, host.district_name or None, host.system_info)
+                     host.school_name or None, host.district_name or None, host.system_info, host.city)
     return rec, results
 
 

@@ -1,7 +1,10 @@
 """The results store: SQLite by default, any SQLAlchemy URL (PostgreSQL) on the same code path.
 
 Runs are append-only: a run row, one row per audited host written as soon as that host is done,
-and one row per check result. The only update is a run's finish (status, finished_at). Results
+and one row per check result. Saving a host is idempotent per (run, host): a second save of the same
+host (a collector task delivered twice) is ignored, so nothing is ever doubled. Each result's MLPS
+clauses are also written to ``result_items`` (one row per result and clause), the input of the SQL
+roll-ups in ``reports/rollup_sql.py``. The only update is a run's finish (status, finished_at). Results
 carry the check's titles, references and remediation as they were, so any stored run can be
 re-rendered after the check library has changed. The schema is versioned; migrations run forward
 on open and a database newer than this program is refused.
@@ -41,6 +44,7 @@ hosts_t = Table(
     Column("address", String(255), nullable=False),
     Column("school", String(64), nullable=False),
     Column("district", String(64), nullable=False),
+    Column("city", String(64)),  # migration 6: the district's city (bureau roll-ups); None in older runs
     Column("level", Integer),
     Column("os_family", String(20)),
     Column("status", String(20), nullable=False),  # audited | unreachable
@@ -73,7 +77,68 @@ results_t = Table(
     Column("exceptions", Text),  # JSON list of the waivers/attestations that applied (kept when expired too)
 )
 Index("ix_results_run_host", results_t.c.run_id, results_t.c.host_id)
+# One row per (result, GB/T 22239-2019 clause it cites), written with the result: SQL roll-ups group
+# these instead of parsing the refs JSON of every result. Results are never mutated, so the copy of
+# status/severity/underlying cannot drift.
+items_t = Table(
+    "result_items", metadata,
+    Column("run_id", String(64), ForeignKey("runs.id"), primary_key=True),
+    Column("host_id", String(64), primary_key=True),
+    Column("check_id", String(128), primary_key=True),
+    Column("clause", String(32), primary_key=True),  # '8.1.4.1 a' (the clause at the host's level)
+    Column("status", String(20), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("underlying", String(20)),
+)
+Index("ix_result_items_clause", items_t.c.clause, items_t.c.status)
+STANDARD = "GB/T 22239-2019 "
 
+
+def result_item_rows(run_id: str, host_id: str, results: list[dict]) -> list[dict]:
+    """The result_items rows of one host's results (refs as a list or as its stored JSON text)."""
+    rows = {}
+    for r in results:
+        refs = json.loads(r["refs"]) if isinstance(r["refs"], str) else r["refs"]
+        for ref in refs:
+            if ref.startswith(STANDARD):
+                rows[(r["check_id"], ref[len(STANDARD):])] = {
+                    "run_id": run_id, "host_id": host_id, "check_id": r["check_id"], "clause": ref[len(STANDARD):],
+                    "status": r["status"], "severity": r["severity"], "underlying": r.get("underlying")}
+    return list(rows.values())
+
+
+def _add_missing_columns(table: Table, names: tuple[str, ...]):
+    """A migration step: ALTER TABLE … ADD COLUMN for each of ``names`` the table lacks (a store
+    created by an older version); a fresh store already has them from the table definition."""
+    def step(conn):
+        from sqlalchemy import inspect
+
+        have = {c["name"] for c in inspect(conn).get_columns(table.name)}
+        for name in names:
+            if name not in have:
+                col = table.c[name]
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} "
+                                     f"{col.type.compile(dialect=conn.dialect)}")
+    return step
+
+
+def _backfill_result_items(conn):
+    """Migration 6: result_items for the runs stored before it existed, one host at a time."""
+    from itertools import groupby
+
+    rows = conn.execute(select(results_t.c.run_id, results_t.c.host_id, results_t.c.check_id, results_t.c.status,
+                               results_t.c.severity, results_t.c.underlying, results_t.c.refs)
+                        .order_by(results_t.c.run_id, results_t.c.host_id)).mappings().all()
+    for (run_id, host_id), group in groupby(rows, key=lambda r: (r["run_id"], r["host_id"])):
+        have = conn.execute(select(func.count()).select_from(items_t).where(
+            items_t.c.run_id == run_id, items_t.c.host_id == host_id)).scalar()
+        items = [] if have else result_item_rows(run_id, host_id, list(group))
+        if items:
+            conn.execute(insert(items_t), items)
+
+
+# Version -> steps (a Table is created if missing; a callable gets the connection). Every step is
+# idempotent, so versions other branches add (3-5) can land in any order. Numbers may have gaps.
 # The bureau's side of signed bundles (docs/bundles.md): the schools' registered public keys and every
 # bundle imported, so a replayed bundle or a second bundle for the same run is recognised.
 trusted_keys_t = Table(
@@ -93,29 +158,10 @@ imported_bundles_t = Table(
     Column("imported_at", String(40), nullable=False),
 )
 
-def _add_missing_columns(table: Table, names: tuple[str, ...]):
-    """A migration step: ALTER TABLE … ADD COLUMN for each of ``names`` the table lacks (a store
-    created by an older version); a fresh store already has them from the table definition."""
-    def step(conn):
-        from sqlalchemy import inspect
-
-        have = {c["name"] for c in inspect(conn).get_columns(table.name)}
-        for name in names:
-            if name not in have:
-                col = table.c[name]
-                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} "
-                                     f"{col.type.compile(dialect=conn.dialect)}")
-    return step
-
-
-
-# version -> steps; a step is a Table (created if absent) or a callable(conn), and must be idempotent
-# (safe to run on a store that already has it). Forward only. Each
-# migration is recorded on its own in auditctl_meta ("migration:N"), so one that lands in the code after
-# a higher-numbered one still runs on stores created in between. 3: signed bundles (docs/bundles.md).
 MIGRATIONS = {1: [runs_t, hosts_t, results_t],
               2: [_add_missing_columns(hosts_t, ("name", "school_name", "district_name", "systems"))],
-              3: [trusted_keys_t, imported_bundles_t]}
+              3: [trusted_keys_t, imported_bundles_t],  # signed bundles
+              6: [_add_missing_columns(hosts_t, ("city",)), items_t, _backfill_result_items]}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -162,6 +208,7 @@ class HostRecord:
     school_name: str | None = None
     district_name: str | None = None
     systems: list[dict] | None = None  # [{id, name, level}]
+    city: str | None = None
 
 
 class Store:
@@ -192,10 +239,6 @@ class Store:
         row = conn.execute(select(meta_t.c.value).where(meta_t.c.key == "schema_version")).first()
         return int(row[0]) if row else 0
 
-    def _recorded(self, conn) -> set[int]:
-        rows = conn.execute(select(meta_t.c.key).where(meta_t.c.key.like("migration:%"))).scalars()
-        return {int(k.split(":", 1)[1]) for k in rows}
-
     def migrate(self) -> None:
         """Bring the schema to this version. Another process may be creating the same fresh store at
         the same moment (a scheduled run and a reader): a "table already exists" or duplicate-key error
@@ -214,29 +257,37 @@ class Store:
                 time.sleep(0.05 * (attempt + 1))
 
     def _migrate_once(self) -> None:
+        """Apply every migration this store lacks. Applied numbers are recorded (``migrations``), so
+        migrations merged from parallel work in any order (2, 3, 6, …) are each applied once even when
+        a store already has a higher number; a store without the record has 1..schema_version."""
         with self.engine.begin() as conn:
             have = self.version(conn)
             if have > SCHEMA_VERSION:
                 raise StoreError(f"results store {redact(self.url)} has schema v{have}, newer than this auditctl "
                                  f"(v{SCHEMA_VERSION}); upgrade auditctl")
-            recorded = self._recorded(conn)
-            # stores from before per-migration records ran every migration up to their version; a record
-            # above the stored version is not trusted (its step runs again: every step is idempotent)
-            applied = {v for v in recorded if v <= have} if recorded else set(range(1, have + 1))
-            for v in sorted(set(MIGRATIONS) - applied):
+            row = conn.execute(select(meta_t.c.value).where(meta_t.c.key == "migrations")).first()
+            upto = set(range(1, have + 1))
+            applied = {int(v) for v in row[0].split(",") if v} & upto if row else upto & set(MIGRATIONS)
+            if applied - set(MIGRATIONS):
+                raise StoreError(f"results store {redact(self.url)} has migrations this auditctl does not know "
+                                 f"({sorted(applied - set(MIGRATIONS))}); upgrade auditctl")
+            missing = sorted(set(MIGRATIONS) - applied)
+            for v in missing:
                 for step in MIGRATIONS[v]:
                     if isinstance(step, Table):
                         step.create(conn, checkfirst=True)
-                        for ix in step.indexes:
-                            ix.create(conn, checkfirst=True)
                     else:
                         step(conn)
-            for v in sorted(set(MIGRATIONS) - recorded):
-                conn.execute(insert(meta_t).values(key=f"migration:{v}", value=now()))
-            if have == 0:
-                conn.execute(insert(meta_t).values(key="schema_version", value=str(SCHEMA_VERSION)))
-            elif have < SCHEMA_VERSION:
-                conn.execute(update(meta_t).where(meta_t.c.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+            for table in (results_t, items_t):
+                for ix in table.indexes:
+                    ix.create(conn, checkfirst=True)
+            for key, value in (("schema_version", str(SCHEMA_VERSION)),
+                               ("migrations", ",".join(map(str, sorted(applied | set(MIGRATIONS)))))):
+                if conn.execute(select(meta_t.c.key).where(meta_t.c.key == key)).first():
+                    if missing or have < SCHEMA_VERSION:
+                        conn.execute(update(meta_t).where(meta_t.c.key == key).values(value=value))
+                else:
+                    conn.execute(insert(meta_t).values(key=key, value=value))
 
     # -- writing --------------------------------------------------------------------------------
     def create_run(self, run_id: str, scope: dict, tool_version: str, started_at: str | None = None) -> None:
@@ -257,10 +308,39 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(select(runs_t.c.id).where(runs_t.c.id == run_id)).first() is not None
 
-    def save_host(self, run_id: str, rec: HostRecord, results: list[dict]) -> None:
-        """One host's row and all its results, in one transaction (a host is saved whole or not at all)."""
-        with self.engine.begin() as conn:
-            _insert_host(conn, run_id, rec, results)
+    def save_host(self, run_id: str, rec: HostRecord, results: list[dict]) -> bool:
+        """One host's row and all its results, in one transaction (a host is saved whole or not at all).
+        Idempotent: if the host is already saved in this run (a task delivered twice, a retry), nothing
+        is written and False is returned; the first save wins."""
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(select(hosts_t.c.host_id).where(hosts_t.c.run_id == run_id,
+                                                                hosts_t.c.host_id == rec.host_id)).first():
+                    return False
+                self._insert_host(conn, run_id, rec, results)
+            return True
+        except IntegrityError:  # a concurrent save of the same host won the race
+            if self._has_host(run_id, rec.host_id):
+                return False
+            raise
+
+    def _has_host(self, run_id: str, host_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(hosts_t.c.host_id).where(hosts_t.c.run_id == run_id,
+                                                                hosts_t.c.host_id == host_id)).first() is not None
+
+    def _insert_host(self, conn, run_id: str, rec: HostRecord, results: list[dict]) -> None:
+        row = dict(rec.__dict__, systems=json.dumps(rec.systems, ensure_ascii=False) if rec.systems is not None else None)
+        conn.execute(insert(hosts_t).values(run_id=run_id, **row))
+        if results:
+            rows = [{**r, "run_id": run_id, "host_id": rec.host_id, "underlying": r.get("underlying"),
+                     "exceptions": json.dumps(r["exceptions"], ensure_ascii=False) if r.get("exceptions") else None,
+                     **{k: json.dumps(r[k], ensure_ascii=False) for k in ("refs", "title", "message", "remediation")}}
+                    for r in results]
+            conn.execute(insert(results_t), rows)
+            items = result_item_rows(run_id, rec.host_id, results)
+            if items:
+                conn.execute(insert(items_t), items)
 
     def import_run(self, run: dict, hosts: list[tuple[HostRecord, list[dict]]], bundle: dict) -> bool:
         """Store a verified bundle's run (``run``: id, started_at, finished_at, status, scope, tool_version),
@@ -276,7 +356,7 @@ class Store:
                     conn.execute(insert(runs_t).values(
                         seq=seq, **{**run, "scope": json.dumps(run["scope"], ensure_ascii=False, sort_keys=True)}))
                     for rec, results in hosts:
-                        _insert_host(conn, run["id"], rec, results)
+                        self._insert_host(conn, run["id"], rec, results)
                     conn.execute(insert(imported_bundles_t).values(run_id=run["id"], imported_at=now(), **bundle))
                 return True
             except IntegrityError:
@@ -393,17 +473,6 @@ class Store:
                 out.setdefault(host_id, []).append({"check_id": check_id, "status": status, "severity": severity,
                                                     "references": parsed, "underlying": underlying})
         return out
-
-
-def _insert_host(conn, run_id: str, rec: HostRecord, results: list[dict]) -> None:
-    row = dict(rec.__dict__, systems=json.dumps(rec.systems, ensure_ascii=False) if rec.systems is not None else None)
-    conn.execute(insert(hosts_t).values(run_id=run_id, **row))
-    if results:
-        rows = [{**r, "run_id": run_id, "host_id": rec.host_id, "underlying": r.get("underlying"),
-                 "exceptions": json.dumps(r["exceptions"], ensure_ascii=False) if r.get("exceptions") else None,
-                 **{k: json.dumps(r[k], ensure_ascii=False) for k in ("refs", "title", "message", "remediation")}}
-                for r in results]
-        conn.execute(insert(results_t), rows)
 
 
 def redact(url: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
-from .scoring import item_table, score_hosts
+from .scoring import item_table, round_half_up, score_hosts
 
 VIEW_VERSION = "1.0"
 BINS = 10  # the distribution of school rates: [0,10) … [90,100]
@@ -31,12 +31,14 @@ def school_summary(school: str, hosts: list[dict], run: dict) -> dict:
     """One school's figures from one run's hosts of that school."""
     sc = score_hosts(hosts)
     first = hosts[0]
+    city = first.get("city") or run.get("bureau") or ""
     reasons = Counter(h.get("reason") or "error" for h in hosts if h["status"] != "audited")
     return {"id": school, "name": next((h["school_name"] for h in hosts if h.get("school_name")), school),
             "district": first.get("district") or "",
             "district_name": next((h["district_name"] for h in hosts if h.get("district_name")), None)
             or first.get("district") or "",
-            "city": run.get("bureau") or "", "city_name": run.get("bureau_name") or run.get("bureau") or "",
+            "city": city,
+            "city_name": (run.get("bureau_name") or city) if city == run.get("bureau") else city,
             "rate": sc["rate"], "verdict": sc["verdict"], "high_risk": len(sc["high_risk"]), "points": sc["points"],
             "hosts": len(hosts), "audited": sum(1 for h in hosts if h["status"] == "audited"),
             "unreachable": sum(reasons.values()), "reasons": dict(sorted(reasons.items())),
@@ -63,7 +65,7 @@ class BureauView:
             if st is None:
                 st = self.schools[school] = _School(school, summary)
             else:
-                summary["change"] = (round(summary["rate"] - st.summary["rate"], 1)
+                summary["change"] = (round_half_up(summary["rate"] - st.summary["rate"], 1)
                                      if summary["rate"] is not None and st.summary["rate"] is not None else None)
                 st.summary = summary
             st.history.append((run["started_at"], summary["rate"]))
@@ -110,7 +112,7 @@ class BureauView:
 
 def _mean(values) -> float | None:
     values = [v for v in values if v is not None]
-    return round(sum(values) / len(values), 1) if values else None
+    return round_half_up(sum(values) / len(values), 1) if values else None
 
 
 def _group_figures(rows: list[dict]) -> dict:
@@ -122,7 +124,7 @@ def _group_figures(rows: list[dict]) -> dict:
             "verdicts": dict(Counter(r["verdict"] or "not_scored" for r in rows)),
             "high_risk_schools": sum(1 for r in rows if r["high_risk"]),
             "unreachable_schools": sum(1 for r in rows if r["unreachable"]),
-            "points": {p: round(sum(v) / len(v), 2) for p, v in sorted(points.items(), key=lambda kv: int(kv[0]))}}
+            "points": {p: round_half_up(sum(v) / len(v), 2) for p, v in sorted(points.items(), key=lambda kv: int(kv[0]))}}
 
 
 def _groups(rows: list[dict], key: str, name_key: str, missing: Counter) -> list[dict]:
@@ -158,7 +160,7 @@ def trend(events: list[tuple[str, str, float | None]]) -> list[dict]:
             if rate is not None:
                 latest[school] = rate
                 total += rate
-        out.append({"date": day, "rate": round(total / len(latest), 1) if latest else None, "schools": len(latest)})
+        out.append({"date": day, "rate": round_half_up(total / len(latest), 1) if latest else None, "schools": len(latest)})
     return out
 
 
@@ -184,7 +186,8 @@ def from_store(store) -> BureauView:
         results = store.scoring_rows(run["id"])
         hosts = [{"id": h.host_id, "school": h.school, "district": h.district, "level": h.level,
                   "status": h.status, "reason": h.reason, "school_name": h.school_name,
-                  "district_name": h.district_name, "results": results.get(h.host_id, [])}
+                  "district_name": h.district_name, "city": getattr(h, "city", None),
+                  "results": results.get(h.host_id, [])}
                  for h in store.hosts(run["id"])]
         view.add_run({"id": run["id"], "started_at": run["started_at"], "bureau": run["scope"].get("bureau"),
                       "bureau_name": run["scope"].get("bureau_name")}, hosts)

@@ -6,6 +6,7 @@ is shown and never stored on its own.
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,6 +23,16 @@ ITEM_SCORE = {CONFORM: 1.0, PARTIAL: 0.5, NONCONFORM: 0.0}
 HIGH_RISK_SEVERITIES = ("high", "critical")
 # 2025 report template: 符合 above 90 % with no major risk, 不符合 below 60 %, 基本符合 between.
 COMPLIANT_ABOVE, FAILING_BELOW = 90.0, 60.0
+# Added before rounding: sums taken in another order (SQL roll-ups) differ by a few ulps, and a true
+# tie such as 62.25 must round the same way from either side.
+ROUND_NUDGE = 1e-9
+
+
+def round_half_up(value: float, digits: int) -> float:
+    """四舍五入, as assessment reports round (Python's round() goes to the even neighbour on ties).
+    reports/rollup_sql.py rounds with the same formula in SQL."""
+    scale = 10 ** digits
+    return math.floor(value * scale + 0.5 + ROUND_NUDGE) / scale
 
 
 @dataclass(frozen=True)
@@ -150,10 +161,10 @@ def _aggregate(judged: list[tuple[int, dict[str, Item]]], risks: list[dict]) -> 
             num, den = num + w * x, den + w
             acc = points[_point_cached(clause)]
             acc[0], acc[1] = acc[0] + w * x, acc[1] + w
-    rate = round(100.0 * num / den, 1) if den else None
+    rate = round_half_up(100.0 * num / den, 1) if den else None
     return {"rate": rate, "verdict": verdict(rate, bool(risks)), "high_risk": risks,
             "items": dict(sorted(verdict_counts.items())),
-            "points": {p: round(10.0 * n / d, 2) for p, (n, d) in sorted(points.items(), key=lambda kv: int(kv[0]))}}
+            "points": {p: round_half_up(10.0 * n / d, 2) for p, (n, d) in sorted(points.items(), key=lambda kv: int(kv[0]))}}
 
 
 def system_scores(hosts: list[dict]) -> dict[str, dict]:
@@ -228,7 +239,7 @@ def top_fixes(hosts: list[dict], n: int = 10) -> list[dict]:
                                               else r for r in audited[i]["results"]])
             new_items[i], new_risks[i] = host_items(fixed), high_risks(fixed)
         after = _aggregate([(h["level"], it) for h, it in zip(audited, new_items)], [x for rs in new_risks for x in rs])
-        gain = round((after["rate"] or 0) - base["rate"], 1)
+        gain = round_half_up((after["rate"] or 0) - base["rate"], 1)
         lifts_cap = len(after["high_risk"]) < len(base["high_risk"])
         if gain > 0 or lifts_cap:
             out.append({"check_id": cid, "gain": gain, "hosts": len(where), "removes_high_risk": lifts_cap})
@@ -237,25 +248,34 @@ def top_fixes(hosts: list[dict], n: int = 10) -> list[dict]:
 
 
 def rollup(hosts: list[dict]) -> dict:
-    """Scores per school (with its systems), per district (mean of its schools' rates) and for the whole run (mean of schools)."""
+    """Scores per school (with its systems), per district (mean of its schools' rates) and for the whole run
+    (mean of schools); per city too (mean of its schools' rates) when the hosts carry a ``city``.
+    reports/rollup_sql.py computes the same numbers (systems aside) as SQL aggregations over a results store."""
     by_school: dict[str, list[dict]] = defaultdict(list)
     district_of: dict[str, str] = {}
+    city_of: dict[str, str] = {}
     for h in hosts:
         by_school[h["school"]].append(h)
         district_of[h["school"]] = h.get("district") or ""
+        city_of[h["school"]] = h.get("city") or ""
     schools = {s: {**score_hosts(hs), "district": district_of[s], "systems": system_scores(hs)}
                for s, hs in sorted(by_school.items())}
     districts: dict[str, list[str]] = defaultdict(list)
+    cities: dict[str, list[str]] = defaultdict(list)
     for s, sc in schools.items():
         districts[sc["district"]].append(s)
+        cities[city_of[s]].append(s)
 
     def mean(names):
         rates = [schools[s]["rate"] for s in names if schools[s]["rate"] is not None]
-        return round(sum(rates) / len(rates), 1) if rates else None
+        return round_half_up(sum(rates) / len(rates), 1) if rates else None
 
-    return {"method": "docs/scoring.md",
-            "schools": schools,
-            "districts": {d: {"rate": mean(ss), "schools": len(ss),
-                              "high_risk_schools": sum(1 for s in ss if schools[s]["high_risk"])}
-                          for d, ss in sorted(districts.items())},
-            "overall": {"rate": mean(schools), "schools": len(schools)}}
+    def group(by):
+        return {k: {"rate": mean(ss), "schools": len(ss), "high_risk_schools": sum(1 for s in ss if schools[s]["high_risk"])}
+                for k, ss in sorted(by.items())}
+
+    out = {"method": "docs/scoring.md", "schools": schools, "districts": group(districts),
+           "overall": {"rate": mean(schools), "schools": len(schools)}}
+    if any(h.get("city") for h in hosts):
+        out["cities"] = group(cities)
+    return out

@@ -38,10 +38,10 @@ def test_latest_run_per_school_ranking_districts_and_change():
     d = {x["id"]: x for x in view["districts"]}
     assert d["d1"]["rate"] == 100.0 and d["d1"]["schools"] == 2 and d["d1"]["name"] == "区d1"
     assert d["d2"]["rate"] == 50.0 and d["d2"]["rank"] == 2
-    assert view["overall"]["rate"] == round((100 + 100 + 50) / 3, 1)
-    assert view["overall"]["points"] == {"1": round((10 + 10 + 5) / 3, 2)}
-    assert view["trend"] == [{"date": "2026-10-01", "rate": round(150 / 3, 1), "schools": 3},
-                             {"date": "2026-10-08", "rate": round(250 / 3, 1), "schools": 3}]
+    assert view["overall"]["rate"] == 83.3
+    assert view["overall"]["points"] == {"1": 8.33}
+    assert view["trend"] == [{"date": "2026-10-01", "rate": 50.0, "schools": 3},
+                             {"date": "2026-10-08", "rate": 83.3, "schools": 3}]
 
 
 def test_missing_stale_and_unreachable_schools():

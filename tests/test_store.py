@@ -32,13 +32,62 @@ def test_round_trip(store_url):
     assert res[0]["refs"] == ["GB/T 22239-2019 8.1.4.1 a"]
 
 
-def test_runs_are_append_only_per_host(store_url):
+def test_saving_a_host_twice_keeps_the_first_and_doubles_nothing(store_url):
+    """A collector task delivered twice saves the same host twice: the second save is a no-op."""
     s = Store(store_url)
     s.create_run("r2", {}, "0.1.0")
-    s.save_host("r2", host("h1"), [RESULT])
-    with pytest.raises(Exception):
-        s.save_host("r2", host("h1"), [RESULT])  # the same host twice in one run is refused
-    assert len(s.results("r2")["h1"]) == 1  # and the failed save left nothing half-written
+    assert s.save_host("r2", host("h1"), [RESULT]) is True
+    assert s.save_host("r2", host("h1", "unreachable", "timeout"), [RESULT, {**RESULT, "check_id": "starter.y"}]) is False
+    assert [h.status for h in s.hosts("r2")] == ["audited"]
+    assert len(s.results("r2")["h1"]) == 1
+    with s.engine.connect() as c:
+        assert c.execute(text("select count(*) from result_items where run_id='r2'")).scalar() == 1
+
+
+def test_result_items_hold_each_cited_clause(store_url):
+    s = Store(store_url)
+    s.create_run("r3", {}, "0.1.0")
+    two = {**RESULT, "refs": ["GB/T 22239-2019 8.1.4.1 a", "GB/T 22239-2019 8.1.4.2 b", "CIS 5.2.10"],
+           "status": "waived", "underlying": "fail"}
+    s.save_host("r3", host("h1"), [two])
+    with s.engine.connect() as c:
+        rows = c.execute(text("select clause, status, underlying from result_items where run_id='r3' order by clause")).all()
+    assert [tuple(r) for r in rows] == [("8.1.4.1 a", "waived", "fail"), ("8.1.4.2 b", "waived", "fail")]
+
+
+def test_a_version_1_store_is_migrated_forward_with_its_results_indexed(tmp_path):
+    """A store written before migration 6 gains run_hosts.city and result_items for its old runs."""
+    from sqlalchemy import create_engine
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    eng = create_engine(url)
+    with eng.begin() as c:   # the version-1 schema, as an older auditctl wrote it
+        c.execute(text("create table auditctl_meta (key varchar(64) primary key, value text)"))
+        c.execute(text("insert into auditctl_meta values ('schema_version', '1')"))
+        c.execute(text("create table runs (id varchar(64) primary key, seq integer not null unique, started_at varchar(40) "
+                       "not null, finished_at varchar(40), status varchar(20) not null, scope text not null, "
+                       "tool_version varchar(40) not null)"))
+        c.execute(text("create table run_hosts (run_id varchar(64) references runs(id), host_id varchar(64), address "
+                       "varchar(255) not null, school varchar(64) not null, district varchar(64) not null, level integer, "
+                       "os_family varchar(20), status varchar(20) not null, reason varchar(40), detail text, started_at "
+                       "varchar(40), finished_at varchar(40), duration float, primary key (run_id, host_id))"))
+        c.execute(text("create table results (id integer primary key autoincrement, run_id varchar(64) not null, host_id "
+                       "varchar(64) not null, check_id varchar(128) not null, status varchar(20) not null, severity "
+                       "varchar(10) not null, refs text not null, title text not null, message text not null, remediation "
+                       "text not null, evidence text not null, evaluated_at varchar(40) not null, underlying varchar(20), "
+                       "exceptions text)"))
+        c.execute(text("insert into runs values ('old', 1, 't', 't', 'completed', '{}', '0.1.0')"))
+        c.execute(text("insert into run_hosts values ('old', 'h1', 'a', 's1', 'd1', 3, 'debian', 'audited', null, '', "
+                       "'t', 't', 1.0)"))
+        c.execute(text("""insert into results (run_id, host_id, check_id, status, severity, refs, title, message,
+                          remediation, evidence, evaluated_at) values ('old', 'h1', 'c1', 'fail', 'high',
+                          '["GB/T 22239-2019 8.1.4.1 a"]', '{}', '{}', '{}', '', 't')"""))
+    s = Store(url)
+    assert s.hosts("old")[0].city is None
+    with s.engine.connect() as c:
+        assert c.execute(text("select value from auditctl_meta")).scalar() == str(SCHEMA_VERSION)
+        assert [tuple(r) for r in c.execute(text("select host_id, clause, status from result_items"))] == \
+            [("h1", "8.1.4.1 a", "fail")]
 
 
 def test_schema_version_recorded_and_newer_db_refused(tmp_path):
@@ -131,3 +180,23 @@ def test_a_version_1_store_is_migrated_and_keeps_its_rows(store_url):
     s.save_host(new_id, rec, [RESULT])
     (back,) = Store(store_url).hosts(new_id)
     assert back.school_name == "第一中学" and back.systems == [{"id": "oa", "name": "办公系统", "level": 3}]
+
+
+def test_a_migration_merged_later_with_a_lower_number_is_still_applied(tmp_path, monkeypatch):
+    """Parallel branches take migration numbers 2, 3, 6…: a store already at v6 that lacks 3 gets 3."""
+    import audits.store as store_mod
+    from sqlalchemy import Column, MetaData, String, Table
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    Store(url)
+    n = min(set(range(1, max(store_mod.MIGRATIONS))) - set(store_mod.MIGRATIONS))  # a number still free below
+    late = Table("late_feature", MetaData(), Column("id", String(8), primary_key=True))
+    monkeypatch.setitem(store_mod.MIGRATIONS, n, [late])
+    s = Store(url)
+    with s.engine.connect() as c:
+        assert c.execute(text("select count(*) from late_feature")).scalar() == 0
+        assert c.execute(text("select value from auditctl_meta where key='migrations'")).scalar() == \
+            ",".join(map(str, sorted(store_mod.MIGRATIONS)))
+    monkeypatch.delitem(store_mod.MIGRATIONS, n)
+    with pytest.raises(StoreError, match=rf"migrations this auditctl does not know \(\[{n}\]\)"):
+        Store(url)
