@@ -2,7 +2,8 @@
 """auditctl — the command line. Thin: parses arguments and calls the packages.
 
 Exit codes: 0 run completed (findings or not); 1 ``--fail-on`` threshold met; 2 bad usage or
-input; 3 run incomplete (a host unreachable, or the run interrupted).
+input; 3 run incomplete (a host unreachable, or the run interrupted); 4 another run of the same
+plan is still in progress (nothing done).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ if str(HERE) not in sys.path:  # `python auditctl.py` from a checkout
 from audits import __version__  # noqa: E402
 from audits.errors import InputError, Problem  # noqa: E402
 
-EXIT_OK, EXIT_FAIL_ON, EXIT_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+EXIT_OK, EXIT_FAIL_ON, EXIT_INPUT, EXIT_INCOMPLETE, EXIT_BUSY = 0, 1, 2, 3, 4
 DEFAULT_INVENTORY = HERE / "inventories" / "localhost.yaml"
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
@@ -216,6 +217,20 @@ def _network_stage(args, plan, packs, registry, checks, inv, hosts, network_only
 
 
 def cmd_run(args, network_only: bool = False) -> int:
+    """A run of a plan holds the plan's lock, so scheduled runs of one plan never overlap."""
+    if not args.plan:
+        return _run(args, network_only)
+    from audits.runlock import LockError, PlanBusy, plan_lock
+
+    try:
+        with plan_lock(args.plan):
+            return _run(args, network_only)
+    except LockError as exc:
+        print(f"auditctl: {exc}", file=sys.stderr)
+        return EXIT_BUSY if isinstance(exc, PlanBusy) else EXIT_INPUT
+
+
+def _run(args, network_only: bool = False) -> int:
     from audits.inventory import load_inventory
     from audits.exceptions import validate_exception_checks
     from audits.runner import DEFAULT_FORKS, run_hosts, start_run, validate_params
@@ -437,6 +452,176 @@ def _vault_options(p):
                    help="read the vault passphrase from FILE (else $AUDITCTL_VAULT_PASSWORD, else a prompt)")
 
 
+# -- keys / bundle / import (signed bundles, docs/bundles.md) ---------------------------------
+def _store(args):
+    from audits.store import Store
+
+    return Store(args.db or os.environ.get("AUDITCTL_DB"))
+
+
+def _key_problem(exc) -> int:
+    print(f"auditctl: {exc}", file=sys.stderr)
+    return EXIT_INPUT
+
+
+def cmd_keys_init(args) -> int:
+    from audits.signing import SigningKeyError, init_key, read_passphrase
+
+    try:
+        passphrase = read_passphrase(args.passphrase_file, confirm=True, required=args.encrypt)
+        key_file, pub_file, kid = init_key(args.school, passphrase)
+    except SigningKeyError as exc:
+        return _key_problem(exc)
+    print(f"signing key: {key_file} (mode 0600{', passphrase-encrypted' if passphrase else ''})\n"
+          f"public key:  {pub_file}\nkey id:      {kid}\n"
+          f"give the public key to your bureau: auditctl keys trust {args.school} {pub_file.name}")
+    return EXIT_OK
+
+
+def cmd_keys_trust(args) -> int:
+    from audits.signing import SigningKeyError, SCHOOL_ID, key_id, load_public, public_pem
+
+    if not SCHOOL_ID.match(args.school):
+        return _key_problem(f"school id '{args.school}' is not valid")
+    try:
+        with open(args.pubkey, "rb") as fh:
+            public = load_public(fh.read(16 * 1024), args.pubkey)
+    except OSError as exc:
+        return _key_problem(f"cannot read {args.pubkey}: {exc.strerror}")
+    except SigningKeyError as exc:
+        return _key_problem(exc)
+    kid = key_id(public)
+    outcome = _store(args).trust_key(args.school, kid, public_pem(public))
+    print(f"{outcome}: key {kid} for school {args.school}")
+    return EXIT_OK
+
+
+def cmd_keys_revoke(args) -> int:
+    ids = _store(args).revoke_keys(args.target)
+    if not ids:
+        return _key_problem(f"no active key of school or with id '{args.target}'")
+    for kid in ids:
+        print(f"revoked: {kid}")
+    return EXIT_OK
+
+
+def cmd_keys_list(args) -> int:
+    keys = [{k: v for k, v in row.items() if k != "public_key"} for row in _store(args).trusted_keys()]
+    if args.json:
+        print(json.dumps(keys, ensure_ascii=False, indent=1))
+        return EXIT_OK
+    for k in keys:
+        state = f"revoked {k['revoked_at']}" if k["revoked_at"] else "active"
+        print(f"{k['school']:24} {k['key_id']}  added {k['added_at']}  {state}")
+    return EXIT_OK
+
+
+def cmd_bundle(args) -> int:
+    from audits.signing import SigningKeyError, key_paths, load_private
+    from reports.bundle import make_bundle
+    from reports.document import run_document
+
+    store = _store(args)
+    run = store.run(args.run)
+    schools = sorted({h.school for h in store.hosts(args.run)})
+    school = args.school or (schools[0] if len(schools) == 1 else None)
+    if school is None or school not in schools:
+        raise InputError([Problem("command line", 0, "--school", f"run {args.run} has hosts of school(s) "
+                                  f"{', '.join(schools) or '(none)'}; name one with --school")])
+    if run["status"] == "running":
+        raise InputError([Problem("command line", 0, "--run", f"run {args.run} is still running")])
+    try:
+        key = load_private(Path(args.key) if args.key else key_paths(school)[0], args.passphrase_file)
+    except SigningKeyError as exc:
+        return _key_problem(exc)
+    bundle = make_bundle(run_document(store, args.run, school=school), school, key)
+    out = args.output or f"{args.run}-{school}.bundle.json"
+    text = json.dumps(bundle, ensure_ascii=False) + "\n"
+    if out == "-":
+        sys.stdout.write(text)
+    else:
+        _atomic_write(out, text)
+    print(f"bundle: {out} (school {school}, {len(bundle['body']['hosts'])} host(s), key {bundle['signer']['key_id'][:16]})",
+          file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_import(args) -> int:
+    from audits.importer import import_bundle
+
+    store, rc = _store(args), EXIT_OK
+    for path in args.bundles:
+        try:
+            r = import_bundle(store, path)
+        except InputError as exc:
+            _print_problems(exc.problems)
+            rc = EXIT_INPUT
+            continue
+        if r.skipped:
+            print(f"{path}: already imported on {r.imported_at} (run {r.run_id}); skipped, store unchanged")
+        else:
+            print(f"{path}: imported run {r.run_id} of school {r.school}: {r.hosts} host(s), {r.results} result(s)")
+    return rc
+
+
+# -- schedule ---------------------------------------------------------------------------------
+def _systemctl(root, *argv) -> None:
+    """Run systemctl on the real system; with --root (an image or a test), say what to run instead."""
+    import shutil
+    import subprocess
+
+    line = "systemctl " + " ".join(argv)
+    if root or not shutil.which("systemctl"):
+        print(f"then run: {line}", file=sys.stderr)
+        return
+    if subprocess.run(["systemctl", *argv]).returncode != 0:
+        print(f"auditctl: '{line}' failed; run it by hand", file=sys.stderr)
+
+
+def cmd_schedule_install(args) -> int:
+    from audits.plan import load_plan
+    from audits.schedule import files_for
+
+    files = files_for(load_plan(args.plan), args.user, args.cron, args.root)
+    for path, text in files.items():
+        _atomic_write(path, text)
+        path.chmod(0o644)
+        print(f"wrote {path}")
+    if not args.cron:
+        timer = next(p.name for p in files if p.suffix == ".timer")
+        _systemctl(args.root, "daemon-reload")
+        _systemctl(args.root, "enable", "--now", timer)
+    return EXIT_OK
+
+
+def cmd_schedule_list(args) -> int:
+    from audits.schedule import installed
+
+    rows = installed(args.root)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return EXIT_OK
+    for r in rows:
+        print(f"{r['name']:32} {r['kind']:8} {r.get('user', '?'):10} {r.get('schedule', '?'):20} {r['plan']}")
+    return EXIT_OK
+
+
+def cmd_schedule_remove(args) -> int:
+    from audits.schedule import dirs, remove, schedule_name
+
+    name = schedule_name(args.target)
+    if (dirs(args.root)[0] / f"{name}.timer").exists():
+        _systemctl(args.root, "disable", "--now", f"{name}.timer")
+    gone = remove(name, args.root)
+    if not gone:
+        raise InputError([Problem("command line", 0, "schedule", f"no schedule '{name}' (see: auditctl schedule list)")])
+    for path in gone:
+        print(f"removed {path}")
+    if any(p.suffix == ".timer" for p in gone):
+        _systemctl(args.root, "daemon-reload")
+    return EXIT_OK
+
+
 # -- parser -----------------------------------------------------------------------------------
 def _scan_options(p):
     p.add_argument("--scan-type", choices=("auto", "syn", "connect"),
@@ -569,6 +754,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-i", "--inventory", help="also list the commands this inventory's declarations add (backup paths...)")
     p.add_argument("--limit", help="with -i: only these hosts (ids, schools, roles or globs)")
     p.set_defaults(func=cmd_sudoers)
+    pk = sub.add_parser("keys", help="school signing keys and the bureau's trusted keys")
+    ksub = pk.add_subparsers(dest="keys_command", required=True)
+    p = ksub.add_parser("init", help="create this school's Ed25519 signing key ($XDG_CONFIG_HOME/auditctl/keys)")
+    p.add_argument("--school", required=True, help="the school id (as in the inventory)")
+    p.add_argument("--passphrase-file", help="encrypt the key with the passphrase in FILE (first line)")
+    p.add_argument("--encrypt", action="store_true",
+                   help="encrypt the key; the passphrase from AUDITCTL_KEY_PASSPHRASE or a prompt")
+    p.set_defaults(func=cmd_keys_init)
+    p = ksub.add_parser("trust", help="register a school's public key in the store (bureau)")
+    p.add_argument("school")
+    p.add_argument("pubkey", help="the school's .pub file")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_keys_trust)
+    p = ksub.add_parser("revoke", help="revoke a school's keys, or one key by id (bureau)")
+    p.add_argument("target", metavar="SCHOOL|KEY_ID")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_keys_revoke)
+    p = ksub.add_parser("list", help="list trusted keys (bureau)")
+    p.add_argument("--db")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_keys_list)
+
+    p = sub.add_parser("bundle", help="write a stored run as a signed bundle for the bureau")
+    p.add_argument("--run", required=True, help="run id")
+    p.add_argument("--db")
+    p.add_argument("--school", help="the school whose hosts go in the bundle (default: the run's only school)")
+    p.add_argument("--key", help="signing key file (default: $XDG_CONFIG_HOME/auditctl/keys/SCHOOL.key)")
+    p.add_argument("--passphrase-file", help="passphrase of an encrypted key (else AUDITCTL_KEY_PASSPHRASE or a prompt)")
+    p.add_argument("-o", "--output", help="bundle file (default: RUN-SCHOOL.bundle.json; '-' for stdout)")
+    p.set_defaults(func=cmd_bundle)
+
+    p = sub.add_parser("import", help="verify signed bundles and store their runs (bureau)")
+    p.add_argument("bundles", nargs="+", metavar="BUNDLE")
+    p.add_argument("--db")
+    p.set_defaults(func=cmd_import)
+
+    ps = sub.add_parser("schedule", help="run a plan on its schedule (systemd timer or cron)")
+    ssub = ps.add_subparsers(dest="schedule_command", required=True)
+    p = ssub.add_parser("install", help="write a systemd timer + service (or a cron.d file) for the plan")
+    p.add_argument("plan")
+    p.add_argument("--cron", action="store_true", help="a file in /etc/cron.d instead of systemd units")
+    p.add_argument("--user", default="auditctl", help="unprivileged user the audit runs as (default: auditctl)")
+    p.add_argument("--root", help="write under DIR instead of / (an image, a test); systemctl is not called")
+    p.set_defaults(func=cmd_schedule_install)
+    p = ssub.add_parser("list", help="installed schedules")
+    p.add_argument("--root")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_schedule_list)
+    p = ssub.add_parser("remove", help="remove a plan's schedule")
+    p.add_argument("target", metavar="PLAN|NAME")
+    p.add_argument("--root")
+    p.set_defaults(func=cmd_schedule_remove)
     return ap
 
 

@@ -69,6 +69,14 @@ def load_plan(path) -> Plan:
                 bad(doc, key, "wrong type: expected a string")
             else:
                 setattr(plan, key, doc[key])
+    if plan.schedule is not None:
+        from .schedule import parse_schedule
+
+        try:
+            parse_schedule(plan.schedule)
+        except ValueError as exc:
+            bad(doc, "schedule", str(exc))
+            plan.schedule = None
     plan.inventory = rel(plan.inventory)
     if "packs" in doc:
         v = doc["packs"]

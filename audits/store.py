@@ -22,7 +22,6 @@ from sqlalchemy import (Column, Float, ForeignKey, Index, Integer, MetaData, Str
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
 
-SCHEMA_VERSION = 6
 metadata = MetaData()
 
 meta_t = Table("auditctl_meta", metadata, Column("key", String(64), primary_key=True), Column("value", Text))
@@ -140,9 +139,30 @@ def _backfill_result_items(conn):
 
 # Version -> steps (a Table is created if missing; a callable gets the connection). Every step is
 # idempotent, so versions other branches add (3-5) can land in any order. Numbers may have gaps.
+# The bureau's side of signed bundles (docs/bundles.md): the schools' registered public keys and every
+# bundle imported, so a replayed bundle or a second bundle for the same run is recognised.
+trusted_keys_t = Table(
+    "trusted_keys", metadata,
+    Column("key_id", String(64), primary_key=True),  # sha256 hex of the raw Ed25519 public key
+    Column("school", String(64), nullable=False, index=True),
+    Column("public_key", Text, nullable=False),  # PEM SubjectPublicKeyInfo
+    Column("added_at", String(40), nullable=False),
+    Column("revoked_at", String(40)),
+)
+imported_bundles_t = Table(
+    "imported_bundles", metadata,
+    Column("digest", String(64), primary_key=True),  # sha256 hex of the signed bytes
+    Column("run_id", String(64), ForeignKey("runs.id"), nullable=False, unique=True),
+    Column("school", String(64), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("imported_at", String(40), nullable=False),
+)
+
 MIGRATIONS = {1: [runs_t, hosts_t, results_t],
               2: [_add_missing_columns(hosts_t, ("name", "school_name", "district_name", "systems"))],
+              3: [trusted_keys_t, imported_bundles_t],  # signed bundles
               6: [_add_missing_columns(hosts_t, ("city",)), items_t, _backfill_result_items]}
+SCHEMA_VERSION = max(MIGRATIONS)
 
 
 class StoreError(Exception):
@@ -281,10 +301,10 @@ class Store:
                                                        tool_version=tool_version))
                 return
             except IntegrityError:
-                if attempt == 19 or self._has_run(run_id):
+                if attempt == 19 or self.has_run(run_id):
                     raise
 
-    def _has_run(self, run_id: str) -> bool:
+    def has_run(self, run_id: str) -> bool:
         with self.engine.connect() as conn:
             return conn.execute(select(runs_t.c.id).where(runs_t.c.id == run_id)).first() is not None
 
@@ -321,6 +341,76 @@ class Store:
             items = result_item_rows(run_id, rec.host_id, results)
             if items:
                 conn.execute(insert(items_t), items)
+
+    def import_run(self, run: dict, hosts: list[tuple[HostRecord, list[dict]]], bundle: dict) -> bool:
+        """Store a verified bundle's run (``run``: id, started_at, finished_at, status, scope, tool_version),
+        its hosts and results and the ``bundle`` record (digest, school, key_id) in ONE transaction.
+        Returns False, storing nothing, when this bundle was already imported (a concurrent import won)."""
+        for attempt in range(20):
+            try:
+                with self.engine.begin() as conn:
+                    if conn.execute(select(imported_bundles_t.c.digest)
+                                    .where(imported_bundles_t.c.digest == bundle["digest"])).first():
+                        return False
+                    seq = (conn.execute(select(func.max(runs_t.c.seq))).scalar() or 0) + 1
+                    conn.execute(insert(runs_t).values(
+                        seq=seq, **{**run, "scope": json.dumps(run["scope"], ensure_ascii=False, sort_keys=True)}))
+                    for rec, results in hosts:
+                        self._insert_host(conn, run["id"], rec, results)
+                    conn.execute(insert(imported_bundles_t).values(run_id=run["id"], imported_at=now(), **bundle))
+                return True
+            except IntegrityError:
+                if attempt == 19 or self.has_run(run["id"]):
+                    raise
+
+    def imported_bundle(self, digest: str | None = None, run_id: str | None = None) -> dict | None:
+        """The import record of a bundle, by its digest or by the run it carried."""
+        q = select(imported_bundles_t)
+        q = q.where(imported_bundles_t.c.digest == digest) if digest else q.where(imported_bundles_t.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).mappings().first()
+        return dict(row) if row else None
+
+    # -- trusted school keys (bureau) ------------------------------------------------------------
+    def trust_key(self, school: str, key_id: str, public_pem: str) -> str:
+        """Register a school's public key. Returns 'added' or 'already trusted'; a key registered for
+        another school, or revoked, is refused (StoreError)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(trusted_keys_t).where(trusted_keys_t.c.key_id == key_id)).mappings().first()
+            if row:
+                if row["school"] != school:
+                    raise StoreError(f"key {key_id[:16]} is already registered for school '{row['school']}'")
+                if row["revoked_at"]:
+                    raise StoreError(f"key {key_id[:16]} of school '{school}' was revoked on {row['revoked_at']}; "
+                                     "a revoked key cannot be trusted again")
+                return "already trusted"
+            conn.execute(insert(trusted_keys_t).values(key_id=key_id, school=school, public_key=public_pem,
+                                                       added_at=now()))
+        return "added"
+
+    def revoke_keys(self, school_or_key: str) -> list[str]:
+        """Revoke every active key of a school, or one key by its id (or a unique prefix of 8+ characters)."""
+        with self.engine.begin() as conn:
+            active = conn.execute(select(trusted_keys_t.c.key_id, trusted_keys_t.c.school)
+                                  .where(trusted_keys_t.c.revoked_at.is_(None))).all()
+            ids = [k for k, s in active if s == school_or_key]
+            if not ids and len(school_or_key) >= 8:
+                ids = [k for k, _ in active if k.startswith(school_or_key.lower())]
+                if len(ids) > 1:
+                    raise StoreError(f"'{school_or_key}' matches {len(ids)} keys; give more of the key id")
+            if ids:
+                conn.execute(update(trusted_keys_t).where(trusted_keys_t.c.key_id.in_(ids)).values(revoked_at=now()))
+        return ids
+
+    def trusted_keys(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(trusted_keys_t).order_by(trusted_keys_t.c.school, trusted_keys_t.c.added_at))
+            return [dict(r) for r in rows.mappings()]
+
+    def trusted_key(self, key_id: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(trusted_keys_t).where(trusted_keys_t.c.key_id == key_id)).mappings().first()
+        return dict(row) if row else None
 
     def finish_run(self, run_id: str, status: str) -> None:
         with self.engine.begin() as conn:

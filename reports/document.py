@@ -36,9 +36,10 @@ def document_hosts(store: Store, run_id: str) -> list[dict]:
     return hosts
 
 
-def run_document(store: Store, run_id: str) -> dict:
+def run_document(store: Store, run_id: str, school: str | None = None) -> dict:
+    """The run as a document; with ``school``, only that school's hosts (summary and scores follow)."""
     run = store.run(run_id)
-    hosts = document_hosts(store, run_id)
+    hosts = [h for h in document_hosts(store, run_id) if school is None or h["school"] == school]
     scope = run["scope"]
     return {
         "schema_version": SCHEMA_VERSION,

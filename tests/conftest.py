@@ -3,6 +3,7 @@
 pytest_plugins = ["tests.lab.fixtures"]
 import os
 import secrets
+from contextlib import contextmanager
 
 import pytest
 from hypothesis import settings
@@ -15,24 +16,34 @@ settings.load_profile("ci")
 PG_ADMIN_URL = os.environ.get("AUDITCTL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture(scope="session")
-def pg_url():
-    """A fresh PostgreSQL database for this session (dropped afterwards). CI must have the server."""
+@contextmanager
+def fresh_pg_database(prefix: str = "auditctl_test_"):
+    """A new database on the PostgreSQL server, dropped afterwards. Skips when the server is not
+    reachable, except in CI (CI=true), which must have it."""
     from sqlalchemy import create_engine, text
 
     try:
         admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        name = "auditctl_test_" + secrets.token_hex(4)
+        name = prefix + secrets.token_hex(4)
         with admin.connect() as c:
             c.execute(text(f"CREATE DATABASE {name}"))
     except Exception as exc:  # pragma: no cover - depends on the machine
         if os.environ.get("CI") == "true":
             raise
         pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as c:
-        c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A fresh PostgreSQL database for this session (dropped afterwards). CI must have the server."""
+    with fresh_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
