@@ -3,6 +3,7 @@ audit-plan loader turn any input into either a valid object or an InputError who
 FILE:LINE: field: message (and `auditctl validate` exits 2) — never another exception, a hang, or a
 memory blow-up. Alias bombs and deep nesting included. Longer run: --hypothesis-profile=fuzz."""
 import contextlib
+import json
 import io
 import re
 import tempfile
@@ -215,3 +216,22 @@ def test_regression_bad_unicode_escape_and_scalar_refs():
     doc = {"checks": [{**SEED_CHECK["checks"][0], "refs": 1.5}]}
     got = expect_object_or_input_error(load_pack_file, yaml.safe_dump(doc))
     assert isinstance(got, InputError) and "refs: must be a list of clauses" in str(got)
+
+
+@FUZZ
+@given(st.one_of(st.binary(max_size=400), yaml_text.map(str.encode),
+                 st.builds(lambda extra: json.dumps({"format": "auditctl-bundle", "version": 1, "body": extra,
+                                                     "signer": {"school": "s1"}, "signature": "AA=="}).encode(),
+                           structures(["hosts", "run", "school", "key_id", "results"]))))
+def test_bundle_importer_any_bytes(data):
+    from audits.importer import import_bundle
+    from audits.store import Store
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "x.bundle.json"
+        path.write_bytes(data)
+        store = Store(str(Path(d) / "r.db"))
+        try:
+            import_bundle(store, path)
+        except InputError as e:
+            assert e.problems and all(PROBLEM.match(str(p)) for p in e.problems), e.problems

@@ -69,6 +69,15 @@ def secret_run(tmp_path_factory):
     env = {**os.environ, "PLANTED_PW": ENV_PW}
     env.pop(vault.PASSWORD_ENV, None)
     proc = subprocess.run(cmd, capture_output=True, cwd=tmp, env=env, timeout=180)
+    # the signed bundle of that run (issue #8) is an artefact too
+    import json as _json
+
+    run_id = _json.loads((tmp / "run.json").read_text())["run"]["id"]
+    env["XDG_CONFIG_HOME"] = str(tmp / "config")
+    base = [sys.executable, str(ROOT / "auditctl.py")]
+    subprocess.run(base + ["keys", "init", "--school", "s1"], capture_output=True, cwd=tmp, env=env, timeout=60, check=True)
+    subprocess.run(base + ["bundle", "--run", run_id, "--db", str(tmp / "results.db"), "-o", str(tmp / "run.bundle.json")],
+                   capture_output=True, cwd=tmp, env=env, timeout=60, check=True)
     # the exception of a failing connection, as a caller would see and log it
     inv_obj = load_inventory(inv)
     os.environ[vault.PASSWORD_ENV] = PASSPHRASE
@@ -105,11 +114,12 @@ def test_no_artefact_contains_a_planted_secret(secret_run):
     tmp = secret_run["tmp"]
     planted = {name: forms(v) for name, v in {**SECRETS, "env": ENV_PW, "passphrase": PASSPHRASE}.items()}
     artefacts = {str(p.relative_to(tmp)): p.read_bytes() for p in tmp.rglob("*")
-                 if p.is_file() and p.name not in ("secrets.vault", "vault-pass", "id_ed25519", "inv.yaml")}
+                 if p.is_file() and p.name not in ("secrets.vault", "vault-pass", "id_ed25519", "inv.yaml")
+                 and "config" not in p.relative_to(tmp).parts}
     artefacts["stdout"] = secret_run["proc"].stdout
     artefacts["stderr"] = secret_run["proc"].stderr
     artefacts["exception"] = secret_run["exc_text"].encode()
-    for required in ("results.db", "run.json", "run.xml", "run.csv", "debug.log"):
+    for required in ("results.db", "run.json", "run.xml", "run.csv", "debug.log", "run.bundle.json"):
         assert any(k.endswith(required) for k in artefacts), required
     assert any(k.endswith("index.html") for k in artefacts)
     found = [(name, where) for where, data in artefacts.items() for name, fs in planted.items()
