@@ -101,6 +101,16 @@ def _port_spec(value) -> tuple[int | None, str]:
     return (int(num) if num.isdigit() else None), proto
 
 
+def allowed_ports(host, params) -> set[tuple[int | None, str]]:
+    """The ports a host may expose: ``base_ports``, its own inventory ``ports:`` and its roles' ``role_ports``
+    (shared with the network view's ``network.exposure.undeclared_ports``)."""
+    specs = list(params["base_ports"]) + list((getattr(host, "settings", None) or {}).get("ports", []))
+    mapping = params["role_ports"] or {}
+    for role in getattr(host, "roles", []) or []:
+        specs += mapping.get(role, []) or []
+    return {_port_spec(spec) for spec in specs}
+
+
 # ---------------------------------------------------------------------------------------------
 @check(
     id="mlps.intrusion.risky_ports",
@@ -190,15 +200,7 @@ def undeclared_listeners(facts, host, params):
     if found is None:
         return Outcome.error(f"无法列出监听端口：{err}", f"cannot list listening ports: {err}")
     roles = list(getattr(host, "roles", []) or [])
-    allowed: list[tuple[int, str]] = []
-    for spec in params["base_ports"]:
-        allowed.append(_port_spec(spec))
-    for spec in (getattr(host, "settings", None) or {}).get("ports", []):  # the host's own inventory `ports:`
-        allowed.append(_port_spec(spec))
-    mapping = params["role_ports"] or {}
-    for role in roles:
-        for spec in mapping.get(role, []) or []:
-            allowed.append(_port_spec(spec))
+    allowed = allowed_ports(host, params)
     client_udp = {int(p) for p in params["client_udp_ports"]}
 
     def ok(entry) -> bool:

@@ -6,6 +6,7 @@ import re
 
 from checks.contract import Outcome
 from checks.packs.mlps._shared import evidence_lines
+from checks.packs.mlps.intrusion import _port_spec
 
 ANY_OS = {"os": ("linux", "windows")}  # the network view does not depend on the host's os
 _HEADER = re.compile(r"^\s*([A-Za-z0-9_-]+):\s*(.*)$")
@@ -42,11 +43,7 @@ def is_tls(p: dict) -> bool:
 
 def declared_ports(host) -> set[tuple[int, str]]:
     """The host's own ``ports:`` from the inventory, as (port, proto or '' for both)."""
-    out = set()
-    for spec in host.settings.get("ports", []) if hasattr(host, "settings") else []:
-        num, _, proto = str(spec).partition("/")
-        out.add((int(num), proto))
-    return out
+    return {_port_spec(spec) for spec in (host.settings.get("ports", []) if hasattr(host, "settings") else [])}
 
 
 def declared(p: dict, allowed: set[tuple[int, str]]) -> bool:

@@ -134,9 +134,7 @@ def undeclared_ports(facts, host, params):
     m, out = scanned(facts)
     if out:
         return out
-    allowed = {host_side._port_spec(s) for s in params["base_ports"]} | declared_ports(host)
-    for role in getattr(host, "roles", []) or []:
-        allowed |= {host_side._port_spec(s) for s in (params["role_ports"] or {}).get(role, []) or []}
+    allowed = host_side.allowed_ports(host, params)
     found = open_ports(m)
     bad = [p for p in found if not declared(p, allowed)]
     roles = ", ".join(getattr(host, "roles", []) or []) or "none"
