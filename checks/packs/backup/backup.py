@@ -13,6 +13,7 @@ from __future__ import annotations
 import shlex
 
 from audits.probes import Probe
+from checks import parsers
 from checks.ages import age_hours, human, stamp
 from checks.contract import Outcome, check
 from checks.listings import ListingError, find_entries, marker_time, newest_in_listing, utc_offset
@@ -108,7 +109,7 @@ def _dated_file(facts, path, tz, what_zh, what_en):
         return None, "", Outcome.error(f"无法读取{what_zh} {path}：{why}", f"cannot read {what_en} {path}: {why}")
     if st.rc != 0 or body.rc != 0:
         return None, "missing", None
-    when, how = marker_time(body.stdout, (st.stdout.split() + [""] * 5)[4], tz)
+    when, how = marker_time(body.stdout, (parsers.stat(st.stdout) or {}).get("mtime", ""), tz)
     if when is None:
         return None, "", Outcome.error(f"{what_zh} {path} 的时间无法识别", f"the time in {what_en} {path} cannot be read",
                                        f"{path}: {how}")
