@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
-from fnmatch import fnmatchcase
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -95,8 +94,7 @@ def ssh_weak_algorithms(facts, host, params):
     for p in ports:
         algos = ssh_algorithms(p["scripts"]["ssh2-enum-algos"])
         for section, (param, _) in SSH_SECTIONS.items():
-            pats = [str(x).lower() for x in params[param]]
-            weak = [a for a in algos.get(section, []) if any(fnmatchcase(a.lower(), pat) for pat in pats)]
+            weak = host_side._weak(algos.get(section, []), params[param])
             if weak:
                 bad.append(f"{p['port']}/tcp {section}: {', '.join(weak)}")
         seen.append(f"{p['port']}/tcp: " + "; ".join(f"{k} {len(v)}" for k, v in sorted(algos.items())))
