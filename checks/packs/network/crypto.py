@@ -12,6 +12,7 @@ import re
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from checks.ages import parse_when, run_start
 from checks.contract import Outcome, check
 from checks.packs.mlps._shared import evidence_lines
 from checks.packs.mlps import confidentiality as host_side  # a module, so its checks are not collected twice
@@ -168,11 +169,10 @@ def _certs(m):
     return out
 
 
-def _scan_time(m) -> dt.datetime:
-    stamp = m.get("scanned_at")
-    if stamp:
-        return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    return dt.datetime.now(dt.timezone.utc)
+def _scan_time(facts, m) -> dt.datetime | None:
+    """When certificates are judged: the scan's start, else the run's start (never the wall clock, so a
+    check stays a pure function of its facts)."""
+    return parse_when(m.get("scanned_at")) or run_start(facts)
 
 
 def _subject(cert) -> str:
@@ -205,7 +205,10 @@ def certificate_expiry(facts, host, params):
     certs = _certs(m)
     if not certs:
         return Outcome.not_applicable("扫描中没有 TLS 证书", "no TLS certificate in the scan")
-    at = _scan_time(m)
+    at = _scan_time(facts, m)
+    if at is None:
+        return Outcome.error("不知道扫描或本次审计的开始时间，无法判断证书有效期",
+                             "neither the scan's nor the run's start time is known: cannot judge certificate validity")
     bad, good = [], []
     for p, cert, err in certs:
         if cert is None:
