@@ -44,9 +44,6 @@ class Scope:
                 raise OutOfScope(f"{t} is not declared for school {self.school}")
         return out
 
-    def declared_addresses(self) -> set[str]:
-        return set(self.hosts.values())
-
 
 def resolve(address: str) -> tuple[str | None, str]:
     """(IP, '') for an IP or a resolvable name, else (None, reason)."""
