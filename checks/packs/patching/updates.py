@@ -136,11 +136,7 @@ def security_updates(facts, host, params):
         if not m:
             continue
         name, cand = _nevra(m.group(3))
-        key = name
-        prev = pending.get(key)
-        adv = f"{m.group(1)} {m.group(2)}"
-        if prev is None:
-            pending[key] = (cand, adv)
+        pending.setdefault(name, (cand, f"{m.group(1)} {m.group(2)}"))  # the first advisory of a package is shown
     rows = [(n, installed.get(n, "?"), f"{c} ({a})") for n, (c, a) in sorted(pending.items())]
     return _pending_outcome(rows, limit, params)
 
