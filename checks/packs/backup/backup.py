@@ -15,7 +15,7 @@ import shlex
 from audits.probes import Probe
 from checks import parsers
 from checks.ages import age_hours, human, stamp
-from checks.contract import Outcome, check
+from checks.contract import Outcome, Status, check
 from checks.listings import ListingError, find_entries, marker_time, newest_in_listing, utc_offset
 from checks.packs.mlps._shared import evidence_lines
 
@@ -336,7 +336,7 @@ def job_scheduled(facts, host, params):
 def offsite_copy(facts, host, params):
     none = _no_policy(host)
     if none:
-        if none.status.value == "fail" and (getattr(host, "level", 3) or 3) < 3:
+        if none.status is Status.FAIL and (getattr(host, "level", 3) or 3) < 3:
             none.severity = "medium"  # a missing off-site copy is a high-risk item at level 3 only
         return none
     fails, ok = [], []
@@ -408,7 +408,7 @@ def offsite_copy(facts, host, params):
 def not_world_readable(facts, host):
     none = _no_policy(host)
     if none:
-        return none if none.status.value != "fail" else Outcome.not_applicable(
+        return none if none.status is not Status.FAIL else Outcome.not_applicable(
             "没有声明备份目录", "no backup directory is declared", none.evidence)
     paths = [t.path for p in _holders(host) for t in p.targets if t.path]
     if not paths:
@@ -453,7 +453,7 @@ def not_world_readable(facts, host):
 def restore_tested(facts, host, params):
     none = _no_policy(host)
     if none:
-        return none if none.status.value != "fail" else Outcome.manual(
+        return none if none.status is not Status.FAIL else Outcome.manual(
             "系统未声明备份策略，恢复测试需人工核查", "no backup policy is declared: the restore test needs an attestation",
             none.evidence)
     limit = float(params["restore_test_days"])

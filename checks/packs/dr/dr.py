@@ -86,7 +86,7 @@ def _dated(facts, host, pick, what_zh, what_en, limit_days, extra=None) -> Outco
     drs, na = _policies(host)
     if na:
         return na
-    fails, ok = [f for f in _missing(host)], []
+    fails, ok = _missing(host), []
     for d in drs:
         when = pick(d)
         if when is None:
@@ -188,7 +188,7 @@ def standby_ready(facts, host):
     drs, na = _policies(host)
     if na:
         return na
-    fails, ok, sites = list(_missing(host)), [], []
+    fails, ok, sites = _missing(host), [], []
     for d in drs:
         sb = d.standby
         if sb is None:
