@@ -9,7 +9,6 @@ this file (its ``as_of`` date is shown in every result).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,8 +27,8 @@ EOL_TABLE = Path(__file__).parent / "data" / "eol.yaml"
 
 
 def _running_kernel(facts) -> str | None:
-    m = re.search(r"^KERNEL=(\S+)", facts.get(OS_PROBE).stdout or "", re.M)
-    return m.group(1) if m else None
+    """``uname -r``, which the OS probe prints as a ``KERNEL=`` line after os-release."""
+    return parsers.os_release(facts.get(OS_PROBE).stdout or "").get("KERNEL") or None
 
 
 @check(
