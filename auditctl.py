@@ -326,10 +326,15 @@ def cmd_scan(args) -> int:
     return cmd_run(args, network_only=True)
 
 
-def cmd_report(args) -> int:
+def _store(args):
+    """The results store named by --db, else $AUDITCTL_DB, else the default."""
     from audits.store import Store
 
-    store = Store(args.db or os.environ.get("AUDITCTL_DB"))
+    return Store(args.db or os.environ.get("AUDITCTL_DB"))
+
+
+def cmd_report(args) -> int:
+    store = _store(args)
     run_id = args.run or (store.runs(1) or [{}])[0].get("id")
     if not run_id:
         print("auditctl: the results store has no runs yet", file=sys.stderr)
@@ -340,11 +345,10 @@ def cmd_report(args) -> int:
 
 
 def cmd_diff(args) -> int:
-    from audits.store import Store
     from reports.diff import diff_runs, format_text, previous_run
     from reports.document import run_document
 
-    store = Store(args.db or os.environ.get("AUDITCTL_DB"))
+    store = _store(args)
     if args.runs and len(args.runs) != 2:
         raise InputError([Problem("diff", 0, "runs", "give two run ids (older first), or none for the last two runs")])
     if args.runs:
@@ -368,11 +372,10 @@ def cmd_diff(args) -> int:
 
 def cmd_dashboard(args) -> int:
     from audits.inventory import load_inventory
-    from audits.store import Store
     from reports.bureau import declared_schools, from_store
     from reports.dashboard import write_dashboards
 
-    store = Store(args.db or os.environ.get("AUDITCTL_DB"))
+    store = _store(args)
     declared, name = None, args.name
     if args.inventory:
         inv = load_inventory(args.inventory)
@@ -395,9 +398,7 @@ def cmd_dashboard(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from audits.store import Store
-
-    for r in Store(args.db or os.environ.get("AUDITCTL_DB")).runs(args.last):
+    for r in _store(args).runs(args.last):
         print(f"{r['id']}  {r['status']:11} {r['started_at']}  {r['scope'].get('inventory')}")
     return EXIT_OK
 
@@ -453,12 +454,6 @@ def _vault_options(p):
 
 
 # -- keys / bundle / import (signed bundles, docs/bundles.md) ---------------------------------
-def _store(args):
-    from audits.store import Store
-
-    return Store(args.db or os.environ.get("AUDITCTL_DB"))
-
-
 def _key_problem(exc) -> int:
     print(f"auditctl: {exc}", file=sys.stderr)
     return EXIT_INPUT
@@ -629,6 +624,11 @@ def _scan_options(p):
     p.add_argument("--max-rate", type=int, metavar="PPS", help="nmap packets per second (default 300)")
 
 
+def _broker_options(p):
+    p.add_argument("--broker", help="Celery broker URL (default $AUDITCTL_BROKER or redis://127.0.0.1:6379/0)")
+    p.add_argument("--result-backend", help="Redis URL for collector replies (default: the broker if Redis)")
+
+
 def _output_options(p):
     p.add_argument("--db", help="results store: SQLAlchemy URL or SQLite path")
     p.add_argument("--out", help="directory for HTML reports (default: ./reports)")
@@ -684,15 +684,13 @@ def build_parser() -> argparse.ArgumentParser:
     _scan_options(p)
     p.add_argument("--dispatch", choices=("local", "celery"), default="local",
                    help="celery: send each host to its site's collector queue (auditctl worker)")
-    p.add_argument("--broker", help="Celery broker URL (default $AUDITCTL_BROKER or redis://127.0.0.1:6379/0)")
-    p.add_argument("--result-backend", help="Redis URL for collector replies (default: the broker if Redis)")
+    _broker_options(p)
     p.add_argument("--dispatch-timeout", type=float, help="seconds to wait for every host (default 3600)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("worker", help="run a collector on one site queue (Celery worker)")
     p.add_argument("--queue", required=True, metavar="SITE", help="the site queue (inventory 'site:')")
-    p.add_argument("--broker", help="Celery broker URL (default $AUDITCTL_BROKER or redis://127.0.0.1:6379/0)")
-    p.add_argument("--result-backend", help="Redis URL for replies (default: the broker if Redis)")
+    _broker_options(p)
     p.add_argument("--concurrency", type=int, default=8, help="hosts audited at once (default 8)")
     p.add_argument("--visibility-timeout", type=float,
                    help="seconds before an unacknowledged task goes to another collector (Redis; default 600)")

@@ -18,7 +18,7 @@ from .collector import TASK_NAME, make_app, task_message
 from .errors import InputError, Problem
 from .exceptions import apply_exceptions
 from .inventory import Host
-from .runner import Progress, RunSummary
+from .runner import Progress, RunSummary, host_record
 from .store import HostRecord, Store, now
 from .transports import REASONS
 
@@ -113,15 +113,6 @@ def _counts(store: Store, run_id: str) -> tuple[int, int]:
     recs = store.hosts(run_id)
     unreachable = sum(1 for r in recs if r.status != "audited")
     return len(recs) - unreachable, unreachable
-
-
-def host_record(host: Host, status: str, reason: str | None, detail: str, os_family: str = "",
-                started_at: str | None = None, duration: float = 0.0) -> HostRecord:
-    """A host record whose identity (address, school, district, city, names, systems) is the bureau's
-    inventory, whatever a collector said."""
-    return HostRecord(host.id, host.address, host.school, host.district, host.level, os_family, status, reason, detail,
-                      started_at, now(), duration, host.name or None, host.school_name or None,
-                      host.district_name or None, host.system_info, city=host.city)
 
 
 def lost_host(host: Host, site: str, timeout: float) -> HostRecord:

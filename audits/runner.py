@@ -141,6 +141,15 @@ def meta_only(checks: Iterable[Check]) -> list[Check]:
     return [c for c in checks if not c.probes_for("auto") and c.host_probes is None]
 
 
+def host_record(host: Host, status: str, reason: str | None, detail: str, os_family: str = "",
+                started_at: str | None = None, duration: float = 0.0) -> HostRecord:
+    """A host's stored record, finished now: its identity (address, school, district, city, names,
+    systems) is always the inventory's, whoever audited it (this process or a collector)."""
+    return HostRecord(host.id, host.address, host.school, host.district, host.level, os_family, status, reason, detail,
+                      started_at, now(), duration, host.name or None, host.school_name or None,
+                      host.district_name or None, host.system_info, city=host.city)
+
+
 def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict) -> tuple[HostRecord, list[dict]]:
     started, t0 = now(), time.monotonic()
     status, reason, detail, results, os_family = "audited", None, "", [], ""
@@ -175,9 +184,7 @@ def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict
         results = evaluate_host(meta_only(checks), facts, host, plan_params, *exc_opts)
     except Exception as exc:  # a bug or an unforeseen failure is recorded against this host only
         status, reason, detail = "unreachable", "error", printable(redact.scrub(f"{type(exc).__name__}: {exc}"))
-    rec = HostRecord(host.id, host.address, host.school, host.district, host.level, os_family, status, reason,
-                     detail, started, now(), round(time.monotonic() - t0, 3), host.name or None,
-                     host.school_name or None, host.district_name or None, host.system_info, host.city)
+    rec = host_record(host, status, reason, detail, os_family, started, round(time.monotonic() - t0, 3))
     log.debug("host %s: %s reason=%s detail=%s (%d results, %.2fs)", host.id, status, reason, detail, len(results),
               rec.duration)
     return rec, results

@@ -212,14 +212,19 @@ def _user(user: str, root: str | None) -> tuple[str, str]:
 
 
 def _writable(plan) -> list[str]:
-    """Directories a plan writes outside the user's home: its report directory and SQLite store."""
+    """Directories a plan writes outside the user's home: its report directory, SQLite store and the
+    directories of its machine outputs (json, csv, junit files are written atomically: a temporary
+    file beside each, so the directory must be writable)."""
     out = []
     if plan.out:
         out.append(str(Path(plan.out).resolve()))
     db = plan.db or ""
     if db.startswith("sqlite:///") or (db and "://" not in db):
         out.append(str(Path(db.removeprefix("sqlite:///")).resolve().parent))
-    return out
+    for path in (plan.json, plan.csv, plan.junit):
+        if path and path != "-":
+            out.append(str(Path(path).resolve().parent))
+    return list(dict.fromkeys(out))
 
 
 def _safe(path: str, field: str) -> str:

@@ -165,6 +165,12 @@ MIGRATIONS = {1: [runs_t, hosts_t, results_t],
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
+def _next_seq(conn) -> int:
+    """The next run's ``seq`` (unique: a concurrent writer that took the same number fails the insert,
+    and the caller retries)."""
+    return (conn.execute(select(func.max(runs_t.c.seq))).scalar() or 0) + 1
+
+
 class StoreError(Exception):
     pass
 
@@ -295,8 +301,7 @@ class Store:
         for attempt in range(20):  # seq is unique: a concurrent writer that took the same number makes us retry
             try:
                 with self.engine.begin() as conn:
-                    seq = (conn.execute(select(func.max(runs_t.c.seq))).scalar() or 0) + 1
-                    conn.execute(insert(runs_t).values(id=run_id, seq=seq, started_at=started_at or now(), status="running",
+                    conn.execute(insert(runs_t).values(id=run_id, seq=_next_seq(conn), started_at=started_at or now(), status="running",
                                                        scope=json.dumps(scope, ensure_ascii=False, sort_keys=True),
                                                        tool_version=tool_version))
                 return
@@ -352,9 +357,8 @@ class Store:
                     if conn.execute(select(imported_bundles_t.c.digest)
                                     .where(imported_bundles_t.c.digest == bundle["digest"])).first():
                         return False
-                    seq = (conn.execute(select(func.max(runs_t.c.seq))).scalar() or 0) + 1
                     conn.execute(insert(runs_t).values(
-                        seq=seq, **{**run, "scope": json.dumps(run["scope"], ensure_ascii=False, sort_keys=True)}))
+                        seq=_next_seq(conn), **{**run, "scope": json.dumps(run["scope"], ensure_ascii=False, sort_keys=True)}))
                     for rec, results in hosts:
                         self._insert_host(conn, run["id"], rec, results)
                     conn.execute(insert(imported_bundles_t).values(run_id=run["id"], imported_at=now(), **bundle))

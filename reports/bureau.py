@@ -186,7 +186,7 @@ def from_store(store) -> BureauView:
         results = store.scoring_rows(run["id"])
         hosts = [{"id": h.host_id, "school": h.school, "district": h.district, "level": h.level,
                   "status": h.status, "reason": h.reason, "school_name": h.school_name,
-                  "district_name": h.district_name, "city": getattr(h, "city", None),
+                  "district_name": h.district_name, "city": h.city,
                   "results": results.get(h.host_id, [])}
                  for h in store.hosts(run["id"])]
         view.add_run({"id": run["id"], "started_at": run["started_at"], "bureau": run["scope"].get("bureau"),

@@ -12,11 +12,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from markupsafe import Markup
+
+from audits.atomicfile import atomic_write
 
 from functools import lru_cache
 
@@ -116,23 +116,15 @@ def render_dashboard(view: dict, lang: str = "zh", *, links: dict[str, str] | No
         script=Markup(SCRIPT), csp_script=f"'sha256-{script_hash}'", max_bin=max(view["distribution"] or [0]) or 1)
 
 
-def _write(target: Path, text: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".dash.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, target)
-
-
 def write_dashboards(view_of, out_dir, districts: dict[str, str], lang: str = "zh") -> list[Path]:
     """``OUT/index.html`` for the bureau and ``OUT/districts/<id>.html`` for each district; written
     atomically. ``view_of(district_or_None)`` builds the view of one level."""
     out = Path(out_dir)
     links = {d: f"districts/{safe_name(d)}.html" for d in districts}
     pages = [out / "index.html"]
-    _write(pages[0], render_dashboard(view_of(None), lang, links=links))
+    atomic_write(pages[0], render_dashboard(view_of(None), lang, links=links))
     for d in sorted(districts):
         page = out / links[d]
-        _write(page, render_dashboard(view_of(d), lang, up="../index.html"))
+        atomic_write(page, render_dashboard(view_of(d), lang, up="../index.html"))
         pages.append(page)
     return pages

@@ -3,13 +3,13 @@
 """
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from audits.atomicfile import atomic_write
 
 from .document import SEVERITY_ORDER, summarise
 from .scoring import item_breakdown, item_table, score_hosts, system_scores, top_fixes
@@ -109,11 +109,6 @@ def write_reports(doc: dict, out_dir, lang: str = "zh", previous: dict | None = 
     written = []
     for school in sorted({h["school"] for h in doc["hosts"]}):
         target = base / safe_name(school) / "index.html"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        html = render_school(doc, school, lang, previous)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".index.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
-        os.replace(tmp, target)
+        atomic_write(target, render_school(doc, school, lang, previous))
         written.append(target)
     return written

@@ -149,6 +149,20 @@ def test_systemd_units_installed_listed_removed(tmp_path, sysroot, capsys):
     assert sched("remove", "nanhu-nightly", "--root", sysroot) == 2
 
 
+def test_machine_output_directories_are_writable_in_the_unit(tmp_path, sysroot):
+    """outputs: json/csv/junit are files written beside themselves (a temporary file, then a rename):
+    under ProtectSystem=strict their directories must be in ReadWritePaths too."""
+    p = tmp_path / "plans" / "nightly.yaml"
+    p.parent.mkdir(exist_ok=True)
+    p.write_text("name: nanhu nightly\ninventory: inv.yaml\nschedule: daily 02:30\n"
+                 "outputs: {db: ../data/school.db, json: ../exports/run.json, csv: ../exports/run.csv, "
+                 "junit: ../ci/junit.xml}\n", encoding="utf-8")
+    assert sched("install", p, "--user", "audit", "--root", sysroot) == 0
+    s = unit(sysroot / "etc" / "systemd" / "system" / "auditctl-nanhu-nightly.service")
+    assert s["ReadWritePaths"].split() == ["-/var/lib/audit", f"-{(tmp_path / 'data').resolve()}",
+                                           f"-{(tmp_path / 'exports').resolve()}", f"-{(tmp_path / 'ci').resolve()}"]
+
+
 def test_cron_line(tmp_path, sysroot):
     p = plan(tmp_path, schedule="*/30 6-7 * * 1-5")
     assert sched("install", p, "--cron", "--user", "audit", "--root", sysroot) == 0
