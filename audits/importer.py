@@ -69,7 +69,7 @@ def _limits(table) -> dict[str, int]:
 
 
 HOST_FIELDS = {"id": "host_id", "address": "address", "school": "school", "district": "district",
-               "os_family": "os_family", "reason": "reason"}
+               "os_family": "os_family", "reason": "reason", "city": "city"}
 RESULT_FIELDS = {"check_id": "check_id", "status": "status", "severity": "severity"}
 
 
@@ -94,7 +94,7 @@ def _check_body(body: dict, claimed_school: str, run_id: str, refuse) -> None:
             refuse(f"host {h['id'][:64]!r} appears twice", f"body.hosts[{i}].id")
         seen.add(h["id"])
         for field, column in HOST_FIELDS.items():
-            if isinstance(h[field], str) and len(h[field]) > host_limits[column]:
+            if isinstance(h.get(field), str) and len(h[field]) > host_limits[column]:
                 refuse(f"longer than {host_limits[column]} characters", f"body.hosts[{i}].{field}")
         for j, r in enumerate(h["results"]):
             for field, column in RESULT_FIELDS.items():
@@ -119,7 +119,8 @@ def _rows(body: dict) -> tuple[dict, list[tuple[HostRecord, list[dict]]]]:
         rec = HostRecord(h["id"], h["address"], h["school"], h["district"], h["level"], h["os_family"] or "",
                          h["status"], h["reason"], h["detail"] or "", h["started_at"], h["finished_at"],
                          h["duration_seconds"], name=h.get("name"), school_name=h.get("school_name"),
-                         district_name=h.get("district_name"), systems=h.get("systems") or None)
+                         district_name=h.get("district_name"), systems=h.get("systems") or None,
+                         city=h.get("city"))
         evaluated = h["finished_at"]  # the document does not carry per-result times; the host's end is the bound
         results = [{"check_id": r["check_id"], "status": r["status"], "severity": r["severity"],
                     "refs": r["references"], "title": r["title"], "message": r["message"],

@@ -32,7 +32,8 @@ def document_hosts(store: Store, run_id: str) -> list[dict]:
                       "level": h.level, "os_family": h.os_family or None, "status": h.status, "reason": h.reason,
                       "detail": h.detail or None, "started_at": h.started_at, "finished_at": h.finished_at,
                       "duration_seconds": h.duration, "name": h.name, "school_name": h.school_name,
-                      "district_name": h.district_name, "systems": h.systems or [], "results": rows})
+                      "district_name": h.district_name, "city": h.city, "systems": h.systems or [],
+                      "results": rows})
     return hosts
 
 

@@ -209,6 +209,7 @@ def test_valid_bundle_imported_once_reads_back_like_the_schools_run(school, keys
     for rid in school["runs"]:
         mine, theirs = run_document(bureau_store, rid), run_document(school_store, rid, school="s1")
         assert mine["hosts"] == theirs["hosts"] and mine["run"] == theirs["run"]
+        assert {h["city"] for h in mine["hosts"]} == {h["city"] for h in theirs["hosts"]} != {None}  # city kept
         assert mine["scores"] == theirs["scores"] and mine["summary"] == theirs["summary"]
     d = diff_runs(run_document(bureau_store, school["runs"][0]), run_document(bureau_store, school["runs"][1]))
     assert [r["check_id"] for r in d["new"]] == ["mlps.access.passwd_mode"]
