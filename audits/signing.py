@@ -54,7 +54,7 @@ def read_passphrase(passphrase_file: str | None, confirm: bool = False, required
     if passphrase_file:
         try:
             with open(passphrase_file, "rb") as fh:
-                value = fh.read(4096).split(b"\n", 1)[0]
+                value = fh.read(4096).split(b"\n", 1)[0].rstrip(b"\r")  # a file written on Windows ends in CRLF
         except OSError as exc:
             raise SigningKeyError(f"cannot read passphrase file {passphrase_file}: {exc.strerror}") from None
         if not value:

@@ -134,6 +134,9 @@ def test_passphrase_encrypted_key(tmp_path, monkeypatch, school, capsys):
     assert auditctl.main(args) == 0
     monkeypatch.delenv("AUDITCTL_KEY_PASSPHRASE")
     assert auditctl.main(args + ["--passphrase-file", str(pf)]) == 0
+    crlf = tmp_path / "pass-crlf"  # the same passphrase in a file saved on Windows
+    crlf.write_bytes((secret + "\r\n").encode("utf-8"))
+    assert auditctl.main(args + ["--passphrase-file", str(crlf)]) == 0
     out = capsys.readouterr()
     assert secret not in out.out + out.err and secret not in (tmp_path / "b.json").read_text(encoding="utf-8")
     key.chmod(0o644)
