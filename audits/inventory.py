@@ -43,6 +43,13 @@ def port_spec(v) -> bool:
     return bool(m) and 1 <= int(m.group(1)) <= 65535
 
 
+def parse_port(value) -> tuple[int | None, str]:
+    """A declared port as (number, protocol): 443 -> (443, '') for any protocol, '161/udp' -> (161, 'udp').
+    A number that cannot be read gives None (``port_spec`` is what validates inventories)."""
+    num, _, proto = str(value).strip().lower().partition("/")
+    return (int(num) if num.isdigit() else None), proto
+
+
 def _positive(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from . import nmapxml
 from .errors import InputError, Problem
-from .inventory import DEFAULT_SETTINGS, Host, Inventory, Source, merge_settings
+from .inventory import DEFAULT_SETTINGS, Host, Inventory, Source, merge_settings, parse_port
 from .netscope import Scope, scopes
 
 INSTALL_HINT = "install nmap (apt-get install nmap / dnf install nmap)"
@@ -68,8 +68,9 @@ class SchoolScan:
 def _port_lists(scope_hosts: list[Host], opts: ScanOptions) -> tuple[list[int], list[int]]:
     tcp, udp = set(BASE_TCP), set()
     for spec in [p for h in scope_hosts for p in h.settings.get("ports", [])] + list(opts.ports):
-        num, _, proto = str(spec).partition("/")
-        (udp if proto == "udp" else tcp).add(int(num))
+        num, proto = parse_port(spec)
+        if num is not None:  # a port declared without a protocol is scanned on TCP
+            (udp if proto == "udp" else tcp).add(num)
     return sorted(tcp), sorted(udp)
 
 

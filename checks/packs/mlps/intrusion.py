@@ -18,6 +18,7 @@ import shlex
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
+from audits.inventory import parse_port
 from audits.probes import OS_PROBE, Probe
 from checks import parsers
 from checks.contract import Outcome, check
@@ -94,13 +95,6 @@ def _installed(facts, host):
                                       f"cannot list installed packages ({probe}): {_why(res)}", res.stderr[:300])
 
 
-def _port_spec(value) -> tuple[int | None, str]:
-    """A role's port: 22 (any protocol) or '123/udp'."""
-    s = str(value).strip().lower()
-    num, _, proto = s.partition("/")
-    return (int(num) if num.isdigit() else None), proto
-
-
 def allowed_ports(host, params) -> set[tuple[int | None, str]]:
     """The ports a host may expose: ``base_ports``, its own inventory ``ports:`` and its roles' ``role_ports``
     (shared with the network view's ``network.exposure.undeclared_ports``)."""
@@ -108,7 +102,7 @@ def allowed_ports(host, params) -> set[tuple[int | None, str]]:
     mapping = params["role_ports"] or {}
     for role in getattr(host, "roles", []) or []:
         specs += mapping.get(role, []) or []
-    return {_port_spec(spec) for spec in specs}
+    return {parse_port(spec) for spec in specs}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import re
 
 from checks.contract import Outcome
 from checks.packs.mlps._shared import evidence_lines
-from checks.packs.mlps.intrusion import _port_spec
+from audits.inventory import parse_port
 
 ANY_OS = {"os": ("linux", "windows")}  # the network view does not depend on the host's os
 _HEADER = re.compile(r"^\s*([A-Za-z0-9_-]+):\s*(.*)$")
@@ -43,7 +43,7 @@ def is_tls(p: dict) -> bool:
 
 def declared_ports(host) -> set[tuple[int, str]]:
     """The host's own ``ports:`` from the inventory, as (port, proto or '' for both)."""
-    return {_port_spec(spec) for spec in (host.settings.get("ports", []) if hasattr(host, "settings") else [])}
+    return {parse_port(spec) for spec in (host.settings.get("ports", []) if hasattr(host, "settings") else [])}
 
 
 def declared(p: dict, allowed: set[tuple[int, str]]) -> bool:
