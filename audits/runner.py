@@ -137,8 +137,9 @@ def gather(host: Host, probes: set, options: dict) -> Facts:
 
 
 def meta_only(checks: Iterable[Check]) -> list[Check]:
-    """Checks that judge the connection itself (host key, algorithms) and need no probe."""
-    return [c for c in checks if not c.probes_for("auto") and c.host_probes is None]
+    """Checks that need no answer from the host (connection, network view, attestations): those also
+    judge an unreachable host."""
+    return [c for c in checks if not c.probes_for("auto") and c.host_probes is None and not c.needs_host]
 
 
 def host_record(host: Host, status: str, reason: str | None, detail: str, os_family: str = "",

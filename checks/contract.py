@@ -152,6 +152,9 @@ class Check:
     attest: Text | None = None  # for manual items: what a person must attest (answered by an attestation)
     # probes that depend on the host's declarations (a backup path, a standby address): host -> probes
     host_probes: Callable[[Any], Any] | None = None
+    # judged only with the host reached, even without a probe of its own (e.g. from its declarations);
+    # checks with no probe at all otherwise also judge unreachable hosts (connection, network view)
+    needs_host: bool = False
 
     def __post_init__(self):
         if not _ID.match(self.id):
@@ -217,12 +220,13 @@ class Check:
 
 
 def check(*, id: str, title, severity: str, refs, probes, applies=None, rationale="", remediation="",
-          params=None, attest=None, host_probes=None):
+          params=None, attest=None, host_probes=None, needs_host=False):
     """Decorator that turns ``def evaluate(facts, host[, params])`` into a registered Check.
 
     ``probes`` is a list of probe strings (``'file:/etc/passwd'``, ``'sudo file:/etc/shadow'``) or a
     mapping of os family to such lists; ``host_probes(host)`` adds probes built from the host's
-    declarations (paths and addresses from the inventory, quoted by the check).
+    declarations (paths and addresses from the inventory, quoted by the check); ``needs_host`` keeps a
+    check without probes from judging an unreachable host.
     """
 
     def wrap(fn):
@@ -231,7 +235,7 @@ def check(*, id: str, title, severity: str, refs, probes, applies=None, rational
                          evaluate=fn, applies=applicability(applies), rationale=Text.of(rationale),
                          remediation=Text.of(remediation), params=dict(params or {}),
                          source=f"{fn.__module__}.{fn.__name__}", attest=Text.of(attest) if attest else None,
-                         host_probes=host_probes)
+                         host_probes=host_probes, needs_host=needs_host)
         return fn
 
     return wrap

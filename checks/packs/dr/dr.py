@@ -31,11 +31,6 @@ def standby_probes(host) -> list[Probe]:
             if d.standby and d.standby.address and d.standby.port]
 
 
-def declarations_only(host) -> list[Probe]:
-    """none: judged from the inventory's dr: declarations (so not for an unreachable host)"""
-    return []
-
-
 def _policies(host) -> tuple[tuple, Outcome | None]:
     drs = tuple(getattr(host, "dr", ()) or ())
     if drs or getattr(host, "no_dr", ()):
@@ -54,7 +49,7 @@ def _missing(host) -> list[str]:
     refs=["GB/T 22239-2019 8.1.4.9 c", "GB/T 22239-2019 8.1.10.11 c"],
     applies=APPLIES,
     probes=[],
-    host_probes=declarations_only,
+    needs_host=True,  # judged from the dr: declarations, not for an unreachable host
     rationale={"zh": "灾难恢复从目标开始：恢复点目标（RPO，可丢失多少数据）和恢复时间目标（RTO，多久恢复），以及承担切换的备用主机或备用场地。"
                      "本项检查清单中系统的 rpo_hours、rto_hours 和 dr.standby。",
                "en": "Disaster recovery starts from objectives: the recovery point objective (RPO, how much data may be lost), "
@@ -117,7 +112,7 @@ def _dated(facts, host, pick, what_zh, what_en, limit_days, extra=None) -> Outco
     refs=["GB/T 22239-2019 8.1.10.13 b", "GB/T 22239-2019 8.1.10.13 d"],
     applies=APPLIES,
     probes=[],
-    host_probes=declarations_only,
+    needs_host=True,  # judged from the dr: declarations, not for an unreachable host
     params={"plan_review_days": 365},
     rationale={"zh": "三级要求针对重要事件制定包括系统恢复流程在内的应急预案，并定期评估、修订。本项读取清单中 dr.plan_reviewed 日期，"
                      "与本次审计开始时间（UTC）比较，默认不超过 365 天；晚于审计开始的日期为错误。",
@@ -139,7 +134,7 @@ def plan_reviewed(facts, host, params):
     refs=["GB/T 22239-2019 8.1.10.13 c"],
     applies=APPLIES,
     probes=[],
-    host_probes=declarations_only,
+    needs_host=True,  # judged from the dr: declarations, not for an unreachable host
     params={"drill_days": 365},
     rationale={"zh": "应急预案需要定期演练；演练记录应写明日期和实际达到的恢复时间。本项读取清单中 dr.drill 的 date 与 achieved_rto_hours："
                      "演练不早于 drill_days（默认 365 天），实际恢复时间不超过系统声明的 rto_hours。",
