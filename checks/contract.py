@@ -15,6 +15,8 @@ from typing import Any, Callable, Mapping
 
 from audits.probes import OS_PROBE, Facts, Probe
 
+from .controls import references
+
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 EVIDENCE_CAP = 2000
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$")
@@ -155,6 +157,7 @@ class Check:
     # judged only with the host reached, even without a probe of its own (e.g. from its declarations);
     # checks with no probe at all otherwise also judge unreachable hosts (connection, network view)
     needs_host: bool = False
+    requires: tuple[str, ...] = ()  # the requirements it tests ('gbt22239:auth.a'); ``refs`` are their clauses
 
     def __post_init__(self):
         if not _ID.match(self.id):
@@ -219,9 +222,33 @@ class Check:
         return out
 
 
-def check(*, id: str, title, severity: str, refs, probes, applies=None, rationale="", remediation="",
-          params=None, attest=None, host_probes=None, needs_host=False):
-    """Decorator that turns ``def evaluate(facts, host[, params])`` into a registered Check.
+def evaluator(check_id: str):
+    """Registers ``def evaluate(facts, host[, params])`` as the evaluation of the check ``check_id``,
+    whose metadata (titles, requirements, probes, params, texts) is an entry in its pack's YAML."""
+
+    def wrap(fn):
+        fn.evaluates = check_id
+        return fn
+
+    return wrap
+
+
+def declared_probes(*check_ids: str):
+    """Registers ``def probes(host) -> [probe strings]`` for the checks ``check_ids``: probes built from the
+    host's inventory declarations (a backup path, a standby address), quoted by the function."""
+
+    def wrap(fn):
+        fn.declares_probes_for = tuple(check_ids)
+        return fn
+
+    return wrap
+
+
+def check(*, id: str, title, severity: str, probes, refs=(), requires=(), applies=None, rationale="",
+          remediation="", params=None, attest=None, host_probes=None, needs_host=False):
+    """Decorator that turns ``def evaluate(facts, host[, params])`` into a Check with its metadata in Python,
+    for a third-party pack written in Python alone (built-in packs keep metadata in YAML and use
+    ``@evaluator``). ``requires`` names requirements of a controls file; ``refs`` cites clauses directly.
 
     ``probes`` is a list of probe strings (``'file:/etc/passwd'``, ``'sudo file:/etc/shadow'``) or a
     mapping of os family to such lists; ``host_probes(host)`` adds probes built from the host's
@@ -230,12 +257,13 @@ def check(*, id: str, title, severity: str, refs, probes, applies=None, rational
     """
 
     def wrap(fn):
+        cited = list(refs) + [r for r in references(requires) if r not in refs]
         fn.check = Check(id=id, title=Text.of(title), severity=severity,
-                         refs=tuple(Reference.parse(r) for r in refs), probes=normalise_probes(probes),
+                         refs=tuple(Reference.parse(r) for r in cited), probes=normalise_probes(probes),
                          evaluate=fn, applies=applicability(applies), rationale=Text.of(rationale),
                          remediation=Text.of(remediation), params=dict(params or {}),
                          source=f"{fn.__module__}.{fn.__name__}", attest=Text.of(attest) if attest else None,
-                         host_probes=host_probes, needs_host=needs_host)
+                         host_probes=host_probes, needs_host=needs_host, requires=tuple(requires))
         return fn
 
     return wrap
@@ -276,5 +304,5 @@ def probe_for(check_probes: Mapping[str, tuple[Probe, ...]], facts: Facts) -> Pr
     return ps[0]
 
 
-__all__ = ["Check", "Outcome", "Status", "Text", "Reference", "check", "SEVERITIES", "OS_PROBE",
-           "clean_evidence", "probe_for"]
+__all__ = ["Check", "Outcome", "Status", "Text", "Reference", "check", "evaluator", "declared_probes", "SEVERITIES",
+           "OS_PROBE", "clean_evidence", "probe_for"]

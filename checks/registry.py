@@ -1,5 +1,6 @@
-"""Finds every check once: built-in packs under ``checks/packs/<pack>/`` (YAML files and Python
-modules) and third-party checks from the ``auditctl.checks`` entry-point group.
+"""Finds every check once: built-in packs under ``checks/packs/<pack>/`` (YAML entries, with the Python
+evaluators their modules register by check id) and third-party checks from the ``auditctl.checks``
+entry-point group.
 
 An entry point may name a module (its ``@check`` functions are collected), a decorated function,
 a ``Check``, or a directory-providing callable returning a path of YAML check files.
@@ -71,19 +72,38 @@ class Registry:
         return [c for c in self if c.pack in packs]
 
 
+def registered(modules) -> tuple[dict, dict, list[Problem]]:
+    """The ``@evaluator`` and ``@declared_probes`` functions of a pack's modules, by check id."""
+    evaluators: dict = {}
+    declared: dict = {}
+    problems: list[Problem] = []
+    for module in modules:
+        for fn in vars(module).values():
+            cid = getattr(fn, "evaluates", None)
+            if isinstance(cid, str) and getattr(fn, "__module__", None) == module.__name__:
+                if cid in evaluators:
+                    problems.append(Problem(f"{module.__name__}.{fn.__name__}", 0, "@evaluator",
+                                            f"{cid} is also evaluated by {evaluators[cid].__module__}.{evaluators[cid].__name__}"))
+                evaluators[cid] = fn
+            for cid in getattr(fn, "declares_probes_for", ()) if getattr(fn, "__module__", None) == module.__name__ else ():
+                declared[cid] = fn
+    return evaluators, declared, problems
+
+
 def builtin_checks() -> list[Check]:
     out: list[Check] = []
     problems: list[Problem] = []
     for pack in sorted(p for p in PACKS_DIR.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
+        modules = [importlib.import_module(f"checks.packs.{pack.name}.{mod.stem}")
+                   for mod in sorted(pack.glob("*.py")) if not mod.name.startswith("_")]
+        evaluators, declared, bad = registered(modules)
+        problems.extend(bad)
         try:
-            out.extend(load_pack_dir(pack))
+            out.extend(load_pack_dir(pack, evaluators, declared))
         except InputError as e:
             problems.extend(e.problems)
-        for mod in sorted(pack.glob("*.py")):
-            if mod.name.startswith("_"):
-                continue
-            module = importlib.import_module(f"checks.packs.{pack.name}.{mod.stem}")
-            out.extend(_from_object(module, str(mod)))
+        for module in modules:  # checks written wholly in Python (@check), as third-party packs may
+            out.extend(_from_object(module, module.__file__))
     if problems:
         raise InputError(problems)
     return out

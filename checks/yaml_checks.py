@@ -1,10 +1,18 @@
 """Declarative checks: one YAML entry (probe + expectation) compiles to a ``Check``.
 
-Entry fields: ``id``, ``title`` {zh, en}, ``severity``, ``refs``, ``applies`` {os, levels, roles},
+Entry fields: ``id``, ``title`` {zh, en}, ``severity``, ``requires`` (the requirements it tests, from a
+controls file: ``gbt22239:auth.a``, ``gbt22239:access.a@2``; see ``checks/controls.py``; third-party
+packs may cite clauses directly with ``refs``), ``applies`` {os, levels, roles},
 ``probe`` (string, or a mapping of os family to string), ``sudo``, ``parse`` (raw, lines,
 keyvalue, sshd, stat), ``when_missing`` (status when the file or command does not exist),
 ``expect`` (a list of conditions that must all hold), ``params`` (defaults a plan may override),
 ``rationale``, ``remediation``, ``manual``.
+
+A check whose logic is Python has the same entry without ``probe``/``expect``: ``probes`` lists what it
+gathers (a list, or a mapping of os family to list), ``needs_host: true`` keeps it from judging an
+unreachable host, and the pack's Python module registers its evaluation with ``@evaluator(ID)`` (and
+probes built from the host's declarations with ``@declared_probes(ID, …)``). A probe is written as a
+string (``sudo file:/etc/shadow``) or by its name in ``checks/probes.yaml`` / the pack's ``probes.yaml``.
 
 ``manual: {zh, en}`` marks an item no probe can prove (or can only hint at): it says what a person
 must attest. Without a ``probe`` the check is always ``manual`` (answered by an attestation in the
@@ -30,11 +38,14 @@ from audits.inventory import did_you_mean
 from audits.probes import Facts
 
 from . import parsers
-from .contract import (SEVERITIES, Check, Outcome, Reference, Status, Text, applicability, normalise_probes,
-                       probe_for)
+from . import probe_catalogue
+from .contract import SEVERITIES, Check, Outcome, Reference, Status, Text, applicability, probe_for
+from .controls import parse_requirement, references
 
-ENTRY_FIELDS = {"id", "title", "severity", "refs", "applies", "probe", "sudo", "parse", "when_missing", "expect",
-                "params", "rationale", "remediation", "manual"}
+ENTRY_FIELDS = {"id", "title", "severity", "refs", "requires", "applies", "probe", "probes", "sudo", "parse",
+                "when_missing", "expect", "params", "rationale", "remediation", "manual", "needs_host"}
+PYTHON_ONLY = ("probes", "needs_host")     # fields of a check evaluated by Python
+DECLARATIVE_ONLY = ("probe", "sudo", "parse", "when_missing", "expect")
 OPS = {"eq", "ne", "in", "not_in", "lt", "le", "gt", "ge", "regex", "not_regex"}
 COND_FIELDS = OPS | {"key", "default", "lines", "exists", "mode_max", "owner", "group"}
 WHEN_MISSING = {"not_applicable": Status.NOT_APPLICABLE, "fail": Status.FAIL, "pass": Status.PASS,
@@ -170,7 +181,7 @@ def _probe_evaluator(entry: dict):
     parse = entry.get("parse", "raw")
     conds = list(entry.get("expect") or [])
     when_missing = WHEN_MISSING[entry.get("when_missing", "not_applicable")]
-    probes = normalise_probes(entry["probe"] if not isinstance(entry["probe"], dict) else dict(entry["probe"]))
+    probes = probe_specs(entry["probe"])
     if entry.get("sudo"):
         from audits.probes import Probe
 
@@ -216,8 +227,26 @@ def _probe_evaluator(entry: dict):
     return probes, evaluate
 
 
+def probe_specs(spec) -> dict[str, tuple]:
+    """A check's probes (a string, a list, or a mapping of os family to either; names or probe strings)
+    → {family or 'any': (Probe, …)}; a per-family name in a plain list adds its variants per family."""
+    out: dict[str, list] = {}
+    if isinstance(spec, dict):
+        for fam, items in spec.items():
+            for item in (items if isinstance(items, list) else [items]):
+                out.setdefault(str(fam), []).extend(probe_catalogue.resolve(item, str(fam)))
+    else:
+        for item in (spec if isinstance(spec, list) else [spec]):
+            if probe_catalogue.is_name(item) and "any" not in probe_catalogue.variants(item):
+                for fam, p in probe_catalogue.variants(item).items():
+                    out.setdefault(fam, []).append(p)
+            else:
+                out.setdefault("any", []).extend(probe_catalogue.resolve(item))
+    return {k: tuple(v) for k, v in out.items()}
+
+
 # ---------------------------------------------------------------------------------------------
-def _validate_entry(file: str, e, path: str, problems: list[Problem]) -> bool:
+def _validate_entry(file: str, e, path: str, problems: list[Problem], python: bool = False) -> bool:
     start = len(problems)
 
     def bad(key, msg):
@@ -226,9 +255,31 @@ def _validate_entry(file: str, e, path: str, problems: list[Problem]) -> bool:
     for k in e:
         if k not in ENTRY_FIELDS:
             bad(k, "unknown field" + did_you_mean(k, ENTRY_FIELDS))
-    for k in ("id", "title", "severity", "refs") + (() if "manual" in e else ("probe",)):
+    for k in ("id", "title", "severity") + (() if "manual" in e or python else ("probe",)):
         if k not in e:
             bad(k, "missing required field")
+    if "refs" not in e and "requires" not in e:
+        bad("requires", "missing required field: the requirements it tests, e.g. ['gbt22239:auth.a']")
+    if python:
+        for k in DECLARATIVE_ONLY:
+            if k in e:
+                bad(k, f"'{k}' is for declarative checks; {e.get('id')} is evaluated by Python (use 'probes')")
+    else:
+        for k in PYTHON_ONLY:
+            if k in e:
+                bad(k, f"'{k}' is for checks evaluated by Python; no @evaluator({e.get('id')!r}) in the pack")
+    if "requires" in e and not isinstance(e["requires"], list):
+        bad("requires", "must be a list of requirements, e.g. ['gbt22239:auth.a']")
+    for r in (e.get("requires") if isinstance(e.get("requires"), list) else None) or []:
+        try:
+            parse_requirement(str(r))
+        except ValueError as exc:
+            bad("requires", str(exc))
+    if "probes" in e:
+        try:
+            probe_specs(e["probes"])
+        except (KeyError, ValueError) as exc:
+            bad("probes", str(exc).strip('"'))
     if "manual" in e and not (isinstance(e["manual"], dict) and {"zh", "en"} <= set(e["manual"])):
         bad("manual", "must be {zh: ..., en: ...}: what a person must attest")
     if "severity" in e and e["severity"] not in SEVERITIES:
@@ -280,8 +331,12 @@ def _validate_entry(file: str, e, path: str, problems: list[Problem]) -> bool:
     return len(problems) == start
 
 
-def load_pack_file(path) -> list[Check]:
-    """Compile every entry of a YAML check file, or raise InputError with every problem."""
+def load_pack_file(path, evaluators=None, declared=None) -> list[Check]:
+    """Compile every entry of a YAML check file, or raise InputError with every problem.
+
+    ``evaluators`` maps check ids to their Python evaluation (``@evaluator``), ``declared`` check ids to
+    their ``@declared_probes`` function."""
+    evaluators, declared = evaluators or {}, declared or {}
     file = str(path)
     doc = yamlsafe.load_file(path)
     problems: list[Problem] = []
@@ -296,15 +351,23 @@ def load_pack_file(path) -> list[Check]:
         if not isinstance(e, dict):
             problems.append(Problem(file, doc["checks"].line_of(i), path_, "must be a mapping"))
             continue
-        if not _validate_entry(file, e, path_, problems):
+        fn = evaluators.get(str(e.get("id")))
+        if not _validate_entry(file, e, path_, problems, python=fn is not None):
             continue
         try:
-            probes, fn = make_evaluator(e)
+            if fn is not None:
+                probes = probe_specs(e.get("probes") or [])
+            else:
+                probes, fn = make_evaluator(e)
+            refs = list(e.get("refs") or [])
+            refs += [r for r in references(e.get("requires") or []) if r not in refs]
             out.append(Check(id=str(e["id"]), title=Text.of(e["title"]), severity=e["severity"],
-                             refs=tuple(Reference.parse(str(r)) for r in e["refs"]), probes=probes, evaluate=fn,
+                             refs=tuple(Reference.parse(str(r)) for r in refs), probes=probes, evaluate=fn,
                              applies=applicability(e.get("applies")), rationale=Text.of(e.get("rationale", "")),
                              remediation=Text.of(e.get("remediation", "")), params=dict(e.get("params") or {}),
-                             source=f"{file}:{e.line}", attest=Text.of(e["manual"]) if "manual" in e else None))
+                             source=f"{file}:{e.line}", attest=Text.of(e["manual"]) if "manual" in e else None,
+                             host_probes=declared.get(str(e["id"])), needs_host=bool(e.get("needs_host", False)),
+                             requires=tuple(str(r) for r in e.get("requires") or ())))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:  # a value of the wrong shape
             problems.append(Problem(file, e.line, path_, str(exc)))
     if problems:
@@ -312,13 +375,23 @@ def load_pack_file(path) -> list[Check]:
     return out
 
 
-def load_pack_dir(directory: Path) -> list[Check]:
+def load_pack_dir(directory: Path, evaluators=None, declared=None) -> list[Check]:
+    """Every check file of a pack folder (``probes.yaml`` holds named probes, not checks). A registered
+    evaluator or declared-probes function whose check id has no entry is an error naming its function."""
     checks, problems = [], []
     for f in sorted(directory.glob("*.yaml")):
+        if f.name == "probes.yaml":
+            continue
         try:
-            checks.extend(load_pack_file(f))
+            checks.extend(load_pack_file(f, evaluators, declared))
         except InputError as e:
             problems.extend(e.problems)
+    ids = {c.id for c in checks}
+    for what, table in (("@evaluator", evaluators or {}), ("@declared_probes", declared or {})):
+        for cid, fn in table.items():
+            if cid not in ids and not problems:
+                problems.append(Problem(f"{fn.__module__}.{fn.__name__}", 0, what,
+                                        f"no YAML entry for check {cid!r} in {directory}"))
     if problems:
         raise InputError(problems)
     return checks

@@ -21,7 +21,7 @@ VERDICTS = ("conform", "partial", "nonconform", "not_applicable")  # not_assesse
 
 
 def _tables():
-    """The item weights and the high-risk trigger clauses of reports/mlps_items.yaml as SQL VALUES."""
+    """The item weights and the high-risk trigger clauses of the GB/T 22239-2019 controls file as SQL VALUES."""
     table = item_table()
     weights = values(column("level", Integer), column("clause", String), column("point", String),
                      column("weight", Float), name="weights").data(

@@ -10,12 +10,10 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
-from audits import yamlsafe
+from checks.controls import framework
 
 STANDARD = "GB/T 22239-2019 "
-ITEMS_FILE = Path(__file__).resolve().parent / "mlps_items.yaml"
 
 CONFORM, PARTIAL, NONCONFORM = "conform", "partial", "nonconform"  # 符合 / 部分符合 / 不符合
 NOT_APPLICABLE, NOT_ASSESSED = "not_applicable", "not_assessed"      # 不适用 / 未测
@@ -44,10 +42,9 @@ class ItemTable:
 
 @lru_cache(maxsize=1)
 def item_table() -> ItemTable:
-    doc = yamlsafe.load_file(ITEMS_FILE)
-    weights = {int(level): {str(k): float(v) for k, v in items.items()} for level, items in doc["levels"].items()}
-    return ItemTable(weights, {str(k): dict(v) for k, v in doc["points"].items()},
-                     {str(k): dict(v) for k, v in doc["high_risk"].items()})
+    """The scored items of GB/T 22239-2019 from its controls file (checks/frameworks/gbt22239-2019.yaml)."""
+    fw = framework("gbt22239")
+    return ItemTable(fw.weights(), fw.scored_points(), fw.high_risk())
 
 
 def _point_cached(item: str) -> str:
@@ -59,10 +56,12 @@ _POINTS: dict[str, str] = {}
 
 def point_of(item: str) -> str:
     """The control point of an item, numbered as at level 3: '8.1.4.10 a' -> '10'. Level 2 has no
-    数据保密性, so its 7.1.4.8-7.1.4.10 (数据备份恢复, 剩余信息保护, 个人信息保护) are points 9-11."""
-    parts = item.split()[0].split(".")
-    n = int(parts[3])
-    return str(n + 1 if parts[0] == "7" and n >= 8 else n)
+    数据保密性, so its 7.1.4.8-7.1.4.10 (数据备份恢复, 剩余信息保护, 个人信息保护) are points 9-11
+    (the controls file says which point each clause belongs to)."""
+    point = framework("gbt22239").point_of(item)
+    if point is None:
+        raise KeyError(f"{item} is not a scored item of GB/T 22239-2019")
+    return point
 
 
 @dataclass

@@ -1,0 +1,229 @@
+"""Frameworks as data: the controls files under ``checks/frameworks/`` (GB/T 22239-2019 first).
+
+A controls file describes a standard once: its control points, and for each requirement its clause
+number per MLPS level, the assessors' item weight, whether it is a key item and the high-risk
+trigger it can raise. Checks name requirements (``gbt22239:auth.a``, or ``gbt22239:auth.a@3`` to cite
+it at some levels only) and get their clause references from here; the catalogue, scoring, the SQL
+roll-ups and the reports read the same tables. A second framework is a second file, not code.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from audits import yamlsafe
+from audits.errors import InputError, Problem
+
+FRAMEWORKS_DIR = Path(__file__).resolve().parent / "frameworks"
+_REQUIRE = re.compile(r"^([a-z0-9][a-z0-9_-]*):([a-z0-9][a-z0-9_.-]*?)(?:@([0-9](?:,[0-9])*))?$")
+_LEVEL_KEYS = {"any": None, **{str(n): n for n in range(1, 6)}}
+FILE_FIELDS = {"framework", "standard", "title", "control_points", "requirements"}
+POINT_FIELDS = {"clause", "point", "zh", "en"}
+REQUIREMENT_FIELDS = {"clause", "weight", "key", "high_risk", "title"}
+
+
+@dataclass(frozen=True)
+class ControlPoint:
+    id: str                          # 'auth', 'ops.backup'
+    clause: dict                     # level (int, or None for a level-free framework) -> '8.1.4.1'
+    zh: str
+    en: str
+    point: str | None = None         # the scored point's number ('1' … '11'), None when not scored
+
+
+@dataclass(frozen=True)
+class Requirement:
+    id: str                          # 'auth.a'
+    point: ControlPoint
+    clause: dict                     # level -> '8.1.4.1 a'
+    weight: dict = field(default_factory=dict)      # level -> item weight (scored requirements only)
+    key: bool = False
+    high_risk: dict | None = None    # {zh, en}
+    high_risk_levels: tuple = ()     # levels at which ``high_risk`` fires
+
+
+@dataclass(frozen=True)
+class Framework:
+    name: str                        # 'gbt22239'
+    standard: str                    # 'GB/T 22239-2019'
+    title: dict
+    points: dict                     # id -> ControlPoint, in file order
+    requirements: dict               # id -> Requirement, in file order
+    source: str = ""
+
+    def clauses(self, requirement: str, levels=None) -> list[str]:
+        """The requirement's clause numbers, highest level first (``levels`` restricts them)."""
+        req = self.requirements[requirement]
+        keys = sorted(req.clause, key=lambda lv: -(lv or 0))
+        return [req.clause[lv] for lv in keys if levels is None or lv in levels]
+
+    def by_clause(self) -> dict[str, Requirement]:
+        """'8.1.4.1 a' -> its requirement, over every level."""
+        return {c: r for r in self.requirements.values() for c in r.clause.values()}
+
+    def weights(self) -> dict[int, dict[str, float]]:
+        """level -> clause -> item weight, for the scored requirements, in file order."""
+        out: dict[int, dict[str, float]] = {}
+        for r in self.requirements.values():
+            for lv, clause in r.clause.items():
+                if lv in r.weight:
+                    out.setdefault(lv, {})[clause] = r.weight[lv]
+        return dict(sorted(out.items(), key=lambda kv: -kv[0]))
+
+    def high_risk(self) -> dict[str, dict]:
+        """clause -> {zh, en} of the high-risk trigger that a failed result on it raises."""
+        return {r.clause[lv]: dict(r.high_risk) for r in self.requirements.values() if r.high_risk
+                for lv in r.clause if lv in r.high_risk_levels}
+
+    def scored_points(self) -> dict[str, dict]:
+        """point number ('1' … '11') -> {zh, en}."""
+        return {p.point: {"zh": p.zh, "en": p.en} for p in self.points.values() if p.point}
+
+    def point_of(self, clause: str) -> str | None:
+        req = self.by_clause().get(clause)
+        return req.point.point if req else None
+
+
+def _levels(value, file, line, where, problems) -> dict:
+    if not isinstance(value, dict) or not value:
+        problems.append(Problem(file, line, where, "must map a level (2, 3, …, or 'any') to a value"))
+        return {}
+    out = {}
+    for k, v in value.items():
+        if str(k) not in _LEVEL_KEYS:
+            problems.append(Problem(file, value.line_of(k), f"{where}.{k}", "a level is 1–5 or 'any'"))
+            continue
+        out[_LEVEL_KEYS[str(k)]] = v
+    return out
+
+
+def load_framework_file(path) -> Framework:
+    """Read and validate one controls file, or raise InputError naming FILE:LINE: field for every problem."""
+    file = str(path)
+    doc = yamlsafe.load_file(path)
+    problems: list[Problem] = []
+    if not isinstance(doc, dict):
+        raise InputError([Problem(file, 1, "framework", "a controls file is a mapping")])
+    for k in doc:
+        if k not in FILE_FIELDS:
+            problems.append(Problem(file, doc.line_of(k), str(k), "unknown field; one of " + ", ".join(sorted(FILE_FIELDS))))
+    for k in ("framework", "standard", "requirements"):
+        if k not in doc:
+            problems.append(Problem(file, doc.line, k, "missing required field"))
+    if problems:
+        raise InputError(problems)
+    name = str(doc["framework"])
+    if not re.match(r"^[a-z0-9][a-z0-9_-]*$", name):
+        problems.append(Problem(file, doc.line_of("framework"), "framework", "a name in lower case, e.g. gbt22239"))
+    points: dict[str, ControlPoint] = {}
+    for pid, p in (doc.get("control_points") or {}).items():
+        where = f"control_points.{pid}"
+        line = doc["control_points"].line_of(pid)
+        if not isinstance(p, dict):
+            problems.append(Problem(file, line, where, "must be a mapping"))
+            continue
+        for k in p:
+            if k not in POINT_FIELDS:
+                problems.append(Problem(file, p.line_of(k), f"{where}.{k}", "unknown field; one of " + ", ".join(sorted(POINT_FIELDS))))
+        clause = {lv: str(v) for lv, v in _levels(p.get("clause"), file, line, f"{where}.clause", problems).items()}
+        points[str(pid)] = ControlPoint(str(pid), clause, str(p.get("zh", "")), str(p.get("en", "")),
+                                        str(p["point"]) if "point" in p else None)
+    requirements: dict[str, Requirement] = {}
+    for rid, r in (doc.get("requirements") or {}).items():
+        rid = str(rid)
+        where = f"requirements.{rid}"
+        line = doc["requirements"].line_of(rid)
+        if not isinstance(r, dict):
+            problems.append(Problem(file, line, where, "must be a mapping"))
+            continue
+        for k in r:
+            if k not in REQUIREMENT_FIELDS:
+                problems.append(Problem(file, r.line_of(k), f"{where}.{k}",
+                                        "unknown field; one of " + ", ".join(sorted(REQUIREMENT_FIELDS))))
+        pid = rid.rsplit(".", 1)[0] if "." in rid else ""
+        if pid not in points:
+            problems.append(Problem(file, line, where, f"no control point {pid!r} (a requirement is <control point>.<letter>)"))
+            continue
+        clause = {lv: str(v) for lv, v in _levels(r.get("clause"), file, line, f"{where}.clause", problems).items()}
+        weight = {}
+        if "weight" in r:
+            for lv, w in _levels(r["weight"], file, r.line_of("weight"), f"{where}.weight", problems).items():
+                if lv not in clause:
+                    problems.append(Problem(file, r.line_of("weight"), f"{where}.weight", f"no clause at level {lv}"))
+                elif not isinstance(w, (int, float)) or isinstance(w, bool) or not 0 < w <= 1:
+                    problems.append(Problem(file, r.line_of("weight"), f"{where}.weight", "a weight is a number in (0, 1]"))
+                else:
+                    weight[lv] = float(w)
+        risk, risk_levels = None, ()
+        if "high_risk" in r:
+            h = r["high_risk"]
+            if not isinstance(h, dict) or not {"zh", "en"} <= set(h) or set(h) - {"zh", "en", "levels"}:
+                problems.append(Problem(file, r.line_of("high_risk"), f"{where}.high_risk", "must be {zh, en[, levels]}"))
+            else:
+                risk = {"zh": str(h["zh"]), "en": str(h["en"])}
+                risk_levels = tuple(h.get("levels") or clause)
+                if not set(risk_levels) <= set(clause):
+                    problems.append(Problem(file, h.line_of("levels"), f"{where}.high_risk.levels", "a level the requirement has no clause at"))
+        requirements[rid] = Requirement(rid, points[pid], clause, weight, bool(r.get("key", False)), risk, risk_levels)
+    if problems:
+        raise InputError(problems)
+    return Framework(name, str(doc["standard"]), dict(doc.get("title") or {}), points, requirements, file)
+
+
+@lru_cache(maxsize=1)
+def frameworks() -> dict[str, Framework]:
+    """Every controls file under checks/frameworks/, by framework name."""
+    out: dict[str, Framework] = {}
+    problems: list[Problem] = []
+    for f in sorted(FRAMEWORKS_DIR.glob("*.yaml")):
+        try:
+            fw = load_framework_file(f)
+        except InputError as e:
+            problems.extend(e.problems)
+            continue
+        if fw.name in out:
+            problems.append(Problem(str(f), 1, "framework", f"{fw.name!r} is also defined in {out[fw.name].source}"))
+        out[fw.name] = fw
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def framework(name: str = "gbt22239") -> Framework:
+    return frameworks()[name]
+
+
+def parse_requirement(text: str) -> tuple[Framework, str, tuple[int, ...] | None]:
+    """'gbt22239:auth.a@3' -> (framework, 'auth.a', (3,)); ValueError naming what is wrong."""
+    m = _REQUIRE.match(str(text).strip())
+    if not m:
+        raise ValueError(f"requirement {text!r} must look like 'gbt22239:auth.a' (optionally '@3' for some levels)")
+    fws = frameworks()
+    if m.group(1) not in fws:
+        raise ValueError(f"unknown framework {m.group(1)!r} in {text!r}; known: {', '.join(sorted(fws))}")
+    fw = fws[m.group(1)]
+    if m.group(2) not in fw.requirements:
+        close = [r for r in fw.requirements if r.split(".")[0] == m.group(2).split(".")[0]]
+        hint = f"; {m.group(2).split('.')[0]} has {', '.join(close)}" if close else ""
+        raise ValueError(f"{fw.standard} has no requirement {m.group(2)!r}{hint}")
+    levels = tuple(int(x) for x in m.group(3).split(",")) if m.group(3) else None
+    if levels:
+        missing = [lv for lv in levels if lv not in fw.requirements[m.group(2)].clause]
+        if missing:
+            raise ValueError(f"{text!r}: {fw.standard} {m.group(2)} has no clause at level {missing[0]}")
+    return fw, m.group(2), levels
+
+
+def references(requires) -> list[str]:
+    """The clause references ('GB/T 22239-2019 8.1.4.1 a', …) of a check's requirements, in order:
+    each requirement's clauses highest level first, duplicates dropped."""
+    out: list[str] = []
+    for text in requires:
+        fw, rid, levels = parse_requirement(text)
+        for clause in fw.clauses(rid, levels):
+            ref = f"{fw.standard} {clause}"
+            if ref not in out:
+                out.append(ref)
+    return out
