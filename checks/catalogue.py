@@ -6,24 +6,18 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from .contract import Check
+from .controls import framework
 
-FAMILIES = OrderedDict([  # GB/T 22239-2019 安全计算环境 control points, level 3 numbering
-    ("8.1.4.1", ("身份鉴别", "Identification and authentication", "7.1.4.1")),
-    ("8.1.4.2", ("访问控制", "Access control", "7.1.4.2")),
-    ("8.1.4.3", ("安全审计", "Security audit", "7.1.4.3")),
-    ("8.1.4.4", ("入侵防范", "Intrusion prevention", "7.1.4.4")),
-    ("8.1.4.5", ("恶意代码防范", "Malicious code prevention", "7.1.4.5")),
-    ("8.1.4.6", ("可信验证", "Trusted verification", "7.1.4.6")),
-    ("8.1.4.7", ("数据完整性", "Data integrity", "7.1.4.7")),
-    ("8.1.4.8", ("数据保密性", "Data confidentiality", "— (level 3 only)")),
-    ("8.1.4.9", ("数据备份恢复", "Data backup and recovery", "7.1.4.8")),
-    ("8.1.4.10", ("剩余信息保护", "Residual information protection", "7.1.4.9")),
-    ("8.1.4.11", ("个人信息保护", "Personal information protection", "7.1.4.10")),
-    # 安全运维管理 control points cited by the backup and DR packs
-    ("8.1.10.11", ("备份与恢复管理", "Backup and recovery management", "7.1.10.11")),
-    ("8.1.10.12", ("安全事件处置", "Security incident handling", "7.1.10.12")),
-    ("8.1.10.13", ("应急预案管理", "Emergency plan management", "7.1.10.13")),
-])
+def _families() -> "OrderedDict[str, tuple[str, str, str]]":
+    """Control points of GB/T 22239-2019 from its controls file: level-3 number -> (zh, en, level-2 number)."""
+    out = OrderedDict()
+    for p in framework("gbt22239").points.values():
+        if 3 in p.clause:
+            out[p.clause[3]] = (p.zh, p.en, p.clause.get(2, "— (level 3 only)"))
+    return out
+
+
+FAMILIES = _families()
 
 
 def describe(c: Check) -> dict:
