@@ -4,7 +4,7 @@
 stacks …); ``checks/packs/<pack>/probes.yaml`` those of one pack. A name maps to a probe string
 (``file:/etc/passwd``, ``sudo command:sshd -T``) or to one string per os family. A check's YAML entry
 lists probes by name or as literal strings; its Python evaluator reads the same probe with
-``probe(name)``, so the command a check declares and the facts its code reads cannot drift apart.
+``named(name)``, so the command a check declares and the facts its code reads cannot drift apart.
 """
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def variants(name: str) -> dict[str, Probe]:
         raise KeyError(f"unknown probe name {name!r} (define it in checks/probes.yaml or the pack's probes.yaml)") from None
 
 
-def probe(name: str, family: str | None = None) -> Probe:
+def named(name: str, family: str | None = None) -> Probe:
     """A named probe; with per-family variants, the one of ``family``."""
     v = variants(name)
     if family is not None and family in v:
@@ -94,8 +94,8 @@ def probe(name: str, family: str | None = None) -> Probe:
     raise KeyError(f"probe {name!r} has variants for {', '.join(v)}; name the family")
 
 
-def probes_by_family(name: str) -> dict[str, Probe]:
-    """The variants of a per-family named probe, e.g. ``PAM = probes_by_family('pam_stacks')``."""
+def named_by_family(name: str) -> dict[str, Probe]:
+    """The variants of a per-family named probe, e.g. ``PAM = named_by_family('pam')``."""
     return dict(variants(name))
 
 
