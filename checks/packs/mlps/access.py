@@ -10,7 +10,8 @@ from audits.probes import Probe
 from checks import parsers
 from checks.contract import Outcome, check
 
-from ._shared import GROUP, LOGIN_DEFS, PAM, PASSWD, PROFILE, SHADOW, evidence_lines, files, gathered, pam_entries
+from checks.facts import GROUP, LOGIN_DEFS, PAM, PASSWD, PROFILE, SHADOW, evidence_lines, files, gathered, os_family
+from checks.parsers.pam import pam_entries
 
 # Every sudoers file sudo reads by default (sudo skips sudoers.d names with a '.' or ending in '~').
 SUDOERS = Probe("command", "grep -rH ^ /etc/sudoers /etc/sudoers.d", True)
@@ -493,7 +494,7 @@ def sudo_nopasswd_all(facts, host, params):
                        "add administrators to wheel (on Debian groupadd wheel first, or use group=sudo)."},
 )
 def su_restricted(facts, host):
-    fam = facts.meta.get("os_family", "")
+    fam = os_family(facts)
     probes = [PAM[fam]] if fam in PAM else list(PAM.values())
     texts = []
     for p in probes:

@@ -15,7 +15,7 @@ from audits.probes import Probe
 from checks import parsers
 from checks.contract import Outcome, check
 
-from ._shared import evidence_lines, files, gathered
+from checks.facts import evidence_lines, files, gathered, os_family
 
 AUDITCTL_S = Probe("command", "auditctl -s", True)            # kernel audit status: enabled 0/1/2, daemon pid
 AUDITCTL_L = Probe("command", "auditctl -l", True)            # the rules the kernel has loaded
@@ -63,11 +63,6 @@ def _int(v, default: int | None = None) -> int | None:
         return int(str(v).strip())
     except (TypeError, ValueError):
         return default
-
-
-def _family(facts, host) -> str:
-    fam = facts.meta.get("os_family") or getattr(host, "os", "") or ""
-    return fam if fam in ("debian", "rhel") else ""
 
 
 def _per_family(family: str, debian: str, rhel: str) -> str:
@@ -648,7 +643,7 @@ def auth_logging(facts, host):
     by_file, out = _syslog_text(facts)
     if out:
         return out
-    fam = _family(facts, host)
+    fam = os_family(facts, host)
     want = _per_family(fam, "auth,authpriv.* /var/log/auth.log", "authpriv.* /var/log/secure")
     has_rsyslog = any(p == "/etc/rsyslog.conf" or p.startswith("/etc/rsyslog.d/") for p in by_file)
     ng = _syslog_ng(by_file)
@@ -1065,7 +1060,7 @@ def auditd_log_retention(facts, host, params):
                        "$FileCreateMode and logrotate's 'create' mode so rotation does not widen them again."},
 )
 def log_permissions(facts, host, params):
-    fam = _family(facts, host)
+    fam = os_family(facts, host)
     logs = LOG_STAT[fam] if fam else LOG_STAT["debian"] + LOG_STAT["rhel"]
     checks = [(p, str(params["max_log_mode"])) for p in logs] + [(AUDIT_DIR, str(params["max_audit_dir_mode"]))]
     bad, good = [], []
