@@ -72,7 +72,6 @@ def _pam(facts):
     return fam, {p: [strip_comment(ln) for ln in lines] for p, lines in files(text).items()}
 
 
-
 def _shown(entries) -> str:
     return evidence_lines(f"{e['file']}: {e['line']}" for e in entries)
 
@@ -83,7 +82,6 @@ def _security(facts):
     if bad:
         return None, None, bad
     return files(text), text, None
-
 
 
 def _quality(facts):
@@ -571,7 +569,6 @@ def _lockout(facts):
             e["settings"] = lockout_settings(e, fl_conf)
         groups[group] = (path, entries)
     return groups, None
-
 
 
 def _deciding(groups) -> list[dict]:

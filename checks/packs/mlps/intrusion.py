@@ -194,9 +194,6 @@ def undeclared_listeners(facts, host, params):
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-
 @check(
     id="mlps.intrusion.nfs_exports",
     title={"zh": "NFS 共享不对所有主机开放且不使用 no_root_squash", "en": "NFS exports are not open to everyone and do not use no_root_squash"},
@@ -231,9 +228,6 @@ def nfs_exports(facts, host):
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-
 @check(
     id="mlps.intrusion.samba_guest",
     title={"zh": "Samba 共享不允许匿名（guest）访问", "en": "No Samba share allows guest access"},
@@ -280,9 +274,6 @@ def samba_guest(facts, host):
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-
 def _rulesets(facts, fams: set[int]):
     """Parsed rulesets from nft and iptables-save, the states seen, and the probes that errored."""
     out, errors, present = [], [], []
@@ -313,13 +304,9 @@ def _has_ipv6(facts) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-
 def _tcp_wrappers_effective(facts, fam: str) -> bool:
     """Whether this host's sshd honours hosts.allow/deny (see ``libwrap_honoured``)."""
     return libwrap_honoured(_os_release(facts), fam)
-
 
 
 @check(
@@ -598,8 +585,6 @@ def xz_backdoor(facts, host):
 
 
 # ---------------------------------------------------------------------------------------------
-
-
 @check(
     id="mlps.intrusion.hids_agent",
     title={"zh": "运行主机入侵检测（HIDS/EDR）代理", "en": "A host intrusion-detection (HIDS/EDR) agent runs"},
