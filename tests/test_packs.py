@@ -12,8 +12,9 @@ from hypothesis import given, strategies as st
 from audits.inventory import load_inventory
 from audits.probes import OS_PROBE, Facts, ProbeResult, build_script
 from audits.runner import evaluate_host, gather_plan, meta_only
-from checks.ages import age_hours, parse_when
-from checks.listings import ListingError, find_entries, newest_in_listing, utc_offset
+from checks.facts import age_hours
+from checks.parsers.times import parse_when
+from checks.parsers.listings import ListingError, find_entries, newest_in_listing, utc_offset
 from checks.registry import load_registry
 from checks.testing import fixture_host
 

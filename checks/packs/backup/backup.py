@@ -4,7 +4,7 @@
 Every check judges the backup policies the inventory declares for the host's systems
 (``audits.policies``): the probes are built from those declarations (paths quoted, read-only,
 credential-free: marker files, ``find`` listings, a listing file the backup job writes, cron and
-systemd timers). Ages are UTC against the run's start (``checks.ages``); a future or unreadable
+systemd timers). Ages are UTC against the run's start (``checks.facts.age_hours``); a future or unreadable
 time is an error. A host none of whose systems declares a backup fails ``backup.last_success``:
 no declared backup is no backup, the 高风险 trigger 数据备份措施缺失.
 """
@@ -14,10 +14,10 @@ import shlex
 
 from audits.probes import Probe
 from checks import parsers
-from checks.ages import age_hours, human, stamp
 from checks.contract import Outcome, Status, check
-from checks.listings import ListingError, find_entries, marker_time, newest_in_listing, utc_offset
-from checks.packs.mlps._shared import evidence_lines
+from checks.facts import age_hours, evidence_lines
+from checks.parsers.listings import ListingError, find_entries, marker_time, newest_in_listing, utc_offset
+from checks.parsers.times import human, stamp
 
 TZ = Probe("command", "date +%z")
 CRON = Probe("command", "grep -RHsv -e '^[[:space:]]*#' /etc/crontab /etc/anacrontab /etc/cron.d "

@@ -12,9 +12,9 @@ from __future__ import annotations
 import shlex
 
 from audits.probes import Probe
-from checks.ages import age_hours, human
 from checks.contract import Outcome, check
-from checks.packs.mlps._shared import evidence_lines
+from checks.facts import age_hours, evidence_lines
+from checks.parsers.times import human
 
 APPLIES = {"levels": (3, 4)}
 CONNECT_SECONDS = 5

@@ -2,15 +2,17 @@
 checks that need logic beyond one YAML expectation (accounts, sudoers, su, umask, MAC)."""
 from __future__ import annotations
 
-import datetime as dt
 import re
 from fnmatch import fnmatchcase
 
 from audits.probes import Probe
 from checks import parsers
 from checks.contract import Outcome, check
-
-from ._shared import GROUP, LOGIN_DEFS, PAM, PASSWD, PROFILE, SHADOW, evidence_lines, files, gathered, pam_entries
+from checks.facts import GROUP, LOGIN_DEFS, PAM, PASSWD, PROFILE, SHADOW, evidence_lines, files, gathered, os_family
+from checks.parsers.common import to_int
+from checks.parsers.logins import host_day, last_logins
+from checks.parsers.pam import pam_entries
+from checks.parsers.sudoers import rule_lines, sudo_grants
 
 # Every sudoers file sudo reads by default (sudo skips sudoers.d names with a '.' or ending in '~').
 SUDOERS = Probe("command", "grep -rH ^ /etc/sudoers /etc/sudoers.d", True)
@@ -34,12 +36,6 @@ def _login_shell(shell: str) -> bool:
     """An empty shell field means /bin/sh, which is a login shell."""
     return not _NO_LOGIN_SHELL.search((shell or "").strip() or "/bin/sh")
 
-
-def _int(v, default: int) -> int:
-    try:
-        return int(str(v).strip())
-    except (TypeError, ValueError):
-        return default
 
 
 def _password_state(row: dict, shadow: dict[str, dict] | None) -> str:
@@ -87,7 +83,7 @@ def _shadow_why(facts) -> str:
 
 def _uid_min(facts) -> int:
     text, bad = gathered(facts, LOGIN_DEFS)
-    return _int(parsers.keyvalue(text or "").get("UID_MIN"), 1000) if not bad else 1000
+    return to_int(parsers.keyvalue(text or "").get("UID_MIN"), 1000) if not bad else 1000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,7 +112,7 @@ def system_accounts_nologin(facts, host, params):
     exempt = set(params["system_exempt_accounts"])
     bad_rows, unknown = [], []
     for r in rows:
-        uid = _int(r["uid"], -1)
+        uid = to_int(r["uid"], -1)
         if r["name"] in exempt or uid < 0 or not (uid < uid_min or uid >= 65534) or not _login_shell(r["shell"]):
             continue
         state = _password_state(r, shadow)
@@ -187,64 +183,7 @@ def vendor_accounts(facts, host, params):
 
 
 # ---------------------------------------------------------------------------------------------
-_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
-_DATE_TZ = re.compile(r"\w{3} (\w{3}) +(\d{1,2}) (\d\d):(\d\d):(\d\d) ([+-]\d{4}) (\d{4})\s*$")
-_DATE = re.compile(r"\w{3} (\w{3}) +(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4})")
 
-
-def _epoch(mon, day, hh, mm, ss, year, tz: str) -> int | None:
-    if mon not in _MONTHS:
-        return None
-    sign = -1 if tz.startswith("-") else 1
-    off = dt.timezone(sign * dt.timedelta(hours=int(tz[1:3]), minutes=int(tz[3:5])))
-    try:
-        return int(dt.datetime(int(year), _MONTHS[mon], int(day), int(hh), int(mm), int(ss), tzinfo=off).timestamp())
-    except ValueError:
-        return None
-
-
-def _last_logins(text: str):
-    """The LASTLOG probe → (now, tz, tool, {user: epoch or None for never}, wtmp_begins)."""
-    now, tz, tool, seen, begins = None, "+0000", None, {}, None
-    for ln in text.splitlines():
-        if ln.startswith("@now "):
-            parts = ln.split()
-            now = _int(parts[1], 0) or None
-            tz = parts[2] if len(parts) > 2 and re.fullmatch(r"[+-]\d{4}", parts[2]) else tz
-            continue
-        if ln.startswith("@") and tool is None:
-            tool = ln[1:].strip()
-            continue
-        if not ln.strip() or tool is None or ln.startswith("Username"):
-            continue
-        if tool in ("lastlog", "lastlog2"):
-            name = ln.split()[0]
-            if "Never logged in" in ln:
-                seen.setdefault(name, None)
-                continue
-            m = _DATE_TZ.search(ln)
-            if m:
-                seen[name] = _epoch(*m.groups()[:5], m.group(7), m.group(6))
-        elif tool == "last":
-            m = _DATE.search(ln)
-            if not m:
-                continue
-            when = _epoch(*m.groups(), tz)
-            if re.match(r"^(wtmp|wtmpdb|btmp) begins", ln):
-                begins = when
-                continue
-            name = ln.split()[0]
-            if name in ("reboot", "shutdown", "runlevel") or when is None:
-                continue
-            seen[name] = max(when, seen.get(name) or 0)
-    return now, tz, tool, seen, begins
-
-
-def _day(epoch: int, tz: str = "+0000") -> str:
-    """The host's calendar day of an epoch time (tz as printed by date +%z)."""
-    sign = -1 if tz.startswith("-") else 1
-    off = dt.timezone(sign * dt.timedelta(hours=int(tz[1:3]), minutes=int(tz[3:5])))
-    return str(dt.datetime.fromtimestamp(epoch, off).date())
 
 
 @check(
@@ -274,7 +213,7 @@ def unused_accounts(facts, host, params):
     text, bad = gathered(facts, LASTLOG, missing=None)
     if bad:
         return bad
-    now, tz, tool, seen, begins = _last_logins(text)
+    now, tz, tool, seen, begins = last_logins(text)
     if not now or tool in (None, "none"):
         return Outcome.error("主机上没有 lastlog、lastlog2 或 last，无法判断账户最后登录时间",
                              "the host has none of lastlog, lastlog2 or last: last logins cannot be told",
@@ -289,18 +228,18 @@ def unused_accounts(facts, host, params):
     exempt = set(params["unused_exempt_accounts"])
     stale, unknown, shadow_unknown = [], [], []
     for r in rows:
-        uid = _int(r["uid"], -1)
+        uid = to_int(r["uid"], -1)
         if r["name"] in exempt or not (uid_min <= uid < 65534) or not _login_shell(r["shell"]):
             continue
         srow = shadow.get(r["name"]) if shadow is not None else None
         if r["password"].startswith("!") or (srow is not None and srow["password"].startswith("!")):
             continue  # locked; '*' (no password) is not skipped: SSH keys may still log in
-        if srow is not None and 0 <= _int(srow["expire"], -1) <= today:
+        if srow is not None and 0 <= to_int(srow["expire"], -1) <= today:
             continue  # the account has expired: disabled
         last = seen.get(r["name"])
         if last is not None and last >= cutoff:
             continue
-        since = _int(srow["lastchg"], 0) if srow is not None else 0
+        since = to_int(srow["lastchg"], 0) if srow is not None else 0
         if last is None and since and since * 86400 >= cutoff:
             continue  # created or reset within the window and not used yet
         if last is None and tool == "last" and (begins is None or begins > cutoff):
@@ -311,11 +250,11 @@ def unused_accounts(facts, host, params):
             continue
         if last is None:
             if tool == "last":
-                when = f"no login in wtmp since {_day(begins, tz)}"
+                when = f"no login in wtmp since {host_day(begins, tz)}"
             else:
-                when = "never logged in" + (f" (password last set {_day(since * 86400)})" if since else "")
+                when = "never logged in" + (f" (password last set {host_day(since * 86400)})" if since else "")
         else:
-            when = f"last login {_day(last, tz)} ({(now - last) // 86400} days ago)"
+            when = f"last login {host_day(last, tz)} ({(now - last) // 86400} days ago)"
         stale.append(f"{r['name']} uid={uid}: {when}")
     ev_tool = f"source: {tool}"
     if stale:
@@ -333,97 +272,7 @@ def unused_accounts(facts, host, params):
 
 
 # ---------------------------------------------------------------------------------------------
-_TAG = re.compile(r"^\s*(NOPASSWD|PASSWD|NOEXEC|EXEC|SETENV|NOSETENV|LOG_INPUT|NOLOG_INPUT|LOG_OUTPUT|NOLOG_OUTPUT|"
-                  r"MAIL|NOMAIL|FOLLOW|NOFOLLOW|INTERCEPT|NOINTERCEPT)\s*:")
-_OPTION = re.compile(r"^\s*(ROLE|TYPE|CWD|CHROOT|TIMEOUT|NOTBEFORE|NOTAFTER|APPARMOR_PROFILE|PRIVS|LIMITPRIVS)\s*=\s*\S+")
-_ALIAS = re.compile(r"^(User_Alias|Runas_Alias|Host_Alias|Cmnd_Alias|Cmd_Alias)\s+(.*)$")
-_HOST_SEGMENT = re.compile(r"\s:\s*(?=[^\s=:()]+\s*=)")
 
-
-def _split_top(text: str) -> list[str]:
-    """Split on commas outside parentheses (a Runas list '(alice, bob : staff)' stays whole)."""
-    out, depth, cur = [], 0, ""
-    for ch in text:
-        depth += ch == "("
-        depth -= ch == ")"
-        if ch == "," and depth == 0:
-            out.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    out.append(cur)
-    return [s.strip() for s in out if s.strip()]
-
-
-def _sudoers_lines(text: str) -> list[tuple[str, str]]:
-    """(file, logical line) for the files sudo reads: continuations joined, comments dropped."""
-    out, pending = [], {}
-    for raw in text.splitlines():
-        path, sep, line = raw.partition(":")
-        if not sep or not path.startswith("/"):
-            continue
-        base = path.rsplit("/", 1)[-1]
-        if path.startswith("/etc/sudoers.d/") and ("." in base or base.endswith("~")):
-            continue  # sudo's @includedir skips these names
-        line = pending.pop(path, "") + line
-        if line.endswith("\\"):
-            pending[path] = line[:-1] + " "
-            continue
-        s = line.strip()
-        if s.startswith(("#include", "@include")):
-            continue
-        s = re.sub(r"#(?!\d).*$", "", s).strip()  # '#1000' is a uid, not a comment
-        if s:
-            out.append((path, s))
-    return out
-
-
-def sudo_grants(text: str) -> tuple[list[tuple[str, list[str], str]], list[tuple[str, list[str], str]]]:
-    """Rules granting every command without a password: ([(file, users, line)] from user specs,
-    [(file, users or ['ALL'], line)] from 'Defaults … !authenticate')."""
-    lines = _sudoers_lines(text)
-    all_aliases = set()
-    for _, s in lines:
-        m = _ALIAS.match(s)
-        if m and m.group(1) in ("Cmnd_Alias", "Cmd_Alias"):
-            for part in re.split(r"\s:\s*", m.group(2)):
-                name, eq, members = part.partition("=")
-                if eq and "ALL" in [x.strip() for x in _split_top(members)]:
-                    all_aliases.add(name.strip())
-    grants, defaults = [], []
-    for path, s in lines:
-        if s.startswith("Defaults"):
-            m = re.match(r"^Defaults([:@>!])?(\S*)\s+(.*)$", s)
-            if m and re.search(r"(^|,)\s*!\s*authenticate\b", m.group(3)) and m.group(1) != "!":
-                users = _split_top(m.group(2)) if m.group(1) == ":" else ["ALL"]
-                defaults.append((path, users, s))
-            continue
-        if _ALIAS.match(s) or "=" not in s:
-            continue
-        lhs, _, rhs = s.partition("=")
-        who = re.sub(r"\s*,\s*", ",", lhs.strip()).split()
-        if len(who) < 2:
-            continue
-        users = who[0].split(",")
-        for i, seg in enumerate(_HOST_SEGMENT.split(rhs)):
-            if i:
-                seg = re.sub(r"^[^\s=:()]+\s*=\s*", "", seg)  # ': otherhost = …'
-            nopasswd = False
-            for item in _split_top(seg):
-                item = re.sub(r"^\([^)]*\)\s*", "", item)
-                while True:
-                    m = _OPTION.match(item) or _TAG.match(item)
-                    if not m:
-                        break
-                    if m.re is _TAG:
-                        if m.group(1) in ("NOPASSWD", "PASSWD"):
-                            nopasswd = m.group(1) == "NOPASSWD"
-                    item = item[m.end():]
-                cmd = item.strip()
-                if nopasswd and (cmd == "ALL" or cmd in all_aliases):
-                    grants.append((path, users, s))
-                    break
-    return grants, defaults
 
 
 @check(
@@ -493,7 +342,7 @@ def sudo_nopasswd_all(facts, host, params):
                        "add administrators to wheel (on Debian groupadd wheel first, or use group=sudo)."},
 )
 def su_restricted(facts, host):
-    fam = facts.meta.get("os_family", "")
+    fam = os_family(facts)
     probes = [PAM[fam]] if fam in PAM else list(PAM.values())
     texts = []
     for p in probes:
@@ -685,8 +534,7 @@ def _privilege_summary(facts) -> str:
     if res.error or res.rc not in (0, 1, 2):
         out.append(f"sudoers: not read ({res.error or res.stderr.strip()[:80] or res.rc})")
     else:
-        rules = [f"{p}: {s}" for p, s in _sudoers_lines(res.stdout)
-                 if not s.startswith("Defaults") and not _ALIAS.match(s) and "=" in s]
+        rules = [f"{p}: {s}" for p, s in rule_lines(res.stdout)]
         out.append(f"sudo rules: {len(rules)}")
         out.extend(rules[:15])
     return "\n".join(out)

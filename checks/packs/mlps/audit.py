@@ -9,13 +9,16 @@ so every line arrives as ``path:line`` and a missing file is simply absent.
 from __future__ import annotations
 
 import re
-from fnmatch import fnmatchcase
 
 from audits.probes import Probe
 from checks import parsers
 from checks.contract import Outcome, check
-
-from ._shared import evidence_lines, files, gathered
+from checks.facts import evidence_lines, files, gathered, os_family
+from checks.parsers.auditd import audit_rules, audit_status, records_all_exec, watch_coverage
+from checks.parsers.common import to_int
+from checks.parsers.journald import journald_storage
+from checks.parsers.logrotate import PERIODS, logrotate_blocks, path_match
+from checks.parsers.syslog import rsyslog_rules, rule_picks, syslog_ng_paths
 
 AUDITCTL_S = Probe("command", "auditctl -s", True)            # kernel audit status: enabled 0/1/2, daemon pid
 AUDITCTL_L = Probe("command", "auditctl -l", True)            # the rules the kernel has loaded
@@ -58,87 +61,11 @@ def _absent(res) -> bool:
     return res.rc not in (0, None) and res.missing()
 
 
-def _int(v, default: int | None = None) -> int | None:
-    try:
-        return int(str(v).strip())
-    except (TypeError, ValueError):
-        return default
-
-
-def _family(facts, host) -> str:
-    fam = facts.meta.get("os_family") or getattr(host, "os", "") or ""
-    return fam if fam in ("debian", "rhel") else ""
-
-
 def _per_family(family: str, debian: str, rhel: str) -> str:
     return {"debian": debian, "rhel": rhel}.get(family, f"{debian} / {rhel}")
 
 
 # --------------------------------------------------------------------------------------------
-# auditctl -s / -l
-def _audit_status(text: str) -> dict[str, int]:
-    """``auditctl -s``: 'enabled 1' lines (audit ≥ 2.4) or 'AUDIT_STATUS: enabled=1 … pid=812' (older)."""
-    out = {}
-    for key in ("enabled", "pid", "failure", "lost"):
-        m = re.search(rf"(?:^|\s){key}[ =](-?\d+)", text, re.M)
-        if m:
-            out[key] = int(m.group(1))
-    return out
-
-
-_FIELD = re.compile(r"^([A-Za-z_0-9]+)(!=|>=|<=|&=|=|<|>|&)(.*)$")
-
-
-def _audit_rules(text: str) -> list[dict]:
-    """``auditctl -l`` lines → rules: action, list, path (watch/path/dir, no trailing '/'), perm,
-    syscalls, other fields [(name, op, value)], compare (a -C field comparison is present)."""
-    rules = []
-    for ln in text.splitlines():
-        ln = ln.strip()
-        if not ln.startswith("-"):
-            continue
-        toks = ln.split()
-        r = {"line": ln, "action": "always", "list": "exit", "path": None, "perm": "", "syscalls": set(),
-             "fields": [], "compare": False}
-        i = 0
-        while i < len(toks):
-            t, arg = toks[i], toks[i + 1] if i + 1 < len(toks) else ""
-            i += 2
-            if t == "-w":
-                r["path"] = arg
-            elif t == "-p":
-                r["perm"] = arg
-            elif t == "-a":
-                for part in arg.split(","):
-                    r["action" if part in ("always", "never") else "list"] = part
-            elif t == "-S":
-                r["syscalls"].update(s for s in arg.split(",") if s)
-            elif t == "-C":
-                r["compare"] = True
-            elif t == "-F":
-                m = _FIELD.match(arg)
-                if not m:
-                    continue
-                name, op, value = m.groups()
-                if name in ("path", "dir") and op == "=":
-                    r["path"] = value
-                elif name == "perm":
-                    r["perm"] = value
-                elif name not in ("key", "filterkey"):
-                    r["fields"].append((name, op, value))
-            elif t != "-k":
-                i -= 1  # an unknown single token
-        if r["path"] and r["path"] != "/":
-            r["path"] = r["path"].rstrip("/")
-        rules.append(r)
-    return rules
-
-
-def _under(target: str, watched: str) -> bool:
-    """A watch on a directory covers everything below it (audit dir watches are recursive)."""
-    return target == watched or watched == "/" or target.startswith(watched + "/")
-
-
 def _loaded_rules(facts):
     """(rules, None) or (None, Outcome to return). No auditctl = auditd not installed = fail."""
     res = facts.get(AUDITCTL_L)
@@ -152,31 +79,12 @@ def _loaded_rules(facts):
     if res.rc != 0:
         return None, Outcome.error(f"auditctl -l 失败（退出码 {res.rc}）", f"auditctl -l failed (exit {res.rc})",
                                    res.stderr[:300])
-    rules = _audit_rules(res.stdout)
+    rules = audit_rules(res.stdout)
     if not rules:
         return None, Outcome.failed("内核中未加载任何审计规则（auditctl -l 显示 No rules）",
                                     "the kernel has no audit rules loaded (auditctl -l: No rules)",
                                     res.stdout.strip()[:300] or "No rules")
     return rules, None
-
-
-def _watch_coverage(rules: list[dict], target: str, need: str):
-    """(covered, perms seen, rule lines) for write/attribute watching of ``target``. Rules are
-    matched in order, like the kernel's exit filter: a ``never`` rule on the path (with no other
-    condition) that comes first hides the file from later rules."""
-    perms, lines = set(), []
-    for r in rules:
-        if r["list"] != "exit" or not r["path"] or not _under(target, r["path"]):
-            continue
-        if r["action"] == "never":
-            if not [f for f in r["fields"] if f[0] != "arch"]:
-                return False, f"excluded by an earlier rule: {r['line']}", lines
-            continue
-        perms |= set(r["perm"])
-        lines.append(r["line"])
-    ok = set(need) <= perms
-    have = "".join(p for p in "rwxa" if p in perms)
-    return ok, "" if ok else (f"watched with -p {have} only, needs {need}" if have else "no watch rule"), lines
 
 
 def _watch_check(facts, targets, need: str, what_zh: str, what_en: str) -> Outcome:
@@ -187,7 +95,7 @@ def _watch_check(facts, targets, need: str, what_zh: str, what_en: str) -> Outco
     missing, seen = [], []
     for t in targets:
         t = str(t).rstrip("/") or "/"
-        ok, why, lines = _watch_coverage(rules, t, need)
+        ok, why, lines = watch_coverage(rules, t, need)
         seen.extend(lines)
         if not ok:
             inside = [r["line"] for r in rules if r["path"] and r["path"].startswith(t + "/")]
@@ -200,27 +108,6 @@ def _watch_check(facts, targets, need: str, what_zh: str, what_en: str) -> Outco
                               f"loaded audit rules do not watch {what_en} for changes (perms {need}): {names}",
                               evidence_lines(missing + (["related rules:"] + list(dict.fromkeys(seen)) if seen else [])))
     return Outcome.passed(f"已监视{what_zh}的修改", f"{what_en} are watched for changes", evidence)
-
-
-# The fields an "every command" execve rule may carry and still record every admin command.
-def _records_all_exec(r: dict) -> bool:
-    if r["action"] != "always" or r["list"] != "exit" or r["path"] or r["compare"]:
-        return False
-    if not r["syscalls"] & {"execve", "execveat", "all"}:
-        return False
-    for name, op, value in r["fields"]:
-        if name == "arch":
-            continue
-        if name in ("auid", "loginuid"):
-            if op == "!=" and value in ("-1", "4294967295", "unset"):
-                continue
-            if op in (">=", ">") and (_int(value) if _int(value) is not None else 10**9) <= 1000:
-                continue
-            return False
-        if name == "euid" and op == "=" and value == "0":
-            continue  # every command that runs with root rights, i.e. every admin command
-        return False
-    return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,7 +128,7 @@ def _records_all_exec(r: dict) -> bool:
 )
 def auditd_running(facts, host):
     res = facts.get(AUDITCTL_S)
-    status = _audit_status(res.stdout) if res.ok else {}
+    status = audit_status(res.stdout) if res.ok else {}
     if "enabled" in status:
         ev = f"enabled {status['enabled']}\npid {status.get('pid', '?')}"
         if status["enabled"] == 0:
@@ -321,7 +208,7 @@ def rules_privileged(facts, host, params):
     if out:
         return out
     always = [r for r in rules if r["action"] == "always" and r["list"] == "exit"]
-    blanket = [r for r in always if _records_all_exec(r)]
+    blanket = [r for r in always if records_all_exec(r)]
     covered, missing, seen = [], [], []
     for cmd in params["privileged_commands"]:
         cmd = str(cmd).strip()
@@ -365,26 +252,6 @@ def rules_config(facts, host, params):
 
 
 # --------------------------------------------------------------------------------------------
-# journald / syslog daemons
-def _journald_storage(text: str) -> tuple[str, str]:
-    """(Storage= value, the line it came from): main file, then drop-ins ordered by file name."""
-    by_file = files(text)
-    main = [p for p in by_file if p == "/etc/systemd/journald.conf"]
-    drop = sorted((p for p in by_file if p not in main), key=lambda p: (p.rsplit("/", 1)[-1], not p.startswith("/etc/")))
-    value, where = "auto", "Storage=auto (default)"
-    seen_names = set()
-    for p in main + drop:
-        name = p.rsplit("/", 1)[-1]
-        if p in drop and name in seen_names:
-            continue  # /etc/… overrides the same name in /run and /usr/lib
-        seen_names.add(name)
-        for ln in by_file[p]:
-            k, eq, v = ln.partition("=")
-            if eq and k.strip() == "Storage":
-                value, where = v.strip().lower(), f"{p}:{ln}"
-    return value, where
-
-
 @check(
     id="mlps.audit.syslog_running",
     title={"zh": "系统日志服务在运行并持久保存日志", "en": "A system logger runs and keeps logs on disk"},
@@ -426,7 +293,7 @@ def syslog_running(facts, host):
     text, out = gathered(facts, JOURNALD_CONF)
     if out:
         return out
-    storage, where = _journald_storage(text)
+    storage, where = journald_storage(text)
     jdir = facts.get(JOURNAL_DIR)
     st = parsers.stat(jdir.stdout) if jdir.ok else None
     has_dir = bool(st and st.get("type", "").startswith("directory"))
@@ -440,180 +307,6 @@ def syslog_running(facts, host):
 
 
 # --------------------------------------------------------------------------------------------
-# rsyslog / syslog-ng configuration
-_LEVELS = {"emerg": 0, "panic": 0, "alert": 1, "crit": 2, "err": 3, "error": 3, "warning": 4, "warn": 4,
-           "notice": 5, "info": 6, "debug": 7}
-_SELECTOR = re.compile(r"^([A-Za-z0-9_*,]+\.[!=]*[A-Za-z*]+(?:;[A-Za-z0-9_*,]+\.[!=]*[A-Za-z*]+)*)\s+(\S.*)$")
-_INCLUDE = re.compile(r"""^(?:\$IncludeConfig\s+(\S+)|include\s*\(.*?file\s*=\s*["']([^"']+)["'])""")
-
-
-def _selects(selector: str, facility: str, level: int) -> bool:
-    """Whether a syslog selector (``auth,authpriv.*``, ``*.info;mail.none``) picks facility at level."""
-    picked = False
-    for part in selector.split(";"):
-        facs, _, pri = part.rpartition(".")
-        if not facs:
-            continue
-        if facility not in facs.split(",") and "*" not in facs.split(","):
-            continue
-        pri = pri.lower()
-        if pri == "none":
-            picked = False
-        elif pri == "*":
-            picked = True
-        else:
-            neg, eq = pri.startswith("!"), "=" in pri
-            lv = _LEVELS.get(pri.lstrip("!="))
-            if lv is None:
-                continue
-            hit = (level == lv) if eq else (level <= lv)
-            if neg and hit:
-                picked = False
-            elif not neg and hit:
-                picked = True
-    return picked
-
-
-def _action_kind(action: str) -> tuple[str, str]:
-    """('file'|'forward'|'stop'|'other', target) for an rsyslog action."""
-    a = action.strip()
-    m = re.search(r"""type\s*=\s*["'](\w+)["']""", a)
-    if a.startswith("action(") and m:
-        kind = m.group(1).lower()
-        if kind == "omfile":
-            f = re.search(r"""\bfile\s*=\s*["']([^"']+)""", a)
-            return "file", f.group(1) if f else "(dynafile)"
-        if kind in ("omfwd", "omrelp"):
-            t = re.search(r"""\btarget\s*=\s*["']([^"']+)""", a)
-            return "forward", t.group(1) if t else ""
-        return "other", kind
-    if a in ("stop", "~"):
-        return "stop", ""
-    if a.startswith(("/", "-/", "?")):
-        return "file", a.lstrip("-").split(";")[0]
-    if a.startswith("@"):
-        t = re.sub(r"^@@?(\([^)]*\))?", "", a).split(";")[0]
-        t = t[1:t.index("]")] if t.startswith("[") and "]" in t else t.rsplit(":", 1)[0] if t.count(":") == 1 else t
-        return "forward", t
-    if a.startswith((":omrelp:", ":omfwd:")):
-        return "forward", a.split(":")[2] if a.count(":") >= 2 else ""
-    return "other", a
-
-
-def _statements(lines: list[str]) -> list[str]:
-    """Join lines into statements: an rsyslog action(...) may span lines, and '\\' continues a line."""
-    out, buf, depth = [], "", 0
-    for ln in lines:
-        buf = f"{buf} {ln}".strip() if buf else ln
-        depth += ln.count("(") - ln.count(")")
-        if buf.endswith("\\"):
-            buf = buf[:-1]
-            continue
-        if depth > 0:
-            continue
-        out.append(buf)
-        buf, depth = "", 0
-    if buf:
-        out.append(buf)
-    return out
-
-
-def _rsyslog_rules(by_file: dict[str, list[str]]) -> list[dict]:
-    """rsyslog rules in the order rsyslog reads them: {selector|None, facilities|None, kind, target, where, text}."""
-    conf = by_file.get("/etc/rsyslog.conf", [])
-    dropins = [p for p in by_file if p.startswith("/etc/rsyslog.d/")]
-    ordered: list[tuple[str, str]] = []
-    included = False
-    for ln in conf:
-        m = _INCLUDE.match(ln)
-        if m and "rsyslog.d" in (m.group(1) or m.group(2) or ""):
-            included = True
-            for p in dropins:
-                ordered.extend((p, x) for x in by_file[p])
-            continue
-        ordered.append(("/etc/rsyslog.conf", ln))
-    if not conf and not included:  # no main file gathered: judge the drop-ins anyway
-        for p in dropins:
-            ordered.extend((p, x) for x in by_file[p])
-    rules, last_selector, block_facs = [], None, None
-    # Statements are built per file so a multi-line action never swallows the next file's lines.
-    groups: list[tuple[str, list[str]]] = []
-    for path, ln in ordered:
-        if groups and groups[-1][0] == path:
-            groups[-1][1].append(ln)
-        else:
-            groups.append((path, [ln]))
-    for path, lines in groups:
-        for st in _statements(lines):
-            where = f"{path}: {st}"
-            m = _SELECTOR.match(st)
-            if m:
-                last_selector = m.group(1)
-                kind, target = _action_kind(m.group(2))
-                rules.append({"selector": m.group(1), "facilities": None, "kind": kind, "target": target,
-                              "where": where})
-                continue
-            if st.startswith("&") and last_selector:
-                kind, target = _action_kind(st[1:])
-                rules.append({"selector": last_selector, "facilities": None, "kind": kind, "target": target,
-                              "where": where})
-                continue
-            last_selector = None
-            cond = re.match(r"^if\s+(.*?)\s+then\s*(.*)$", st)
-            if cond:
-                facs = set(re.findall(r"""\$syslogfacility-text\s*(?:==|isequal)\s*["'](\w+)["']""", cond.group(1)))
-                body = cond.group(2).strip()
-                if body in ("{", ""):  # a block: its actions follow on the next lines
-                    block_facs = facs or None
-                    continue
-                kind, target = _action_kind(body.lstrip("{").rstrip("}").strip())
-                rules.append({"selector": None, "facilities": facs or None, "kind": kind, "target": target,
-                              "where": where})
-                continue
-            if st.startswith("}"):
-                block_facs = None
-                continue
-            if "action(" in st:  # inside a block: scope from its if-test, else unknown (a ruleset, a filter)
-                kind, target = _action_kind(st[st.index("action("):])
-                rules.append({"selector": None, "facilities": block_facs, "kind": kind, "target": target,
-                              "where": where})
-    return rules
-
-
-def _rule_picks(rule: dict, facility: str, level: int) -> bool | None:
-    """True/False when the rule's scope is known, None when it is not (block without a facility test)."""
-    if rule["selector"]:
-        return _selects(rule["selector"], facility, level)
-    if rule["facilities"]:
-        return facility in rule["facilities"]
-    return None
-
-
-def _syslog_ng(by_file: dict[str, list[str]]) -> list[dict]:
-    """syslog-ng log paths → [{facilities ('*' = no filter), files, forwards, where}]."""
-    text = "\n".join(ln for p, lines in by_file.items() if p.startswith("/etc/syslog-ng/") for ln in lines)
-    if not text:
-        return []
-    filters = {}
-    for name, body in re.findall(r"filter\s+(\w+)\s*\{(.*?)\};", text, re.S):
-        positive = re.sub(r"not\s+facility\([^)]*\)", "", body)
-        filters[name] = {f for grp in re.findall(r"facility\(([^)]*)\)", positive) for f in re.split(r"[\s,]+", grp) if f}
-    dests = {}
-    for name, body in re.findall(r"destination\s+(\w+)\s*\{(.*?)\};", text, re.S):
-        f = re.search(r"""\bfile\(\s*["']([^"']+)""", body)
-        n = re.search(r"""\b(?:network|tcp6?|udp6?|syslog)\(\s*["']?([^"'\s)]+)""", body)
-        dests[name] = {"file": f.group(1) if f else None, "net": n.group(1) if n else None}
-    out = []
-    for body in re.findall(r"\blog\s*\{(.*?)\};", text, re.S):
-        fl = re.findall(r"filter\((\w+)\)", body)
-        facs = set().union(*(filters.get(x, set()) for x in fl)) if fl else {"*"}
-        ds = [dests[d] for d in re.findall(r"destination\((\w+)\)", body) if d in dests]
-        out.append({"facilities": facs, "files": [d["file"] for d in ds if d["file"]],
-                    "forwards": [d["net"] for d in ds if d["net"]],
-                    "where": "/etc/syslog-ng: log {" + " ".join(body.split())[:150] + "}"})
-    return out
-
-
 def _syslog_text(facts):
     text, out = gathered(facts, SYSLOG_CONF)
     if out:
@@ -648,21 +341,21 @@ def auth_logging(facts, host):
     by_file, out = _syslog_text(facts)
     if out:
         return out
-    fam = _family(facts, host)
+    fam = os_family(facts, host)
     want = _per_family(fam, "auth,authpriv.* /var/log/auth.log", "authpriv.* /var/log/secure")
     has_rsyslog = any(p == "/etc/rsyslog.conf" or p.startswith("/etc/rsyslog.d/") for p in by_file)
-    ng = _syslog_ng(by_file)
+    ng = syslog_ng_paths(by_file)
     if not has_rsyslog and not ng:
         return Outcome.failed("没有 rsyslog 或 syslog-ng 配置，登录事件未写入日志文件",
                               "no rsyslog or syslog-ng configuration: login events are not written to a log file",
                               "none of /etc/rsyslog.conf, /etc/rsyslog.d/*.conf, /etc/syslog-ng/syslog-ng.conf found")
-    rules = _rsyslog_rules(by_file)
+    rules = rsyslog_rules(by_file)
     used, gaps = [], []
     for fac in ("auth", "authpriv"):
         for name, lv in (("info", 6), ("notice", 5)):
             got = None
             for r in rules:
-                if r["kind"] not in ("file", "stop") or not _rule_picks(r, fac, lv):
+                if r["kind"] not in ("file", "stop") or not rule_picks(r, fac, lv):
                     continue
                 if r["kind"] == "stop":
                     break
@@ -791,17 +484,17 @@ def log_forwarding(facts, host):
     if out:
         return out
     found, ignored = [], []
-    for r in _rsyslog_rules(by_file):
+    for r in rsyslog_rules(by_file):
         if r["kind"] != "forward":
             continue
-        picks = [_rule_picks(r, f, 6) for f in ("auth", "authpriv")]
+        picks = [rule_picks(r, f, 6) for f in ("auth", "authpriv")]
         if not r["target"] or LOOPBACK.match(r["target"]):
             ignored.append(f"{r['where']}  (loopback)")
         elif any(p is not False for p in picks):
             found.append(r["where"])
         else:
             ignored.append(f"{r['where']}  (no auth/authpriv)")
-    for p in _syslog_ng(by_file):
+    for p in syslog_ng_paths(by_file):
         for target in p["forwards"]:
             if LOOPBACK.match(target):
                 ignored.append(f"{p['where']}  (loopback)")
@@ -823,90 +516,6 @@ def log_forwarding(facts, host):
 
 
 # --------------------------------------------------------------------------------------------
-# logrotate
-_PERIODS = {"hourly": 1 / 24, "daily": 1, "weekly": 7, "monthly": 31, "yearly": 365}
-_SCRIPTS = ("postrotate", "prerotate", "firstaction", "lastaction", "preremove")
-
-
-def _logrotate_blocks(by_file: dict[str, list[str]]) -> list[dict]:
-    """Simulate logrotate's reading order: /etc/logrotate.conf, with /etc/logrotate.d/* read where it
-    is included; global directives apply to the blocks that follow them (also across included files)."""
-    glob = {"period": None, "rotate": 0, "maxage": None}
-    blocks: list[dict] = []
-    dropins = [p for p in by_file if p.startswith("/etc/logrotate.d/")]
-
-    def run(path: str, lines: list[str]):
-        pending: list[str] = []
-        cur = None
-        script = False
-        for ln in lines:
-            word = ln.split()[0] if ln.split() else ""
-            if script:
-                script = word != "endscript"
-                continue
-            if cur is None:
-                if word == "include":
-                    arg = ln.split(None, 1)[1].strip().strip('"') if len(ln.split()) > 1 else ""
-                    if arg.rstrip("/") == "/etc/logrotate.d":
-                        for p in dropins:
-                            run(p, by_file[p])
-                    elif arg in by_file:
-                        run(arg, by_file[arg])
-                    continue
-                if "{" in ln:
-                    head, _, rest = ln.partition("{")
-                    pats = pending + head.split()
-                    pending = []
-                    cur = {**glob, "patterns": [p.strip('"\'') for p in pats], "where": path, "lines": []}
-                    if "}" in rest:  # one-line block
-                        for d in rest.split("}")[0].split(";"):
-                            _directive(cur, d.strip())
-                        blocks.append(cur)
-                        cur = None
-                    continue
-                if ln.startswith(("/", '"', "'", "~")):
-                    pending.extend(ln.split())
-                    continue
-                _directive(glob, ln)
-                continue
-            if ln.startswith("}"):
-                blocks.append(cur)
-                cur = None
-                continue
-            if word in _SCRIPTS:
-                script = True
-                continue
-            cur["lines"].append(ln)
-            _directive(cur, ln)
-
-    main = by_file.get("/etc/logrotate.conf")
-    if main is not None:
-        run("/etc/logrotate.conf", main)
-    else:  # no main file gathered: judge the drop-ins with logrotate's own defaults
-        for p in dropins:
-            run(p, by_file[p])
-    return blocks
-
-
-def _directive(target: dict, ln: str):
-    parts = ln.split()
-    if not parts:
-        return
-    word = parts[0]
-    if word in _PERIODS:
-        target["period"] = word
-    elif word == "size" or word.startswith("size="):
-        target["period"] = "size"
-    elif word == "rotate" and len(parts) > 1:
-        target["rotate"] = _int(parts[1], target["rotate"])
-    elif word == "maxage" and len(parts) > 1:
-        target["maxage"] = _int(parts[1], target.get("maxage"))
-
-
-def _path_match(pattern: str, path: str) -> bool:
-    return pattern.count("/") == path.count("/") and fnmatchcase(path, pattern)
-
-
 @check(
     id="mlps.audit.log_retention",
     title={"zh": "系统日志本地保留不少于 6 个月", "en": "System logs are kept locally for at least 6 months"},
@@ -936,11 +545,11 @@ def log_retention(facts, host, params):
     text, out = gathered(facts, LOGROTATE)
     if out:
         return out
-    blocks = _logrotate_blocks(files(text))
+    blocks = logrotate_blocks(files(text))
     need = float(params["log_retention_days"])
     short, good = [], []
     for f in params["rotated_log_files"]:
-        b = next((b for b in blocks if any(_path_match(p, f) for p in b["patterns"])), None)
+        b = next((b for b in blocks if any(path_match(p, f) for p in b["patterns"])), None)
         if b is None:
             continue
         period, rotate, maxage = b["period"], b["rotate"], b["maxage"]
@@ -949,7 +558,7 @@ def log_retention(facts, host, params):
         elif rotate is not None and rotate < 0:
             days, how = float("inf"), f"{period}, rotate {rotate} (never removed)"
         else:
-            days = (rotate or 0) * _PERIODS[period]
+            days = (rotate or 0) * PERIODS[period]
             how = f"{period} × rotate {rotate or 0} = {days:g} days"
         if maxage is not None and days is not None and maxage < days:
             days = maxage
@@ -1015,7 +624,7 @@ def auditd_log_retention(facts, host, params):
     if out:
         return out
     action = conf.get("max_log_file_action", "ignore").lower()
-    size, num = _int(conf.get("max_log_file"), 8), _int(conf.get("num_logs"), 0)
+    size, num = to_int(conf.get("max_log_file"), 8), to_int(conf.get("num_logs"), 0)
     ev = "\n".join(f"{k} = {conf[k]}" for k in ("write_logs", "log_format", "max_log_file_action", "max_log_file",
                                                   "num_logs") if k in conf) or "(no settings: auditd defaults)"
     if conf.get("write_logs", "yes").lower() == "no" or conf.get("log_format", "raw").lower() == "nolog":
@@ -1065,7 +674,7 @@ def auditd_log_retention(facts, host, params):
                        "$FileCreateMode and logrotate's 'create' mode so rotation does not widen them again."},
 )
 def log_permissions(facts, host, params):
-    fam = _family(facts, host)
+    fam = os_family(facts, host)
     logs = LOG_STAT[fam] if fam else LOG_STAT["debian"] + LOG_STAT["rhel"]
     checks = [(p, str(params["max_log_mode"])) for p in logs] + [(AUDIT_DIR, str(params["max_audit_dir_mode"]))]
     bad, good = [], []
@@ -1117,7 +726,7 @@ def log_permissions(facts, host, params):
 )
 def process_protection(facts, host, params):
     s = facts.get(AUDITCTL_S)
-    status = _audit_status(s.stdout) if s.ok else {}
+    status = audit_status(s.stdout) if s.ok else {}
     u = facts.get(REFUSE_STOP)
     refuse = None
     if u.ok:

@@ -7,16 +7,12 @@ engine picks the clauses of the host's level; the MAC and TLS checks also cite �
 """
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
-
 from audits.probes import Probe
 from checks import parsers
+from checks.baselines import SSH_REFS, TRANSIT_INTEGRITY_REFS, weak_algorithms
 from checks.contract import Outcome, check
+from checks.facts import SSHD_T, evidence_lines
 
-from ._shared import SSHD_T, evidence_lines
-
-SSH_REFS = ["GB/T 22239-2019 8.1.4.8 a", "GB/T 22239-2019 8.1.4.1 c", "GB/T 22239-2019 7.1.4.1 c"]
-TRANSIT_INTEGRITY_REFS = ["GB/T 22239-2019 8.1.4.7 a", "GB/T 22239-2019 7.1.4.7 a"]
 
 _RELOAD = {"zh": "然后用 sshd -t 检查语法并执行 systemctl reload sshd（Debian/Ubuntu 服务名为 ssh）。",
            "en": "then check the syntax with sshd -t and run systemctl reload sshd (the unit is ssh on Debian/Ubuntu)."}
@@ -43,11 +39,6 @@ def _sshd_list(facts, key: str):
     return algos, kv, None
 
 
-def _weak(algos: list[str], patterns) -> list[str]:
-    pats = [str(p).lower() for p in patterns]
-    return [a for a in algos if any(fnmatchcase(a.lower(), p) for p in pats)]
-
-
 def _judge(facts, key: str, patterns, what_zh: str, what_en: str, extra=None) -> Outcome:
     """Fail when sshd -T's ``key`` lists an algorithm matching one of ``patterns``.
 
@@ -64,14 +55,14 @@ def _judge(facts, key: str, patterns, what_zh: str, what_en: str, extra=None) ->
                               f"sshd -T does not print {key}: this OpenSSH is too old to show its built-in default "
                               f"{what_en}, which on such releases include weak ones; configure the list explicitly",
                               f"{key}: (not printed by sshd -T)")
-    bad = _weak(algos, patterns)
+    bad = weak_algorithms(algos, patterns)
     lines = [f"{key} {','.join(algos)}"]
     if extra:
         ekey, epatterns, applies = extra
         evalue = kv.get(ekey)
         if evalue is not None and applies(kv):
             ealgos = [a.strip() for a in evalue.split(",") if a.strip()]
-            ebad = _weak(ealgos, epatterns)
+            ebad = weak_algorithms(ealgos, epatterns)
             bad += ebad
             lines.append(f"{ekey} {evalue}")
     if bad:

@@ -15,9 +15,14 @@ from audits.probes import Probe
 from checks import parsers
 from checks.contract import Outcome, check
 
+from checks.facts import (LOGIN_DEFS, PAM, PASSWD, PROFILE, SECURITY_CONF, SHADOW, SS, SSHD_T, evidence_lines, files,
+                          gathered, os_family)
+from checks.parsers.common import to_int
+from checks.parsers.pam import (FAILLOCK_CONF, LOCKOUT, QUALITY, conf_settings, effective_min_length, is_enforcing,
+                                lockout_active, lockout_settings, pam_stack, pwquality_conf, quality_settings,
+                                required_classes, strip_comment)
+
 from ._listen import port_check
-from ._shared import (LOGIN_DEFS, PAM, PASSWD, PROFILE, SECURITY_CONF, SHADOW, SS, SSHD_T, conf, evidence_lines,
-                      files, gathered, pam_entries)
 
 L3_A, L2_A = "GB/T 22239-2019 8.1.4.1 a", "GB/T 22239-2019 7.1.4.1 a"
 L3_B, L2_B = "GB/T 22239-2019 8.1.4.1 b", "GB/T 22239-2019 7.1.4.1 b"
@@ -40,32 +45,12 @@ LOGIN_STACKS = {"debian": {"ssh": ("/etc/pam.d/sshd", "/etc/pam.d/common-auth"),
                            "console": ("/etc/pam.d/login", "/etc/pam.d/common-auth")},
                 "rhel": {"ssh": ("/etc/pam.d/sshd", "/etc/pam.d/password-auth"),
                          "console": ("/etc/pam.d/login", "/etc/pam.d/system-auth")}}
-QUALITY = ("pam_pwquality.so", "pam_cracklib.so")
-LOCKOUT = ("pam_faillock.so", "pam_tally2.so", "pam_tally.so")
-CREDITS = ("dcredit", "ucredit", "lcredit", "ocredit")
-# Built-in defaults: libpwquality >= 1.3 (Debian/Ubuntu, RHEL 8+); libpwquality 1.2.x (CentOS 7) and
-# pam_cracklib used minlen 9 with a credit of 1 per class.
-PWQ_DEFAULTS = {"minlen": 8, "dcredit": 0, "ucredit": 0, "lcredit": 0, "ocredit": 0, "minclass": 0}
-OLD_DEFAULTS = {"minlen": 9, "dcredit": 1, "ucredit": 1, "lcredit": 1, "ocredit": 1, "minclass": 0}
-PWQ_MAIN = "/etc/security/pwquality.conf"
-FAILLOCK_CONF = "/etc/security/faillock.conf"
 
 
 # --------------------------------------------------------------------------------------------- helpers
-def _int(value, default=None):
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return default
-
-
-def _nocomment(line: str) -> str:
-    return re.sub(r"\s+#.*$", "", line).strip()
-
-
-def _family(facts) -> str | None:
+def _pam_layout(facts) -> str | None:
     """debian/rhel from the host's os family; for an unknown family, from the PAM layout found."""
-    fam = facts.meta.get("os_family", "")
+    fam = os_family(facts)
     if fam in PAM:
         return fam
     for name, marker in (("rhel", "/etc/pam.d/system-auth:"), ("debian", "/etc/pam.d/common-auth:")):
@@ -77,39 +62,14 @@ def _family(facts) -> str | None:
 
 def _pam(facts):
     """(family, {path: [lines]}) or (None, Outcome to return)."""
-    fam = _family(facts)
+    fam = _pam_layout(facts)
     if fam is None:
         return None, Outcome.error("无法判断 PAM 配置布局（既无 common-auth 也无 system-auth）",
                                    "cannot tell the PAM layout (neither common-auth nor system-auth found)")
     text, bad = gathered(facts, PAM[fam])
     if bad:
         return None, bad
-    return fam, {p: [_nocomment(ln) for ln in lines] for p, lines in files(text).items()}
-
-
-def _stack(pam_files: dict, path: str | None, kind: str, _seen: set | None = None) -> list[dict]:
-    """Entries of one type (auth/password/...) of a PAM file, includes and substacks followed."""
-    seen = set() if _seen is None else _seen
-    if not path or path in seen or path not in pam_files:
-        return []
-    seen.add(path)
-    out = []
-    for e in pam_entries(pam_files[path]):
-        if e["type"] == "include":
-            parts = e["line"].split()
-            if len(parts) > 1:
-                out += _stack(pam_files, "/etc/pam.d/" + parts[1], kind, seen)
-        elif e["type"] == kind:
-            if e["control"] in ("include", "substack"):
-                out += _stack(pam_files, "/etc/pam.d/" + e["module"], kind, seen)
-            else:
-                out.append({**e, "file": path})
-    return out
-
-
-def _enforcing(entry) -> bool:
-    """optional/sufficient modules cannot make a request fail."""
-    return entry["control"] not in ("optional", "sufficient")
+    return fam, {p: [strip_comment(ln) for ln in lines] for p, lines in files(text).items()}
 
 
 def _shown(entries) -> str:
@@ -124,49 +84,6 @@ def _security(facts):
     return files(text), text, None
 
 
-def _pwq_conf(sec_files: dict, raw: str) -> tuple[dict, dict]:
-    """libpwquality settings from the config files: (settings, {setting: file it came from})."""
-    defaults = dict(PWQ_DEFAULTS)
-    # libpwquality < 1.3 (CentOS 7) ships its pwquality.conf documenting "# dcredit = 1" etc.
-    for ln in raw.splitlines():
-        path, _, body = ln.partition(":")
-        if path == PWQ_MAIN and re.match(r"^\s*#\s*[dulo]credit\s*=\s*1\s*$", body):
-            defaults = dict(OLD_DEFAULTS)
-            break
-    settings, source = dict(defaults), {k: "default" for k in defaults}
-    order = sorted(p for p in sec_files if p.startswith(PWQ_MAIN + ".d/")) + [PWQ_MAIN]
-    for path in order:
-        for k, v in conf([_nocomment(x) for x in sec_files.get(path, [])]).items():
-            settings[k.lower()], source[k.lower()] = v, path
-    return settings, source
-
-
-def _quality_settings(entry, pwq_settings: dict, pwq_source: dict) -> tuple[dict, dict]:
-    if entry["module"] == "pam_cracklib.so":  # reads only its own arguments
-        s, src = dict(OLD_DEFAULTS), {k: "default" for k in OLD_DEFAULTS}
-    else:
-        s, src = dict(pwq_settings), dict(pwq_source)
-    for k, v in entry["args"].items():
-        s[k.lower()], src[k.lower()] = v, "PAM"
-    return s, src
-
-
-def _min_length(s: dict, module: str) -> tuple[int, str]:
-    floor = 5 if module == "pam_cracklib.so" else 6  # both modules raise a smaller minlen to this
-    minlen = max(_int(s.get("minlen"), 8), floor)
-    credit = sum(max(_int(s.get(c), 0), 0) for c in CREDITS)
-    eff = max(minlen - credit, 1)
-    how = f"minlen={minlen}" + (f" - positive credits {credit}" if credit else "") + f" → {eff}"
-    return eff, how
-
-
-def _classes(s: dict) -> tuple[int, str]:
-    minclass = min(max(_int(s.get("minclass"), 0), 0), 4)
-    required = [c for c in CREDITS if _int(s.get(c), 0) < 0]
-    n = max(minclass, len(required))
-    return n, f"minclass={minclass}, negative credits: {','.join(required) or 'none'} → {n}"
-
-
 def _quality(facts):
     """Per password stack file: (path, enforcing quality entries with settings, all password entries, file present)."""
     fam, pam = _pam(facts)
@@ -175,16 +92,16 @@ def _quality(facts):
     sec, raw, bad = _security(facts)
     if bad:
         return None, bad
-    pwq, src = _pwq_conf(sec, raw)
+    pwq, src = pwquality_conf(sec, raw)
     out = []
     for path in PASSWORD_STACKS[fam]:
-        entries = _stack(pam, path, "password")
+        entries = pam_stack(pam, path, "password")
         q = []
         for e in entries:
             if e["module"] not in QUALITY:
                 continue
-            s, s_src = _quality_settings(e, pwq, src)
-            if not _enforcing(e):
+            s, s_src = quality_settings(e, pwq, src)
+            if not is_enforcing(e):
                 e["why"] = f"control {e['control']} only warns"
             elif str(s.get("enforcing", "1")).strip() == "0":
                 e["why"] = f"enforcing=0 ({s_src.get('enforcing')}) only warns"
@@ -369,9 +286,9 @@ def password_min_length(facts, host, params):
     results = []
     for path, q, entries, _ in rows:
         unix = [e for e in entries if e["module"] == "pam_unix.so"]
-        unix_min = max((_int(e["args"].get("minlen"), 0) for e in unix), default=0)
+        unix_min = max((to_int(e["args"].get("minlen"), 0) for e in unix), default=0)
         if q:
-            eff, how = min((_min_length(e["settings"], e["module"]) for e in q), key=lambda t: t[0])
+            eff, how = min((effective_min_length(e["settings"], e["module"]) for e in q), key=lambda t: t[0])
             how = f"{q[0]['module']} {how}"
             if unix_min > eff:
                 eff, how = unix_min, f"{how}; pam_unix minlen={unix_min}"
@@ -418,7 +335,7 @@ def password_classes(facts, host, params):
     results = []
     for path, q, _entries, _ in rows:
         if q:
-            n, how = min((_classes(e["settings"]) for e in q), key=lambda t: t[0])
+            n, how = min((required_classes(e["settings"]) for e in q), key=lambda t: t[0])
             results.append((path, n, f"{q[0]['module']} {how}"))
         else:
             results.append((path, 0, "no pam_pwquality/pam_cracklib → 0"))
@@ -494,7 +411,7 @@ def password_history(facts, host, params):
     text, bad = gathered(facts, PWHISTORY)
     if bad:
         return bad
-    conf_remember = _int(conf([_nocomment(x) for x in parsers.lines(text)]).get("remember"))
+    conf_remember = to_int(conf_settings([strip_comment(x) for x in parsers.lines(text)]).get("remember"))
     want = int(params["password_history"])
     results = []
     for path in PASSWORD_STACKS[fam]:
@@ -502,14 +419,14 @@ def password_history(facts, host, params):
             results.append((path, 0, "(missing)"))
             continue
         best, how = 0, "no pam_pwhistory, pam_unix without remember="
-        for e in _stack(pam, path, "password"):
+        for e in pam_stack(pam, path, "password"):
             n = None
-            if e["module"] == "pam_pwhistory.so" and _enforcing(e):
-                arg = _int(e["args"].get("remember"))
+            if e["module"] == "pam_pwhistory.so" and is_enforcing(e):
+                arg = to_int(e["args"].get("remember"))
                 n = arg if arg is not None else conf_remember if conf_remember is not None else 10
                 src = "argument" if arg is not None else "pwhistory.conf" if conf_remember is not None else "default"
             elif e["module"] == "pam_unix.so" and "remember" in e["args"]:
-                n, src = _int(e["args"]["remember"], 0), "argument"
+                n, src = to_int(e["args"]["remember"], 0), "argument"
             if n is not None and n >= best:
                 best, how = n, f"{e['module']} remember={n} ({src})"
         results.append((path, best, how))
@@ -547,7 +464,7 @@ def account_max_age(facts, host, params):
         pw = r["password"]
         if not (pw.startswith("$") or pw == "DES"):  # locked (!, *), empty or no password
             continue
-        age = _int(r["max"])
+        age = to_int(r["max"])
         if age is None or age < 0 or age > limit:
             bad_rows.append(f"{r['name']}: max {r['max'] or '(none)'}")
         else:
@@ -595,14 +512,14 @@ def password_hash(facts, host, params):
     ev.append(f"/etc/login.defs: ENCRYPT_METHOD {method or '(not set: DES)'}")
     if not method or method.upper() not in allowed:
         problems.append(("login.defs ENCRYPT_METHOD 不在允许列表中", f"login.defs ENCRYPT_METHOD is {method or 'not set'}"))
-    fam = _family(facts)
+    fam = _pam_layout(facts)
     if fam is not None:
         text, bad = gathered(facts, PAM[fam])
         if bad:
             return bad
-        pam = {p: [_nocomment(x) for x in ls] for p, ls in files(text).items()}
+        pam = {p: [strip_comment(x) for x in ls] for p, ls in files(text).items()}
         for path in PASSWORD_STACKS[fam]:
-            for e in _stack(pam, path, "password"):
+            for e in pam_stack(pam, path, "password"):
                 if e["module"] != "pam_unix.so":
                     continue
                 if {"md5", "bigcrypt"} & set(e["args"]):
@@ -643,31 +560,15 @@ def _lockout(facts):
     sec, _raw, bad = _security(facts)
     if bad:
         return None, bad
-    fl_conf = {k.lower(): v for k, v in conf([_nocomment(x) for x in sec.get(FAILLOCK_CONF, [])]).items()}
+    fl_conf = {k.lower(): v for k, v in conf_settings([strip_comment(x) for x in sec.get(FAILLOCK_CONF, [])]).items()}
     groups = {}
     for group, candidates in LOGIN_STACKS[fam].items():
         path = next((p for p in candidates if p in pam), None)
-        entries = [e for e in _stack(pam, path, "auth") if e["module"] in LOCKOUT]
+        entries = [e for e in pam_stack(pam, path, "auth") if e["module"] in LOCKOUT]
         for e in entries:
-            if e["module"] == "pam_faillock.so":
-                s = {"deny": "3", "unlock_time": "600", "source": "default"}
-                s.update({k: v for k, v in fl_conf.items()})
-                if fl_conf:
-                    s["source"] = FAILLOCK_CONF
-            else:  # pam_tally2/pam_tally: arguments only; no deny means no lockout
-                s = {"deny": "0", "unlock_time": "0", "source": "default"}
-            for k, v in e["args"].items():
-                s[k.lower()] = v
-            e["settings"] = s
+            e["settings"] = lockout_settings(e, fl_conf)
         groups[group] = (path, entries)
     return groups, None
-
-
-def _lock_active(entries) -> bool:
-    fl = [e for e in entries if e["module"] == "pam_faillock.so"]
-    if fl:
-        return (any("preauth" in e["args"] and _enforcing(e) for e in fl) and any("authfail" in e["args"] for e in fl))
-    return any(_enforcing(e) for e in entries)
 
 
 def _deciding(groups) -> list[dict]:
@@ -725,7 +626,7 @@ def lockout_enabled(facts, host):
     groups, bad = _lockout(facts)
     if bad:
         return bad
-    gaps = [g for g, (_p, entries) in groups.items() if not _lock_active(entries)]
+    gaps = [g for g, (_p, entries) in groups.items() if not lockout_active(entries)]
     ev = "\n".join(f"{g} ({path or 'no PAM file'}): " + (", ".join(_mode(e) for e in entries) or "no lockout module")
                    for g, (path, entries) in groups.items())
     if gaps:
@@ -763,7 +664,7 @@ def lockout_deny(facts, host, params):
     limit = int(params["lockout_max_attempts"])
     ev, worse = [], []
     for e in lines:
-        n = _int(e["settings"].get("deny"), 0)
+        n = to_int(e["settings"].get("deny"), 0)
         src = "PAM" if "deny" in e["args"] else e["settings"]["source"]
         ev.append(f"{e['file']}: {_mode(e)} deny={n} ({src})")
         if n <= 0 or n > limit:
@@ -804,7 +705,7 @@ def lockout_unlock_time(facts, host, params):
     ev, short = [], []
     for e in lines:
         raw = str(e["settings"].get("unlock_time", "0")).strip().lower()
-        n = 0 if raw == "never" else _int(raw, -1)
+        n = 0 if raw == "never" else to_int(raw, -1)
         src = "PAM" if "unlock_time" in e["args"] else e["settings"]["source"]
         ev.append(f"{e['file']}: {_mode(e)} unlock_time={raw} ({src})")
         if n != 0 and n < limit:
@@ -945,14 +846,14 @@ def shell_timeout(facts, host, params):
             if "TMOUT" not in ln:
                 continue
             shown.append(f"{path}: {ln}")
-            for val, ro in _tmout_statements(_nocomment(ln)):
+            for val, ro in _tmout_statements(strip_comment(ln)):
                 if readonly:
                     continue  # bash refuses to change a readonly variable
                 if val is not None:
                     value = val
                 readonly = readonly or ro
     ev = evidence_lines(shown)
-    secs = _int(value)
+    secs = to_int(value)
     if value is None:
         return Outcome.failed("未设置 TMOUT", "TMOUT is not set", ev or "no TMOUT in /etc/profile, /etc/profile.d/*.sh, /etc/bashrc, /etc/bash.bashrc")
     if secs is None or secs <= 0 or secs > limit:
@@ -1045,15 +946,15 @@ def multi_factor(facts, host, params):
         return Outcome.manual(f"主机上无可读的 sshd 配置；{ask_zh}", f"no readable sshd configuration; {ask_en}", res.stderr[:200])
     kv = parsers.sshd_t(res.stdout)
     otp_mods = {str(m) for m in params["mfa_pam_modules"]}
-    fam = _family(facts)
+    fam = _pam_layout(facts)
     pam_auth = []
     if fam is not None:
         text, bad = gathered(facts, PAM[fam])
         if not bad:
-            pam = {p: [_nocomment(x) for x in ls] for p, ls in files(text).items()}
-            pam_auth = _stack(pam, "/etc/pam.d/sshd", "auth")
+            pam = {p: [strip_comment(x) for x in ls] for p, ls in files(text).items()}
+            pam_auth = pam_stack(pam, "/etc/pam.d/sshd", "auth")
     # nullok (pam_google_authenticator, pam_oath) lets users without a token skip the second factor.
-    otp = [e for e in pam_auth if _enforcing(e) and "nullok" not in e["args"] and (
+    otp = [e for e in pam_auth if is_enforcing(e) and "nullok" not in e["args"] and (
         e["module"] in otp_mods or (e["module"] == "pam_sss.so" and "require_cert_auth" in e["args"]))]
     usepam = kv.get("usepam", "yes") == "yes"
     kbd = kv.get("kbdinteractiveauthentication", kv.get("challengeresponseauthentication", "no")) == "yes"

@@ -12,7 +12,7 @@ from audits.probes import Probe
 from checks import parsers
 from checks.contract import Outcome, check
 
-from ._shared import evidence_lines
+from checks.facts import evidence_lines
 
 # --------------------------------------------------------------------------------------------------
 # File-integrity tool: installed, database initialised, run on a schedule.

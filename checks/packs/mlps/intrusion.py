@@ -4,27 +4,29 @@ a minimal installation (risky server packages), b services/shares/ports (risky a
 listeners, NFS and Samba shares), c management access restricted by address and a default-deny host
 firewall, e known vulnerabilities (the xz backdoor;
 pending security updates are ``patching.security_updates``, which cites 8.1.4.4 e too), f (level 3) intrusion
-detection agents. The firewall readers below evaluate ``nft list ruleset`` and ``iptables-save``
-output for one question: would a NEW TCP connection from an arbitrary outside address to a port be
-accepted? Matches this reader does not understand are taken the pessimistic way (an accept that
-might apply counts as open, a drop that might not apply is ignored), so a doubtful ruleset fails
-rather than passes.
+detection agents. The rulesets are read by ``checks.parsers.firewall``, the shares by
+``checks.parsers.exports`` and ``checks.parsers.samba``, sshd and TCP wrappers by
+``checks.parsers.sshd`` and ``checks.parsers.tcpwrappers``.
 """
 from __future__ import annotations
 
 import ipaddress
 import re
-import shlex
-from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 
 from audits.inventory import parse_port
 from audits.probes import OS_PROBE, Probe
 from checks import parsers
+from checks.baselines import allowed_port_specs
 from checks.contract import Outcome, check
+from checks.facts import (DPKG_VERSIONS, PS, SS, SSHD_T, evidence_lines, gathered, listeners, os_family, probe_failure,
+                          probe_state, running)
+from checks.parsers.exports import export_lines, export_problems
+from checks.parsers.firewall import default_deny, input_chains, ipt_chains, nft_chains, port_reachability
+from checks.parsers.samba import guest_shares, smb_sections
+from checks.parsers.sshd import host_pattern_admits, sshd_values
+from checks.parsers.tcpwrappers import libwrap_honoured, sshd_access
 
-from ._listen import _listeners, port_check
-from ._shared import SS, SSHD_T, evidence_lines, files, gathered
+from ._listen import port_check
 
 # ---------------------------------------------------------------------------------------------
 # Probes (read-only). Same probe string = same probe, so other families naming these share them.
@@ -44,35 +46,10 @@ IPT4 = Probe("command", "iptables-save", True)
 IPT6 = Probe("command", "ip6tables-save", True)
 FIREWALLD = Probe("command", "firewall-cmd --state")
 UFW = Probe("command", "ufw status verbose", True)
-# Installed package versions (shared with the patching pack's pending-update check: one dpkg-query per host).
-DPKG_VERSIONS = Probe("command", "dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n'")
-PS = Probe("command", "ps -eo comm=")
 
 
 # ---------------------------------------------------------------------------------------------
 # Small helpers
-def _state(facts, probe):
-    """('ok' | 'missing' | 'error', result). A sudo command that is not installed reaches us as a
-    gathering error ("sudo: nft: command not found"), which means missing, not denied."""
-    res = facts.get(probe)
-    if res.error:
-        return ("missing" if "command not found" in res.error else "error"), res
-    if res.rc == 0:
-        return "ok", res
-    if res.rc == 127 or res.missing():
-        return "missing", res
-    return "error", res
-
-
-def _why(res) -> str:
-    return res.error or f"exit {res.rc}: {(res.stderr or '').strip()[:200]}"
-
-
-def _family(facts, host) -> str:
-    fam = facts.meta.get("os_family") or getattr(host, "os", "")
-    return fam if fam in ("debian", "rhel") else ""
-
-
 def _os_release(facts) -> dict[str, str]:
     res = facts.get(OS_PROBE)
     return parsers.os_release(res.stdout) if not res.error and res.stdout else {}
@@ -80,29 +57,25 @@ def _os_release(facts) -> dict[str, str]:
 
 def _installed(facts, host):
     """Installed package names from dpkg (Debian family) or rpm (RHEL family): (names, probe, Outcome)."""
-    fam = _family(facts, host)
+    fam = os_family(facts, host)
     order = {"debian": [DPKG_VERSIONS], "rhel": [RPM_NAMES]}.get(fam, [DPKG_VERSIONS, RPM_NAMES])
     last = None
     for probe in order:
-        st, res = _state(facts, probe)
+        st, res = probe_state(facts, probe)
         if st == "ok":
             if probe is DPKG_VERSIONS:  # only a package whose files are on disk (ii, hi) counts
                 return set(parsers.dpkg_versions(res.stdout)), probe, None
             return {ln.split()[0] for ln in res.stdout.splitlines() if ln.strip()}, probe, None
         last = (st, res, probe)
     st, res, probe = last
-    return None, probe, Outcome.error(f"无法列出已安装软件包（{probe}）：{_why(res)}",
-                                      f"cannot list installed packages ({probe}): {_why(res)}", res.stderr[:300])
+    return None, probe, Outcome.error(f"无法列出已安装软件包（{probe}）：{probe_failure(res)}",
+                                      f"cannot list installed packages ({probe}): {probe_failure(res)}", res.stderr[:300])
 
 
 def allowed_ports(host, params) -> set[tuple[int | None, str]]:
     """The ports a host may expose: ``base_ports``, its own inventory ``ports:`` and its roles' ``role_ports``
     (shared with the network view's ``network.exposure.undeclared_ports``)."""
-    specs = list(params["base_ports"]) + list((getattr(host, "settings", None) or {}).get("ports", []))
-    mapping = params["role_ports"] or {}
-    for role in getattr(host, "roles", []) or []:
-        specs += mapping.get(role, []) or []
-    return {parse_port(spec) for spec in specs}
+    return {parse_port(spec) for spec in allowed_port_specs(host, params)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,7 +163,7 @@ def risky_packages(facts, host, params):
                        "role in the plan."},
 )
 def undeclared_listeners(facts, host, params):
-    found, err = _listeners(facts)
+    found, err = listeners(facts)
     if found is None:
         return Outcome.error(f"无法列出监听端口：{err}", f"cannot list listening ports: {err}")
     roles = list(getattr(host, "roles", []) or [])
@@ -221,60 +194,6 @@ def undeclared_listeners(facts, host, params):
 
 
 # ---------------------------------------------------------------------------------------------
-def _export_lines(text: str) -> list[tuple[str, str]]:
-    """(path:lineno-ish, logical line) for /etc/exports and exports.d, joining backslash continuations."""
-    out: list[tuple[str, str]] = []
-    pending, where = "", ""
-    for raw in text.splitlines():
-        path, sep, line = raw.partition(":")
-        if not sep or not path.startswith("/"):
-            continue
-        body = line.split("#", 1)[0].rstrip()
-        if pending:
-            body = pending + " " + body.strip()
-        else:
-            where = path
-        if body.endswith("\\"):
-            pending = body[:-1]
-            continue
-        pending = ""
-        if body.strip():
-            out.append((where, body.strip()))
-    return out
-
-
-def _exports_problems(line: str) -> list[str]:
-    """What is wrong with one exports(5) line: export to everyone and/or no_root_squash."""
-    try:
-        words = shlex.split(line)
-    except ValueError:
-        words = line.split()
-    if not words:
-        return []
-    path, rest = words[0], words[1:]
-    # options may also be given as a separate "(opts)" after a space: that is an export to everyone
-    problems, default_opts, clients = [], "", []
-    for w in rest:
-        if w.startswith("-") and not clients:
-            default_opts = w[1:]
-            continue
-        clients.append(w)
-    no_client = not clients
-    if no_client:
-        problems.append("no client given → exported to every host")
-        clients = ["()"]
-    for c in clients:
-        host, _, opts = c.partition("(")
-        opts = (default_opts + "," + opts.rstrip(")")).strip(",")
-        if host in ("*", "0.0.0.0/0", "::/0", "*.*") or re.fullmatch(r"[*?]+", host):
-            problems.append(f"{host} → exported to every host")
-        elif not host and not no_client:
-            problems.append(f"({opts}) without a host (space before the options) → exported to every host")
-        if "no_root_squash" in [o.strip() for o in opts.split(",")]:
-            problems.append(f"{host or '*'}({opts}) → no_root_squash")
-    return [f"{path}: {p}" for p in problems]
-
-
 @check(
     id="mlps.intrusion.nfs_exports",
     title={"zh": "NFS 共享不对所有主机开放且不使用 no_root_squash", "en": "NFS exports are not open to everyone and do not use no_root_squash"},
@@ -297,8 +216,8 @@ def nfs_exports(facts, host):
     text, err = gathered(facts, EXPORTS)
     if err:
         return err
-    entries = _export_lines(text)
-    problems = [f"{where}: {p}" for where, line in entries for p in _exports_problems(line)]
+    entries = export_lines(text)
+    problems = [f"{where}: {p}" for where, line in entries for p in export_problems(line)]
     if problems:
         return Outcome.failed(f"NFS 共享配置不当（{len(problems)} 处）", f"{len(problems)} unsafe NFS export setting(s)",
                               evidence_lines(problems))
@@ -309,61 +228,6 @@ def nfs_exports(facts, host):
 
 
 # ---------------------------------------------------------------------------------------------
-_TRUE = {"yes", "true", "1", "on"}
-
-
-def _smb_sections(text: str) -> list[tuple[str, dict[str, str], list[str]]]:
-    """smb.conf / testparm -s → [(section, {normalised key: value}, raw lines)]."""
-    out: list[tuple[str, dict[str, str], list[str]]] = []
-    cur: tuple[str, dict[str, str], list[str]] | None = None
-    pending = ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if pending:
-            line = pending + line
-            pending = ""
-        if not line or line[0] in "#;":
-            continue
-        if line.endswith("\\"):
-            pending = line[:-1]
-            continue
-        m = re.match(r"^\[([^\]]+)\]$", line)
-        if m:
-            cur = (m.group(1).strip(), {}, [])
-            out.append(cur)
-            continue
-        key, eq, value = line.partition("=")
-        if not eq or cur is None:
-            continue
-        k = re.sub(r"\s+", " ", key.strip().lower())
-        cur[1][k] = value.strip()
-        cur[2].append(f"[{cur[0]}] {k} = {value.strip()}")
-    return out
-
-
-def _smb_guest(sections) -> list[str]:
-    glob = next((s for s in sections if s[0].lower() == "global"), None)
-
-    def guest(kv: dict[str, str], default: bool) -> tuple[bool, str]:
-        for k in ("guest ok", "public", "guest only", "only guest"):
-            if k in kv:
-                if kv[k].lower() in _TRUE:
-                    return True, f"{k} = {kv[k]}"
-        if "guest ok" in kv or "public" in kv:
-            return False, ""
-        return default, "guest ok = yes (from [global])" if default else ""
-
-    g_default, _ = guest(glob[1], False) if glob else (False, "")
-    bad = []
-    for name, kv, _lines in sections:
-        if name.lower() == "global":
-            continue
-        is_guest, why = guest(kv, g_default)
-        if is_guest:
-            bad.append(f"[{name}] {why}" + (f" (path = {kv['path']})" if "path" in kv else ""))
-    return bad
-
-
 @check(
     id="mlps.intrusion.samba_guest",
     title={"zh": "Samba 共享不允许匿名（guest）访问", "en": "No Samba share allows guest access"},
@@ -383,7 +247,7 @@ def _smb_guest(sections) -> list[str]:
                        "never' in [global]; then run smbcontrol all reload-config."},
 )
 def samba_guest(facts, host):
-    st, res = _state(facts, TESTPARM)
+    st, res = probe_state(facts, TESTPARM)
     source = "testparm -s"
     if st == "ok":
         text = res.stdout
@@ -399,8 +263,8 @@ def samba_guest(facts, host):
                                       "/etc/samba/smb.conf: absent")
             return err
         source = "/etc/samba/smb.conf"
-    sections = _smb_sections(text)
-    bad = _smb_guest(sections)
+    sections = smb_sections(text)
+    bad = guest_shares(sections)
     if bad:
         return Outcome.failed(f"允许匿名访问的 Samba 共享：{len(bad)} 个", f"{len(bad)} Samba share(s) allow guest access",
                               evidence_lines([f"source: {source}"] + bad))
@@ -410,505 +274,23 @@ def samba_guest(facts, host):
 
 
 # ---------------------------------------------------------------------------------------------
-# Firewall readers: one model for nftables and iptables rulesets.
-SERVICES = {"ssh": 22, "http": 80, "https": 443, "telnet": 23, "ftp": 21, "smtp": 25, "domain": 53, "ntp": 123}
-ANY_NET = ("0.0.0.0/0", "::/0", "0/0")
-
-
-@dataclass
-class Rule:
-    text: str
-    verdict: str | None = None        # accept | deny | return | jump | goto | None
-    target: str = ""
-    families: frozenset = frozenset({4, 6})
-    src: str | None = None            # None | 'pos' (only some sources) | 'neg' (all but some sources)
-    ports: list | None = None         # None: any port; else [(neg, [(lo, hi)...] or None=unresolved)]
-    never: bool = False               # a match a new outside TCP packet cannot satisfy
-    maybe: bool = False               # a match this reader does not understand
-    bare: bool = False                # no match at all (unconditional)
-
-    def applies(self, fam: int, ports: set[int]) -> str:
-        """'yes' | 'no' | 'maybe' for a NEW TCP packet from an arbitrary source to one of ``ports``."""
-        if fam not in self.families or self.never:
-            return "no"
-        state = "yes"
-        for neg, ranges in self.ports or []:
-            if ranges is None:
-                state = "maybe"
-                continue
-            hit = any(lo <= p <= hi for p in ports for lo, hi in ranges)
-            if hit == neg:
-                return "no"
-        return "maybe" if self.maybe else state
-
-
-@dataclass
-class Chain:
-    name: str
-    hook: str = ""
-    kind: str = ""
-    policy: str = "accept"
-    families: frozenset = frozenset({4, 6})
-    label: str = ""
-    rules: list = field(default_factory=list)
-
-
-def _ranges(value: str, sets: dict[str, list[str]] | None = None):
-    """'22' / 'ssh' / '1-1024' / '{ 22, 80 }' / '22:25' / '22,80' / '@name' → [(lo, hi)] or None (unknown)."""
-    v = value.strip()
-    if v.startswith("@"):
-        if sets is None or v[1:] not in sets:
-            return None
-        items = sets[v[1:]]
-    else:
-        items = [x for x in re.split(r"[,\s{}]+", v) if x]
-    out = []
-    for it in items:
-        m = re.fullmatch(r"(\w+)(?:[-:](\w+))?", it)
-        if not m:
-            return None
-        lo, hi = m.group(1), m.group(2) or m.group(1)
-        lo_n = int(lo) if lo.isdigit() else SERVICES.get(lo)
-        hi_n = int(hi) if hi.isdigit() else SERVICES.get(hi)
-        if lo_n is None or hi_n is None:
-            return None
-        out.append((lo_n, hi_n))
-    return out
-
-
-def _is_any_net(value: str) -> bool:
-    return any(a in re.split(r"[,\s{}]+", value) for a in ANY_NET)
-
-
-_NFT_NEUTRAL = [r"\bcounter(?:\s+packets\s+\d+\s+bytes\s+\d+)?", r'\bcomment\s+"[^"]*"',
-                r'\blog(?:\s+prefix\s+"[^"]*"|\s+level\s+\S+|\s+group\s+\d+|\s+flags\s+\S+)*']
-_VAL = r"(!=\s*)?(\{[^}]*\}|\"[^\"]*\"|\S+)"
-
-
-def _vals(v: str) -> list[str]:
-    return [x.strip('"') for x in re.split(r"[,\s{}]+", v) if x]
-
-
-_MCAST = re.compile(r"^(22[4-9]|23\d)\.|^255\.255\.255\.255|^ff[0-9a-f]{2}:|^fe80:")
-
-
-def _nft_rule(text: str, sets: dict[str, list[str]], table_fams: frozenset) -> list[Rule]:
-    """One nft rule line → Rules (a verdict map becomes one Rule per entry)."""
-    body = text
-    for rx in _NFT_NEUTRAL:
-        body = re.sub(rx, " ", body)
-    body = " " + re.sub(r"\s+", " ", body).strip() + " "
-    vmap = None
-    m = re.search(r"\s(\S+(?:\s\S+)?)\svmap\s(\{[^}]*\})\s*$", body)
-    if m:
-        vmap = (m.group(1).strip(), m.group(2))
-        body = body[: m.start()] + " "
-    verdict, target = None, ""
-    if not vmap:
-        m = re.search(r"\s(accept|drop|reject(?:\s+with\s+.*)?|return|queue.*|continue|(jump|goto)\s+(\S+))\s*$", body)
-        if m:
-            word = m.group(1).split()[0]
-            verdict = {"drop": "deny", "reject": "deny", "queue": None, "continue": None}.get(word, word)
-            target = m.group(3) or ""
-            body = body[: m.start()] + " "
-    r = Rule(text=text.strip(), verdict=verdict, target=target, families=table_fams)
-    matched = False
-
-    def only(fam):
-        r.families = r.families & frozenset({fam})
-
-    def take(rx, fn):
-        nonlocal body, matched
-        while True:
-            mm = re.search(rx, body)
-            if not mm:
-                return
-            matched = True
-            fn(*mm.groups())
-            body = body[: mm.start()] + " " + body[mm.end():]
-
-    def saddr(l3, neg, v):
-        only(4 if l3 == "ip" else 6)
-        if not (_is_any_net(v) and not neg):
-            r.src = "neg" if neg else "pos"
-
-    def daddr(l3, neg, v):
-        only(4 if l3 == "ip" else 6)
-        if not neg and _MCAST.match(v.strip("{ ")):
-            r.never = True
-        else:
-            r.maybe = True
-
-    def proto(kind, neg, v):
-        if kind.startswith("ip "):
-            only(4)
-        elif kind.startswith("ip6 "):
-            only(6)
-        if (("tcp" in _vals(v)) or ("6" in _vals(v))) == bool(neg):
-            r.never = True
-
-    def l4(proto_, what, neg, v):
-        if proto_ not in ("tcp", "th"):
-            r.never = True
-        elif what == "dport":
-            r.ports = (r.ports or []) + [(bool(neg), _ranges(v, sets))]
-        else:
-            r.maybe = True
-
-    def ct(what, neg, v):
-        if what == "state":
-            if ("new" in _vals(v)) == bool(neg):
-                r.never = True
-        elif what == "status" and "dnat" in _vals(v) and not neg:
-            r.never = True
-        else:
-            r.maybe = True
-
-    def iif(neg, v):
-        if "lo" in _vals(v) and not neg:
-            r.never = True
-        else:
-            r.maybe = True
-
-    def fib(neg, v):
-        if set(_vals(v)) & {"broadcast", "multicast", "anycast"} and not neg:
-            r.never = True
-        elif _vals(v) != ["local"] or neg:
-            r.maybe = True
-
-    def pkttype(neg, v):
-        if v in ("broadcast", "multicast") and not neg:
-            r.never = True
-        elif v != "host" or neg:
-            r.maybe = True
-
-    take(r"\s(ip|ip6) saddr\s" + _VAL, saddr)
-    take(r"\s(ip|ip6) daddr\s" + _VAL, daddr)
-    take(r"\s(ip protocol|ip6 nexthdr|meta l4proto)\s" + _VAL, proto)
-    take(r"\s(tcp|udp|udplite|sctp|dccp|th) (dport|sport|flags|option)\s" + _VAL, l4)
-    take(r"\s(?:icmp|icmpv6) (?:type|code)\s" + _VAL, lambda neg, v: setattr(r, "never", True))
-    take(r"\sct (state|status|mark|helper|direction|original|reply)\s" + _VAL, ct)
-    take(r"\s(?:meta\s)?(?:iif|iifname)\s" + _VAL, iif)
-    take(r"\sfib daddr type\s" + _VAL, fib)
-    take(r"\smeta nfproto (ipv4|ipv6)", lambda v: only(4 if v == "ipv4" else 6))
-    take(r"\s(?:meta\s)?pkttype\s" + _VAL, pkttype)
-    take(r"\slimit rate\s(?:over\s)?\S+(?:\sburst\s\d+\s\w+)?", lambda: setattr(r, "maybe", True))
-    if body.strip():
-        matched = True
-        r.maybe = True
-    r.bare = not matched
-    if not vmap:
-        return [r]
-    # verdict map: one pseudo-rule per entry, keyed by what the map looks at
-    key, out = vmap[0], []
-    for ent in [e.strip() for e in vmap[1].strip("{} ").split(",") if e.strip()]:
-        k, _, v = ent.partition(":")
-        k, words = k.strip().strip('"'), v.split()
-        rr = Rule(text=f"{text.strip()} [{ent}]", verdict={"drop": "deny", "reject": "deny"}.get(words[0], words[0])
-                  if words else None, target=words[1] if len(words) > 1 else "", families=r.families, src=r.src,
-                  ports=list(r.ports or []), never=r.never, maybe=r.maybe)
-        if rr.verdict in ("queue", "continue"):
-            rr.verdict = None
-        if key == "ct state":
-            rr.never = rr.never or k != "new"
-        elif key in ("tcp dport", "th dport"):
-            rr.ports = rr.ports + [(False, _ranges(k, sets))]
-        elif key in ("ip saddr", "ip6 saddr"):
-            rr.src = rr.src if k in ANY_NET else "pos"
-        elif key in ("iif", "iifname", "meta iifname", "meta iif"):
-            rr.never, rr.maybe = (True, rr.maybe) if k == "lo" else (rr.never, True)
-        elif key == "meta l4proto":
-            rr.never = rr.never or k not in ("tcp", "6")
-        else:
-            rr.maybe = True
-        out.append(rr)
-    return out
-
-
-def nft_chains(text: str) -> dict[str, Chain]:
-    """``nft list ruleset`` → chains keyed 'family table/chain' (jump targets resolve within the table)."""
-    chains: dict[str, Chain] = {}
-    table = None            # (family, name)
-    block = None            # ('chain', Chain) | ('set', name) | ('other', None)
-    depth = 0
-    sets: dict[tuple, dict[str, list[str]]] = {}
-    pending = ""
-    set_buf = ""
-    raw_rules: list[tuple[Chain, str, tuple]] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if pending:
-            line = pending + " " + line
-            pending = ""
-        if table is None:
-            m = re.match(r"^table\s+(\w+)\s+(\S+)\s*\{$", line)
-            if m:
-                table = (m.group(1), m.group(2))
-                sets.setdefault(table, {})
-            continue
-        if block is None:
-            if line == "}":
-                table = None
-                continue
-            m = re.match(r"^chain\s+(\S+)\s*\{$", line)
-            if m:
-                fams = {"ip": frozenset({4}), "ip6": frozenset({6}), "inet": frozenset({4, 6})}.get(table[0], frozenset())
-                ch = Chain(name=m.group(1), families=fams, label=f"{table[0]} {table[1]}/{m.group(1)}")
-                chains[f"{table[0]} {table[1]}/{m.group(1)}"] = ch
-                block = ("chain", ch)
-                continue
-            m = re.match(r"^(set|map)\s+(\S+)\s*\{$", line)
-            if m:
-                block = ("set", m.group(2))
-                set_buf = ""
-                depth = 1
-                continue
-            if line.endswith("{"):
-                block = ("other", None)
-                depth = 1
-            continue
-        kind, obj = block
-        if kind == "chain":
-            if line == "}":
-                block = None
-                continue
-            if line.count("{") > line.count("}"):
-                pending = line
-                continue
-            m = re.match(r"^type\s+(\w+)\s+hook\s+(\w+)(?:\s+device\s+\S+)?\s+priority\s+[^;]+;(?:\s*policy\s+(\w+);)?", line)
-            if m:
-                obj.kind, obj.hook, obj.policy = m.group(1), m.group(2), m.group(3) or "accept"
-                continue
-            raw_rules.append((obj, line, table))
-            continue
-        depth += line.count("{") - line.count("}")
-        if kind == "set":
-            set_buf += " " + line
-        if depth <= 0:
-            if kind == "set":
-                m = re.search(r"elements\s*=\s*\{([^}]*)\}", set_buf)
-                sets[table][obj] = [x for x in re.split(r"[,\s]+", m.group(1)) if x] if m else []
-            block = None
-    for ch, line, tbl in raw_rules:
-        for r in _nft_rule(line, sets.get(tbl, {}), ch.families):
-            if r.verdict in ("jump", "goto"):
-                r.target = f"{tbl[0]} {tbl[1]}/{r.target}"
-            ch.rules.append(r)
-    return chains
-
-
-def ipt_chains(text: str, fam: int) -> dict[str, Chain]:
-    """``iptables-save`` / ``ip6tables-save`` → the filter table's chains."""
-    chains: dict[str, Chain] = {}
-    table = ""
-    fams = frozenset({fam})
-    tool = "iptables" if fam == 4 else "ip6tables"
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("*"):
-            table = line[1:]
-            continue
-        if table != "filter" or not line or line.startswith("#"):
-            continue
-        if line.startswith(":"):
-            name, _, rest = line[1:].partition(" ")
-            pol = rest.split()[0] if rest.split() else "-"
-            chains[name] = Chain(name=name, hook="input" if name == "INPUT" else "", kind="filter" if name == "INPUT" else "",
-                                 policy={"DROP": "drop", "ACCEPT": "accept"}.get(pol, "accept"), families=fams,
-                                 label=f"{tool} filter/{name}")
-            continue
-        if not line.startswith("-A "):
-            continue
-        try:
-            tok = shlex.split(line)
-        except ValueError:
-            tok = line.split()
-        ch = chains.setdefault(tok[1], Chain(name=tok[1], families=fams, label=f"{tool} filter/{tok[1]}"))
-        ch.rules.append(_ipt_rule(line, tok[2:], fams))
-    return chains
-
-
-_IPT_NEUTRAL = {"--comment", "--set", "--name", "--mask", "--rsource", "--rdest"}
-
-
-def _ipt_rule(text: str, tok: list[str], fams: frozenset) -> Rule:
-    r = Rule(text=text, families=fams)
-    neg = False
-    i = 0
-    matched = False
-    while i < len(tok):
-        t = tok[i]
-        nxt = tok[i + 1] if i + 1 < len(tok) else ""
-        if t == "!":
-            neg = True
-            i += 1
-            continue
-        if t in ("-j", "--jump", "-g", "--goto"):
-            tgt = nxt
-            if tgt in ("ACCEPT",):
-                r.verdict = "accept"
-            elif tgt in ("DROP", "REJECT"):
-                r.verdict = "deny"
-            elif tgt == "RETURN":
-                r.verdict = "return"
-            elif tgt in ("LOG", "NFLOG", "ULOG", "MARK", "CONNMARK", "CT", "NOTRACK", "TRACE", "AUDIT", ""):
-                r.verdict = None
-            elif tgt.isupper() and tgt not in ("INPUT", "FORWARD", "OUTPUT"):
-                r.verdict = None          # other targets (NFQUEUE, TCPMSS, ...) decide nothing here
-            else:
-                r.verdict, r.target = ("goto" if t in ("-g", "--goto") else "jump"), tgt
-            break
-        matched = True
-        if t in ("-s", "--source", "--src-range"):
-            if not (_is_any_net(nxt) and not neg):
-                r.src = "neg" if neg else "pos"
-            i += 2
-        elif t in ("-d", "--destination", "--dst-range"):
-            if not neg and re.match(r"^(22[4-9]|23\d)\.|^255\.255\.255\.255|^ff[0-9a-f]{2}:|^fe80:", nxt):
-                r.never = True
-            else:
-                r.maybe = True
-            i += 2
-        elif t in ("-p", "--protocol"):
-            hit = nxt.lower() in ("tcp", "6", "all", "0")
-            if hit == neg:
-                r.never = True
-            i += 2
-        elif t in ("-i", "--in-interface"):
-            if nxt == "lo" and not neg:
-                r.never = True
-            else:
-                r.maybe = True
-            i += 2
-        elif t in ("--dport", "--destination-port", "--dports", "--destination-ports", "--ports"):
-            r.ports = (r.ports or []) + [(neg, _ranges(nxt))]
-            i += 2
-        elif t in ("--ctstate", "--state"):
-            if ("NEW" in nxt.upper().split(",")) == neg:
-                r.never = True
-            i += 2
-        elif t == "--match-set":
-            flags = tok[i + 2] if i + 2 < len(tok) else ""
-            if flags.split(",")[0] == "src":
-                r.src = "neg" if neg else "pos"
-            else:
-                r.maybe = True
-            i += 3
-        elif t == "--dst-type":
-            if nxt.upper() in ("BROADCAST", "MULTICAST", "ANYCAST") and not neg:
-                r.never = True
-            elif nxt.upper() != "LOCAL" or neg:
-                r.maybe = True
-            i += 2
-        elif t in ("--icmp-type", "--icmpv6-type"):
-            r.never = True
-            i += 2
-        elif t == "-m" or t == "--match":
-            i += 2
-        elif t in _IPT_NEUTRAL:
-            i += 1
-            while i < len(tok) and not tok[i].startswith("-") and tok[i] != "!":
-                i += 1
-        else:
-            r.maybe = True
-            i += 1
-            while i < len(tok) and not tok[i].startswith("-") and tok[i] != "!":
-                i += 1
-        neg = False
-    r.bare = not matched or not (r.src or r.ports or r.never or r.maybe)
-    return r
-
-
-def _walk(chains: dict[str, Chain], name: str, fam: int, ports: set[int], certain: bool, limited: list,
-          depth: int = 0) -> tuple[str | None, str]:
-    """Follow one chain for a NEW TCP packet from an arbitrary source: ('open'|'deny'|None, rule)."""
-    ch = chains.get(name)
-    if ch is None or depth > 24:
-        return None, ""
-    for r in ch.rules:
-        a = r.applies(fam, ports)
-        if a == "no" or r.verdict is None:
-            continue
-        if r.src == "pos":
-            # only some source addresses take this rule: an arbitrary outside packet does not
-            if r.verdict in ("accept", "jump", "goto"):
-                limited.append(f"{ch.label}: {r.text}")
-            continue
-        sure = certain and a == "yes"
-        if r.verdict == "accept":
-            return "open", f"{ch.label}: {r.text}"
-        if r.verdict == "deny":
-            if sure:
-                return "deny", f"{ch.label}: {r.text}"
-            continue
-        if r.verdict == "return":
-            if sure:
-                return None, ""
-            certain = False
-            continue
-        if r.verdict in ("jump", "goto"):
-            res, ev = _walk(chains, r.target, fam, ports, sure, limited, depth + 1)
-            if res:
-                return res, ev
-            if r.verdict == "goto":
-                if sure:
-                    return None, ""
-                certain = False
-    return None, ""
-
-
-def _input_chains(chains: dict[str, Chain], fam: int) -> list[tuple[str, Chain]]:
-    return [(k, c) for k, c in chains.items() if c.hook == "input" and c.kind == "filter" and fam in c.families]
-
-
-def port_reachability(rulesets: list[dict[str, Chain]], fam: int, ports: set[int]):
-    """('restricted' | 'open' | 'none', evidence lines): does any input chain drop NEW packets to
-    ``ports`` from an arbitrary source? 'none' when no input chain exists at all."""
-    evidence, limited, seen = [], [], False
-    for chains in rulesets:
-        for key, ch in _input_chains(chains, fam):
-            seen = True
-            res, ev = _walk(chains, key, fam, ports, True, limited)
-            if res is None:
-                res, ev = ("deny" if ch.policy == "drop" else "open"), f"{ch.label}: policy {ch.policy}"
-            if res == "deny":
-                return "restricted", list(dict.fromkeys(limited)) + [ev]
-            evidence.append(ev)
-    return ("open" if seen else "none"), evidence
-
-
-def default_deny(rulesets: list[dict[str, Chain]], fam: int) -> list[str]:
-    """Input chains whose default is to drop (policy drop, or a last rule that drops everything)."""
-    out = []
-    for chains in rulesets:
-        for _key, ch in _input_chains(chains, fam):
-            last = ch.rules[-1] if ch.rules else None
-            if ch.policy == "drop":
-                out.append(f"{ch.label}: policy drop")
-            elif last is not None and last.verdict == "deny" and last.bare and fam in last.families:
-                out.append(f"{ch.label}: last rule '{last.text}'")
-    return out
-
-
 def _rulesets(facts, fams: set[int]):
     """Parsed rulesets from nft and iptables-save, the states seen, and the probes that errored."""
     out, errors, present = [], [], []
     for probe in (NFT, IPT4, IPT6):
         if probe is IPT6 and 6 not in fams:
             continue
-        st, res = _state(facts, probe)
+        st, res = probe_state(facts, probe)
         if st == "ok":
             out.append(nft_chains(res.stdout) if probe is NFT else ipt_chains(res.stdout, 4 if probe is IPT4 else 6))
             present.append(probe.arg.split()[0])
         elif st == "error":
-            errors.append(f"{probe.arg}: {_why(res)}")
+            errors.append(f"{probe.arg}: {probe_failure(res)}")
     return out, present, errors
 
 
 def _has_ipv6(facts) -> bool:
-    st, res = _state(facts, HOST_ADDRS)
+    st, res = probe_state(facts, HOST_ADDRS)
     if st != "ok":
         return False
     for a in res.stdout.split():
@@ -922,67 +304,9 @@ def _has_ipv6(facts) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-def _sshd_values(text: str) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for ln in text.splitlines():
-        k, _, v = ln.strip().partition(" ")
-        if k:
-            out.setdefault(k.lower(), []).extend(v.split())
-    return out
-
-
-def _outside_matches(pattern: str, addr: str = "203.0.113.7") -> bool:
-    """Whether an AllowUsers host pattern admits the outside test address (or any address)."""
-    if pattern in ("", "*", "*.*") or re.fullmatch(r"[*?.]+", pattern):
-        return True
-    if "/" in pattern:
-        try:
-            return ipaddress.ip_address(addr) in ipaddress.ip_network(pattern, strict=False)
-        except ValueError:
-            return False
-    return fnmatchcase(addr, pattern)
-
-
 def _tcp_wrappers_effective(facts, fam: str) -> bool:
-    """sshd honours hosts.allow/deny only when built with libwrap: Debian <= 12 and Ubuntu <= 24.04
-    builds are; RHEL 8+ dropped tcp_wrappers. Newer releases are not trusted."""
-    kv = _os_release(facts)
-    ident, ver = kv.get("ID", "").lower(), kv.get("VERSION_ID", "")
-    major = int(ver.split(".")[0]) if ver.split(".")[0].isdigit() else None
-    if ident == "debian":
-        return major is not None and major <= 12
-    if ident == "ubuntu":
-        try:
-            return float(ver) <= 24.04
-        except ValueError:
-            return False
-    if fam == "rhel" or any(i in (kv.get("ID_LIKE", "") + " " + ident) for i in ("rhel", "centos", "fedora")):
-        return major is not None and major < 8
-    return fam == "debian"
-
-
-def _hosts_access(text: str) -> tuple[list[str] | None, list[str]]:
-    """(sshd allow lines with an address list, deny-all lines) from hosts.allow / hosts.deny."""
-    allow, deny, allow_all = [], [], False
-    for path, lines in files(text).items():
-        for ln in lines:
-            parts = [p.strip() for p in ln.split(":")]
-            if len(parts) < 2:
-                continue
-            daemons = [d for d in re.split(r"[,\s]+", parts[0]) if d]
-            clients = [c for c in re.split(r"[,\s]+", parts[1]) if c]
-            if not ({"sshd", "ALL"} & set(daemons)) or not clients:
-                continue
-            action = parts[2].lower() if len(parts) > 2 else ""
-            denies = path.endswith("hosts.deny") or action == "deny"
-            if denies and clients[0] == "ALL":
-                deny.append(f"{path}: {ln}")
-            elif not denies:
-                if clients[0] == "ALL" and "EXCEPT" not in clients:
-                    allow_all = True
-                else:
-                    allow.append(f"{path}: {ln}")
-    return (None if allow_all else allow), deny
+    """Whether this host's sshd honours hosts.allow/deny (see ``libwrap_honoured``)."""
+    return libwrap_honoured(_os_release(facts), fam)
 
 
 @check(
@@ -1029,18 +353,18 @@ def _hosts_access(text: str) -> tuple[list[str] | None, list[str]]:
 )
 def ssh_source_restricted(facts, host, params):
     passes, notes, errors = [], [], []
-    st, res = _state(facts, SSHD_OUTSIDE)
+    st, res = probe_state(facts, SSHD_OUTSIDE)
     outside = True
     if st != "ok":
         outside = False
-        st, res = _state(facts, SSHD_T)
+        st, res = probe_state(facts, SSHD_T)
     if st == "missing":
         return Outcome.not_applicable("未安装 sshd，无 SSH 管理通道", "sshd is not installed: no SSH management access")
     kv: dict[str, list[str]] = {}
     if st == "error":
-        errors.append(f"sshd -T: {_why(res)}")
+        errors.append(f"sshd -T: {probe_failure(res)}")
     else:
-        kv = _sshd_values(res.stdout)
+        kv = sshd_values(res.stdout)
     ports = {int(p) for p in kv.get("port", []) if p.isdigit()} or {22}
     listen = kv.get("listenaddress", [])
     for a in listen:
@@ -1053,7 +377,7 @@ def ssh_source_restricted(facts, host, params):
     if outside and deny_all:
         passes.append(f"sshd (from 203.0.113.7): {'; '.join(deny_all)}")
     allow = kv.get("allowusers", [])
-    if allow and all("@" in u and not _outside_matches(u.split("@", 1)[1]) for u in allow):
+    if allow and all("@" in u and not host_pattern_admits(u.split("@", 1)[1]) for u in allow):
         passes.append("sshd: allowusers " + " ".join(allow))
     elif kv:
         notes.append("sshd: allowusers " + (" ".join(allow) if allow else "(not set)"))
@@ -1077,7 +401,7 @@ def ssh_source_restricted(facts, host, params):
                 ips.append(ipaddress.ip_address(a.split("%")[0]))
             except ValueError:
                 ips.append(None)
-        hst, hres = _state(facts, HOST_ADDRS)
+        hst, hres = probe_state(facts, HOST_ADDRS)
         host_ips = set(hres.stdout.split()) if hst == "ok" else set()
         non_loop = [a for a, ip in zip(specific, ips) if ip is None or not ip.is_loopback]
         if not non_loop:
@@ -1092,10 +416,10 @@ def ssh_source_restricted(facts, host, params):
         notes.append("sshd: listenaddress " + ", ".join(listen))
 
     # (3) TCP wrappers
-    fam = _family(facts, host)
-    wst, wres = _state(facts, TCP_WRAPPERS)
+    fam = os_family(facts, host)
+    wst, wres = probe_state(facts, TCP_WRAPPERS)
     if wst in ("ok", "error") and wres.stdout and not wres.error:
-        allow_lines, deny_lines = _hosts_access(wres.stdout)
+        allow_lines, deny_lines = sshd_access(wres.stdout)
         if allow_lines is None and deny_lines:
             notes.append("tcp wrappers: hosts.allow admits sshd from ALL")
         elif deny_lines:
@@ -1163,10 +487,10 @@ def host_firewall(facts, host):
     rulesets, present, errors = _rulesets(facts, fams)
     covered: dict[int, list[str]] = {f: [f"IPv{f} {ln}" for ln in default_deny(rulesets, f)] for f in fams}
     extra = []
-    st, res = _state(facts, FIREWALLD)
+    st, res = probe_state(facts, FIREWALLD)
     if st == "ok" and res.stdout.strip() == "running":
         extra.append("firewalld: running")
-    ust, ures = _state(facts, UFW)
+    ust, ures = probe_state(facts, UFW)
     if ust == "ok" and re.search(r"^Status:\s*active", ures.stdout, re.M):
         if re.search(r"^Default:\s*(deny|reject)\s*\(incoming\)", ures.stdout, re.M):
             extra.append("ufw: active, default deny (incoming)")
@@ -1174,7 +498,7 @@ def host_firewall(facts, host):
             d = re.search(r"^Default:.*$", ures.stdout, re.M)
             covered.setdefault(0, []).append("ufw active but " + (d.group(0) if d else "no default policy shown"))
     elif ust == "error":
-        errors.append(f"ufw status: {_why(ures)}")
+        errors.append(f"ufw status: {probe_failure(ures)}")
     if extra:
         return Outcome.passed("主机防火墙已启用并默认拒绝入站", "a host firewall is active with default-deny inbound",
                               evidence_lines(extra + [ln for f in sorted(fams) for ln in covered[f]]))
@@ -1182,7 +506,7 @@ def host_firewall(facts, host):
     if not missing:
         return Outcome.passed("主机防火墙已启用并默认拒绝入站", "a host firewall is active with default-deny inbound",
                               evidence_lines(ln for f in sorted(fams) for ln in covered[f]))
-    seen = [f"IPv{f} {c.label}: policy {c.policy}" for rs in rulesets for f in missing for _k, c in _input_chains(rs, f)]
+    seen = [f"IPv{f} {c.label}: policy {c.policy}" for rs in rulesets for f in missing for _k, c in input_chains(rs, f)]
     if not seen and not present and errors:
         return Outcome.error("无法读取防火墙规则：" + "；".join(errors)[:300], "cannot read the firewall rules: " +
                              "; ".join(errors)[:300])
@@ -1192,7 +516,7 @@ def host_firewall(facts, host):
         ev.append(f"no input chain in: {', '.join(present)}" if present else
                   "no nftables/iptables ruleset, firewalld not running, ufw not active")
     if st == "ok" or st == "error":
-        ev.append(f"firewall-cmd --state: {(res.stdout or res.stderr).strip()[:80] or _why(res)}")
+        ev.append(f"firewall-cmd --state: {(res.stdout or res.stderr).strip()[:80] or probe_failure(res)}")
     return Outcome.failed(f"{what} 入站未默认拒绝（未发现默认拒绝的主机防火墙）", f"no default-deny inbound firewall for "
                           f"{', '.join(f'IPv{f}' for f in missing)}", evidence_lines(ev + errors))
 
@@ -1230,7 +554,7 @@ def _xz_bad(version: str) -> bool:
                        "compromised: review sshd logins, rotate host keys and credentials."},
 )
 def xz_backdoor(facts, host):
-    fam = _family(facts, host)
+    fam = os_family(facts, host)
     order = {"debian": [XZ_DEB], "rhel": [XZ_RPM]}.get(fam, [XZ_DEB, XZ_RPM])
     for probe in order:
         res = facts.get(probe)
@@ -1239,7 +563,7 @@ def xz_backdoor(facts, host):
                 continue
             if res.rc == 127 or (res.error and "command not found" in res.error):
                 return Outcome.error(f"主机上没有 {probe.arg.split()[0]}", f"{probe.arg.split()[0]} is not on the host")
-            return Outcome.error(f"无法查询 xz 版本：{_why(res)}", f"cannot query the xz version: {_why(res)}")
+            return Outcome.error(f"无法查询 xz 版本：{probe_failure(res)}", f"cannot query the xz version: {probe_failure(res)}")
         found, bad = [], []
         for ln in res.stdout.splitlines():
             parts = ln.split()
@@ -1261,15 +585,6 @@ def xz_backdoor(facts, host):
 
 
 # ---------------------------------------------------------------------------------------------
-def running(facts, names) -> tuple[list[str] | None, Outcome | None]:
-    """Which of ``names`` run (``ps -eo comm=`` truncates names to 15 characters)."""
-    text, err = gathered(facts, PS, missing=None)
-    if err:
-        return None, err
-    comms = {ln.strip() for ln in text.splitlines() if ln.strip()}
-    return [n for n in names if str(n)[:15] in comms], None
-
-
 @check(
     id="mlps.intrusion.hids_agent",
     title={"zh": "运行主机入侵检测（HIDS/EDR）代理", "en": "A host intrusion-detection (HIDS/EDR) agent runs"},

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from checks.contract import Outcome
-from checks.packs.mlps._shared import evidence_lines
+from checks.baselines import allowed_port_specs
+from checks.facts import evidence_lines
 from audits.inventory import parse_port
 
 ANY_OS = {"os": ("linux", "windows")}  # the network view does not depend on the host's os
@@ -44,6 +45,11 @@ def is_tls(p: dict) -> bool:
 def declared_ports(host) -> set[tuple[int, str]]:
     """The host's own ``ports:`` from the inventory, as (port, proto or '' for both)."""
     return {parse_port(spec) for spec in (host.settings.get("ports", []) if hasattr(host, "settings") else [])}
+
+
+def allowed_ports(host, params) -> set[tuple[int | None, str]]:
+    """The ports the host's roles and inventory allow (``checks.baselines.allowed_port_specs``)."""
+    return {parse_port(spec) for spec in allowed_port_specs(host, params)}
 
 
 def declared(p: dict, allowed: set[tuple[int, str]]) -> bool:

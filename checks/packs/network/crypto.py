@@ -1,7 +1,8 @@
 """Network pack, cryptography seen from the network: SSH algorithms (nmap ssh2-enum-algos), TLS
 protocols and ciphers (ssl-enum-ciphers) and certificates (ssl-cert's PEM, parsed with
-``cryptography``). The weak-algorithm lists are the host-side checks' parameters
-(``mlps.confidentiality.ssh_*``), so both views judge by the same list; clauses as there.
+``cryptography``). The weak-algorithm lists are shared with the host-side checks
+(``mlps.confidentiality.ssh_*``) through ``checks.baselines``, so both views judge by the same list;
+clauses as there.
 """
 from __future__ import annotations
 
@@ -12,24 +13,24 @@ import re
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from checks.ages import parse_when, run_start
+from checks.baselines import SSH_REFS, TRANSIT_INTEGRITY_REFS, WEAK_SSH_ALGORITHMS, param_defaults, weak_algorithms
 from checks.contract import Outcome, check
-from checks.packs.mlps._shared import evidence_lines
-from checks.packs.mlps import confidentiality as host_side  # a module, so its checks are not collected twice
+from checks.facts import evidence_lines, run_start
+from checks.parsers.times import parse_when
 
 from ._facts import ANY_OS, is_tls, open_ports, scanned, script_lines
 
-SSH_REFS = host_side.SSH_REFS
-TLS_REFS = ["GB/T 22239-2019 8.1.4.8 a"] + host_side.TRANSIT_INTEGRITY_REFS
+TLS_REFS = ["GB/T 22239-2019 8.1.4.8 a"] + TRANSIT_INTEGRITY_REFS
 _SSH_SECTION = re.compile(r"^\s*([a-z_]+_algorithms): \(\d+\)\s*$")
 _TLS_VERSION = re.compile(r"^\s*(SSLv2|SSLv3|TLSv1\.[0-3]):\s*$")
 _LEAST = re.compile(r"^\s*least strength:\s*([A-F])\s*$")
 GRADES = "ABCDEF"
-# ssh2-enum-algos section -> (parameter, the host-side check whose default list it takes)
-SSH_SECTIONS = {"kex_algorithms": ("weak_kex", host_side.ssh_kex),
-                "encryption_algorithms": ("weak_ciphers", host_side.ssh_ciphers),
-                "mac_algorithms": ("weak_macs", host_side.ssh_macs),
-                "server_host_key_algorithms": ("weak_hostkey_algorithms", host_side.ssh_hostkey_algorithms)}
+# ssh2-enum-algos section -> (parameter, its default list shared with the host-side mlps.confidentiality.ssh_*)
+_WEAK_SSH = param_defaults(WEAK_SSH_ALGORITHMS)
+SSH_SECTIONS = {"kex_algorithms": ("weak_kex", _WEAK_SSH),
+                "encryption_algorithms": ("weak_ciphers", _WEAK_SSH),
+                "mac_algorithms": ("weak_macs", _WEAK_SSH),
+                "server_host_key_algorithms": ("weak_hostkey_algorithms", _WEAK_SSH)}
 
 
 def ssh_algorithms(text: str) -> dict[str, list[str]]:
@@ -95,7 +96,7 @@ def ssh_weak_algorithms(facts, host, params):
     for p in ports:
         algos = ssh_algorithms(p["scripts"]["ssh2-enum-algos"])
         for section, (param, _) in SSH_SECTIONS.items():
-            weak = host_side._weak(algos.get(section, []), params[param])
+            weak = weak_algorithms(algos.get(section, []), params[param])
             if weak:
                 bad.append(f"{p['port']}/tcp {section}: {', '.join(weak)}")
         seen.append(f"{p['port']}/tcp: " + "; ".join(f"{k} {len(v)}" for k, v in sorted(algos.items())))

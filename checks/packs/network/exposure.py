@@ -8,11 +8,17 @@ same clauses.
 """
 from __future__ import annotations
 
-from checks.contract import Outcome, check
-from checks.packs.mlps._shared import evidence_lines
-from checks.packs.mlps import intrusion as host_side  # a module, so its checks are not collected twice
+from types import SimpleNamespace
 
-from ._facts import ANY_OS, declared, declared_ports, open_ports, port_finding, scanned, show
+from checks.baselines import ROLE_PORTS, param_defaults
+from checks.contract import Outcome, check
+from checks.facts import evidence_lines
+
+from ._facts import ANY_OS, allowed_ports, declared, declared_ports, open_ports, port_finding, scanned, show
+
+# The role table shared with the host-side mlps.intrusion.undeclared_listeners, under the name the
+# decorator of undeclared_ports reads it by.
+host_side = SimpleNamespace(undeclared_listeners=param_defaults(ROLE_PORTS))
 
 PLAINTEXT = {21: "ftp", 23: "telnet", 512: "rexec", 513: "rlogin", 514: "rsh"}
 PLAINTEXT_SERVICES = {"ftp", "telnet", "exec", "login", "shell", "rlogin", "rsh", "rexec"}
@@ -134,7 +140,7 @@ def undeclared_ports(facts, host, params):
     m, out = scanned(facts)
     if out:
         return out
-    allowed = host_side.allowed_ports(host, params)
+    allowed = allowed_ports(host, params)
     found = open_ports(m)
     bad = [p for p in found if not declared(p, allowed)]
     roles = ", ".join(getattr(host, "roles", []) or []) or "none"

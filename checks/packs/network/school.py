@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from audits.netscan import SEGMENT_ROLE
 from checks.contract import Outcome, check
-from checks.packs.mlps._shared import evidence_lines
+from checks.facts import evidence_lines
 
 from ._facts import ANY_OS, scanned
 from .exposure import ASSET_REFS

@@ -3,7 +3,7 @@ default community (snmp-brute with a two-word list, ``public`` and ``private``).
 from __future__ import annotations
 
 from checks.contract import Outcome, check
-from checks.packs.mlps._shared import evidence_lines
+from checks.facts import evidence_lines
 
 from ._facts import ANY_OS, open_ports, scanned, script_lines
 

@@ -4,7 +4,7 @@ redirect protects credentials in transit (8.1.4.8 a, 8.1.4.7 a / 7.1.4.7 a)."""
 from __future__ import annotations
 
 from checks.contract import Outcome, check
-from checks.packs.mlps._shared import evidence_lines
+from checks.facts import evidence_lines
 
 from ._facts import ANY_OS, headers, is_tls, open_ports, scanned
 from .crypto import TLS_REFS

@@ -15,9 +15,8 @@ from pathlib import Path
 from audits import yamlsafe
 from audits.probes import OS_PROBE, Probe
 from checks import parsers
-from checks.ages import run_start
 from checks.contract import Outcome, check
-from checks.packs.mlps._shared import evidence_lines
+from checks.facts import evidence_lines, run_start
 
 REBOOT_FLAG = Probe("command", "if [ -e /var/run/reboot-required ]; then echo REQUIRED; "
                     "head -c 4096 /var/run/reboot-required.pkgs 2>/dev/null; fi; true")

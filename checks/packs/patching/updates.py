@@ -13,10 +13,9 @@ from fnmatch import fnmatchcase
 
 from audits.probes import Probe
 from checks import parsers
-from checks.ages import age_hours, human, stamp, parse_when
 from checks.contract import Outcome, check
-from checks.packs.mlps._shared import evidence_lines
-from checks.packs.mlps.intrusion import DPKG_VERSIONS, _family, _state, _why
+from checks.facts import DPKG_VERSIONS, age_hours, evidence_lines, os_family, probe_failure, probe_state
+from checks.parsers.times import human, parse_when, stamp
 
 # Pending Debian-family security updates are computed on the auditor's side (apt-get -s costs about
 # 1-2.5 s of CPU per host; these probes cost about 30 ms): the installed versions (DPKG_VERSIONS,
@@ -84,24 +83,24 @@ def _nevra(s: str) -> tuple[str, str]:
                        "security) on the RHEL family."},
 )
 def security_updates(facts, host, params):
-    fam = _family(facts, host)
+    fam = os_family(facts, host)
     limit = int(params["max_pending"])
     if fam != "rhel":
-        st, res = _state(facts, DPKG_VERSIONS)
+        st, res = probe_state(facts, DPKG_VERSIONS)
         if st == "ok" or fam == "debian":
             if st != "ok":
-                return Outcome.error(f"无法列出已安装软件包版本：{_why(res)}", f"cannot list installed package versions: "
-                                     f"{_why(res)}", res.stderr[:300])
-            lst, lres = _state(facts, APT_LISTS)
+                return Outcome.error(f"无法列出已安装软件包版本：{probe_failure(res)}", f"cannot list installed package versions: "
+                                     f"{probe_failure(res)}", res.stderr[:300])
+            lst, lres = probe_state(facts, APT_LISTS)
             names = lres.stdout.split() if lst == "ok" else []
             if lst == "ok" and not any("_Packages" in n for n in names):
                 return Outcome.error("apt 没有软件包列表（从未执行 apt-get update），无法判断待安装的安全更新",
                                      "apt has no package lists (apt-get update never ran): cannot tell pending security updates",
                                      "/var/lib/apt/lists: " + (" ".join(names) or "(empty)"))
-            sst, sres = _state(facts, APT_SECURITY_VERSIONS)
+            sst, sres = probe_state(facts, APT_SECURITY_VERSIONS)
             if sst != "ok":
-                return Outcome.error(f"无法读取安全源列表：{_why(sres)}", f"cannot read the security package lists: "
-                                     f"{_why(sres)}", sres.stderr[:300])
+                return Outcome.error(f"无法读取安全源列表：{probe_failure(sres)}", f"cannot read the security package lists: "
+                                     f"{probe_failure(sres)}", sres.stderr[:300])
             offered = parsers.list_versions(sres.stdout)
             if not offered.lists:
                 return Outcome.error("未配置安全更新源（无 *-security 列表），无法判断待安装的安全更新",
@@ -111,19 +110,19 @@ def security_updates(facts, host, params):
             pending = [(name, have, offered.best[name]) for name, have in sorted(installed.items())
                        if name in offered.best and parsers.debian_version_newer(offered.best[name], have)]
             return _pending_outcome(pending, limit, params)
-    st, res = _state(facts, DNF_SEC)
+    st, res = probe_state(facts, DNF_SEC)
     tool = "dnf"
     if st == "missing":
-        st, res = _state(facts, YUM_SEC)
+        st, res = probe_state(facts, YUM_SEC)
         tool = "yum"
     if st != "ok":
         if st == "missing":
             return Outcome.error("主机上没有 apt、dnf 或 yum，无法判断安全更新", "no apt, dnf or yum on the host: cannot tell "
                                  "pending security updates")
-        return Outcome.error(f"{tool} 无法列出安全更新（缓存缺失或无权限）：{_why(res)}",
-                             f"{tool} cannot list security updates (no cache, or no permission): {_why(res)}",
+        return Outcome.error(f"{tool} 无法列出安全更新（缓存缺失或无权限）：{probe_failure(res)}",
+                             f"{tool} cannot list security updates (no cache, or no permission): {probe_failure(res)}",
                              res.stderr[:300])
-    vst, vres = _state(facts, RPM_VERSIONS)
+    vst, vres = probe_state(facts, RPM_VERSIONS)
     installed: dict[str, str] = {}
     if vst == "ok":
         for ln in vres.stdout.splitlines():

@@ -1,8 +1,9 @@
-"""Parsers that turn raw probe output into values checks can compare. Pure functions, no I/O."""
+"""Common probe output formats: ``KEY VALUE`` files, ``sshd -T``, ``stat -c``, colon tables
+(/etc/passwd, /etc/shadow), ``ss -H -tuln``, os-release, ``grep -H`` multi-file output, and the
+``PARSERS`` name table the YAML checks' ``parse:`` field uses. Pure functions, no I/O."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 
 def lines(text: str) -> list[str]:
@@ -96,49 +97,27 @@ def os_family(text: str) -> str:
     return "linux" if text.strip() else ""
 
 
+def grep_files(text: str) -> dict[str, list[str]]:
+    """``grep -H`` output → {path: [meaningful lines]} (comments and blank lines dropped)."""
+    out: dict[str, list[str]] = {}
+    for ln in text.splitlines():
+        path, sep, line = ln.partition(":")
+        if not sep or not path.startswith("/"):
+            continue
+        body = line.strip()
+        out.setdefault(path, [])
+        if body and not body.startswith("#"):
+            out[path].append(body)
+    return out
+
+
+def to_int(value, default=None):
+    """``value`` as an int (surrounding blanks ignored), else ``default``."""
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return default
+
+
 PARSERS = {"raw": lambda t: t, "lines": lines, "keyvalue": keyvalue, "sshd": sshd_t, "stat": stat,
            "passwd": passwd, "shadow": shadow, "listening": listening}
-
-
-def dpkg_versions(text: str) -> dict[str, str]:
-    """``dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}'``: installed package → version
-    (only packages whose status is installed, ``ii``/``hi``)."""
-    out: dict[str, str] = {}
-    for ln in text.splitlines():
-        parts = ln.split()
-        if len(parts) >= 3 and len(parts[2]) >= 2 and parts[2][1] == "i":
-            out[parts[0].split(":")[0]] = parts[1]
-    return out
-
-
-@dataclass
-class ListVersions:
-    """Versions that package lists offer: the lists seen and the highest version per package."""
-
-    lists: list[str] = field(default_factory=list)
-    best: dict[str, str] = field(default_factory=dict)
-
-
-def list_versions(text: str) -> ListVersions:
-    """``@list NAME`` headers followed by ``package version`` lines (the security-list probe)."""
-    out = ListVersions()
-    for ln in text.splitlines():
-        if ln.startswith("@list "):
-            out.lists.append(ln[6:].strip())
-            continue
-        parts = ln.split()
-        if len(parts) == 2 and out.lists:
-            name, version = parts
-            if name not in out.best or debian_version_newer(version, out.best[name]):
-                out.best[name] = version
-    return out
-
-
-def debian_version_newer(a: str, b: str) -> bool:
-    """True when Debian version ``a`` sorts after ``b`` (dpkg's rules: epoch, upstream, revision, ``~``)."""
-    from debian.debian_support import version_compare
-
-    try:
-        return version_compare(a, b) > 0
-    except ValueError:  # a malformed version from a hostile host is never "newer"
-        return False

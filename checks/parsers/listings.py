@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from checks.ages import parse_when
+from .times import parse_when
 
 LISTING_CAP = 256 * 1024
 _RSYNC_DONE = re.compile(r"^(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) \[\d+\] sent [\d,.]+ bytes\s+received [\d,.]+ bytes", re.M)

@@ -1,0 +1,49 @@
+"""Package manager listings: ``dpkg-query -W`` status lines, the security-list probe's ``@list``
+sections, and Debian version ordering (dpkg's rules, through python-debian). Pure functions, no I/O."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def dpkg_versions(text: str) -> dict[str, str]:
+    """``dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}'``: installed package → version
+    (only packages whose status is installed, ``ii``/``hi``)."""
+    out: dict[str, str] = {}
+    for ln in text.splitlines():
+        parts = ln.split()
+        if len(parts) >= 3 and len(parts[2]) >= 2 and parts[2][1] == "i":
+            out[parts[0].split(":")[0]] = parts[1]
+    return out
+
+
+@dataclass
+class ListVersions:
+    """Versions that package lists offer: the lists seen and the highest version per package."""
+
+    lists: list[str] = field(default_factory=list)
+    best: dict[str, str] = field(default_factory=dict)
+
+
+def list_versions(text: str) -> ListVersions:
+    """``@list NAME`` headers followed by ``package version`` lines (the security-list probe)."""
+    out = ListVersions()
+    for ln in text.splitlines():
+        if ln.startswith("@list "):
+            out.lists.append(ln[6:].strip())
+            continue
+        parts = ln.split()
+        if len(parts) == 2 and out.lists:
+            name, version = parts
+            if name not in out.best or debian_version_newer(version, out.best[name]):
+                out.best[name] = version
+    return out
+
+
+def debian_version_newer(a: str, b: str) -> bool:
+    """True when Debian version ``a`` sorts after ``b`` (dpkg's rules: epoch, upstream, revision, ``~``)."""
+    from debian.debian_support import version_compare
+
+    try:
+        return version_compare(a, b) > 0
+    except ValueError:  # a malformed version from a hostile host is never "newer"
+        return False
