@@ -1,39 +1,28 @@
 """Judgement data that checks of more than one pack share, so the host-side and the network view
 judge alike: the weak SSH algorithm patterns (``mlps.confidentiality.ssh_*`` and
-``network.ssh.weak_algorithms``), the ports each host role needs (``mlps.intrusion.undeclared_listeners``
-and ``network.exposure.undeclared_ports``), the clauses both cite, and the matching rules over them.
+``network.ssh.weak_algorithms``) and the ports each host role needs (``mlps.intrusion.undeclared_listeners``
+and ``network.exposure.undeclared_ports``), as data in ``checks/baselines.yaml`` (checks take them with
+``shared_params:``), and the matching rules over them.
 """
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from types import SimpleNamespace
+from functools import lru_cache
+from pathlib import Path
 
-SSH_REFS = ["GB/T 22239-2019 8.1.4.8 a", "GB/T 22239-2019 8.1.4.1 c", "GB/T 22239-2019 7.1.4.1 c"]
-TRANSIT_INTEGRITY_REFS = ["GB/T 22239-2019 8.1.4.7 a", "GB/T 22239-2019 7.1.4.7 a"]
+from audits import yamlsafe
 
-# Glob patterns (fnmatch, case-insensitive) per parameter name.
-WEAK_SSH_ALGORITHMS = {
-    "weak_kex": ["diffie-hellman-group1-sha1", "diffie-hellman-group14-sha1", "diffie-hellman-group-exchange-sha1",
-                 "gss-*sha1*"],
-    "weak_ciphers": ["*-cbc*", "3des*", "arcfour*", "blowfish*", "cast128*"],
-    "weak_macs": ["hmac-md5*", "hmac-sha1-96*", "umac-64*", "hmac-ripemd160*"],
-    "weak_hostkey_algorithms": ["ssh-dss*", "ssh-rsa", "ssh-rsa-cert-v01@openssh.com"],
-}
-
-# Port specs as the inventory writes them: a bare number is TCP and UDP, "123/udp" one protocol.
-ROLE_PORTS = {
-    "base_ports": [22],
-    "role_ports": {"ssh": [22], "web": [80, 443], "proxy": [3128, 8080], "db": [1433, 1521, 3306, 5236, 5432, 54321],
-                   "dns": [53], "mail": [25, 110, 143, 465, 587, 993, 995], "ntp": ["123/udp"],
-                   "dhcp": ["67/udp"], "ldap": [389, 636], "syslog": [514, 6514], "file": [139, 445, 2049]},
-    "client_udp_ports": [68, 546],
-}
+BASELINES_FILE = Path(__file__).resolve().parent / "baselines.yaml"
 
 
-def param_defaults(params: dict) -> SimpleNamespace:
-    """``params`` in the shape ``X.check.params`` that some ``@check`` decorators read (their text
-    stays as written until the checks move to YAML)."""
-    return SimpleNamespace(check=SimpleNamespace(params=params))
+@lru_cache(maxsize=1)
+def shared_params() -> dict:
+    """Every shared parameter's default, from checks/baselines.yaml."""
+    return dict(yamlsafe.load_file(BASELINES_FILE)["params"])
+
+
+WEAK_SSH_ALGORITHMS = {k: shared_params()[k] for k in ("weak_kex", "weak_ciphers", "weak_macs", "weak_hostkey_algorithms")}
+ROLE_PORTS = {k: shared_params()[k] for k in ("base_ports", "role_ports", "client_udp_ports")}
 
 
 def weak_algorithms(algos: list[str], patterns) -> list[str]:

@@ -17,29 +17,24 @@ import datetime as dt
 
 from audits.probes import Facts, Probe
 from checks.contract import Outcome
+from checks.probe_catalogue import named, named_by_family
 from checks.parsers.common import grep_files as files
 from checks.parsers.common import listening
 from checks.parsers.times import CLOCK_SKEW, parse_when, stamp
 
-PASSWD = Probe("file", "/etc/passwd")
-GROUP = Probe("file", "/etc/group")
-SHADOW = Probe("file", "/etc/shadow", True)          # hashes are blanked on the host (audits.probes.REDACT)
-LOGIN_DEFS = Probe("file", "/etc/login.defs")
-SSHD_T = Probe("command", "sshd -T", True)
-SS = Probe("command", "ss -H -tuln")
-PS = Probe("command", "ps -eo comm=")
-DPKG_VERSIONS = Probe("command", "dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n'")
+PASSWD = named("passwd")
+GROUP = named("group")
+SHADOW = named("shadow")          # hashes are blanked on the host (audits.probes.REDACT)
+LOGIN_DEFS = named("login_defs")
+SSHD_T = named("sshd_t")
+SS = named("ss")
+PS = named("ps")
+DPKG_VERSIONS = named("dpkg_versions")
 # PAM stacks: Debian/Ubuntu (and Kylin/UOS desktop) use common-*, the RHEL family system-auth/password-auth.
-PAM = {
-    "debian": Probe("command", "grep -Hs '' /etc/pam.d/common-auth /etc/pam.d/common-account "
-                               "/etc/pam.d/common-password /etc/pam.d/sshd /etc/pam.d/login /etc/pam.d/su"),
-    "rhel": Probe("command", "grep -Hs '' /etc/pam.d/system-auth /etc/pam.d/password-auth "
-                             "/etc/pam.d/sshd /etc/pam.d/login /etc/pam.d/su"),
-}
+PAM = named_by_family("pam")
 # libpwquality and faillock configuration (later pwquality.conf.d files override the main file).
-SECURITY_CONF = Probe("command", "grep -Hs '' /etc/security/pwquality.conf /etc/security/pwquality.conf.d/*.conf "
-                                 "/etc/security/faillock.conf /etc/default/useradd")
-PROFILE = Probe("command", "grep -Hs '' /etc/profile /etc/profile.d/*.sh /etc/bashrc /etc/bash.bashrc")
+SECURITY_CONF = named("security_conf")
+PROFILE = named("profile")
 LOOPBACK = ("127.", "::1", "localhost")
 
 

@@ -6,6 +6,7 @@ packs may cite clauses directly with ``refs``), ``applies`` {os, levels, roles},
 ``probe`` (string, or a mapping of os family to string), ``sudo``, ``parse`` (raw, lines,
 keyvalue, sshd, stat), ``when_missing`` (status when the file or command does not exist),
 ``expect`` (a list of conditions that must all hold), ``params`` (defaults a plan may override),
+``shared_params`` (names of parameters shared with other packs, from ``checks/baselines.yaml``),
 ``rationale``, ``remediation``, ``manual``.
 
 A check whose logic is Python has the same entry without ``probe``/``expect``: ``probes`` lists what it
@@ -29,6 +30,7 @@ A value ``{param: NAME}`` is replaced by the check's parameter of that name.
 """
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
@@ -39,11 +41,12 @@ from audits.probes import Facts
 
 from . import parsers
 from . import probe_catalogue
+from .baselines import shared_params
 from .contract import SEVERITIES, Check, Outcome, Reference, Status, Text, applicability, probe_for
 from .controls import parse_requirement, references
 
 ENTRY_FIELDS = {"id", "title", "severity", "refs", "requires", "applies", "probe", "probes", "sudo", "parse",
-                "when_missing", "expect", "params", "rationale", "remediation", "manual", "needs_host"}
+                "when_missing", "expect", "params", "shared_params", "rationale", "remediation", "manual", "needs_host"}
 PYTHON_ONLY = ("probes", "needs_host")     # fields of a check evaluated by Python
 DECLARATIVE_ONLY = ("probe", "sudo", "parse", "when_missing", "expect")
 OPS = {"eq", "ne", "in", "not_in", "lt", "le", "gt", "ge", "regex", "not_regex"}
@@ -227,6 +230,12 @@ def _probe_evaluator(entry: dict):
     return probes, evaluate
 
 
+def entry_params(e) -> dict:
+    """The entry's parameter defaults: its shared parameters (copied) and then its own."""
+    shared = {n: copy.deepcopy(shared_params()[n]) for n in e.get("shared_params") or []}
+    return {**shared, **dict(e.get("params") or {})}
+
+
 def probe_specs(spec) -> dict[str, tuple]:
     """A check's probes (a string, a list, or a mapping of os family to either; names or probe strings)
     → {family or 'any': (Probe, …)}; a per-family name in a plain list adds its variants per family."""
@@ -297,7 +306,16 @@ def _validate_entry(file: str, e, path: str, problems: list[Problem], python: bo
         bad("parse", f"unknown parser{did_you_mean(e['parse'], parsers.PARSERS)}; one of {', '.join(parsers.PARSERS)}")
     if "when_missing" in e and (not isinstance(e["when_missing"], str) or e["when_missing"] not in WHEN_MISSING):
         bad("when_missing", f"must be one of {', '.join(WHEN_MISSING)}")
-    params = e.get("params") or {}
+    shared = e.get("shared_params") or []
+    if not isinstance(shared, list):
+        bad("shared_params", "must be a list of names from checks/baselines.yaml")
+        shared = []
+    for name in shared:
+        if name not in shared_params():
+            bad("shared_params", f"no shared parameter {name!r}" + did_you_mean(str(name), shared_params()))
+        elif name in (e.get("params") or {}):
+            bad("shared_params", f"{name!r} is also in params; a shared parameter is written once")
+    params = {**{n: None for n in shared}, **(e.get("params") or {})}
     expect = e.get("expect")
     if expect is not None and not isinstance(expect, list):
         bad("expect", "must be a list of conditions")
@@ -364,7 +382,7 @@ def load_pack_file(path, evaluators=None, declared=None) -> list[Check]:
             out.append(Check(id=str(e["id"]), title=Text.of(e["title"]), severity=e["severity"],
                              refs=tuple(Reference.parse(str(r)) for r in refs), probes=probes, evaluate=fn,
                              applies=applicability(e.get("applies")), rationale=Text.of(e.get("rationale", "")),
-                             remediation=Text.of(e.get("remediation", "")), params=dict(e.get("params") or {}),
+                             remediation=Text.of(e.get("remediation", "")), params=entry_params(e),
                              source=f"{file}:{e.line}", attest=Text.of(e["manual"]) if "manual" in e else None,
                              host_probes=declared.get(str(e["id"])), needs_host=bool(e.get("needs_host", False)),
                              requires=tuple(str(r) for r in e.get("requires") or ())))

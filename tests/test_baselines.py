@@ -1,23 +1,34 @@
-"""checks.baselines holds the data two packs judge alike; the host-side checks' own defaults (still
-written in their decorators) must be the same lists, or the two views would judge differently."""
+"""checks.baselines holds the data two packs judge alike (checks/baselines.yaml); the host-side checks and
+the network view must take the same lists, or the two views would judge differently."""
 from checks import baselines
-from checks.packs.mlps import confidentiality, intrusion
-from checks.packs.network import crypto, exposure
+from checks.registry import load_registry
+
+
+def params(check_id):
+    return load_registry().by_id[check_id].params
 
 
 def test_weak_ssh_lists_are_the_host_side_defaults_and_the_network_defaults():
     host = {}
-    for fn in (confidentiality.ssh_kex, confidentiality.ssh_ciphers, confidentiality.ssh_macs,
-               confidentiality.ssh_hostkey_algorithms):
-        host.update(fn.check.params)
+    for cid in ("mlps.confidentiality.ssh_kex", "mlps.confidentiality.ssh_ciphers", "mlps.confidentiality.ssh_macs",
+                "mlps.confidentiality.ssh_hostkey_algorithms"):
+        host.update(params(cid))
     assert host == baselines.WEAK_SSH_ALGORITHMS
-    assert crypto.ssh_weak_algorithms.check.params == baselines.WEAK_SSH_ALGORITHMS
+    assert params("network.ssh.weak_algorithms") == baselines.WEAK_SSH_ALGORITHMS
 
 
 def test_role_ports_are_the_host_side_defaults_and_the_network_defaults():
-    assert intrusion.undeclared_listeners.check.params == baselines.ROLE_PORTS
-    net = exposure.undeclared_ports.check.params
+    assert params("mlps.intrusion.undeclared_listeners") == baselines.ROLE_PORTS
+    net = params("network.exposure.undeclared_ports")
     assert net == {"base_ports": [22], "role_ports": baselines.ROLE_PORTS["role_ports"]}
+
+
+def test_a_check_gets_its_own_copy_of_a_shared_default():
+    load_registry().by_id["network.exposure.undeclared_ports"].params["base_ports"].append(2222)
+    try:
+        assert params("mlps.intrusion.undeclared_listeners")["base_ports"] == [22]
+    finally:
+        params("network.exposure.undeclared_ports")["base_ports"].remove(2222)
 
 
 def test_allowed_port_specs_add_inventory_ports_and_known_roles_only():

@@ -11,8 +11,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CHECKS = ROOT / "checks"
 PACKS = CHECKS / "packs"
 FORBIDDEN_IN_CHECKS = ("audits.transports", "audits.store", "audits.netscan", "paramiko", "nmap", "sqlalchemy")
-# The engine's engineer moves these two imports out (issue 14); remove this list after that merge.
-WAITING_FOR_ENGINE = {("checks/packs/network/school.py", "from audits.netscan import SEGMENT_ROLE")}
 
 
 def _imports(path: Path, root: Path = ROOT):
@@ -57,8 +55,7 @@ def test_a_pack_imports_no_other_pack(path: Path):
 def test_check_code_imports_no_transport_store_or_scanner(path: Path):
     rel = str(path.relative_to(ROOT))
     wrong = [line for line, module in _imports(path)
-             if any(module == f or module.startswith(f + ".") for f in FORBIDDEN_IN_CHECKS)
-             and (rel, line) not in WAITING_FOR_ENGINE]
+             if any(module == f or module.startswith(f + ".") for f in FORBIDDEN_IN_CHECKS)]
     assert not wrong, f"{rel} imports what check code must not: {wrong}"
 
 

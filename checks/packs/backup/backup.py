@@ -14,18 +14,15 @@ import shlex
 
 from audits.probes import Probe
 from checks import parsers
-from checks.contract import Outcome, Status, check
+from checks.contract import Outcome, Status, declared_probes, evaluator
+from checks.probe_catalogue import named
 from checks.facts import age_hours, evidence_lines
 from checks.parsers.listings import ListingError, find_entries, marker_time, newest_in_listing, utc_offset
 from checks.parsers.times import human, stamp
 
-TZ = Probe("command", "date +%z")
-CRON = Probe("command", "grep -RHsv -e '^[[:space:]]*#' /etc/crontab /etc/anacrontab /etc/cron.d "
-                        "/etc/cron.hourly /etc/cron.daily /etc/cron.weekly /etc/cron.monthly /var/spool/cron", True)
-TIMERS = Probe("command", "systemctl list-timers --all --no-legend --no-pager")
-BACKUP_TOOLS = ["restic", "borg", "rsync", "rsnapshot", "duplicity", "duplicati", "bacula", "bareos", "urbackup",
-                "pg_dump", "pg_basebackup", "mysqldump", "mariabackup", "xtrabackup", "tar ", "veeam", "backup"]
-REFS_A = ["GB/T 22239-2019 8.1.4.9 a", "GB/T 22239-2019 7.1.4.8 a"]
+TZ = named("tz")
+CRON = named("cron")
+TIMERS = named("timers")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -55,6 +52,7 @@ def _holders(host) -> tuple:
     return tuple(getattr(host, "backup", ()) or ())
 
 
+@declared_probes("backup.last_success")
 def fresh_probes(host) -> list[Probe]:
     """the declared marker (stat + content), listing file and a find listing of each local target, under sudo"""
     out = [TZ]
@@ -64,6 +62,7 @@ def fresh_probes(host) -> list[Probe]:
     return out
 
 
+@declared_probes("backup.offsite_copy")
 def offsite_probes(host) -> list[Probe]:
     """each off-site target's declared marker or listing file, or a find listing of a mounted off-site path, under sudo"""
     out = [TZ]
@@ -76,11 +75,13 @@ def offsite_probes(host) -> list[Probe]:
     return out
 
 
+@declared_probes("backup.not_world_readable")
 def mode_probes(host) -> list[Probe]:
     """find PATH -maxdepth 2 -printf '%T@ %m %u %y ' -print0 for each declared target path, under sudo"""
     return [_listing_probe(t.path) for p in _holders(host) for t in p.targets if t.path]
 
 
+@declared_probes("backup.restore_tested")
 def restore_probes(host) -> list[Probe]:
     """stat and content of the declared restore-test record, under sudo"""
     out = [TZ]
@@ -184,28 +185,7 @@ def _no_policy(host) -> Outcome | None:
 
 
 # ---------------------------------------------------------------------------------------------
-@check(
-    id="backup.last_success",
-    title={"zh": "最近一次成功备份不早于系统的恢复点目标（RPO）", "en": "The newest successful backup is younger than the system's RPO"},
-    severity="high",
-    refs=REFS_A,
-    probes=[TZ],
-    host_probes=fresh_probes,
-    rationale={"zh": "重要数据应有本地备份，且备份结果与策略一致。证据依次取：备份工具自己写出的清单文件（restic snapshots --json、borg "
-                     "list --json、rsync --log-file 日志）、备份任务留下的成功标记文件（首行为时间，或为空则取修改时间），最后是本地备份目录中"
-                     "最新文件的修改时间。都不读取备份仓库，不需要仓库口令。时间按 UTC 与本次审计开始时间比较；无时区的时间按主机时区（date +%z）"
-                     "换算；晚于审计开始或无法识别的时间为错误。系统未声明备份策略视为无备份（高风险项“数据备份措施缺失”）。",
-               "en": "Important data needs a local backup whose results match the policy. Evidence, in order: the listing "
-                     "file the backup tool writes (restic snapshots --json, borg list --json, an rsync --log-file log), the "
-                     "job's last-success marker (its first line is the time, or it is empty and its modification time "
-                     "counts), then the newest file in the local backup directories. No repository is opened and no "
-                     "repository password is needed. Times are compared in UTC with the run's start; times without a zone "
-                     "are the host's local time (date +%z); a time after the run started or an unreadable one is an error. "
-                     "A system that declares no backup policy has no backup (the high-risk item 数据备份措施缺失)."},
-    remediation={"zh": "为系统配置定时备份并在清单中声明 backup:（目标、标记或清单文件、RPO）；修复失败的备份任务，使最近一次成功备份不早于 RPO。",
-                 "en": "Schedule backups for the system and declare backup: in the inventory (targets, marker or listing, "
-                       "RPO); fix failing jobs so the newest successful backup is within the RPO."},
-)
+@evaluator("backup.last_success")
 def last_success(facts, host):
     none = _no_policy(host)
     if none:
@@ -266,24 +246,7 @@ def _job_evidence(line: str, word: str) -> str:
     return f"{path}: schedule {when or '?'} … (matches {word.strip()!r}; command not shown)"
 
 
-@check(
-    id="backup.job_scheduled",
-    title={"zh": "备份任务已定时执行（cron 或 systemd 定时器）", "en": "A backup job is scheduled (cron or a systemd timer)"},
-    severity="medium",
-    refs=REFS_A + ["GB/T 22239-2019 8.1.10.11 c", "GB/T 22239-2019 7.1.10.11 c"],
-    probes=[CRON, TIMERS],
-    params={"backup_tools": BACKUP_TOOLS},
-    rationale={"zh": "测评要求备份机制存在且周期合理（如 crond 中的备份任务）。结果只显示文件名和执行周期，不显示命令行（其中常含口令）。本项在 /etc/crontab、/etc/cron.d、cron.hourly/daily/weekly/"
-                     "monthly、anacrontab 和 /var/spool/cron（需 sudo）以及 systemctl list-timers 中查找声明的 schedule 文本（不区分大小写）；"
-                     "未声明时查找常见备份工具名（backup_tools）。",
-               "en": "Assessors look for a backup mechanism with a sensible period (e.g. a backup job in crond). Results show "
-                     "the file and the schedule, never the command line (it often carries passwords). The declared "
-                     "schedule text (case-insensitive) is looked for in /etc/crontab, /etc/cron.d, cron.hourly/daily/weekly/"
-                     "monthly, anacrontab and /var/spool/cron (sudo) and in systemctl list-timers; without one, the names of "
-                     "common backup tools (backup_tools)."},
-    remediation={"zh": "用 cron 或 systemd 定时器定期运行备份任务，并在清单的 backup.schedule 中写明任务名称。",
-                 "en": "Run the backup job from cron or a systemd timer, and name it in backup.schedule in the inventory."},
-)
+@evaluator("backup.job_scheduled")
 def job_scheduled(facts, host, params):
     none = _no_policy(host)
     if none:
@@ -310,29 +273,7 @@ def job_scheduled(facts, host, params):
     return Outcome.passed("备份任务已定时执行", "a backup job is scheduled", evidence_lines(found))
 
 
-@check(
-    id="backup.offsite_copy",
-    title={"zh": "有新近的异地备份副本", "en": "A recent off-site copy of the backups exists"},
-    severity="high",
-    refs=["GB/T 22239-2019 8.1.4.9 b", "GB/T 22239-2019 7.1.4.8 b"],
-    probes=[TZ],
-    host_probes=offsite_probes,
-    params={"offsite_max_age_hours": 168},
-    rationale={"zh": "二级要求定时批量、三级要求实时地把重要数据备份到备份场地。本项要求声明为异地（offsite: true）的备份目标留有证据："
-                     "该目标的标记文件或清单文件，或挂载在本机的异地目录中的文件，且不早于 offsite_max_age_hours（默认 168 小时）；三级系统"
-                     "还不得早于系统的 RPO。实时复制（数据库流复制、存储复制）无法由标记证明时，以证明文件回答。清单声明不需要异地备份"
-                     "（offsite: false）的二、三级系统判为不符合，确属接受的风险请登记豁免。",
-               "en": "Level 2 requires scheduled batch copies, level 3 real-time copies, of important data to a backup site. "
-                     "An off-site target (offsite: true) must leave evidence on the host: its marker or listing file, or "
-                     "files in an off-site directory mounted here, no older than offsite_max_age_hours (default 168 h) and, "
-                     "at level 3, no older than the system's RPO. Real-time replication that no marker proves (database "
-                     "streaming, storage replication) is answered by an attestation. A level-2/3 system declared offsite: "
-                     "false fails; record a waiver for an accepted risk."},
-    remediation={"zh": "配置到另一场地的备份复制（rsync/restic/borg 到校外或教育局灾备中心），在清单的 targets 中声明 offsite: true "
-                       "及其标记文件。",
-                 "en": "Copy the backups to another site (rsync/restic/borg to the district's DR centre or another campus) and "
-                       "declare it in targets with offsite: true and its marker."},
-)
+@evaluator("backup.offsite_copy")
 def offsite_copy(facts, host, params):
     none = _no_policy(host)
     if none:
@@ -390,21 +331,7 @@ def offsite_copy(facts, host, params):
     return Outcome.passed("有新近的异地备份副本", "a recent off-site copy exists", evidence_lines(ok))
 
 
-@check(
-    id="backup.not_world_readable",
-    title={"zh": "备份文件不允许其他用户读取", "en": "Backup files are not readable by other users"},
-    severity="medium",
-    refs=REFS_A + ["GB/T 22239-2019 8.1.4.8 b"],
-    probes=[],
-    host_probes=mode_probes,
-    rationale={"zh": "备份中含有业务数据、口令散列和密钥，任何本机用户可读即等于数据泄露。本项列出声明的备份目录（两层以内，需 sudo）"
-                     "中的文件，其他用户可读（o+r）的文件判为不符合。",
-               "en": "Backups hold business data, password hashes and keys; readable by any local user they are a data leak. "
-                     "The files of the declared backup directories (two levels deep, under sudo) are listed; any file "
-                     "readable by others (o+r) fails."},
-    remediation={"zh": "chmod -R o-rwx 备份目录，并在备份任务中设置 umask 077。", "en": "chmod -R o-rwx the backup directories and "
-                 "set umask 077 in the backup job."},
-)
+@evaluator("backup.not_world_readable")
 def not_world_readable(facts, host):
     none = _no_policy(host)
     if none:
@@ -431,25 +358,7 @@ def not_world_readable(facts, host):
                           ", ".join(paths))
 
 
-@check(
-    id="backup.restore_tested",
-    title={"zh": "近期做过备份恢复测试并有记录", "en": "A restore test was done recently and recorded"},
-    severity="medium",
-    refs=REFS_A + ["GB/T 22239-2019 8.1.10.11 c", "GB/T 22239-2019 7.1.10.11 c"],
-    probes=[TZ],
-    host_probes=restore_probes,
-    params={"restore_test_days": 365},
-    attest={"zh": "提供最近一次备份恢复测试记录（日期、恢复的数据、结果、执行人）。",
-            "en": "Provide the record of the last restore test (date, data restored, result, who did it)."},
-    rationale={"zh": "备份只有能恢复才有用，测评要求有近期的恢复测试记录。声明了 restore_test 记录文件时，读取其首行时间（或为空时取修改时间），"
-                     "不早于 restore_test_days（默认 365 天，很多学校定为 180 天）；未声明记录文件时由证明回答（人工核查）。",
-               "en": "A backup is only as good as its restore; assessors want recent restore-test records. With a declared "
-                     "restore_test record file, its first line's time (or, empty, its modification time) must be within "
-                     "restore_test_days (default 365; many schools choose 180); without one an attestation answers the item."},
-    remediation={"zh": "定期从备份恢复到测试环境并核对数据，把日期写入记录文件（如 date -Is > /var/backups/portal.restore-test）。",
-                 "en": "Restore from backup into a test environment regularly, verify the data and write the date to the record "
-                       "(e.g. date -Is > /var/backups/portal.restore-test)."},
-)
+@evaluator("backup.restore_tested")
 def restore_tested(facts, host, params):
     none = _no_policy(host)
     if none:

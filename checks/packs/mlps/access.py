@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from fnmatch import fnmatchcase
 
-from audits.probes import Probe
 from checks import parsers
-from checks.contract import Outcome, check
+from checks.contract import Outcome, evaluator
+from checks.probe_catalogue import named
 from checks.facts import GROUP, LOGIN_DEFS, PAM, PASSWD, PROFILE, SHADOW, evidence_lines, files, gathered, os_family
 from checks.parsers.common import to_int
 from checks.parsers.logins import host_day, last_logins
@@ -15,19 +15,15 @@ from checks.parsers.pam import pam_entries
 from checks.parsers.sudoers import rule_lines, sudo_grants
 
 # Every sudoers file sudo reads by default (sudo skips sudoers.d names with a '.' or ending in '~').
-SUDOERS = Probe("command", "grep -rH ^ /etc/sudoers /etc/sudoers.d", True)
+SUDOERS = named("sudoers")
 # Last logins: the host's clock first (so ages are the host's), then the first tool the host has.
 # lastlog (shadow-utils) lists every account; lastlog2 (util-linux, replaces it on newer systems)
 # lists accounts with a record; `last` only covers what wtmp still holds ("wtmp begins …").
-LASTLOG = Probe("command", "date '+@now %s %z'; "
-                           "if command -v lastlog >/dev/null 2>&1; then echo @lastlog; lastlog; "
-                           "elif command -v lastlog2 >/dev/null 2>&1; then echo @lastlog2; lastlog2; "
-                           "elif command -v last >/dev/null 2>&1; then echo @last; last -F -w; "
-                           "else echo @none; fi")
-WORLD_WRITABLE_ETC = Probe("command", "find /etc -xdev -type f -perm -0002")
-GETENFORCE = Probe("command", "getenforce")
-APPARMOR_ENABLED = Probe("file", "/sys/module/apparmor/parameters/enabled")
-APPARMOR_PROFILES = Probe("file", "/sys/kernel/security/apparmor/profiles", True)
+LASTLOG = named("lastlog")
+WORLD_WRITABLE_ETC = named("world_writable_etc")
+GETENFORCE = named("getenforce")
+APPARMOR_ENABLED = named("apparmor_enabled")
+APPARMOR_PROFILES = named("apparmor_profiles")
 
 _NO_LOGIN_SHELL = re.compile(r"(nologin|/false|/true|/sync|/halt|/shutdown)$")
 
@@ -87,23 +83,7 @@ def _uid_min(facts) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-@check(
-    id="mlps.access.system_accounts_nologin",
-    title={"zh": "系统账户不可交互登录", "en": "System accounts cannot log in interactively"},
-    severity="medium",
-    refs=["GB/T 22239-2019 8.1.4.2 b", "GB/T 22239-2019 7.1.4.2 b"],
-    probes=[PASSWD, LOGIN_DEFS, SHADOW],
-    params={"system_exempt_accounts": ["root", "sync", "shutdown", "halt"]},
-    rationale={"zh": "UID 小于 login.defs 中 UID_MIN（默认 1000，EL6 为 500）的账户由系统或软件包创建，只用于运行服务；"
-                     "若它们有登录 shell 且有可用口令，就成了无人管理的默认登录入口。login.defs 不存在或未设 UID_MIN 时按 1000 计。",
-               "en": "Accounts below UID_MIN in login.defs (1000 by default, 500 on EL6) are created by the system or by "
-                     "packages to run services; with a login shell and a usable password they become unmanaged default "
-                     "ways in. Without UID_MIN in login.defs 1000 is used."},
-    remediation={"zh": "把这些账户的 shell 改为 nologin 并锁定：usermod -s /usr/sbin/nologin 用户名（RHEL 为 /sbin/nologin）；"
-                       "passwd -l 用户名。",
-                 "en": "Give them a non-login shell and lock them: usermod -s /usr/sbin/nologin USER (/sbin/nologin on "
-                       "RHEL); passwd -l USER."},
-)
+@evaluator("mlps.access.system_accounts_nologin")
 def system_accounts_nologin(facts, host, params):
     rows, shadow, bad = _accounts(facts)
     if bad:
@@ -134,22 +114,7 @@ def system_accounts_nologin(facts, host, params):
                           f"UID_MIN {uid_min}")
 
 
-@check(
-    id="mlps.access.vendor_accounts",
-    title={"zh": "默认及厂商账户已删除或锁定", "en": "Default and vendor accounts are removed or locked"},
-    severity="medium",
-    refs=["GB/T 22239-2019 8.1.4.2 b", "GB/T 22239-2019 7.1.4.2 b"],
-    probes=[PASSWD, SHADOW],
-    params={"vendor_accounts": ["games", "news", "uucp", "lp", "ftp", "gopher", "operator", "gnats", "irc", "list",
-                         "test", "test[0-9]*", "guest", "guest[0-9]*", "demo"]},
-    rationale={"zh": "应重命名或删除默认账户、修改默认口令。发行版自带的 games、lp、news、uucp、ftp 等账户及遗留的 test、guest "
-                     "账户若保留，须无登录 shell 且已锁定；账户名单是参数（支持通配符），可按本地情况增删。",
-               "en": "Default accounts must be renamed or removed and default passwords changed. Distribution accounts "
-                     "such as games, lp, news, uucp, ftp and leftover test/guest accounts may stay only without a login "
-                     "shell and locked; the list is a parameter (globs allowed)."},
-    remediation={"zh": "不需要的账户直接删除：userdel 用户名；需要保留的：usermod -s /usr/sbin/nologin -L 用户名。",
-                 "en": "Remove unneeded ones: userdel USER; keep others only as: usermod -s /usr/sbin/nologin -L USER."},
-)
+@evaluator("mlps.access.vendor_accounts")
 def vendor_accounts(facts, host, params):
     rows, shadow, bad = _accounts(facts)
     if bad:
@@ -186,26 +151,7 @@ def vendor_accounts(facts, host, params):
 
 
 
-@check(
-    id="mlps.access.unused_accounts",
-    title={"zh": "不存在长期未使用的可登录账户", "en": "No loginable account has gone unused for long"},
-    severity="medium",
-    refs=["GB/T 22239-2019 8.1.4.2 c", "GB/T 22239-2019 7.1.4.2 c"],
-    probes=[PASSWD, SHADOW, LOGIN_DEFS, LASTLOG],
-    params={"max_unused_days": 90, "unused_exempt_accounts": ["root"]},
-    rationale={"zh": "应及时删除或停用多余、过期的账户。普通账户（UID ≥ UID_MIN，有登录 shell、未锁定、未过期）超过 90 天"
-                     "（参数）未登录即视为多余；从未登录的账户按其口令最后修改日期计算。90 天是常用阈值，标准本身没有给出天数。"
-                     "数据来自 lastlog；新系统改用 lastlog2，二者都没有时用 wtmp（last），其记录不够早则无法判断。",
-               "en": "Surplus and expired accounts must be removed or disabled. An ordinary account (UID >= UID_MIN, "
-                     "login shell, not locked or expired) unused for more than 90 days (a parameter) counts as "
-                     "surplus; one never used is aged from its last password change. 90 days is common practice, the "
-                     "standard names no number. Evidence comes from lastlog, lastlog2 on newer systems, else wtmp "
-                     "(last), which cannot tell when its records do not reach back far enough."},
-    remediation={"zh": "确认账户已无人使用后删除（userdel -r 用户名），或彻底停用：usermod -L -e 1 用户名"
-                       "（仅 passwd -l 不能阻止 SSH 密钥登录）。",
-                 "en": "Once confirmed unused, remove the account (userdel -r USER) or disable it fully: usermod -L -e 1 "
-                       "USER (passwd -l alone does not stop SSH key logins)."},
-)
+@evaluator("mlps.access.unused_accounts")
 def unused_accounts(facts, host, params):
     rows, shadow, bad = _accounts(facts)
     if bad:
@@ -275,28 +221,7 @@ def unused_accounts(facts, host, params):
 
 
 
-@check(
-    id="mlps.access.sudo_nopasswd_all",
-    title={"zh": "sudo 不授予免口令执行全部命令的权限", "en": "sudo grants no one every command without a password"},
-    severity="medium",
-    refs=["GB/T 22239-2019 8.1.4.2 d", "GB/T 22239-2019 7.1.4.2 d"],
-    probes=[SUDOERS],
-    params={"sudo_exempt_users": ["root"], "sudo_exempt_audit_user": True},
-    rationale={"zh": "管理用户应只授予所需的最小权限。“NOPASSWD: ALL”（或 Defaults !authenticate）让账户或其被盗用的会话"
-                     "无需再次鉴别即可获得全部 root 权限。云镜像常带此类规则（如 /etc/sudoers.d/90-cloud-init-users）。"
-                     "默认不计本工具自身审计账户（清单中 sudo: true 的 user）的授权，可用参数 sudo_exempt_audit_user 关闭；"
-                     "评估机构现场检查时同样会看到该授权，建议将其限制为只读命令。",
-               "en": "Admin users must get only the privileges they need. 'NOPASSWD: ALL' (or Defaults !authenticate) "
-                     "gives the account, or a hijacked session of it, full root without authenticating again. Cloud "
-                     "images often ship such a rule (e.g. /etc/sudoers.d/90-cloud-init-users). The audit tool's own "
-                     "account (the inventory user with sudo: true) is not counted by default (parameter "
-                     "sudo_exempt_audit_user); an on-site assessor will still see it, so restrict it to read-only commands."},
-    remediation={"zh": "用 visudo 去掉 NOPASSWD，或只对具体命令免口令，例如 "
-                       "“ops ALL=(root) NOPASSWD: /usr/bin/systemctl restart nginx”；删除云镜像遗留的 /etc/sudoers.d/90-cloud-init-users。",
-                 "en": "With visudo remove NOPASSWD, or allow it only for specific commands, e.g. "
-                       "'ops ALL=(root) NOPASSWD: /usr/bin/systemctl restart nginx'; delete a leftover "
-                       "/etc/sudoers.d/90-cloud-init-users."},
-)
+@evaluator("mlps.access.sudo_nopasswd_all")
 def sudo_nopasswd_all(facts, host, params):
     text, bad = gathered(facts, SUDOERS)
     if bad:
@@ -323,24 +248,7 @@ def sudo_nopasswd_all(facts, host, params):
 
 
 # ---------------------------------------------------------------------------------------------
-@check(
-    id="mlps.access.su_restricted",
-    title={"zh": "su 仅限指定管理组使用", "en": "su is limited to an administrators' group"},
-    severity="medium",
-    refs=["GB/T 22239-2019 8.1.4.2 d", "GB/T 22239-2019 7.1.4.2 d"],
-    probes=PAM,
-    rationale={"zh": "最小权限要求只有管理员能切换为 root。/etc/pam.d/su 中启用 “auth required pam_wheel.so use_uid”"
-                     "（或 group=组名）后，只有 wheel（或指定组）成员可以 su；Debian 与 RHEL 默认都注释掉了这一行。"
-                     "“sufficient pam_wheel.so trust” 是免口令放行，不算限制。",
-               "en": "Least privilege means only administrators may become root. With 'auth required pam_wheel.so "
-                     "use_uid' (or group=NAME) in /etc/pam.d/su only members of wheel (or that group) can su; Debian "
-                     "and RHEL ship the line commented out. 'sufficient pam_wheel.so trust' lets members in without a "
-                     "password and is no restriction."},
-    remediation={"zh": "在 /etc/pam.d/su 的 auth 部分取消注释或加入 “auth required pam_wheel.so use_uid”，"
-                       "并把管理员加入 wheel 组（Debian 需先 groupadd wheel，或写 group=sudo）。",
-                 "en": "In /etc/pam.d/su uncomment or add 'auth required pam_wheel.so use_uid' in the auth section and "
-                       "add administrators to wheel (on Debian groupadd wheel first, or use group=sudo)."},
-)
+@evaluator("mlps.access.su_restricted")
 def su_restricted(facts, host):
     fam = os_family(facts)
     probes = [PAM[fam]] if fam in PAM else list(PAM.values())
@@ -377,26 +285,7 @@ def _octal(v) -> int | None:
     return int(s, 8) if re.fullmatch(r"0?[0-7]{1,4}", s) else None
 
 
-@check(
-    id="mlps.access.umask",
-    title={"zh": "默认 umask 不宽于 027", "en": "The default umask is at least as strict as 027"},
-    severity="low",
-    refs=["GB/T 22239-2019 8.1.4.2 f", "GB/T 22239-2019 7.1.4.2 a"],
-    probes=[LOGIN_DEFS, PROFILE],
-    params={"umask": "027"},
-    rationale={"zh": "umask 决定新建文件的默认权限，是文件级访问控制粒度的基础。基线脚本与 CIS 取 027（其他用户无权访问）；"
-                     "也有测评机构接受发行版默认的 022，可把参数 umask 设为 \"022\"。login.defs 未设置 UMASK 时按 022 计，"
-                     "/etc/profile、/etc/bashrc 等中的 umask 命令会覆盖它，同样检查（含 RHEL /etc/bashrc 按 UID 分支的 002/022）。",
-               "en": "umask sets the default permissions of new files, the base of file-level access control. "
-                     "Baseline scripts and CIS use 027 (no access for others); some assessors accept the distributions' "
-                     "022 — set the umask parameter to \"022\". Without UMASK in login.defs 022 applies; umask commands in "
-                     "/etc/profile, /etc/bashrc etc. override it and are checked too (including RHEL's 002/022 branch in "
-                     "/etc/bashrc)."},
-    remediation={"zh": "在 /etc/login.defs 中设置 “UMASK 027”；把 /etc/profile、/etc/bashrc（RHEL）或 /etc/bash.bashrc（Debian）"
-                       "及 /etc/profile.d/*.sh 中的 umask 改为 027。",
-                 "en": "Set 'UMASK 027' in /etc/login.defs; change umask lines in /etc/profile, /etc/bashrc (RHEL) or "
-                       "/etc/bash.bashrc (Debian) and /etc/profile.d/*.sh to 027."},
-)
+@evaluator("mlps.access.umask")
 def umask(facts, host, params):
     want = _octal(params["umask"])
     if want is None:
@@ -423,23 +312,7 @@ def umask(facts, host, params):
 
 
 # ---------------------------------------------------------------------------------------------
-@check(
-    id="mlps.access.world_writable_etc",
-    title={"zh": "/etc 下没有任何用户可写的文件", "en": "No world-writable files under /etc"},
-    severity="high",
-    refs=["GB/T 22239-2019 8.1.4.2 f", "GB/T 22239-2019 7.1.4.2 a"],
-    probes=[WORLD_WRITABLE_ETC],
-    params={"world_writable_allowed": []},
-    rationale={"zh": "/etc 中的配置文件决定系统与服务的行为，任何用户可写即可借此提权（如改写 cron、profile 或服务配置）。"
-                     "指导书要求配置文件权限不超过 644。以审计账户身份查找：其他用户进不去的目录中的文件本就无法被他们修改。",
-               "en": "Files in /etc drive the system and its services; if anyone can write one they can escalate "
-                     "(rewrite cron, profile or service configuration). Testing guides ask for config files at 644 or "
-                     "less. The search runs as the audit account: files in directories others cannot enter are not "
-                     "writable by them anyway."},
-    remediation={"zh": "逐个确认后去掉其他用户的写权限：chmod o-w 文件（可用 find /etc -xdev -type f -perm -0002 列出）。",
-                 "en": "After checking each, remove write access for others: chmod o-w FILE (list them with "
-                       "find /etc -xdev -type f -perm -0002)."},
-)
+@evaluator("mlps.access.world_writable_etc")
 def world_writable_etc(facts, host, params):
     res = facts.get(WORLD_WRITABLE_ETC)
     if res.error:
@@ -457,31 +330,7 @@ def world_writable_etc(facts, host, params):
 
 
 # ---------------------------------------------------------------------------------------------
-@check(
-    id="mlps.access.mandatory_access_control",
-    title={"zh": "启用强制访问控制（SELinux 或 AppArmor）并对重要主客体设置安全标记",
-           "en": "Mandatory access control (SELinux or AppArmor) is enforcing, with security labels on key resources"},
-    severity="medium",
-    refs=["GB/T 22239-2019 8.1.4.2 g"],
-    applies={"levels": (3, 4)},
-    probes=[GETENFORCE, APPARMOR_ENABLED, APPARMOR_PROFILES],
-    params={"min_enforced_profiles": 1},
-    attest={"zh": "对重要主体和客体设置了安全标记并据此控制访问（如 SELinux 策略、AppArmor 配置文件或安全加固产品），附策略说明。",
-            "en": "Security labels are set on important subjects and objects and access is controlled by them (SELinux "
-                  "policy, AppArmor profiles or a hardening product), with the policy description."},
-    rationale={"zh": "三级要求对重要主体和客体设置安全标记并控制其访问。SELinux 处于 Enforcing、或 AppArmor 已启用且有 enforce "
-                     "模式的配置文件，是主机自身能给出的证据，判为符合；但测评机构对仅用默认 targeted 策略是否满足此项看法不一，"
-                     "部分只给“部分符合”。无此证据时需人工提供证明（如第三方加固产品）。",
-               "en": "Level 3 asks for security labels on important subjects and objects and access control by them. "
-                     "SELinux Enforcing, or AppArmor enabled with profiles in enforce mode, is evidence the host shows "
-                     "itself and passes; assessors differ on whether the default targeted policy is enough (some score "
-                     "it partly met). Without such evidence the item needs an attestation (e.g. a hardening product)."},
-    remediation={"zh": "RHEL：在 /etc/selinux/config 设置 SELINUX=enforcing 并重启（先用 permissive 排查 AVC 拒绝）；"
-                       "Debian/Ubuntu：apt install apparmor apparmor-utils apparmor-profiles，aa-enforce /etc/apparmor.d/*。",
-                 "en": "RHEL: set SELINUX=enforcing in /etc/selinux/config and reboot (check AVC denials in permissive "
-                       "first); Debian/Ubuntu: apt install apparmor apparmor-utils apparmor-profiles; aa-enforce "
-                       "/etc/apparmor.d/*."},
-)
+@evaluator("mlps.access.mandatory_access_control")
 def mandatory_access_control(facts, host, params):
     seen = []
     se = facts.get(GETENFORCE)
@@ -540,58 +389,14 @@ def _privilege_summary(facts) -> str:
     return "\n".join(out)
 
 
-@check(
-    id="mlps.access.admin_separation",
-    title={"zh": "系统、安全、审计管理员账户分离（三权分立）", "en": "Separate system, security and audit administrator accounts"},
-    severity="medium",
-    refs=["GB/T 22239-2019 8.1.4.2 d", "GB/T 22239-2019 7.1.4.2 d"],
-    probes=[GROUP, SUDOERS],
-    attest={"zh": "已设置相互独立的系统管理员、安全管理员、审计管理员账户（或角色），各自只授予完成其职责所需的权限，"
-                  "审计管理员不能修改或删除审计记录；提供角色分工文件及各账户的 sudo 授权清单。",
-            "en": "Separate system-administrator, security-administrator and audit-administrator accounts (or roles) "
-                  "exist, each with only the rights its duty needs, and the auditor cannot alter or delete audit "
-                  "records; provide the role document and each account's sudo grants."},
-    rationale={"zh": "最小权限与权限分离要求管理员之间相互制约，测评中通常按“三权分立”核查是否存在管理员、操作员、审计员等不同角色。"
-                     "角色划分属于管理安排，无法仅凭主机配置判定；结果中列出管理组成员与 sudo 规则供核对。",
-               "en": "Least privilege and separation of duties require administrators to check one another; assessors "
-                     "usually look for distinct administrator, operator and auditor roles (三权分立). Role separation is "
-                     "an organisational arrangement a host's configuration cannot prove; the result lists admin-group "
-                     "members and sudo rules to compare against the role document."},
-    remediation={"zh": "例如建立 sysadmin、secadmin、auditadmin 三类账户，用 /etc/sudoers.d/ 分别授予系统维护、安全配置（防火墙、账户）"
-                       "和只读审计（ausearch、aureport、查看 /var/log）命令。",
-                 "en": "For example create sysadmin, secadmin and auditadmin accounts and grant, through /etc/sudoers.d/, "
-                       "system maintenance, security configuration (firewall, accounts) and read-only audit commands "
-                       "(ausearch, aureport, reading /var/log) respectively."},
-)
+@evaluator("mlps.access.admin_separation")
 def admin_separation(facts, host):
     return Outcome.manual("需人工核查并提供证明：系统、安全、审计管理员是否分离（下列为主机上的管理组成员与 sudo 规则）",
                           "needs an attestation that system, security and audit administrators are separate "
                           "(admin-group members and sudo rules on the host below)", _privilege_summary(facts))
 
 
-@check(
-    id="mlps.access.access_policy",
-    title={"zh": "访问控制策略由授权主体配置", "en": "Access-control policy is set by an authorised administrator"},
-    severity="low",
-    refs=["GB/T 22239-2019 8.1.4.2 e"],
-    applies={"levels": (3, 4)},
-    probes=[GROUP, SUDOERS],
-    attest={"zh": "访问控制策略（账户权限、sudo 授权、重要目录与文件的权限）由授权的安全管理员统一制定和配置，规定了主体对客体的"
-                  "访问规则；提供访问控制策略文件及其审批记录。",
-            "en": "The access-control policy (account rights, sudo grants, permissions of important directories and "
-                  "files) is defined and configured by an authorised security administrator and states which subjects "
-                  "may access which objects; provide the policy document and its approval record."},
-    rationale={"zh": "三级要求由授权主体配置访问控制策略，并以策略规定主体对客体的访问规则。主机配置只能体现结果，"
-                     "谁授权、按什么策略配置需书面证明；结果中列出当前的管理组与 sudo 规则，供与策略文件对照。",
-               "en": "Level 3 requires an authorised subject to configure the access-control policy, which must define "
-                     "how subjects may access objects. A host only shows the outcome; who authorised it and by which "
-                     "policy needs a document. The result lists the admin groups and sudo rules in force to compare "
-                     "with the policy."},
-    remediation={"zh": "制定主机访问控制策略（账户与角色、sudo 规则、关键文件权限基线），由安全管理员审批后实施，变更走审批流程并留存记录。",
-                 "en": "Write a host access-control policy (accounts and roles, sudo rules, a permission baseline for key "
-                       "files), have the security administrator approve it before it is applied, and keep records of "
-                       "approved changes."},
-)
+@evaluator("mlps.access.access_policy")
 def access_policy(facts, host):
     return Outcome.manual("需人工核查并提供证明：访问控制策略由授权主体制定和配置（下列为主机上当前的管理组与 sudo 规则）",
                           "needs an attestation that an authorised administrator set the access-control policy "

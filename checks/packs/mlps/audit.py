@@ -12,7 +12,8 @@ import re
 
 from audits.probes import Probe
 from checks import parsers
-from checks.contract import Outcome, check
+from checks.contract import Outcome, evaluator
+from checks.probe_catalogue import named
 from checks.facts import evidence_lines, files, gathered, os_family
 from checks.parsers.auditd import audit_rules, audit_status, records_all_exec, watch_coverage
 from checks.parsers.common import to_int
@@ -20,35 +21,25 @@ from checks.parsers.journald import journald_storage
 from checks.parsers.logrotate import PERIODS, logrotate_blocks, path_match
 from checks.parsers.syslog import rsyslog_rules, rule_picks, syslog_ng_paths
 
-AUDITCTL_S = Probe("command", "auditctl -s", True)            # kernel audit status: enabled 0/1/2, daemon pid
-AUDITCTL_L = Probe("command", "auditctl -l", True)            # the rules the kernel has loaded
-PGREP_AUDITD = Probe("command", "pgrep -x auditd")
-PGREP_LOGGERS = Probe("command", "pgrep -l -x 'rsyslogd|syslog-ng|systemd-journal'")  # comm is cut to 15 chars
-JOURNALD_CONF = Probe("command", "grep -Hs '' /etc/systemd/journald.conf /etc/systemd/journald.conf.d/*.conf "
-                                 "/run/systemd/journald.conf.d/*.conf /usr/lib/systemd/journald.conf.d/*.conf")
-JOURNAL_DIR = Probe("stat", "/var/log/journal")
-SYSLOG_CONF = Probe("command", "grep -Hs '' /etc/rsyslog.conf /etc/rsyslog.d/*.conf "
-                               "/etc/syslog-ng/syslog-ng.conf /etc/syslog-ng/conf.d/*.conf")
+AUDITCTL_S = named("auditctl_s")            # kernel audit status: enabled 0/1/2, daemon pid
+AUDITCTL_L = named("auditctl_l")            # the rules the kernel has loaded
+PGREP_AUDITD = named("pgrep_auditd")
+PGREP_LOGGERS = named("pgrep_loggers")  # comm is cut to 15 chars
+JOURNALD_CONF = named("journald_conf")
+JOURNAL_DIR = named("journal_dir")
+SYSLOG_CONF = named("syslog_conf")
 # /etc/audit is 0750 root: read as root, and name the files (a glob would expand as the login user).
-AU_REMOTE = Probe("command", "grep -Hs ^ /etc/audit/plugins.d/au-remote.conf /etc/audit/audisp-remote.conf "
-                             "/etc/audisp/plugins.d/au-remote.conf /etc/audisp/audisp-remote.conf", True)
-LOGROTATE = Probe("command", "grep -Hs '' /etc/logrotate.conf /etc/logrotate.d/*")
-AUDITD_CONF = Probe("file", "/etc/audit/auditd.conf", True)
-TIMEDATECTL = Probe("command", "timedatectl show -p NTPSynchronized --value")
-CHRONYC = Probe("command", "chronyc -n tracking")
-NTPQ = Probe("command", "ntpq -pn")
-REFUSE_STOP = Probe("command", "systemctl show auditd -p RefuseManualStop")
+AU_REMOTE = named("au_remote")
+LOGROTATE = named("logrotate")
+AUDITD_CONF = named("auditd_conf")
+TIMEDATECTL = named("timedatectl")
+CHRONYC = named("chronyc")
+NTPQ = named("ntpq")
+REFUSE_STOP = named("refuse_stop")
 LOG_STAT = {"debian": (Probe("stat", "/var/log/auth.log"), Probe("stat", "/var/log/syslog")),
             "rhel": (Probe("stat", "/var/log/secure"), Probe("stat", "/var/log/messages"))}
-AUDIT_DIR = Probe("stat", "/var/log/audit")
+AUDIT_DIR = named("audit_dir")
 
-REFS_A = ["GB/T 22239-2019 8.1.4.3 a", "GB/T 22239-2019 7.1.4.3 a"]
-REFS_B = ["GB/T 22239-2019 8.1.4.3 b", "GB/T 22239-2019 7.1.4.3 b"]
-REFS_C = ["GB/T 22239-2019 8.1.4.3 c", "GB/T 22239-2019 7.1.4.3 c"]
-INSTALL_AUDITD = {"zh": "Debian/Ubuntu：apt install auditd（默认未安装）；RHEL 系：dnf install audit（通常已安装）；"
-                        "然后 systemctl enable --now auditd。",
-                  "en": "Debian/Ubuntu: apt install auditd (not installed by default); RHEL family: dnf install audit "
-                        "(usually present); then systemctl enable --now auditd."}
 LOOPBACK = re.compile(r"^(127\.|localhost$|::1$|0\.0\.0\.0$)")
 
 
@@ -111,21 +102,7 @@ def _watch_check(facts, targets, need: str, what_zh: str, what_en: str) -> Outco
 
 
 # --------------------------------------------------------------------------------------------
-@check(
-    id="mlps.audit.auditd_running",
-    title={"zh": "审计服务 auditd 正在运行且内核审计已开启", "en": "The audit daemon runs and kernel auditing is on"},
-    severity="medium",
-    refs=REFS_A,
-    probes=[AUDITCTL_S, PGREP_AUDITD],
-    rationale={"zh": "安全审计要求启用审计功能并覆盖每个用户；Linux 上由内核审计子系统和 auditd 记录登录、提权、"
-                     "文件修改等安全事件。auditctl -s 显示 enabled 0 表示内核审计被关闭，pid 0 表示没有守护进程接收记录。"
-                     "Debian/Ubuntu 默认不安装 auditd，仅有 syslog 时测评常判部分符合。",
-               "en": "Auditing must be enabled and cover every user; on Linux the kernel audit subsystem and auditd record "
-                     "logins, privilege use and file changes. auditctl -s 'enabled 0' means kernel auditing is off, "
-                     "'pid 0' means no daemon receives the records. Debian/Ubuntu do not install auditd by default; "
-                     "with syslog only, assessors often score the item as partly met."},
-    remediation=INSTALL_AUDITD,
-)
+@evaluator("mlps.audit.auditd_running")
 def auditd_running(facts, host):
     res = facts.get(AUDITCTL_S)
     status = audit_status(res.stdout) if res.ok else {}
@@ -151,58 +128,13 @@ def auditd_running(facts, host):
                           f"pgrep -x auditd: no process\nauditctl -s: {why}")
 
 
-@check(
-    id="mlps.audit.rules_identity",
-    title={"zh": "审计规则监视账户与授权文件的修改", "en": "Audit rules watch the account and sudo files"},
-    severity="medium",
-    refs=REFS_A,
-    probes=[AUDITCTL_L],
-    params={"identity_files": ["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers"],
-            "watch_perms": "wa"},
-    rationale={"zh": "账户、口令和 sudo 授权的变更是重要的安全事件，测评时用 auditctl -l 查看是否有针对这些文件的 "
-                     "-w … -p wa 规则。只看内核已加载的规则：rules.d 里写了但未加载的规则不产生记录。对上级目录的监视"
-                     "（如 -w /etc/ -p wa）同样覆盖其中文件。",
-               "en": "Changes to accounts, passwords and sudo rights are important security events; assessors look in "
-                     "auditctl -l for '-w … -p wa' rules on these files. Only rules the kernel has loaded count: a rule "
-                     "written in rules.d but not loaded records nothing. A watch on a parent directory "
-                     "(e.g. -w /etc/ -p wa) covers the files in it."},
-    remediation={"zh": "新建 /etc/audit/rules.d/50-identity.rules，写入 -w /etc/passwd -p wa -k identity（shadow、group、"
-                       "gshadow、sudoers 各一行，可加 -w /etc/sudoers.d/ -p wa -k identity），然后执行 augenrules --load。",
-                 "en": "Create /etc/audit/rules.d/50-identity.rules with '-w /etc/passwd -p wa -k identity' (one line each "
-                       "for shadow, group, gshadow, sudoers; optionally -w /etc/sudoers.d/ -p wa -k identity), then run "
-                       "augenrules --load."},
-)
+@evaluator("mlps.audit.rules_identity")
 def rules_identity(facts, host, params):
     return _watch_check(facts, params["identity_files"], params["watch_perms"], "账户与授权文件",
                         "account and sudo files")
 
 
-@check(
-    id="mlps.audit.rules_privileged",
-    title={"zh": "审计规则记录账户管理与提权命令的执行", "en": "Audit rules record use of account-management and privilege commands"},
-    severity="medium",
-    refs=REFS_A,
-    probes=[AUDITCTL_L],
-    params={"privileged_commands": ["useradd", "userdel", "usermod", "passwd", "sudo", "su"]},
-    rationale={"zh": "管理员的重要操作应被审计。一个命令算作被记录，当且仅当已加载的规则中有：(1) 对该程序的执行监视"
-                     "（-w /usr/sbin/useradd -p x，或 -F path=… -F perm=x，按文件名匹配）；或 (2) 记录所有 execve 的规则，"
-                     "且除 arch 外只按 auid>=1000 / auid!=unset 或 euid=0 过滤。带 -C uid!=euid 的规则只记录 setuid 的瞬间，"
-                     "经 sudo 运行的命令不在其中，因此不算。sudo、su、useradd 等通常本身也会向 auditd 发送 USER_CMD/ADD_USER "
-                     "等记录，但测评要求显式规则（可用 ausearch -k 检索，也记录被拒绝的尝试）。[ZDS] 还列出 auditctl、kill，"
-                     "可通过参数加入。",
-               "en": "Administrators' important actions must be audited. A command counts as recorded only when a loaded "
-                     "rule either (1) watches its execution (-w /usr/sbin/useradd -p x, or -F path=… -F perm=x; matched by "
-                     "file name), or (2) records every execve, filtered on nothing but arch, auid>=1000 / auid!=unset or "
-                     "euid=0. A '-C uid!=euid' rule only catches the setuid moment, not commands run through sudo, so it "
-                     "does not count. sudo, su and shadow-utils usually also send their own USER_CMD/ADD_USER records, but "
-                     "assessors look for explicit rules (searchable with ausearch -k, and they record denied attempts "
-                     "too). The testing guide [ZDS] also lists auditctl and kill; add them through the parameter."},
-    remediation={"zh": "在 /etc/audit/rules.d/50-privileged.rules 中为每个命令写一行，如 -a always,exit -F path=/usr/sbin/useradd "
-                       "-F perm=x -F auid>=1000 -F auid!=unset -k privileged（sudo、su、passwd 在 /usr/bin），然后 augenrules --load。",
-                 "en": "In /etc/audit/rules.d/50-privileged.rules add one line per command, e.g. -a always,exit -F "
-                       "path=/usr/sbin/useradd -F perm=x -F auid>=1000 -F auid!=unset -k privileged (sudo, su and passwd "
-                       "live in /usr/bin), then run augenrules --load."},
-)
+@evaluator("mlps.audit.rules_privileged")
 def rules_privileged(facts, host, params):
     rules, out = _loaded_rules(facts)
     if out:
@@ -229,49 +161,14 @@ def rules_privileged(facts, host, params):
                           evidence_lines(dict.fromkeys(seen)))
 
 
-@check(
-    id="mlps.audit.rules_config",
-    title={"zh": "审计规则监视 SSH 与审计自身配置的修改", "en": "Audit rules watch the SSH and audit configuration"},
-    severity="low",
-    refs=REFS_A,
-    probes=[AUDITCTL_L],
-    params={"config_paths": ["/etc/ssh/sshd_config", "/etc/audit/"], "watch_perms": "wa"},
-    rationale={"zh": "修改 sshd 配置可开放远程登录方式，修改 /etc/audit/ 可关闭审计本身，二者都是需要留痕的安全事件。"
-                     "对 /etc/audit/ 要求监视整个目录（或其上级目录），只监视其中个别文件不算。",
-               "en": "Changing the sshd configuration can open new ways in, and changing /etc/audit/ can switch auditing "
-                     "off; both must leave a record. For /etc/audit/ the directory itself (or a parent) must be watched; "
-                     "watching a few files inside it does not count."},
-    remediation={"zh": "在 /etc/audit/rules.d/50-config.rules 中写入 -w /etc/ssh/sshd_config -p wa -k sshd 和 "
-                       "-w /etc/audit/ -p wa -k auditconfig，然后 augenrules --load。",
-                 "en": "Put '-w /etc/ssh/sshd_config -p wa -k sshd' and '-w /etc/audit/ -p wa -k auditconfig' in "
-                       "/etc/audit/rules.d/50-config.rules, then run augenrules --load."},
-)
+@evaluator("mlps.audit.rules_config")
 def rules_config(facts, host, params):
     return _watch_check(facts, params["config_paths"], params["watch_perms"], " SSH 与审计配置",
                         "the SSH and audit configuration")
 
 
 # --------------------------------------------------------------------------------------------
-@check(
-    id="mlps.audit.syslog_running",
-    title={"zh": "系统日志服务在运行并持久保存日志", "en": "A system logger runs and keeps logs on disk"},
-    severity="high",
-    refs=REFS_A,
-    probes=[PGREP_LOGGERS, JOURNALD_CONF, JOURNAL_DIR],
-    rationale={"zh": "没有日志服务就没有登录、sudo、服务异常等记录，属于“设备安全审计措施缺失”一类问题。rsyslogd 或 "
-                     "syslog-ng 在运行即可；只有 systemd-journald 时，日志必须持久保存（Storage=persistent，或默认 auto "
-                     "且存在 /var/log/journal），否则重启即丢失。",
-               "en": "Without a logger there is no record of logins, sudo or service failures — the 'no audit measures' "
-                     "finding. rsyslogd or syslog-ng running is enough; with systemd-journald alone the journal must be "
-                     "persistent (Storage=persistent, or the default auto with /var/log/journal present), otherwise it "
-                     "is lost at every reboot."},
-    remediation={"zh": "安装并启用 rsyslog（Debian/Ubuntu：apt install rsyslog；RHEL 系：dnf install rsyslog；"
-                       "systemctl enable --now rsyslog），或在 /etc/systemd/journald.conf 中设置 Storage=persistent 并"
-                       "执行 systemctl restart systemd-journald。",
-                 "en": "Install and enable rsyslog (Debian/Ubuntu: apt install rsyslog; RHEL family: dnf install rsyslog; "
-                       "systemctl enable --now rsyslog), or set Storage=persistent in /etc/systemd/journald.conf and run "
-                       "systemctl restart systemd-journald."},
-)
+@evaluator("mlps.audit.syslog_running")
 def syslog_running(facts, host):
     res = facts.get(PGREP_LOGGERS)
     if res.error or res.rc not in (0, 1):
@@ -314,29 +211,7 @@ def _syslog_text(facts):
     return files(text), None
 
 
-@check(
-    id="mlps.audit.auth_logging",
-    title={"zh": "登录与鉴别事件写入日志文件", "en": "Login and authentication events are written to a log file"},
-    severity="medium",
-    refs=REFS_B,
-    probes=[SYSLOG_CONF],
-    rationale={"zh": "审计记录应包括时间、用户、事件类型和成功与否；sshd、sudo、PAM 的登录与鉴别消息使用 auth/authpriv "
-                     "设施，必须有规则把两者（至少 info 和 notice 级）写入文件：Debian/Ubuntu 为 auth,authpriv.* "
-                     "/var/log/auth.log，RHEL 系为 authpriv.* /var/log/secure（auth 随 *.info 进入 /var/log/messages）。"
-                     "规则按 rsyslog 的读取顺序判断，之前的 stop/~ 会截断。较新的 Debian 默认不装 rsyslog、只用 journald，"
-                     "测评时通常仍要求落地到文件（便于保留和权限控制）。",
-               "en": "Records must carry time, user, event type and outcome; sshd, sudo and PAM log logins and "
-                     "authentication through the auth/authpriv facilities, so a rule must write both (at least info and "
-                     "notice) to a file: Debian/Ubuntu 'auth,authpriv.* /var/log/auth.log', RHEL family 'authpriv.* "
-                     "/var/log/secure' (auth reaches /var/log/messages through *.info). Rules are read in rsyslog's order; "
-                     "an earlier stop/~ cuts them off. Newer Debian installs ship journald only, without rsyslog; "
-                     "assessors still usually expect a log file (retention and permissions are checked on it)."},
-    remediation={"zh": "Debian/Ubuntu：apt install rsyslog，确认 /etc/rsyslog.conf 有 “auth,authpriv.* /var/log/auth.log”；"
-                       "RHEL 系：确认 “authpriv.* /var/log/secure” 未被注释；然后 systemctl restart rsyslog。",
-                 "en": "Debian/Ubuntu: apt install rsyslog and make sure /etc/rsyslog.conf has 'auth,authpriv.* "
-                       "/var/log/auth.log'; RHEL family: make sure 'authpriv.* /var/log/secure' is not commented out; then "
-                       "systemctl restart rsyslog."},
-)
+@evaluator("mlps.audit.auth_logging")
 def auth_logging(facts, host):
     by_file, out = _syslog_text(facts)
     if out:
@@ -376,23 +251,7 @@ def auth_logging(facts, host):
                           evidence_lines(dict.fromkeys(used)))
 
 
-@check(
-    id="mlps.audit.time_sync",
-    title={"zh": "系统时钟与时间源同步", "en": "The system clock is synchronised"},
-    severity="medium",
-    refs=REFS_B,
-    probes=[TIMEDATECTL, CHRONYC, NTPQ],
-    rationale={"zh": "审计记录的日期和时间只有在时钟准确时才可信，也才能与其他设备的日志对照。依次接受："
-                     "timedatectl 的 NTPSynchronized=yes、chronyc tracking 的 Leap status Normal（本地时钟 7F7F0101 "
-                     "不算）、ntpq 中带 * 的同步源。",
-               "en": "Record timestamps are only trustworthy, and comparable with other devices' logs, when the clock is "
-                     "right. Accepted, in order: timedatectl NTPSynchronized=yes, chronyc tracking 'Leap status: Normal' "
-                     "(the local clock 7F7F0101 does not count), or an ntpq peer marked '*'."},
-    remediation={"zh": "Debian/Ubuntu：apt install chrony；RHEL 系：dnf install chrony；在 chrony.conf 中用 server 指向"
-                       "教育局或学校的 NTP 服务器，然后 systemctl enable --now chrony（RHEL 为 chronyd）。",
-                 "en": "Debian/Ubuntu: apt install chrony; RHEL family: dnf install chrony; point 'server' in chrony.conf "
-                       "at the bureau's or school's NTP server, then systemctl enable --now chrony (chronyd on RHEL)."},
-)
+@evaluator("mlps.audit.time_sync")
 def time_sync(facts, host):
     ev, answered = [], 0
     t = facts.get(TIMEDATECTL)
@@ -449,36 +308,7 @@ def _au_remote(facts) -> tuple[list[str], list[str], str | None]:
     return [], ev, None
 
 
-@check(
-    id="mlps.audit.log_forwarding",
-    title={"zh": "日志转发到日志服务器集中保存", "en": "Logs are forwarded to a log host"},
-    severity="medium",
-    refs=REFS_C,
-    probes=[SYSLOG_CONF, AU_REMOTE],
-    attest={"zh": "本机日志由其他方式集中收集（如日志审计系统代理、filebeat），并提供收集端保存不少于 6 个月的证明。",
-            "en": "This host's logs are collected centrally by other means (e.g. a log-audit appliance agent, filebeat), "
-                  "with evidence that the collector keeps them for at least 6 months."},
-    rationale={"zh": "审计记录应定期备份、防止被删除或覆盖；三级在安全管理中心还要求集中收集审计数据"
-                     "（GB/T 22239-2019 8.1.5.4 d，不在本包范围）。把日志实时转发到日志服务器是常用做法："
-                     "rsyslog 的 @host/@@host/omfwd、syslog-ng 的网络目标、auditd 的 au-remote"
-                     "（active = yes 且设置 remote_server）。只有收集端保存不少于 6 个月时，转发才满足本条——收集端的"
-                     "保存期需另行证明。转发到本机回环地址、或只转发与登录无关的设施（如 local6）不算。未发现转发时"
-                     "需人工证明其他收集方式。",
-               "en": "Audit records must be backed up regularly and protected from deletion or overwriting; level 3 also "
-                     "requires central collection in the security management centre (GB/T 22239-2019 8.1.5.4 d, "
-                     "outside this pack). Forwarding to a log host is the usual way: rsyslog "
-                     "@host/@@host/omfwd, a syslog-ng network destination, or auditd's au-remote (active = yes with "
-                     "remote_server set). Forwarding satisfies this item only if the collector keeps the logs for at "
-                     "least 6 months — that must be shown separately. Forwarding to loopback, or of facilities unrelated "
-                     "to logins (e.g. local6 only), does not count. Without forwarding, another collection path must be "
-                     "attested."},
-    remediation={"zh": "在 /etc/rsyslog.d/90-forward.conf 中写入 *.* @@日志服务器:514（或 action(type=\"omfwd\" "
-                       "target=\"日志服务器\" port=\"514\" protocol=\"tcp\")），systemctl restart rsyslog；审计日志可再启用 "
-                       "au-remote（Debian：apt install audispd-plugins；RHEL：dnf install audispd-plugins）。",
-                 "en": "Put '*.* @@LOGHOST:514' (or action(type=\"omfwd\" target=\"LOGHOST\" port=\"514\" protocol=\"tcp\")) "
-                       "in /etc/rsyslog.d/90-forward.conf and systemctl restart rsyslog; for audit records also enable "
-                       "au-remote (Debian: apt install audispd-plugins; RHEL: dnf install audispd-plugins)."},
-)
+@evaluator("mlps.audit.log_forwarding")
 def log_forwarding(facts, host):
     by_file, out = _syslog_text(facts)
     if out:
@@ -516,31 +346,7 @@ def log_forwarding(facts, host):
 
 
 # --------------------------------------------------------------------------------------------
-@check(
-    id="mlps.audit.log_retention",
-    title={"zh": "系统日志本地保留不少于 6 个月", "en": "System logs are kept locally for at least 6 months"},
-    severity="medium",
-    refs=REFS_C,
-    probes=[LOGROTATE],
-    params={"log_retention_days": 183,
-            "rotated_log_files": ["/var/log/auth.log", "/var/log/syslog", "/var/log/secure", "/var/log/messages"]},
-    rationale={"zh": "网络安全法要求网络日志留存不少于六个月，测评按 ≥ 6 个月检查（默认 183 天）。按 logrotate 实际读取"
-                     "顺序计算 rotate × 周期（daily 1、weekly 7、monthly 31 天），maxage 更短时取 maxage。常见陷阱："
-                     "weekly + rotate 24 = 168 天 < 6 个月，部分测评指导书却按合格处理；weekly + rotate 26 = 182 天也差"
-                     "一天，用 rotate 27 或 monthly + rotate 6。只按大小轮转（size）无法证明保留时长。Debian 和 RHEL "
-                     "默认都是 weekly + rotate 4（28 天）。本项只看本机保留，转发见 mlps.audit.log_forwarding。",
-               "en": "The Cybersecurity Law requires network logs to be kept for at least six months; assessors test "
-                     "≥ 6 months (default 183 days). Retention is rotate × period (daily 1, weekly 7, monthly 31 days) "
-                     "in logrotate's reading order, capped by a shorter maxage. A classic trap: weekly + rotate 24 = "
-                     "168 days < 6 months, yet one testing guide accepts it; weekly + rotate 26 = 182 days is still a day "
-                     "short — use rotate 27, or monthly + rotate 6. Size-only rotation cannot show any retention time. "
-                     "Debian and RHEL both default to weekly + rotate 4 (28 days). This item is about local retention "
-                     "only; forwarding is mlps.audit.log_forwarding."},
-    remediation={"zh": "在 /etc/logrotate.d/rsyslog 的块内写入 monthly 和 rotate 7（或 weekly + rotate 27），去掉更短的 "
-                       "maxage，并确认磁盘空间足够。",
-                 "en": "In the block of /etc/logrotate.d/rsyslog set 'monthly' and 'rotate 7' (or weekly + rotate 27), "
-                       "drop any shorter maxage, and make sure the disk has room."},
-)
+@evaluator("mlps.audit.log_retention")
 def log_retention(facts, host, params):
     text, out = gathered(facts, LOGROTATE)
     if out:
@@ -592,33 +398,7 @@ def _auditd_conf(facts):
     return {k.lower(): v for k, v in parsers.keyvalue(res.stdout).items()}, None
 
 
-@check(
-    id="mlps.audit.auditd_log_retention",
-    title={"zh": "auditd 审计日志不被自动覆盖且容量足够保留 6 个月",
-           "en": "auditd keeps its logs instead of overwriting them, with room for 6 months"},
-    severity="low",
-    refs=REFS_C,
-    probes=[AUDITD_CONF],
-    params={"log_retention_days": 183, "audit_mb_per_day": 5},
-    rationale={"zh": "审计记录应避免被未预期地删除或覆盖。max_log_file_action = keep_logs 时 auditd 从不删除旧日志；"
-                     "rotate 时只保留 num_logs 个、每个 max_log_file MB 的文件，最旧的被覆盖——默认 5 × 8 MB 通常只够"
-                     "几天到几周。按每天产生 audit_mb_per_day MB（默认 5，可用 du -sm /var/log/audit 除以天数估算）计算"
-                     "能否保留 log_retention_days 天。ignore/syslog 不限制单个文件，直到磁盘写满；suspend 写满即停止记录；"
-                     "single/halt 会让主机停机；write_logs = no 或 log_format = NOLOG 根本不在本地写日志。这些都不判合格。",
-               "en": "Records must be protected from unexpected deletion or overwriting. With max_log_file_action = "
-                     "keep_logs auditd never deletes old logs; with rotate it keeps num_logs files of max_log_file MB and "
-                     "overwrites the oldest — the default 5 × 8 MB usually lasts days to weeks. The check divides that "
-                     "capacity by audit_mb_per_day (default 5; estimate it with du -sm /var/log/audit ÷ days) and "
-                     "compares with log_retention_days. ignore/syslog let one file grow until the disk fills, suspend "
-                     "stops recording when the file is full, single/halt take the host down, and write_logs = no or "
-                     "log_format = NOLOG write nothing locally; none of these pass."},
-    remediation={"zh": "在 /etc/audit/auditd.conf 中设置 max_log_file_action = keep_logs（并配合监控磁盘空间、定期归档），"
-                       "或 rotate 且 num_logs × max_log_file 足够（如 num_logs = 20、max_log_file = 50），然后 service auditd "
-                       "restart（RHEL 不允许 systemctl stop auditd）。",
-                 "en": "Set max_log_file_action = keep_logs in /etc/audit/auditd.conf (with disk monitoring and regular "
-                       "archiving), or rotate with enough num_logs × max_log_file (e.g. num_logs = 20, max_log_file = 50), "
-                       "then service auditd restart (RHEL refuses systemctl stop auditd)."},
-)
+@evaluator("mlps.audit.auditd_log_retention")
 def auditd_log_retention(facts, host, params):
     conf, out = _auditd_conf(facts)
     if out:
@@ -652,27 +432,7 @@ def auditd_log_retention(facts, host, params):
     return Outcome.passed(f"轮转容量约可保留 {days:.0f} 天", f"the rotation holds about {days:.0f} days", ev)
 
 
-@check(
-    id="mlps.audit.log_permissions",
-    title={"zh": "日志文件和审计日志目录权限受限", "en": "Log files and the audit log directory have restricted permissions"},
-    severity="medium",
-    refs=REFS_C,
-    probes={"debian": [*LOG_STAT["debian"], AUDIT_DIR], "rhel": [*LOG_STAT["rhel"], AUDIT_DIR]},
-    params={"max_log_mode": "0640", "max_audit_dir_mode": "0750"},
-    rationale={"zh": "审计记录应受保护，防止被修改或被无关用户读取（登录日志里常有误输入在用户名处的口令）。测评按日志"
-                     "文件不超过 640、审计目录不超过 750 检查；Debian 的 auth.log 为 0640 root:adm（Ubuntu 属主 syslog），"
-                     "RHEL 的 secure/messages 为 0600，/var/log/audit 为 0700，都合格。不存在的文件跳过。",
-               "en": "Records must be protected from modification and from unrelated readers (login logs often hold "
-                     "passwords typed into the user-name prompt). Assessors expect log files at most 640 and the audit "
-                     "directory at most 750; Debian's auth.log is 0640 root:adm (owner syslog on Ubuntu), RHEL's "
-                     "secure/messages are 0600 and /var/log/audit 0700 — all fine. Missing files are skipped."},
-    remediation={"zh": "Debian/Ubuntu：chmod 0640 /var/log/auth.log /var/log/syslog；RHEL 系：chmod 0600 /var/log/secure "
-                       "/var/log/messages；两者：chmod 0700 /var/log/audit。同时检查 rsyslog 的 $FileCreateMode 和 "
-                       "logrotate 的 create 模式，避免轮转后权限又放宽。",
-                 "en": "Debian/Ubuntu: chmod 0640 /var/log/auth.log /var/log/syslog; RHEL family: chmod 0600 "
-                       "/var/log/secure /var/log/messages; both: chmod 0700 /var/log/audit. Also check rsyslog's "
-                       "$FileCreateMode and logrotate's 'create' mode so rotation does not widen them again."},
-)
+@evaluator("mlps.audit.log_permissions")
 def log_permissions(facts, host, params):
     fam = os_family(facts, host)
     logs = LOG_STAT[fam] if fam else LOG_STAT["debian"] + LOG_STAT["rhel"]
@@ -701,29 +461,7 @@ def log_permissions(facts, host, params):
     return Outcome.passed("日志权限符合要求", "log permissions are restricted", evidence_lines(good))
 
 
-@check(
-    id="mlps.audit.process_protection",
-    title={"zh": "审计进程和审计规则受保护，不能被随意中断", "en": "The audit process and rules are protected from interruption"},
-    severity="low",
-    refs=["GB/T 22239-2019 8.1.4.3 d"],
-    applies={"levels": (3, 4)},
-    probes=[AUDITCTL_S, REFUSE_STOP],
-    params={"accept_refuse_manual_stop": True},
-    rationale={"zh": "三级要求对审计进程进行保护，防止未经授权的中断。最强的证据是审计配置锁定（规则末尾 -e 2，"
-                     "auditctl -s 显示 enabled 2）：规则和开关在重启前都不能再改。auditd 服务的 RefuseManualStop=yes"
-                     "（RHEL 默认）只阻止 systemctl stop，root 仍可用 service auditd stop 或 auditctl -e 0，故只作为次一级"
-                     "证据接受（参数 accept_refuse_manual_stop 可关闭）。Debian 的服务单元是否带此项随版本而异。",
-               "en": "Level 3 requires the audit process to be protected from unauthorised interruption. The strongest "
-                     "evidence is a locked audit configuration ('-e 2' as the last rule; auditctl -s shows enabled 2): "
-                     "neither rules nor the on/off switch can change until reboot. The auditd unit's "
-                     "RefuseManualStop=yes (RHEL default) only blocks systemctl stop — root can still run service auditd "
-                     "stop or auditctl -e 0 — so it is accepted as weaker evidence (turn off with "
-                     "accept_refuse_manual_stop). Whether Debian's unit sets it varies by release."},
-    remediation={"zh": "新建 /etc/audit/rules.d/99-finalize.rules，内容为 -e 2，执行 augenrules --load 并重启后生效；"
-                       "之后修改规则需要重启。",
-                 "en": "Create /etc/audit/rules.d/99-finalize.rules containing '-e 2', run augenrules --load and reboot; "
-                       "from then on rule changes need a reboot."},
-)
+@evaluator("mlps.audit.process_protection")
 def process_protection(facts, host, params):
     s = facts.get(AUDITCTL_S)
     status = audit_status(s.stdout) if s.ok else {}

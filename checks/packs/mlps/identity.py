@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 
-from audits.probes import Probe
 from checks import parsers
-from checks.contract import Outcome, check
+from checks.contract import Outcome, evaluator
+from checks.probe_catalogue import named
 
-from checks.facts import (LOGIN_DEFS, PAM, PASSWD, PROFILE, SECURITY_CONF, SHADOW, SS, SSHD_T, evidence_lines, files,
-                          gathered, os_family)
+from checks.facts import (LOGIN_DEFS, PAM, PASSWD, PROFILE, SECURITY_CONF, SHADOW, SSHD_T, evidence_lines, files, gathered, os_family)
 from checks.parsers.common import to_int
 from checks.parsers.pam import (FAILLOCK_CONF, LOCKOUT, QUALITY, conf_settings, effective_min_length, is_enforcing,
                                 lockout_active, lockout_settings, pam_stack, pwquality_conf, quality_settings,
@@ -24,18 +23,12 @@ from checks.parsers.pam import (FAILLOCK_CONF, LOCKOUT, QUALITY, conf_settings, 
 
 from ._listen import port_check
 
-L3_A, L2_A = "GB/T 22239-2019 8.1.4.1 a", "GB/T 22239-2019 7.1.4.1 a"
-L3_B, L2_B = "GB/T 22239-2019 8.1.4.1 b", "GB/T 22239-2019 7.1.4.1 b"
-L3_C, L2_C = "GB/T 22239-2019 8.1.4.1 c", "GB/T 22239-2019 7.1.4.1 c"
-
 # Probes only this family needs (read-only; sudo only where root is needed to see the data).
 # find prints hosts.equiv/shosts.equiv under /etc (and /etc/ssh) and .rhosts/.shosts in /etc/skel, /root and
 # /home/*; /etc is a start point (not /etc/hosts.equiv itself) so that a missing file is not an error.
-RHOSTS = Probe("command", "find /etc /root /home -maxdepth 2 -name hosts.equiv -o -name shosts.equiv "
-                          "-o -name .rhosts -o -name .shosts", True)
-PWHISTORY = Probe("file", "/etc/security/pwhistory.conf")
+RHOSTS = named("rhosts")
+PWHISTORY = named("pwhistory")
 
-PAM_PROBES = {"debian": [PAM["debian"], SECURITY_CONF], "rhel": [PAM["rhel"], SECURITY_CONF]}
 # Password changes: Debian's passwd includes common-password; RHEL's passwd uses system-auth and
 # sshd (expired passwords) password-auth, so both must carry the policy.
 PASSWORD_STACKS = {"debian": ("/etc/pam.d/common-password",),
@@ -120,18 +113,7 @@ def _missing_stack(rows) -> Outcome | None:
 
 
 # --------------------------------------------------------------------------------------------- a: accounts
-@check(
-    id="mlps.auth.empty_passwords",
-    title={"zh": "不存在空口令账户", "en": "No account has an empty password"},
-    severity="critical",
-    refs=[L3_A, L2_A],
-    probes=["sudo file:/etc/shadow"],
-    rationale={"zh": "空口令账户无需鉴别即可登录，属于高风险项（弱口令/空口令）。/etc/shadow 中 “!”、“*” 表示锁定，不是空口令。",
-               "en": "An account with an empty password logs in without authentication, a high-risk finding. "
-                     "'!' and '*' in /etc/shadow mean locked, not empty."},
-    remediation={"zh": "为这些账户设置口令（passwd 用户名）或锁定（passwd -l 用户名）。",
-                 "en": "Set a password (passwd USER) or lock the account (passwd -l USER)."},
-)
+@evaluator("mlps.auth.empty_passwords")
 def empty_passwords(facts, host):
     res = facts.get(SHADOW)
     if res.error or res.rc != 0:
@@ -145,21 +127,7 @@ def empty_passwords(facts, host):
     return Outcome.passed("不存在空口令账户", "no account has an empty password")
 
 
-@check(
-    id="mlps.auth.duplicate_ids",
-    title={"zh": "用户名和 UID 均不重复", "en": "No duplicate user names or UIDs"},
-    severity="medium",
-    refs=[L3_A, L2_A],
-    probes=[PASSWD],
-    rationale={"zh": "身份标识应具有唯一性。两个账户共用一个 UID 时系统视其为同一人，审计记录无法区分操作者；"
-                     "重复的用户名则使口令与权限的归属不确定。",
-               "en": "Identities must be unique. Two accounts sharing a UID are the same user to the kernel, so the "
-                     "audit trail cannot tell who acted; a repeated name makes it unclear which entry's password applies."},
-    remediation={"zh": "用 awk -F: '{print $3}' /etc/passwd | sort | uniq -d 找出重复 UID，"
-                       "为其中一个账户分配新 UID（usermod -u 新UID 用户名）或删除多余条目（userdel / vipw）。",
-                 "en": "Find duplicates with awk -F: '{print $3}' /etc/passwd | sort | uniq -d, then give one account a "
-                       "new UID (usermod -u NEWUID USER) or remove the extra entry (userdel / vipw)."},
-)
+@evaluator("mlps.auth.duplicate_ids")
 def duplicate_ids(facts, host):
     text, bad = gathered(facts, PASSWD, missing=None)
     if bad:
@@ -180,21 +148,7 @@ def duplicate_ids(facts, host):
     return Outcome.passed("用户名和 UID 均唯一", "user names and UIDs are unique")
 
 
-@check(
-    id="mlps.auth.rhosts",
-    title={"zh": "不存在 hosts.equiv 与 .rhosts/.shosts 信任文件", "en": "No hosts.equiv or .rhosts/.shosts trust files"},
-    severity="medium",
-    refs=[L3_A, L2_A],
-    probes=[RHOSTS],
-    rationale={"zh": "hosts.equiv 和 .rhosts/.shosts 让来自受信主机的用户不经口令鉴别即可登录（rsh/rlogin，"
-                     "以及启用基于主机鉴别的 SSH），绕过了每次登录都须鉴别的要求。测评指导书要求核查这些文件。",
-               "en": "hosts.equiv and .rhosts/.shosts let users from trusted hosts log in without a password (rsh/rlogin, "
-                     "and SSH host-based authentication), bypassing authentication of every login. Assessors check for them."},
-    remediation={"zh": "删除这些文件：rm -f /etc/hosts.equiv /etc/shosts.equiv /etc/ssh/shosts.equiv /etc/skel/.rhosts "
-                       "/root/.rhosts /root/.shosts /home/*/.rhosts /home/*/.shosts；并确认 sshd 中 HostbasedAuthentication no、IgnoreRhosts yes。",
-                 "en": "Delete them: rm -f /etc/hosts.equiv /etc/shosts.equiv /etc/ssh/shosts.equiv /etc/skel/.rhosts "
-                       "/root/.rhosts /root/.shosts /home/*/.rhosts /home/*/.shosts; keep HostbasedAuthentication no and IgnoreRhosts yes in sshd."},
-)
+@evaluator("mlps.auth.rhosts")
 def rhosts(facts, host):
     res = facts.get(RHOSTS)
     if res.error:
@@ -216,27 +170,7 @@ def rhosts(facts, host):
 
 
 # --------------------------------------------------------------------------------------------- a: passwords
-@check(
-    id="mlps.auth.pwquality_in_pam",
-    title={"zh": "修改口令时启用口令复杂度检查模块", "en": "A password-quality module checks new passwords"},
-    severity="medium",
-    refs=[L3_A, L2_A],
-    probes=PAM_PROBES,
-    rationale={"zh": "口令应具有复杂度要求；Linux 上由 PAM 的 pam_pwquality（旧系统 pam_cracklib）在修改口令时检查。"
-                     "Debian/Ubuntu 默认未安装 libpam-pwquality，仅有 pam_unix 的 obscure 检查，不足以满足要求。"
-                     "RHEL 系须同时出现在 system-auth 和 password-auth 中；以 optional/sufficient 方式或 enforcing=0 "
-                     "加载时只提示不拦截，不算启用。",
-               "en": "Passwords must meet complexity rules; on Linux pam_pwquality (pam_cracklib on old systems) checks "
-                     "them when they change. Debian/Ubuntu do not install libpam-pwquality by default; pam_unix's "
-                     "'obscure' alone is not enough. On RHEL it must be in both system-auth and password-auth; loaded as "
-                     "optional/sufficient or with enforcing=0 it only warns and does not count."},
-    remediation={"zh": "Debian/Ubuntu：apt install libpam-pwquality（在 /etc/pam.d/common-password 加入 "
-                       "“password requisite pam_pwquality.so retry=3”）。RHEL 8+：authselect 默认配置已包含 pam_pwquality，"
-                       "确认 authselect current 并在 /etc/security/pwquality.conf 中设置策略；RHEL 7：authconfig --update。",
-                 "en": "Debian/Ubuntu: apt install libpam-pwquality (adds \"password requisite pam_pwquality.so retry=3\" "
-                       "to /etc/pam.d/common-password). RHEL 8+: the authselect profiles include pam_pwquality; check "
-                       "authselect current and set the policy in /etc/security/pwquality.conf; RHEL 7: authconfig --update."},
-)
+@evaluator("mlps.auth.pwquality_in_pam")
 def pwquality_in_pam(facts, host):
     rows, bad = _quality(facts)
     if bad:
@@ -254,28 +188,7 @@ def pwquality_in_pam(facts, host):
                           _shown(e for _, q, _, _ in rows for e in q))
 
 
-@check(
-    id="mlps.auth.password_min_length",
-    title={"zh": "口令最小长度不少于 8 位", "en": "Passwords are at least 8 characters long"},
-    severity="medium",
-    refs=[L3_A, L2_A],
-    probes=PAM_PROBES,
-    params={"min_password_length": 8},
-    rationale={"zh": "各测评机构均要求口令长度至少 8 位（2025 版报告模板把少于 6 位视为弱口令）。有效最小长度按 libpwquality "
-                     "计算：pwquality.conf.d/*.conf、pwquality.conf、PAM 模块参数依次覆盖；正的 credit 会降低实际要求的长度"
-                     "（minlen=8 且四类 credit 各为 1 时，4 位即可通过）。CentOS 7 的 libpwquality 1.2 和 pam_cracklib "
-                     "默认 minlen=9、各 credit=1。login.defs 中的 PASS_MIN_LEN 在 PAM 系统上不起作用。",
-               "en": "Assessors everywhere require at least 8 characters (the 2025 report template treats fewer than 6 as "
-                     "a weak password). The effective minimum follows libpwquality: pwquality.conf.d/*.conf, "
-                     "pwquality.conf and the PAM module arguments override in turn; positive credits lower the real "
-                     "minimum (minlen=8 with a credit of 1 for each class accepts 4 characters). CentOS 7's libpwquality "
-                     "1.2 and pam_cracklib default to minlen=9 with credits of 1. PASS_MIN_LEN in login.defs is ignored "
-                     "on PAM systems."},
-    remediation={"zh": "在 /etc/security/pwquality.conf 中设置 “minlen = 8”（或更大）并将 dcredit/ucredit/lcredit/ocredit "
-                       "设为 0 或负数；若 PAM 行中带有 minlen= 或 credit 参数，同时修改该行。",
-                 "en": "Set \"minlen = 8\" (or more) in /etc/security/pwquality.conf and dcredit/ucredit/lcredit/ocredit to "
-                       "0 or negative values; if the PAM line carries minlen= or credit arguments, change them there too."},
-)
+@evaluator("mlps.auth.password_min_length")
 def password_min_length(facts, host, params):
     rows, bad = _quality(facts)
     if bad:
@@ -306,25 +219,7 @@ def password_min_length(facts, host, params):
     return Outcome.passed(f"有效口令最小长度为 {low} 位", f"effective minimum length is {low}", ev)
 
 
-@check(
-    id="mlps.auth.password_classes",
-    title={"zh": "口令须包含至少 3 类字符", "en": "Passwords must mix at least 3 character classes"},
-    severity="medium",
-    refs=[L3_A, L2_A],
-    probes=PAM_PROBES,
-    params={"min_password_classes": 3},
-    rationale={"zh": "口令复杂度要求由大写、小写、数字、特殊字符四类中的若干类组合构成。要求的类数由 minclass 或负的 "
-                     "credit（某类至少 N 个）决定，取两者较大者。各来源阈值不同：测评指导书 CentOS 7 条目为 2 类，"
-                     "通行做法为 3 类，指导书 RHEL/Debian 条目要求 4 类都有（u/l/d/ocredit=-1）；默认 3，可按计划调整。",
-               "en": "Complexity means mixing upper case, lower case, digits and symbols. The number of classes required "
-                     "is the larger of minclass and the count of negative credits (at least N of a class). Sources differ: "
-                     "the testing guide's CentOS 7 row asks for 2, common practice is 3, the guide's RHEL/Debian rows ask "
-                     "for all 4 (u/l/d/ocredit=-1); the default is 3 and a plan may change it."},
-    remediation={"zh": "在 /etc/security/pwquality.conf 中设置 “minclass = 3”（或 dcredit = -1、ucredit = -1、lcredit = -1、"
-                       "ocredit = -1 要求每类至少一个）。RHEL 上勿在 system-auth 中手工改动，用 authselect 管理 PAM。",
-                 "en": "Set \"minclass = 3\" in /etc/security/pwquality.conf (or dcredit = -1, ucredit = -1, lcredit = -1, "
-                       "ocredit = -1 to require one of each). On RHEL keep PAM under authselect rather than editing system-auth."},
-)
+@evaluator("mlps.auth.password_classes")
 def password_classes(facts, host, params):
     rows, bad = _quality(facts)
     if bad:
@@ -347,23 +242,7 @@ def password_classes(facts, host, params):
     return Outcome.passed(f"口令要求至少 {low} 类字符", f"passwords need at least {low} character classes", ev)
 
 
-@check(
-    id="mlps.auth.password_enforce_for_root",
-    title={"zh": "root 修改口令时同样执行复杂度检查", "en": "Password-quality rules also apply to root"},
-    severity="low",
-    refs=[L3_A, L2_A],
-    probes=PAM_PROBES,
-    rationale={"zh": "默认情况下 root 设置口令时 pam_pwquality 只给出警告，管理员仍可为自己或他人设置弱口令。"
-                     "测评指导书 CentOS 7 条目要求 enforce_for_root。pwquality.conf 中的 enforce_for_root 需 libpwquality 1.4.1 及以上，"
-                     "更早的版本须写在 PAM 行参数中。",
-               "en": "By default pam_pwquality only warns when root sets a password, so administrators can still set weak "
-                     "ones. The testing guide's CentOS 7 row requires enforce_for_root. enforce_for_root in pwquality.conf "
-                     "needs libpwquality 1.4.1+; older versions need it as an argument on the PAM line."},
-    remediation={"zh": "在 /etc/security/pwquality.conf 中加入一行 “enforce_for_root”；旧版本（CentOS 7）在 PAM 行末尾加 "
-                       "enforce_for_root（authconfig 管理的 system-auth-ac/password-auth-ac）。",
-                 "en": "Add a line \"enforce_for_root\" to /etc/security/pwquality.conf; on older versions (CentOS 7) append "
-                       "enforce_for_root to the PAM line (system-auth-ac/password-auth-ac under authconfig)."},
-)
+@evaluator("mlps.auth.password_enforce_for_root")
 def password_enforce_for_root(facts, host):
     rows, bad = _quality(facts)
     if bad:
@@ -386,24 +265,7 @@ def password_enforce_for_root(facts, host):
     return Outcome.passed("root 同样受口令复杂度约束", "password-quality rules are enforced for root", "\n".join(lines))
 
 
-@check(
-    id="mlps.auth.password_history",
-    title={"zh": "不得重复使用最近 5 次用过的口令", "en": "The last 5 passwords cannot be reused"},
-    severity="low",
-    refs=[L3_A, L2_A],
-    probes={"debian": [PAM["debian"], PWHISTORY], "rhel": [PAM["rhel"], PWHISTORY]},
-    params={"password_history": 5},
-    rationale={"zh": "定期更换口令的前提是不能换回旧口令；测评指导书（Windows 条目）等要求记住至少 5 个历史口令。"
-                     "pam_pwhistory 未写 remember 时默认记住 10 个；pam_unix 须显式写 remember=N。",
-               "en": "Periodic change means nothing if the old password can come back; the testing guide (Windows rows) and "
-                     "others ask to remember at least 5. pam_pwhistory remembers 10 by default; pam_unix needs remember=N."},
-    remediation={"zh": "Debian/Ubuntu：在 /etc/pam.d/common-password 的 pam_unix 行之前加 "
-                       "“password required pam_pwhistory.so remember=5 use_authtok”。RHEL 8+：authselect enable-feature "
-                       "with-pwhistory，并在 /etc/security/pwhistory.conf 设置 remember = 5。",
-                 "en": "Debian/Ubuntu: before the pam_unix line in /etc/pam.d/common-password add \"password required "
-                       "pam_pwhistory.so remember=5 use_authtok\". RHEL 8+: authselect enable-feature with-pwhistory and "
-                       "set remember = 5 in /etc/security/pwhistory.conf."},
-)
+@evaluator("mlps.auth.password_history")
 def password_history(facts, host, params):
     fam, pam = _pam(facts)
     if fam is None:
@@ -437,23 +299,7 @@ def password_history(facts, host, params):
     return Outcome.passed(f"记住 {low} 个历史口令", f"{low} old passwords are remembered", ev)
 
 
-@check(
-    id="mlps.auth.account_max_age",
-    title={"zh": "每个有口令的账户口令最长 90 天必须更换", "en": "Every account with a password must change it within 90 days"},
-    severity="medium",
-    refs=[L3_A, L2_A],
-    probes=[SHADOW],
-    params={"max_password_age": 90},
-    rationale={"zh": "鉴别信息应定期更换。login.defs 的 PASS_MAX_DAYS 只在新建账户时写入，已有账户的期限以 /etc/shadow 第 5 字段"
-                     "（chage -l）为准，测评指导书 CentOS 7 条目即逐个账户核查。锁定（! 或 *）和无口令的账户不计。"
-                     "多数来源为 90 天，也有“3–6 个月”（可设 180）或 120 天的做法。",
-               "en": "Credentials must be changed periodically. PASS_MAX_DAYS in login.defs is only copied into new "
-                     "accounts; what applies is field 5 of /etc/shadow (chage -l), which the testing guide's CentOS 7 row "
-                     "checks per account. Locked (! or *) accounts and accounts without a password are skipped. Most "
-                     "sources use 90 days; some accept '3-6 months' (180) or 120."},
-    remediation={"zh": "对每个账户执行 chage -M 90 用户名（并设置 /etc/login.defs 的 PASS_MAX_DAYS 90 以覆盖新账户）。",
-                 "en": "Run chage -M 90 USER for each account (and set PASS_MAX_DAYS 90 in /etc/login.defs for new ones)."},
-)
+@evaluator("mlps.auth.account_max_age")
 def account_max_age(facts, host, params):
     text, bad = gathered(facts, SHADOW, missing=None)
     if bad:
@@ -479,26 +325,7 @@ def account_max_age(facts, host, params):
                           f"all {len(ok)} account(s) with a password expire within {limit} days", evidence_lines(ok))
 
 
-@check(
-    id="mlps.auth.password_hash",
-    title={"zh": "口令以强散列算法存储（SHA-512 / yescrypt）", "en": "Passwords are stored with a strong hash (SHA-512 / yescrypt)"},
-    severity="medium",
-    refs=[L3_A, L2_A, "GB/T 22239-2019 8.1.4.8 b"],
-    probes={"debian": [LOGIN_DEFS, SHADOW, PAM["debian"]], "rhel": [LOGIN_DEFS, SHADOW, PAM["rhel"]]},
-    params={"password_hash_methods": ["SHA512", "YESCRYPT"]},
-    rationale={"zh": "鉴别信息应以不易破解的形式保存（三级另见 8.1.4.8 b 存储保密性）。MD5（$1$）和 DES 散列可被快速离线破解。"
-                     "login.defs 的 ENCRYPT_METHOD 未设置时 chpasswd/newusers 使用 DES；pam_unix 带 md5/bigcrypt 参数时"
-                     "passwd 也写出弱散列。已存在的弱散列要等用户改口令后才会更新。SHA256 是否可接受由计划参数决定。",
-               "en": "Credentials must be stored in a form that resists cracking (level 3 also 8.1.4.8 b). MD5 ($1$) and "
-                     "DES hashes crack quickly offline. Without ENCRYPT_METHOD in login.defs chpasswd/newusers use DES; "
-                     "pam_unix with md5/bigcrypt makes passwd write weak hashes too. Existing weak hashes stay until the "
-                     "password changes. Whether SHA256 is acceptable is a plan parameter."},
-    remediation={"zh": "在 /etc/login.defs 设置 “ENCRYPT_METHOD SHA512”（Debian 11+/Ubuntu 22.04+ 可用 YESCRYPT），"
-                       "pam_unix 行使用 sha512 或 yescrypt 参数（RHEL：authselect 默认即是），然后让弱散列账户重设口令（passwd 用户名）。",
-                 "en": "Set \"ENCRYPT_METHOD SHA512\" in /etc/login.defs (YESCRYPT on Debian 11+/Ubuntu 22.04+), use sha512 "
-                       "or yescrypt on the pam_unix line (the RHEL authselect default), then have accounts with weak hashes "
-                       "reset their password (passwd USER)."},
-)
+@evaluator("mlps.auth.password_hash")
 def password_hash(facts, host, params):
     defs_text, bad = gathered(facts, LOGIN_DEFS, missing=None)
     if bad:
@@ -593,35 +420,7 @@ def _no_lockout(groups) -> Outcome:
                           "no login-failure lockout configured (see mlps.auth.lockout_enabled)", ev)
 
 
-_LOCK_TEXT = {
-    "rationale_zh": "登录失败处理要求限制非法登录次数。Linux 上由 pam_faillock（Linux-PAM 1.4 起；RHEL 8+、Debian 11+）"
-                    "或旧系统的 pam_tally2 实现；pam_tally2 已在 Linux-PAM 1.5.0 中移除。",
-    "rationale_en": "Login-failure handling must limit illegal attempts. On Linux that is pam_faillock (Linux-PAM 1.4+; "
-                    "RHEL 8+, Debian 11+) or pam_tally2 on old systems; pam_tally2 was removed in Linux-PAM 1.5.0.",
-}
-
-
-@check(
-    id="mlps.auth.lockout_enabled",
-    title={"zh": "连续登录失败后锁定账户", "en": "Accounts lock after repeated login failures"},
-    severity="medium",
-    refs=[L3_B, L2_B],
-    probes=PAM_PROBES,
-    rationale={"zh": _LOCK_TEXT["rationale_zh"] + "须同时覆盖 SSH（sshd → common-auth / password-auth）和本地控制台"
-                     "（login → common-auth / system-auth）；pam_faillock 须有 preauth 和 authfail 两行，只有 authfail 时"
-                     "已锁定的账户输对口令仍可登录。Ubuntu 22.04 起默认未启用。",
-               "en": _LOCK_TEXT["rationale_en"] + " It must cover SSH (sshd → common-auth / password-auth) and the "
-                     "console (login → common-auth / system-auth); pam_faillock needs both a preauth and an authfail line "
-                     "— with authfail alone a locked account still gets in with the right password. Ubuntu 22.04+ do not "
-                     "enable it by default."},
-    remediation={"zh": "RHEL 8+：authselect enable-feature with-faillock。Debian/Ubuntu：在 /etc/pam.d/common-auth 的 pam_unix "
-                       "行前加 “auth required pam_faillock.so preauth”，其后加 “auth [default=die] pam_faillock.so authfail” 和 "
-                       "“auth sufficient pam_faillock.so authsucc”，并在 common-account 加 “account required pam_faillock.so”。",
-                 "en": "RHEL 8+: authselect enable-feature with-faillock. Debian/Ubuntu: in /etc/pam.d/common-auth put "
-                       "\"auth required pam_faillock.so preauth\" before the pam_unix line and \"auth [default=die] "
-                       "pam_faillock.so authfail\" plus \"auth sufficient pam_faillock.so authsucc\" after it; add "
-                       "\"account required pam_faillock.so\" to common-account."},
-)
+@evaluator("mlps.auth.lockout_enabled")
 def lockout_enabled(facts, host):
     groups, bad = _lockout(facts)
     if bad:
@@ -636,24 +435,7 @@ def lockout_enabled(facts, host):
     return Outcome.passed("SSH 与本地登录均启用了失败锁定", "lockout covers SSH and console logins", ev)
 
 
-@check(
-    id="mlps.auth.lockout_deny",
-    title={"zh": "连续失败不超过 5 次即锁定", "en": "Lock after at most 5 failed logins"},
-    severity="medium",
-    refs=[L3_B, L2_B],
-    probes=PAM_PROBES,
-    params={"lockout_max_attempts": 5},
-    rationale={"zh": _LOCK_TEXT["rationale_zh"] + "阈值来源不一：测评指导书 CentOS 7 与 Windows 条目为 5 次，Debian 等条目为 3 次，"
-                     "也有“小于 5 次”的写法；默认 5，可按计划改为 3。pam_faillock 未设置 deny 时为 3；pam_tally2 未设置 deny "
-                     "时不锁定；deny=0 表示不锁定。",
-               "en": _LOCK_TEXT["rationale_en"] + " Sources differ: the testing guide's CentOS 7 and Windows rows use 5, its "
-                     "Debian and other rows 3, one row 'fewer than 5'; the default is 5 and a plan may set 3. pam_faillock "
-                     "without deny uses 3; pam_tally2 without deny never locks; deny=0 disables locking."},
-    remediation={"zh": "在 /etc/security/faillock.conf 中设置 “deny = 5”（或更小），并删除 PAM 行中更大的 deny= 参数；"
-                       "旧系统在 pam_tally2 行设置 deny=5。",
-                 "en": "Set \"deny = 5\" (or less) in /etc/security/faillock.conf and remove larger deny= arguments from the "
-                       "PAM lines; on old systems set deny=5 on the pam_tally2 line."},
-)
+@evaluator("mlps.auth.lockout_deny")
 def lockout_deny(facts, host, params):
     groups, bad = _lockout(facts)
     if bad:
@@ -678,22 +460,7 @@ def lockout_deny(facts, host, params):
     return Outcome.passed(f"连续失败不超过 {limit} 次即锁定", f"locks after at most {limit} failures", "\n".join(ev))
 
 
-@check(
-    id="mlps.auth.lockout_unlock_time",
-    title={"zh": "锁定时间不少于 5 分钟", "en": "Locked accounts stay locked for at least 5 minutes"},
-    severity="low",
-    refs=[L3_B, L2_B],
-    probes=PAM_PROBES,
-    params={"lockout_min_seconds": 300},
-    rationale={"zh": _LOCK_TEXT["rationale_zh"] + "锁定时间过短时暴力猜测只是变慢。来源不一：300 秒（测评指导书 Redhat/Debian 条目）、"
-                     "600 秒（CentOS 7 条目，也是 pam_faillock 默认值）、900 秒；unlock_time=0（或 never）表示须管理员解锁，视为符合。",
-               "en": _LOCK_TEXT["rationale_en"] + " A short lock only slows guessing down. Sources differ: 300 s (testing "
-                     "guide Redhat/Debian rows), 600 s (CentOS 7 row and the pam_faillock default), 900 s; unlock_time=0 "
-                     "(or never) means an administrator must unlock, which passes."},
-    remediation={"zh": "在 /etc/security/faillock.conf 中设置 “unlock_time = 600”（不少于 300）；旧系统在 pam_tally2 行设置 unlock_time=600。",
-                 "en": "Set \"unlock_time = 600\" (at least 300) in /etc/security/faillock.conf; on old systems set "
-                       "unlock_time=600 on the pam_tally2 line."},
-)
+@evaluator("mlps.auth.lockout_unlock_time")
 def lockout_unlock_time(facts, host, params):
     groups, bad = _lockout(facts)
     if bad:
@@ -717,21 +484,7 @@ def lockout_unlock_time(facts, host, params):
                           "\n".join(ev))
 
 
-@check(
-    id="mlps.auth.lockout_root",
-    title={"zh": "root 账户同样受登录失败锁定", "en": "Lockout also applies to root"},
-    severity="low",
-    refs=[L3_B, L2_B],
-    probes=PAM_PROBES,
-    rationale={"zh": "pam_faillock/pam_tally2 默认不锁定 root，而 root 正是暴力猜测的首要目标。测评指导书 CentOS 7 和 Debian "
-                     "条目要求 even_deny_root（可配合 root_unlock_time 缩短 root 的锁定时间，避免管理员被长期锁在外面）。",
-               "en": "pam_faillock/pam_tally2 do not lock root by default, though root is the first target of guessing. The "
-                     "testing guide's CentOS 7 and Debian rows require even_deny_root (root_unlock_time can keep root's "
-                     "lock shorter so administrators are not locked out for long)."},
-    remediation={"zh": "在 /etc/security/faillock.conf 中加入 “even_deny_root” 和 “root_unlock_time = 60”；旧系统在 pam_tally2 行加 even_deny_root。",
-                 "en": "Add \"even_deny_root\" and \"root_unlock_time = 60\" to /etc/security/faillock.conf; on old systems "
-                       "append even_deny_root to the pam_tally2 line."},
-)
+@evaluator("mlps.auth.lockout_root")
 def lockout_root(facts, host):
     groups, bad = _lockout(facts)
     if bad:
@@ -752,24 +505,7 @@ def lockout_root(facts, host):
     return Outcome.passed("root 同样会被锁定", "root is locked out too", "\n".join(ev))
 
 
-@check(
-    id="mlps.auth.sshd_idle_timeout",
-    title={"zh": "SSH 空闲会话超时自动断开", "en": "SSH ends idle sessions"},
-    severity="medium",
-    refs=[L3_B, L2_B],
-    probes=[SSHD_T],
-    params={"max_idle_seconds": 600},
-    rationale={"zh": "登录失败处理功能应包括连接超时自动退出；测评机构通常要求空闲不超过 10 分钟，并接受 sshd 的 "
-                     "ClientAliveInterval × ClientAliveCountMax 作为证据。注意它只断开无响应的客户端，在线但空闲的会话"
-                     "要靠 TMOUT（见 mlps.auth.shell_timeout）。",
-               "en": "Login-failure handling includes ending idle sessions; assessors usually require at most 10 minutes "
-                     "and accept sshd's ClientAliveInterval × ClientAliveCountMax as evidence. It only drops clients that "
-                     "stop answering; a live but idle session needs TMOUT (see mlps.auth.shell_timeout)."},
-    remediation={"zh": "在 /etc/ssh/sshd_config 中设置 “ClientAliveInterval 300” 和 “ClientAliveCountMax 2”，然后 "
-                       "systemctl reload sshd；另在 /etc/profile.d/ 中设置 readonly TMOUT=600。",
-                 "en": 'Set "ClientAliveInterval 300" and "ClientAliveCountMax 2" in /etc/ssh/sshd_config, then '
-                       "systemctl reload sshd; also set readonly TMOUT=600 in /etc/profile.d/."},
-)
+@evaluator("mlps.auth.sshd_idle_timeout")
 def sshd_idle_timeout(facts, host, params):
     res = facts.get(SSHD_T)
     if res.error:
@@ -818,23 +554,7 @@ def _tmout_statements(line: str):
                 yield m.group(1).strip("'\""), ro
 
 
-@check(
-    id="mlps.auth.shell_timeout",
-    title={"zh": "登录 shell 空闲 10 分钟内自动退出（只读 TMOUT）", "en": "Idle login shells exit within 10 minutes (read-only TMOUT)"},
-    severity="medium",
-    refs=[L3_B, L2_B],
-    probes=[PROFILE],
-    params={"max_idle_seconds": 600},
-    rationale={"zh": "应配置超时自动退出。TMOUT 对控制台和 SSH 的 shell 都有效，而 sshd 的 ClientAlive 只断开无响应的连接，"
-                     "不会断开在线但空闲的会话（另见 mlps.auth.sshd_idle_timeout）。TMOUT 须设为 readonly，否则用户可自行取消。"
-                     "来源不一：600 秒（测评指导书 CentOS 7/Debian 条目），300 秒（Redhat/麒麟条目），900 秒（CIS）；默认 600。",
-               "en": "Idle sessions must end. TMOUT works for console and SSH shells, while sshd's ClientAlive only drops "
-                     "unresponsive connections, not live idle ones (see also mlps.auth.sshd_idle_timeout). TMOUT must be "
-                     "readonly or users can unset it. Sources differ: 600 s (testing guide CentOS 7/Debian rows), 300 s "
-                     "(Redhat/Kylin rows), 900 s (CIS); the default is 600."},
-    remediation={"zh": "新建 /etc/profile.d/tmout.sh，内容为 “readonly TMOUT=600; export TMOUT”（RHEL 与 Debian 相同）。",
-                 "en": "Create /etc/profile.d/tmout.sh containing \"readonly TMOUT=600; export TMOUT\" (same on RHEL and Debian)."},
-)
+@evaluator("mlps.auth.shell_timeout")
 def shell_timeout(facts, host, params):
     text, bad = gathered(facts, PROFILE)
     if bad:
@@ -864,40 +584,14 @@ def shell_timeout(facts, host, params):
 
 
 # --------------------------------------------------------------------------------------------- c: remote management
-@check(
-    id="mlps.auth.plaintext_remote_mgmt",
-    title={"zh": "不提供明文远程管理服务（telnet、rlogin、rsh、ftp）",
-           "en": "No plaintext remote management (telnet, rlogin, rsh, ftp)"},
-    severity="high",
-    refs=[L3_C, L2_C, "GB/T 22239-2019 8.1.4.8 a"],
-    probes=[SS],
-    rationale={"zh": "远程管理时应防止鉴别信息在网络传输中被窃听；telnet、rsh、ftp 以明文传送口令。",
-               "en": "Remote management must protect credentials from eavesdropping; telnet, rsh and ftp send passwords in clear."},
-    remediation={"zh": "停用并卸载这些服务（如 systemctl disable --now telnet.socket；apt/dnf remove telnetd rsh-server vsftpd），改用 SSH/SFTP。",
-                 "en": "Disable and remove them (e.g. systemctl disable --now telnet.socket; apt/dnf remove telnetd rsh-server vsftpd); use SSH/SFTP."},
-)
+@evaluator("mlps.auth.plaintext_remote_mgmt")
 def plaintext_management(facts, host):
     return port_check(facts, {21: "ftp", 23: "telnet", 512: "rexec", 513: "rlogin", 514: "rsh"}, "tcp",
                       "监听明文管理服务", "plaintext management services listening",
                       "未发现明文远程管理服务", "no plaintext management service listening")
 
 
-@check(
-    id="mlps.auth.vnc_plaintext",
-    title={"zh": "VNC 远程桌面不对外监听", "en": "No VNC remote desktop listening beyond loopback"},
-    severity="high",
-    refs=[L3_C, L2_C],
-    probes=[SS],
-    rationale={"zh": "经典 VNC（RFB）口令鉴别仅用 DES 挑战且最多 8 位，画面和键盘输入（含口令）不加密传输。"
-                     "只监听 127.0.0.1 并经 SSH 隧道访问的 VNC 不计；确认启用 VeNCrypt/TLS 的，可由测评人员以豁免方式接受。",
-               "en": "Classic VNC (RFB) authentication is a DES challenge of at most 8 characters, and the screen and "
-                     "keystrokes (passwords included) travel unencrypted. VNC bound to 127.0.0.1 and reached through an "
-                     "SSH tunnel does not count; one confirmed to use VeNCrypt/TLS can be accepted with a waiver."},
-    remediation={"zh": "停用 VNC 服务，或让其只监听本机（如 x11vnc -localhost、vncserver -localhost yes），通过 "
-                       "ssh -L 5901:localhost:5901 访问。",
-                 "en": "Stop the VNC service or bind it to loopback (x11vnc -localhost, vncserver -localhost yes) and reach "
-                       "it through ssh -L 5901:localhost:5901."},
-)
+@evaluator("mlps.auth.vnc_plaintext")
 def vnc_plaintext(facts, host):
     return port_check(facts, {p: "vnc" for p in range(5900, 6000)}, "tcp",
                       "VNC 对外监听", "VNC listening beyond loopback",
@@ -905,38 +599,7 @@ def vnc_plaintext(facts, host):
 
 
 # --------------------------------------------------------------------------------------------- d: two factors (level 3)
-@check(
-    id="mlps.auth.multi_factor",
-    title={"zh": "远程管理采用两种以上鉴别技术组合（双因素）", "en": "Remote administration uses two or more authentication factors"},
-    severity="high",
-    refs=["GB/T 22239-2019 8.1.4.1 d"],
-    applies={"levels": (3, 4)},
-    probes={"debian": [SSHD_T, PAM["debian"]], "rhel": [SSHD_T, PAM["rhel"]]},
-    params={"accept_key_and_password": True,
-            "mfa_pam_modules": ["pam_google_authenticator.so", "pam_oath.so", "pam_radius_auth.so", "pam_radius.so",
-                                "pam_duo.so", "pam_yubico.so", "pam_u2f.so", "pam_privacyidea.so", "pam_linotp.so"]},
-    attest={"zh": "远程管理（含经堡垒机登录）采用口令与密码技术（USB Key、数字证书、动态令牌等）组合的双因素鉴别，并提供配置截图或制度文件",
-            "en": "remote administration (including through a bastion host) combines a password with a cryptographic factor "
-                  "(USB key, certificate, one-time-password token, ...); provide screenshots or the policy document"},
-    rationale={"zh": "三级要求采用两种或以上鉴别技术组合，且至少一种使用密码技术；2025 版报告模板将未采用双因素列为重大风险隐患参照项。"
-                     "本机证据：sshd 的 AuthenticationMethods 要求每条登录路径两种方法，或 sshd 的 PAM 栈中有 OTP/RADIUS 等模块且无法只凭密钥绕过。"
-                     "带 nullok 的 OTP 模块允许未配置令牌的用户跳过，不计。"
-                     "“SSH 密钥 + 口令”（publickey,password）是否被认可各测评机构做法不一，可用参数 accept_key_and_password 调整。"
-                     "双因素常在堡垒机上实现，主机上看不到，此时需人工证明。",
-               "en": "Level 3 requires two or more combined authentication techniques, at least one cryptographic; the 2025 "
-                     "report template lists missing two-factor authentication as a major-risk trigger. Host evidence: sshd "
-                     "AuthenticationMethods requiring two methods on every path, or an OTP/RADIUS module in sshd's PAM stack "
-                     "that a key alone cannot bypass; an OTP module with nullok lets users without a token skip it and does not count. Whether 'SSH key + password' (publickey,password) counts differs "
-                     "between testing bodies; the parameter accept_key_and_password decides. Two factors often live on a "
-                     "bastion host, invisible here, and then need an attestation."},
-    remediation={"zh": "在 sshd_config 设置 “AuthenticationMethods publickey,keyboard-interactive” 并在 /etc/pam.d/sshd 加入 OTP 模块"
-                       "（如 auth required pam_google_authenticator.so 或 pam_oath.so），KbdInteractiveAuthentication yes、UsePAM yes；"
-                       "或只允许经具备双因素鉴别的堡垒机登录，并在清单中登记证明。",
-                 "en": "Set \"AuthenticationMethods publickey,keyboard-interactive\" in sshd_config with an OTP module in "
-                       "/etc/pam.d/sshd (e.g. auth required pam_google_authenticator.so or pam_oath.so), "
-                       "KbdInteractiveAuthentication yes and UsePAM yes; or allow logins only through a bastion host with "
-                       "two-factor authentication and record the attestation in the inventory."},
-)
+@evaluator("mlps.auth.multi_factor")
 def multi_factor(facts, host, params):
     ask_zh, ask_en = "需人工核查并提供证明（如堡垒机双因素）", "needs an attestation (e.g. bastion-host two-factor)"
     res = facts.get(SSHD_T)

@@ -8,23 +8,22 @@ from __future__ import annotations
 
 import re
 
-from audits.probes import Probe
 from checks import parsers
-from checks.contract import Outcome, check
+from checks.contract import Outcome, evaluator
+from checks.probe_catalogue import named
 
 from checks.facts import evidence_lines
 
 # --------------------------------------------------------------------------------------------------
 # File-integrity tool: installed, database initialised, run on a schedule.
 
-FIM_TOOLS = Probe("command", "command -v aide tripwire samhain")
+FIM_TOOLS = named("fim_tools")
 # The databases' directories are root-only (0700 on RHEL); missing directories are reported on stderr.
-FIM_DB = Probe("command", "ls -1 /var/lib/aide /var/lib/tripwire /var/lib/samhain", True)
+FIM_DB = named("fim_db")
 # Root's and other users' crontabs live under /var/spool/cron (crontabs/ on Debian), readable by root only.
-FIM_CRON = Probe("command", "grep -Rlsiw -e aide -e tripwire -e samhain /etc/crontab /etc/anacrontab /etc/cron.d "
-                            "/etc/cron.hourly /etc/cron.daily /etc/cron.weekly /etc/cron.monthly /var/spool/cron", True)
+FIM_CRON = named("fim_cron")
 # Enabled systemd timers (Debian's aide-common enables dailyaidecheck.timer; RHEL admins add aidecheck.timer).
-TIMERS = Probe("command", "ls -1 /etc/systemd/system/timers.target.wants")
+TIMERS = named("mlps_timers")
 
 # Database files that mean "initialised": AIDE reads aide.db (Debian) or aide.db.gz (RHEL); --init only
 # writes aide.db.new[.gz], which must be moved into place before a check can run.
@@ -47,32 +46,7 @@ def _ls_sections(text: str) -> dict[str, list[str]]:
     return out
 
 
-@check(
-    id="mlps.integrity.file_integrity_tool",
-    title={"zh": "部署文件完整性校验工具（AIDE 等）并定期检查", "en": "A file-integrity tool (AIDE or similar) is initialised and runs on a schedule"},
-    severity="medium",
-    refs=["GB/T 22239-2019 8.1.4.7 b"],
-    applies={"levels": (3, 4)},
-    probes=[FIM_TOOLS, FIM_DB, FIM_CRON, TIMERS],
-    rationale={"zh": "三级要求采用校验技术或密码技术保证重要数据（含系统配置数据）在存储过程中的完整性，能发现篡改。测评机构在"
-                     "主机上通常查看 AIDE、Tripwire 或 Samhain：已安装、已生成基准库、并有定时任务覆盖 /etc、/etc/pam.d、"
-                     "/etc/sudoers 等。只安装而未初始化（RHEL 上 aide --init 只生成 aide.db.new.gz）或从不运行，都不能发现篡改。"
-                     "Debian 的 aide-common 自带 dailyaidecheck 定时器但不自动初始化；RHEL 的 aide 包不带定时任务。",
-               "en": "Level 3 requires checksums or cryptography to keep important data (including system configuration) "
-                     "intact in storage, so tampering is noticed. On a host assessors look for AIDE, Tripwire or Samhain: "
-                     "installed, a baseline database generated, and a scheduled run covering /etc, /etc/pam.d, "
-                     "/etc/sudoers and the like. A tool that was never initialised (on RHEL aide --init only writes "
-                     "aide.db.new.gz) or never runs notices nothing. Debian's aide-common ships the dailyaidecheck timer "
-                     "but does not initialise; RHEL's aide package ships no schedule."},
-    remediation={"zh": "Debian/Ubuntu：apt install aide，执行 aideinit（生成 /var/lib/aide/aide.db），确认 dailyaidecheck.timer 已启用"
-                       "（systemctl enable --now dailyaidecheck.timer）。RHEL 系：dnf install aide，aide --init，"
-                       "mv /var/lib/aide/aide.db.new.gz /var/lib/aide/aide.db.gz，再添加 /etc/cron.d/aide："
-                       "“0 5 * * * root /usr/sbin/aide --check”（或 aidecheck.service + aidecheck.timer）。",
-                 "en": "Debian/Ubuntu: apt install aide, run aideinit (creates /var/lib/aide/aide.db), make sure "
-                       "dailyaidecheck.timer is enabled (systemctl enable --now dailyaidecheck.timer). RHEL family: dnf "
-                       "install aide, aide --init, mv /var/lib/aide/aide.db.new.gz /var/lib/aide/aide.db.gz, then add "
-                       '/etc/cron.d/aide: "0 5 * * * root /usr/sbin/aide --check" (or an aidecheck.service + aidecheck.timer).'},
-)
+@evaluator("mlps.integrity.file_integrity_tool")
 def file_integrity_tool(facts, host):
     res = facts.get(FIM_TOOLS)
     if res.error:
@@ -124,10 +98,10 @@ def file_integrity_tool(facts, host):
 # --------------------------------------------------------------------------------------------------
 # Trusted verification: Secure Boot or IMA appraisal as host-side evidence; otherwise attested.
 
-SB_STATE = Probe("command", "mokutil --sb-state")
-CMDLINE = Probe("file", "/proc/cmdline")
-IMA_POLICY = Probe("file", "/sys/kernel/security/ima/policy", True)
-TPM = Probe("command", "ls -1 /sys/class/tpm")
+SB_STATE = named("sb_state")
+CMDLINE = named("cmdline")
+IMA_POLICY = named("ima_policy")
+TPM = named("tpm")
 
 
 def _secure_boot(facts) -> tuple[bool, str]:
@@ -168,35 +142,7 @@ def _ima_appraise(facts) -> tuple[bool, list[str]]:
     return bool(builtin or rules), notes
 
 
-@check(
-    id="mlps.trusted.boot_verification",
-    title={"zh": "基于可信根对引导程序和系统程序进行可信验证", "en": "Boot loader and system programs are verified against a root of trust"},
-    severity="low",
-    refs=["GB/T 22239-2019 8.1.4.6", "GB/T 22239-2019 7.1.4.6"],
-    probes=[SB_STATE, CMDLINE, IMA_POLICY, TPM],
-    rationale={"zh": "本控制点（“可”基于可信根验证系统引导程序、系统程序、重要配置参数和应用程序，三级还要求在应用关键执行环节"
-                     "动态验证，发现异常后报警并把结果送至安全管理中心）在普通服务器上几乎总被测评为不符合或部分符合，"
-                     "通常只有部署了可信计算产品（TPM/TCM + 可信软件）才能符合。主机上可见的证据只有 UEFI 安全启动（验证引导"
-                     "程序和内核签名）和 IMA 评估（执行前验证文件签名/散列）：存在时本项判为符合，但测评机构仍可能因缺少报警和"
-                     "送审环节判为部分符合。仅有 TPM 芯片或度量启动日志不算验证，只作参考。其余情况需要证明。",
-               "en": "This control point (trusted verification 'may' check boot loader, system programs, important "
-                     "configuration and applications against a root of trust; level 3 adds dynamic verification at key "
-                     "points of applications, with alarms and results sent to the security management centre) is scored "
-                     "non-conforming or partial on almost every ordinary server; usually only a trusted-computing product "
-                     "(TPM/TCM plus trusted software) conforms. The only host-side evidence is UEFI Secure Boot (verifies "
-                     "boot loader and kernel signatures) and IMA appraisal (verifies file signatures/hashes before use): "
-                     "with either this check passes, though assessors may still score it partial for lacking alarms and "
-                     "reporting. A TPM chip or a measured-boot log alone verifies nothing and is shown for reference "
-                     "only. Otherwise an attestation is needed."},
-    remediation={"zh": "在固件中启用 UEFI 安全启动（Debian/RHEL 均提供签名的 shim 与内核），用 mokutil --sb-state 确认；需要完整"
-                       "符合时部署可信计算产品（可信服务器/TCM 与可信管理平台），并把验证失败的报警接入安全管理中心。",
-                 "en": "Enable UEFI Secure Boot in the firmware (Debian and RHEL ship a signed shim and kernel) and confirm "
-                       "with mokutil --sb-state; for full conformance deploy a trusted-computing product (trusted server / "
-                       "TCM with a management platform) and route its verification alarms to the security management centre."},
-    attest={"zh": "提供可信计算产品（如可信服务器/TCM 可信模块与可信管理平台）的部署说明和验证报警记录，或其检测报告。",
-            "en": "Provide the deployment description and verification-alarm records of the trusted-computing product "
-                  "(e.g. trusted server / TCM module with its management platform), or its test report."},
-)
+@evaluator("mlps.trusted.boot_verification")
 def boot_verification(facts, host):
     sb, sb_note = _secure_boot(facts)
     ima, ima_notes = _ima_appraise(facts)

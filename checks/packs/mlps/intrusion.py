@@ -14,12 +14,12 @@ import ipaddress
 import re
 
 from audits.inventory import parse_port
-from audits.probes import OS_PROBE, Probe
+from audits.probes import OS_PROBE
 from checks import parsers
 from checks.baselines import allowed_port_specs
-from checks.contract import Outcome, check
-from checks.facts import (DPKG_VERSIONS, PS, SS, SSHD_T, evidence_lines, gathered, listeners, os_family, probe_failure,
-                          probe_state, running)
+from checks.contract import Outcome, evaluator
+from checks.probe_catalogue import named
+from checks.facts import (DPKG_VERSIONS, SSHD_T, evidence_lines, gathered, listeners, os_family, probe_failure, probe_state, running)
 from checks.parsers.exports import export_lines, export_problems
 from checks.parsers.firewall import default_deny, input_chains, ipt_chains, nft_chains, port_reachability
 from checks.parsers.samba import guest_shares, smb_sections
@@ -30,22 +30,22 @@ from ._listen import port_check
 
 # ---------------------------------------------------------------------------------------------
 # Probes (read-only). Same probe string = same probe, so other families naming these share them.
-RPM_NAMES = Probe("command", "rpm -qa --qf '%{NAME}\\n'")
-XZ_DEB = Probe("command", "dpkg-query -W -f='${Package} ${Version} ${Status}\\n' liblzma5 xz-utils")
-XZ_RPM = Probe("command", "rpm -q --qf '%{NAME} %{VERSION}-%{RELEASE}\\n' xz-libs xz")
-EXPORTS = Probe("command", "grep -Hs '' /etc/exports /etc/exports.d/*.exports")
-TESTPARM = Probe("command", "testparm -s")
-SMB_CONF = Probe("file", "/etc/samba/smb.conf")
+RPM_NAMES = named("rpm_names")
+XZ_DEB = named("xz_deb")
+XZ_RPM = named("xz_rpm")
+EXPORTS = named("exports")
+TESTPARM = named("testparm")
+SMB_CONF = named("smb_conf")
 # sshd's effective configuration for a connection from an outside address (TEST-NET-3), so that
 # "Match Address" blocks are applied the way sshd applies them; plain ``sshd -T`` ignores Match.
-SSHD_OUTSIDE = Probe("command", "sshd -T -C user=root,host=outside.invalid,addr=203.0.113.7", True)
-TCP_WRAPPERS = Probe("command", "grep -Hs '' /etc/hosts.allow /etc/hosts.deny")
-HOST_ADDRS = Probe("command", "hostname -I")
-NFT = Probe("command", "nft list ruleset", True)
-IPT4 = Probe("command", "iptables-save", True)
-IPT6 = Probe("command", "ip6tables-save", True)
-FIREWALLD = Probe("command", "firewall-cmd --state")
-UFW = Probe("command", "ufw status verbose", True)
+SSHD_OUTSIDE = named("sshd_outside")
+TCP_WRAPPERS = named("tcp_wrappers")
+HOST_ADDRS = named("host_addrs")
+NFT = named("nft")
+IPT4 = named("ipt4")
+IPT6 = named("ipt6")
+FIREWALLD = named("firewalld")
+UFW = named("ufw")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,20 +79,7 @@ def allowed_ports(host, params) -> set[tuple[int | None, str]]:
 
 
 # ---------------------------------------------------------------------------------------------
-@check(
-    id="mlps.intrusion.risky_ports",
-    title={"zh": "未对外开放高危端口", "en": "No high-risk ports open beyond loopback"},
-    severity="medium",
-    refs=["GB/T 22239-2019 8.1.4.4 b", "GB/T 22239-2019 7.1.4.4 b"],
-    probes=[SS],
-    params={"ports": {69: "tftp", 111: "rpcbind", 135: "msrpc", 137: "netbios-ns", 139: "netbios", 445: "smb",
-                      873: "rsync", 2049: "nfs", 3389: "rdp", 5900: "vnc", 6379: "redis", 9200: "elasticsearch",
-                      11211: "memcached", 27017: "mongodb"}},
-    rationale={"zh": "应关闭不需要的系统服务、默认共享和高危端口；只监听在本机回环地址上的服务不计。",
-               "en": "Unneeded services, default shares and high-risk ports must be closed; services bound to loopback only are not counted."},
-    remediation={"zh": "停用不需要的服务，或让其只监听 127.0.0.1，并用防火墙限制来源地址。",
-                 "en": "Disable unneeded services, or bind them to 127.0.0.1 and restrict sources with the firewall."},
-)
+@evaluator("mlps.intrusion.risky_ports")
 def risky_ports(facts, host, params):
     ports = {int(k): str(v) for k, v in params["ports"].items()}
     return port_check(facts, ports, "", "对外开放高危端口", "high-risk ports open",
@@ -100,31 +87,7 @@ def risky_ports(facts, host, params):
 
 
 # ---------------------------------------------------------------------------------------------
-@check(
-    id="mlps.intrusion.risky_packages",
-    title={"zh": "未安装高风险的服务端软件包（telnet、rsh、NIS、tftp、xinetd、talk、vsftpd 等）",
-           "en": "No risky server packages installed (telnet, rsh, NIS, tftp, xinetd, talk, vsftpd, ...)"},
-    severity="medium",
-    refs=["GB/T 22239-2019 8.1.4.4 a", "GB/T 22239-2019 7.1.4.4 a"],
-    probes={"debian": [DPKG_VERSIONS], "rhel": [RPM_NAMES]},
-    params={"packages": ["telnetd", "telnetd-ssl", "inetutils-telnetd", "telnet-server",
-                         "rsh-server", "rsh-redone-server", "ypserv", "nis",
-                         "tftpd", "tftpd-hpa", "atftpd", "tftp-server",
-                         "xinetd", "openbsd-inetd", "inetutils-inetd",
-                         "talkd", "inetutils-talkd", "talk-server", "vsftpd"]},
-    rationale={"zh": "应遵循最小安装原则，仅安装需要的组件和应用程序。telnet、rsh、talk 明文传输口令，NIS、tftp 无有效鉴别，"
-                     "inetd/xinetd 会按需拉起这些旧服务；即使当前未监听，装在系统上也会被误启用。"
-                     "Debian 系只计状态为已安装的包（dpkg 的 config-files 残留不计），RHEL 系以 rpm -qa 为准。"
-                     "确需保留的（如教学用 FTP）应在计划中调整 packages 参数或登记豁免。",
-               "en": "Install only what is needed. telnet, rsh and talk carry passwords in clear, NIS and tftp have no real "
-                     "authentication, and inetd/xinetd start such services on demand; installed but idle, they can still be "
-                     "switched on by mistake. On Debian only packages whose files are installed count (dpkg 'config-files' "
-                     "remnants do not); on RHEL rpm -qa decides. Packages that are really needed (e.g. an FTP service for "
-                     "teaching) belong in the plan's 'packages' parameter or a waiver."},
-    remediation={"zh": "卸载：Debian/Ubuntu 执行 apt-get purge 包名；RHEL 系执行 dnf remove 包名。远程管理与文件传输改用 SSH/SFTP。",
-                 "en": "Remove them: apt-get purge NAME (Debian/Ubuntu) or dnf remove NAME (RHEL family); use SSH/SFTP "
-                       "for management and file transfer."},
-)
+@evaluator("mlps.intrusion.risky_packages")
 def risky_packages(facts, host, params):
     names, probe, err = _installed(facts, host)
     if err:
@@ -138,30 +101,7 @@ def risky_packages(facts, host, params):
 
 
 # ---------------------------------------------------------------------------------------------
-@check(
-    id="mlps.intrusion.undeclared_listeners",
-    title={"zh": "对外监听的端口均为主机角色所需", "en": "Every port listening beyond loopback is needed by the host's roles"},
-    severity="medium",
-    refs=["GB/T 22239-2019 8.1.4.4 b", "GB/T 22239-2019 7.1.4.4 b"],
-    probes=[SS],
-    params={"base_ports": [22],
-            "role_ports": {"ssh": [22], "web": [80, 443], "proxy": [3128, 8080], "db": [1433, 1521, 3306, 5236, 5432, 54321],
-                           "dns": [53], "mail": [25, 110, 143, 465, 587, 993, 995], "ntp": ["123/udp"],
-                           "dhcp": ["67/udp"], "ldap": [389, 636], "syslog": [514, 6514], "file": [139, 445, 2049]},
-            "client_udp_ports": [68, 546]},
-    rationale={"zh": "应关闭不需要的系统服务和端口。清单在资产台账（inventory）中按主机角色（roles）声明：base_ports 对所有主机放行，"
-                     "role_ports 按角色放行（纯数字匹配 TCP 和 UDP，写成 “123/udp” 则只匹配该协议）；client_udp_ports 是 DHCP 客户端"
-                     "套接字，不算服务。只监听回环地址的不计。未在 role_ports 中的角色名不放行任何端口。",
-               "en": "Unneeded services and ports must be closed. What is needed is declared per host role in the inventory: "
-                     "base_ports apply to every host, role_ports per role (a bare number matches TCP and UDP, '123/udp' only "
-                     "that protocol); client_udp_ports are DHCP client sockets, not services. Loopback-only listeners are not "
-                     "counted. A role name missing from role_ports allows nothing."},
-    remediation={"zh": "停用不需要的服务（systemctl disable --now 服务名）或让其只监听 127.0.0.1；确实需要的端口，在资产台账中为主机"
-                       "声明相应角色（roles: [web]），或在检查计划中为该角色补充端口。",
-                 "en": "Stop services that are not needed (systemctl disable --now NAME) or bind them to 127.0.0.1; for ports "
-                       "that are needed, give the host the right role in the inventory (roles: [web]) or add the port to that "
-                       "role in the plan."},
-)
+@evaluator("mlps.intrusion.undeclared_listeners")
 def undeclared_listeners(facts, host, params):
     found, err = listeners(facts)
     if found is None:
@@ -194,24 +134,7 @@ def undeclared_listeners(facts, host, params):
 
 
 # ---------------------------------------------------------------------------------------------
-@check(
-    id="mlps.intrusion.nfs_exports",
-    title={"zh": "NFS 共享不对所有主机开放且不使用 no_root_squash", "en": "NFS exports are not open to everyone and do not use no_root_squash"},
-    severity="high",
-    refs=["GB/T 22239-2019 8.1.4.4 b", "GB/T 22239-2019 7.1.4.4 b"],
-    probes=[EXPORTS],
-    rationale={"zh": "应关闭默认共享。/etc/exports（及 /etc/exports.d/*.exports）中客户端写成 “*”、或路径后不写客户端、或选项前多一个空格"
-                     "（“/srv (rw)” 表示对所有主机读写），都会把目录共享给任何主机；no_root_squash 让客户端的 root 在服务器上也是 root。"
-                     "没有这些文件即没有 NFS 共享，判为符合。本项检查配置文件，不判断 nfs-server 是否在运行。",
-               "en": "Default shares must be closed. In /etc/exports (and /etc/exports.d/*.exports) a client of '*', a path "
-                     "with no client, or a space before the options ('/srv (rw)' means read-write for every host) shares the "
-                     "directory with anyone; no_root_squash makes a client's root root on the server too. Without these "
-                     "files there is no NFS share, which passes. The check reads the configuration; it does not ask whether "
-                     "nfs-server runs."},
-    remediation={"zh": "把客户端限定为具体网段并去掉 no_root_squash，例如 “/srv/share 10.1.2.0/24(ro,sync,root_squash)”，然后执行 exportfs -ra。",
-                 "en": "Name the client network and drop no_root_squash, e.g. '/srv/share 10.1.2.0/24(ro,sync,root_squash)', "
-                       "then run exportfs -ra."},
-)
+@evaluator("mlps.intrusion.nfs_exports")
 def nfs_exports(facts, host):
     text, err = gathered(facts, EXPORTS)
     if err:
@@ -228,24 +151,7 @@ def nfs_exports(facts, host):
 
 
 # ---------------------------------------------------------------------------------------------
-@check(
-    id="mlps.intrusion.samba_guest",
-    title={"zh": "Samba 共享不允许匿名（guest）访问", "en": "No Samba share allows guest access"},
-    severity="high",
-    refs=["GB/T 22239-2019 8.1.4.4 b", "GB/T 22239-2019 7.1.4.4 b"],
-    probes=[TESTPARM, SMB_CONF],
-    rationale={"zh": "应关闭默认共享；允许 guest 的 Samba 共享任何人无需口令即可访问。优先读 testparm -s 的有效配置（含 include），未安装 testparm 时"
-                     "读 /etc/samba/smb.conf。[global] 中的 guest ok 是所有共享的默认值。guest ok、public 是同义参数，guest only 也视为匿名。"
-                     "未安装 Samba（两者都没有）即没有共享，判为符合，与 NFS 项一致。用户共享（net usershare）不在本项范围。",
-               "en": "Default shares must be closed; a Samba share with guest access needs no password at all. The effective "
-                     "configuration from testparm -s (includes resolved) is read first, /etc/samba/smb.conf when testparm is "
-                     "not installed. 'guest ok' in [global] is every share's default; 'public' is a synonym and 'guest only' "
-                     "counts as guest access too. Without Samba (neither present) there is no share, which passes, as for "
-                     "NFS. User shares (net usershare) are out of scope."},
-    remediation={"zh": "在相应共享中设置 “guest ok = no” 并用 valid users = @组名 限定用户，在 [global] 设置 “map to guest = never”，然后 smbcontrol all reload-config。",
-                 "en": "Set 'guest ok = no' in those shares and restrict them with 'valid users = @group'; set 'map to guest = "
-                       "never' in [global]; then run smbcontrol all reload-config."},
-)
+@evaluator("mlps.intrusion.samba_guest")
 def samba_guest(facts, host):
     st, res = probe_state(facts, TESTPARM)
     source = "testparm -s"
@@ -309,48 +215,7 @@ def _tcp_wrappers_effective(facts, fam: str) -> bool:
     return libwrap_honoured(_os_release(facts), fam)
 
 
-@check(
-    id="mlps.intrusion.ssh_source_restricted",
-    title={"zh": "SSH 管理访问按源地址限制", "en": "SSH management access is restricted by source address"},
-    severity="medium",
-    refs=["GB/T 22239-2019 8.1.4.4 c", "GB/T 22239-2019 7.1.4.4 c"],
-    probes={"any": [SSHD_OUTSIDE, SSHD_T, TCP_WRAPPERS, HOST_ADDRS, NFT, IPT4, IPT6, OS_PROBE]},
-    params={"management_networks": []},
-    rationale={"zh": "应通过设定终端接入方式或网络地址范围对管理终端进行限制。判定（任一成立即符合）："
-                     "① sshd 对外部地址（用 TEST-NET 地址 203.0.113.7 以 sshd -T -C 求值，会应用 Match Address 块）的有效配置中 "
-                     "DenyUsers/DenyGroups 含 “*”，或 AllowUsers 每一项都带 @主机 且不匹配该外部地址（AllowGroups 不支持 @主机）；"
-                     "② ListenAddress 全部为具体地址，且落在参数 management_networks 内，或只占主机地址（hostname -I）的一部分（专用管理网卡），"
-                     "或只监听回环；③ TCP Wrappers：hosts.deny 对 sshd/ALL 为 ALL，hosts.allow 只对具体地址放行 sshd——仅当 sshd 链接 libwrap 时计入"
-                     "（Debian ≤ 12、Ubuntu ≤ 24.04、RHEL 7；RHEL 8 起已移除，更新的发行版不计）；④ 防火墙：nft list ruleset、iptables-save "
-                     "（有 IPv6 地址时还有 ip6tables-save）中某条 input 链对来自任意地址的新 TCP 连接到 sshd 端口最终丢弃/拒绝（按源地址放行的规则"
-                     "之外）。firewalld、ufw 的规则也在这两份输出中（含 rich rule）。读不懂的匹配条件按不利方向处理；按网卡接口限制不计。"
-                     "主机有全局 IPv6 地址且 sshd 监听 IPv6 时，IPv4 与 IPv6 都须受限。上级网络设备（堡垒机、ACL）上的限制主机看不到，"
-                     "请用豁免登记。",
-               "en": "Management terminals must be limited by access method or network address range. Passes when any of: "
-                     "(1) sshd's effective configuration for an outside address (sshd -T -C with TEST-NET address "
-                     "203.0.113.7, so Match Address blocks apply) has DenyUsers/DenyGroups '*', or every AllowUsers entry "
-                     "carries an @host part that does not admit that address (AllowGroups has no @host form); "
-                     "(2) every ListenAddress is a specific address that lies in the management_networks parameter, or is "
-                     "a strict subset of the host's addresses (hostname -I: a dedicated management interface), or is "
-                     "loopback only; (3) TCP wrappers: hosts.deny denies ALL for sshd/ALL and hosts.allow admits sshd only "
-                     "for listed addresses — counted only where sshd links libwrap (Debian <= 12, Ubuntu <= 24.04, RHEL 7; "
-                     "RHEL 8 removed it, newer releases are not trusted); (4) firewall: some input chain in nft list "
-                     "ruleset, iptables-save (and ip6tables-save when the host has IPv6) ends by dropping or rejecting a new "
-                     "TCP connection from an arbitrary address to sshd's port (apart from rules that accept listed "
-                     "sources). firewalld and ufw rules, rich rules included, appear in those outputs. Matches the reader "
-                     "does not understand count against the host; interface-based restrictions are not counted. When the "
-                     "host has a global IPv6 address and sshd listens on IPv6, both IPv4 and IPv6 must be restricted. "
-                     "Restrictions on upstream devices (bastion host, ACLs) are invisible here: record them as a waiver."},
-    remediation={"zh": "任选其一：在 /etc/ssh/sshd_config 中设置 “AllowUsers admin@10.1.2.0/24”；或防火墙只对管理网段放行 22 端口："
-                       "nftables “ip saddr 10.1.2.0/24 tcp dport 22 accept” 且 input 链 policy drop；firewalld "
-                       "“firewall-cmd --permanent --remove-service=ssh” 并添加 rich rule “rule family=ipv4 source address=10.1.2.0/24 "
-                       "service name=ssh accept”；ufw “ufw allow from 10.1.2.0/24 to any port 22 proto tcp” 并删除对任意来源放行 22 的规则。",
-                 "en": "Any one of: 'AllowUsers admin@10.1.2.0/24' in /etc/ssh/sshd_config; or let the firewall admit port 22 "
-                       "only from the management network: nftables 'ip saddr 10.1.2.0/24 tcp dport 22 accept' in an input "
-                       "chain with policy drop; firewalld 'firewall-cmd --permanent --remove-service=ssh' plus the rich rule "
-                       "'rule family=ipv4 source address=10.1.2.0/24 service name=ssh accept'; ufw 'ufw allow from "
-                       "10.1.2.0/24 to any port 22 proto tcp' and delete rules that admit port 22 from anywhere."},
-)
+@evaluator("mlps.intrusion.ssh_source_restricted")
 def ssh_source_restricted(facts, host, params):
     passes, notes, errors = [], [], []
     st, res = probe_state(facts, SSHD_OUTSIDE)
@@ -458,30 +323,7 @@ def ssh_source_restricted(facts, host, params):
 
 
 # ---------------------------------------------------------------------------------------------
-@check(
-    id="mlps.intrusion.host_firewall",
-    title={"zh": "主机防火墙已启用且入站默认拒绝", "en": "A host firewall is active and denies inbound traffic by default"},
-    severity="medium",
-    refs=["GB/T 22239-2019 8.1.4.4 c", "GB/T 22239-2019 7.1.4.4 c"],
-    probes=[NFT, IPT4, IPT6, FIREWALLD, UFW, HOST_ADDRS],
-    rationale={"zh": "主机防火墙是限制管理终端来源、关闭多余端口的技术手段。符合条件（任一）：nftables 中 input 钩子的 filter 链 policy drop "
-                     "或最后一条规则无条件 drop/reject；iptables-save 中 INPUT 链策略 DROP 或最后一条规则无条件 DROP/REJECT；firewalld 正在运行"
-                     "（区域默认拒绝未放行的流量）；ufw 处于 active 且 “Default: deny (incoming)”（或 reject）。主机有全局 IPv6 地址（hostname -I）"
-                     "时 IPv6 也须默认拒绝（nftables inet/ip6 表或 ip6tables；firewalld、ufw 同时覆盖两者）。Debian 自带的 /etc/nftables.conf "
-                     "是 policy accept，不算。",
-               "en": "A host firewall is the technical means of limiting management sources and closing surplus ports. "
-                     "Passes on any of: an nftables filter chain on the input hook with policy drop or a last rule that "
-                     "drops/rejects everything; iptables-save INPUT policy DROP or a last unconditional DROP/REJECT rule; "
-                     "firewalld running (zones reject what they do not admit); ufw active with 'Default: deny (incoming)' "
-                     "(or reject). When the host has a global IPv6 address (hostname -I), IPv6 must be denied by default as "
-                     "well (nftables inet/ip6 table or ip6tables; firewalld and ufw cover both). Debian's stock "
-                     "/etc/nftables.conf has policy accept and does not count."},
-    remediation={"zh": "RHEL 系：systemctl enable --now firewalld。Debian/Ubuntu：ufw default deny incoming；ufw allow from 管理网段 to any port 22；"
-                       "ufw enable；或在 /etc/nftables.conf 的 input 链写 “policy drop;” 并放行所需端口，然后 systemctl enable --now nftables。",
-                 "en": "RHEL family: systemctl enable --now firewalld. Debian/Ubuntu: ufw default deny incoming; ufw allow from "
-                       "MGMT-NET to any port 22; ufw enable — or write 'policy drop;' in the input chain of "
-                       "/etc/nftables.conf, admit the needed ports, then systemctl enable --now nftables."},
-)
+@evaluator("mlps.intrusion.host_firewall")
 def host_firewall(facts, host):
     fams = {4, 6} if _has_ipv6(facts) else {4}
     rulesets, present, errors = _rulesets(facts, fams)
@@ -530,29 +372,7 @@ def _xz_bad(version: str) -> bool:
     return re.match(r"^5\.6\.[01](?![0-9])", upstream) is not None
 
 
-@check(
-    id="mlps.intrusion.xz_backdoor",
-    title={"zh": "未安装含后门的 xz/liblzma 5.6.0、5.6.1（CVE-2024-3094）",
-           "en": "xz/liblzma 5.6.0 or 5.6.1 with the backdoor (CVE-2024-3094) is not installed"},
-    severity="critical",
-    refs=["GB/T 22239-2019 8.1.4.4 e", "GB/T 22239-2019 7.1.4.4 e"],
-    probes={"debian": [XZ_DEB], "rhel": [XZ_RPM]},
-    rationale={"zh": "xz 5.6.0 和 5.6.1 的发行包被植入后门，可经 sshd 远程执行代码，属可被利用的高危漏洞。只有 Debian 测试版/sid、"
-                     "Fedora 40/41 测试版、openSUSE Tumbleweed、Kali 等短期发布过这两个版本；Debian 的修复包版本写作 “5.6.1+really5.4.5”，"
-                     "不算。本项读包管理器记录的版本（Debian：liblzma5、xz-utils；RHEL 系：xz-libs、xz）；后门只在打 deb/rpm 包时植入，"
-                     "源码自编译的不受影响。",
-               "en": "The xz 5.6.0 and 5.6.1 release builds carried a backdoor reachable through sshd (remote code "
-                     "execution): an exploitable high-risk vulnerability. Only Debian testing/sid, Fedora 40/41 pre-releases, "
-                     "openSUSE Tumbleweed, Kali and a few others shipped them briefly; Debian's fixed package reads "
-                     "'5.6.1+really5.4.5' and does not count. The package manager's versions are read (Debian: liblzma5, "
-                     "xz-utils; RHEL family: xz-libs, xz); the backdoor was injected only into deb/rpm builds, so source "
-                     "builds are not affected."},
-    remediation={"zh": "立即升级或降级到发行版的修复版本（Debian：apt-get install liblzma5 xz-utils 得到 5.6.1+really5.4.5 或更新；"
-                       "Fedora：dnf upgrade xz），并视为主机可能已被入侵：检查 sshd 登录记录、更换主机密钥和凭据。",
-                 "en": "Upgrade or downgrade to the distribution's fixed build at once (Debian: apt-get install liblzma5 "
-                       "xz-utils for 5.6.1+really5.4.5 or later; Fedora: dnf upgrade xz) and treat the host as possibly "
-                       "compromised: review sshd logins, rotate host keys and credentials."},
-)
+@evaluator("mlps.intrusion.xz_backdoor")
 def xz_backdoor(facts, host):
     fam = os_family(facts, host)
     order = {"debian": [XZ_DEB], "rhel": [XZ_RPM]}.get(fam, [XZ_DEB, XZ_RPM])
@@ -585,36 +405,7 @@ def xz_backdoor(facts, host):
 
 
 # ---------------------------------------------------------------------------------------------
-@check(
-    id="mlps.intrusion.hids_agent",
-    title={"zh": "运行主机入侵检测（HIDS/EDR）代理", "en": "A host intrusion-detection (HIDS/EDR) agent runs"},
-    severity="medium",
-    refs=["GB/T 22239-2019 8.1.4.4 f"],
-    applies={"levels": (3, 4)},
-    probes=[PS],
-    params={"hids_processes": ["wazuh-agentd", "ossec-agentd", "YDService", "AliYunDun", "AliYunDunMonitor",
-                               "titanagent", "yunsuo_agent_service", "safedog", "hostguard", "falcon-sensor",
-                               "wdavdaemon", "ds_agent"]},
-    attest={"zh": "说明重要节点的入侵检测手段（主机 HIDS/EDR，或覆盖该主机的网络 IDS/IPS）及发生严重入侵时的告警途径（告警接收人、方式），"
-                  "并附检测与告警记录。",
-            "en": "Describe how intrusions into this important node are detected (host HIDS/EDR, or a network IDS/IPS "
-                  "covering the host) and how serious intrusions raise an alarm (who receives it, how), with detection and "
-                  "alarm records."},
-    rationale={"zh": "三级要求能检测到对重要节点的入侵并在发生严重入侵事件时告警。进程名来自 ps -eo comm=（内核截断为 15 个字符）："
-                     "Wazuh/OSSEC、腾讯云主机安全 YDService、阿里云云安全中心 AliYunDun，以及青藤（titanagent）、云锁（yunsuo_agent_service）、"
-                     "安全狗（safedog）、华为 HSS（hostguard）等——各厂商进程名随版本变化，请在计划中按实际产品调整 hids_processes。"
-                     "fail2ban 只封禁暴力破解，不算入侵检测。找不到代理时，由网络 IDS 覆盖及告警途径的证明来回答（人工核查）。",
-               "en": "Level 3 requires detecting intrusions into important nodes and alarming on serious ones. Process names "
-                     "come from ps -eo comm= (the kernel truncates them to 15 characters): Wazuh/OSSEC, Tencent Cloud "
-                     "YDService, Alibaba Cloud AliYunDun, and Qingteng (titanagent), Yunsuo (yunsuo_agent_service), Safedog "
-                     "(safedog), Huawei HSS (hostguard) and others — vendors rename processes between versions, so adjust "
-                     "hids_processes in the plan to the product in use. fail2ban only bans brute force and does not count. "
-                     "Without an agent, an attestation of network IDS coverage and the alarm path answers the item."},
-    remediation={"zh": "部署主机入侵检测代理（如 Wazuh agent，或所用云平台/安全厂商的主机安全代理）并配置告警通知；或提供覆盖该主机的网络入侵检测及告警证明。",
-                 "en": "Deploy a host intrusion-detection agent (e.g. the Wazuh agent, or the cloud/security vendor's host "
-                       "agent) with alarm notification, or attest network intrusion detection covering the host and its "
-                       "alarm path."},
-)
+@evaluator("mlps.intrusion.hids_agent")
 def hids_agent(facts, host, params):
     names, err = running(facts, params["hids_processes"])
     if err:

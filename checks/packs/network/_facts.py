@@ -9,7 +9,6 @@ from checks.baselines import allowed_port_specs
 from checks.facts import evidence_lines
 from audits.inventory import parse_port
 
-ANY_OS = {"os": ("linux", "windows")}  # the network view does not depend on the host's os
 _HEADER = re.compile(r"^\s*([A-Za-z0-9_-]+):\s*(.*)$")
 
 

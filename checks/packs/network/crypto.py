@@ -13,24 +13,20 @@ import re
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from checks.baselines import SSH_REFS, TRANSIT_INTEGRITY_REFS, WEAK_SSH_ALGORITHMS, param_defaults, weak_algorithms
-from checks.contract import Outcome, check
+from checks.baselines import weak_algorithms
+from checks.contract import Outcome, evaluator
 from checks.facts import evidence_lines, run_start
 from checks.parsers.times import parse_when
 
-from ._facts import ANY_OS, is_tls, open_ports, scanned, script_lines
+from ._facts import is_tls, open_ports, scanned, script_lines
 
-TLS_REFS = ["GB/T 22239-2019 8.1.4.8 a"] + TRANSIT_INTEGRITY_REFS
 _SSH_SECTION = re.compile(r"^\s*([a-z_]+_algorithms): \(\d+\)\s*$")
 _TLS_VERSION = re.compile(r"^\s*(SSLv2|SSLv3|TLSv1\.[0-3]):\s*$")
 _LEAST = re.compile(r"^\s*least strength:\s*([A-F])\s*$")
 GRADES = "ABCDEF"
-# ssh2-enum-algos section -> (parameter, its default list shared with the host-side mlps.confidentiality.ssh_*)
-_WEAK_SSH = param_defaults(WEAK_SSH_ALGORITHMS)
-SSH_SECTIONS = {"kex_algorithms": ("weak_kex", _WEAK_SSH),
-                "encryption_algorithms": ("weak_ciphers", _WEAK_SSH),
-                "mac_algorithms": ("weak_macs", _WEAK_SSH),
-                "server_host_key_algorithms": ("weak_hostkey_algorithms", _WEAK_SSH)}
+# ssh2-enum-algos section -> the parameter (shared with the host-side mlps.confidentiality.ssh_*) listing its weak ones
+SSH_SECTIONS = {"kex_algorithms": "weak_kex", "encryption_algorithms": "weak_ciphers", "mac_algorithms": "weak_macs",
+                "server_host_key_algorithms": "weak_hostkey_algorithms"}
 
 
 def ssh_algorithms(text: str) -> dict[str, list[str]]:
@@ -63,28 +59,7 @@ def _ssh_ports(m):
     return [p for p in open_ports(m, "tcp") if "ssh2-enum-algos" in p.get("scripts", {})]
 
 
-@check(
-    id="network.ssh.weak_algorithms",
-    title={"zh": "SSH 服务对网络不提供弱密钥交换、加密、MAC 或主机密钥算法",
-           "en": "SSH offers no weak key exchange, cipher, MAC or host-key algorithm on the network"},
-    severity="medium",
-    refs=SSH_REFS,
-    probes=[],
-    applies=ANY_OS,
-    params={name: list(c.check.params[name]) for name, c in SSH_SECTIONS.values()},
-    rationale={"zh": "nmap 的 ssh2-enum-algos 列出 SSH 服务实际协商时提供的算法，网络设备和登录不了的主机也能核查。弱算法列表与"
-                     "主机侧的 mlps.confidentiality.ssh_kex / ssh_ciphers / ssh_macs / ssh_hostkey_algorithms 参数相同"
-                     "（通配模式，不区分大小写）。",
-               "en": "nmap's ssh2-enum-algos lists what the SSH service really offers, also on network devices and hosts "
-                     "nobody can log in to. The weak lists are the parameters of the host-side "
-                     "mlps.confidentiality.ssh_kex / ssh_ciphers / ssh_macs / ssh_hostkey_algorithms (glob patterns, "
-                     "case-insensitive)."},
-    remediation={"zh": "在 sshd_config 中显式设置 KexAlgorithms、Ciphers、MACs、HostKeyAlgorithms，去掉所列弱算法（推荐值见 "
-                       "mlps.confidentiality.ssh_* 检查项）；网络设备升级固件并关闭 CBC/SHA-1 算法。",
-                 "en": "Set KexAlgorithms, Ciphers, MACs and HostKeyAlgorithms explicitly in sshd_config without the listed "
-                       "weak algorithms (see the mlps.confidentiality.ssh_* checks for recommended lists); on network "
-                       "devices upgrade the firmware and disable CBC/SHA-1 algorithms."},
-)
+@evaluator("network.ssh.weak_algorithms")
 def ssh_weak_algorithms(facts, host, params):
     m, out = scanned(facts)
     if out:
@@ -95,7 +70,7 @@ def ssh_weak_algorithms(facts, host, params):
     bad, seen = [], []
     for p in ports:
         algos = ssh_algorithms(p["scripts"]["ssh2-enum-algos"])
-        for section, (param, _) in SSH_SECTIONS.items():
+        for section, param in SSH_SECTIONS.items():
             weak = weak_algorithms(algos.get(section, []), params[param])
             if weak:
                 bad.append(f"{p['port']}/tcp {section}: {', '.join(weak)}")
@@ -106,27 +81,7 @@ def ssh_weak_algorithms(facts, host, params):
     return Outcome.passed("SSH 服务未提供所列弱算法", "SSH offers none of the listed weak algorithms", evidence_lines(seen))
 
 
-@check(
-    id="network.tls.weak_protocols",
-    title={"zh": "TLS 服务不提供 SSLv3、TLS 1.0/1.1 或弱密码套件", "en": "TLS services offer no SSLv3, TLS 1.0/1.1 or weak cipher suites"},
-    severity="medium",
-    refs=TLS_REFS,
-    probes=[],
-    applies=ANY_OS,
-    params={"weak_protocols": ["SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1"], "min_grade": "B"},
-    rationale={"zh": "nmap 的 ssl-enum-ciphers 逐一尝试协议版本和密码套件，给出服务实际接受的内容和最弱套件的等级（A–F）。"
-                     "SSLv3、TLS 1.0/1.1 已被 RFC 8996 废弃；最弱套件低于 min_grade（默认 B）说明仍接受弱加密。与主机侧的 "
-                     "mlps.confidentiality.tls_protocols 引用相同条款，这里看的是实际提供的协议，而不是配置。",
-               "en": "nmap's ssl-enum-ciphers tries every protocol version and cipher suite and reports what the service "
-                     "accepts, with the grade (A-F) of the weakest suite. SSLv3 and TLS 1.0/1.1 are deprecated by RFC "
-                     "8996; a weakest grade below min_grade (default B) means weak encryption is still accepted. Same "
-                     "clauses as the host-side mlps.confidentiality.tls_protocols; this judges what is offered, not the "
-                     "configuration."},
-    remediation={"zh": "只启用 TLS 1.2 和 1.3（nginx：ssl_protocols TLSv1.2 TLSv1.3；Apache：SSLProtocol -all +TLSv1.2 +TLSv1.3），"
-                       "使用 ECDHE + AES-GCM/ChaCha20 套件；设备或旧系统升级固件。",
-                 "en": "Enable only TLS 1.2 and 1.3 (nginx: ssl_protocols TLSv1.2 TLSv1.3; Apache: SSLProtocol -all "
-                       "+TLSv1.2 +TLSv1.3) with ECDHE + AES-GCM/ChaCha20 suites; upgrade device or legacy firmware."},
-)
+@evaluator("network.tls.weak_protocols")
 def tls_weak_protocols(facts, host, params):
     m, out = scanned(facts)
     if out:
@@ -181,24 +136,7 @@ def _subject(cert) -> str:
     return str(cn[0].value)[:120] if cn else cert.subject.rfc4514_string()[:120]
 
 
-@check(
-    id="network.tls.certificate_expiry",
-    title={"zh": "TLS 证书未过期且不会在 30 天内到期", "en": "TLS certificates are valid and do not expire within 30 days"},
-    severity="medium",
-    refs=TLS_REFS,
-    probes=[],
-    applies=ANY_OS,
-    params={"warn_days": 30},
-    rationale={"zh": "证书过期后用户会被浏览器警告并习惯性点击继续，TLS 也就失去了防中间人的作用。到期前 warn_days 天内也报告，"
-                     "以便及时更换。证书取自 nmap ssl-cert 的结构化输出（PEM），用 cryptography 解析；以扫描时间为准。",
-               "en": "Once a certificate expires users learn to click through browser warnings and TLS no longer stops "
-                     "a man in the middle. Certificates expiring within warn_days are reported too, so they are renewed "
-                     "in time. The certificate is ssl-cert's structured output (PEM), parsed with cryptography, judged "
-                     "at the scan time."},
-    remediation={"zh": "更换证书（如用 certbot/ACME 自动续期，或向学校/教育局的 CA 申请），并重载 Web 服务。",
-                 "en": "Replace the certificate (e.g. automatic renewal with certbot/ACME, or from the school's or bureau's "
-                       "CA) and reload the web server."},
-)
+@evaluator("network.tls.certificate_expiry")
 def certificate_expiry(facts, host, params):
     m, out = scanned(facts)
     if out:
@@ -267,24 +205,7 @@ def _self_signed(cert) -> bool:
         return False
 
 
-@check(
-    id="network.tls.certificate_trust",
-    title={"zh": "TLS 证书不是自签名且与主机名一致", "en": "TLS certificates are not self-signed and match the host name"},
-    severity="medium",
-    refs=TLS_REFS,
-    probes=[],
-    applies=ANY_OS,
-    rationale={"zh": "自签名证书或与域名不符的证书无法让用户确认连上的是真正的系统，用户只能忽略警告，中间人可借此窃取口令。"
-                     "应校验的名称为主机地址（当它是域名时）和资产台账中 facts.tls_names 列出的名称；只有 IP、未声明名称的"
-                     "主机只判断是否自签名。",
-               "en": "A self-signed certificate, or one for another name, cannot tell users they reached the real system; "
-                     "they can only ignore the warning, and a man in the middle can take their passwords. The names checked "
-                     "are the host's address when it is a DNS name and the names in the inventory's facts.tls_names; for a "
-                     "host known only by IP with no names declared only self-signing is judged."},
-    remediation={"zh": "使用受信任 CA（公共 CA 或学校/教育局内部 CA，并将根证书下发到终端）签发、包含正确域名（SAN）的证书。",
-                 "en": "Use a certificate from a trusted CA (public, or the school's/bureau's internal CA with its root "
-                       "deployed to clients) that names the right host in its SAN."},
-)
+@evaluator("network.tls.certificate_trust")
 def certificate_trust(facts, host):
     m, out = scanned(facts)
     if out:

@@ -3,38 +3,17 @@ one HEAD request to ``/``). Headers are hardening rather than MLPS text, so that
 redirect protects credentials in transit (8.1.4.8 a, 8.1.4.7 a / 7.1.4.7 a)."""
 from __future__ import annotations
 
-from checks.contract import Outcome, check
+from checks.contract import Outcome, evaluator
 from checks.facts import evidence_lines
 
-from ._facts import ANY_OS, headers, is_tls, open_ports, scanned
-from .crypto import TLS_REFS
+from ._facts import headers, is_tls, open_ports, scanned
 
 
 def _http_ports(m):
     return [p for p in open_ports(m, "tcp") if "http-headers" in p.get("scripts", {})]
 
 
-@check(
-    id="network.web.security_headers",
-    title={"zh": "Web 服务返回基本的 HTTP 安全响应头", "en": "Web services send the basic HTTP security headers"},
-    severity="low",
-    refs=TLS_REFS,
-    probes=[],
-    applies=ANY_OS,
-    params={"required": ["X-Frame-Options|Content-Security-Policy", "X-Content-Type-Options"],
-            "required_tls": ["Strict-Transport-Security"]},
-    rationale={"zh": "HSTS（Strict-Transport-Security）让浏览器只用 HTTPS 访问，防止被降级为明文；X-Frame-Options 或 CSP 防止"
-                     "点击劫持，X-Content-Type-Options 防止内容类型嗅探。这些是加固项，MLPS 条文没有逐项要求，因此为低风险；"
-                     "参数中 “A|B” 表示有其一即可。HSTS 只对 HTTPS 端口要求。",
-               "en": "HSTS (Strict-Transport-Security) keeps browsers on HTTPS so they cannot be downgraded to plaintext; "
-                     "X-Frame-Options or CSP stop clickjacking; X-Content-Type-Options stops content sniffing. These are "
-                     "hardening, not item-by-item MLPS text, hence low severity; 'A|B' in the parameter means either "
-                     "one. HSTS is required on HTTPS ports only."},
-    remediation={"zh": "nginx：add_header Strict-Transport-Security \"max-age=31536000\" always; add_header X-Frame-Options "
-                       "SAMEORIGIN always; add_header X-Content-Type-Options nosniff always;（Apache 用 Header always set）。",
-                 "en": 'nginx: add_header Strict-Transport-Security "max-age=31536000" always; add_header X-Frame-Options '
-                       "SAMEORIGIN always; add_header X-Content-Type-Options nosniff always; (Apache: Header always set)."},
-)
+@evaluator("network.web.security_headers")
 def security_headers(facts, host, params):
     m, out = scanned(facts)
     if out:
@@ -61,23 +40,7 @@ def security_headers(facts, host, params):
                           evidence_lines(good, 10))
 
 
-@check(
-    id="network.web.https_redirect",
-    title={"zh": "Web 系统的明文 HTTP 重定向到 HTTPS", "en": "Plain HTTP on a web system redirects to HTTPS"},
-    severity="medium",
-    refs=TLS_REFS,
-    probes=[],
-    applies={**ANY_OS, "roles": ("web",)},
-    rationale={"zh": "Web 系统（资产台账中角色为 web 的主机）的登录口令和学生个人信息不应以明文 HTTP 传送；明文端口应只做到 "
-                     "HTTPS 的重定向。以扫描对 “/” 的 HEAD 请求是否返回指向 https:// 的 Location 判断。",
-               "en": "A web system (a host with role web in the inventory) must not carry passwords or students' personal "
-                     "data over plain HTTP; its plain port should only redirect to HTTPS. Judged by whether the scan's "
-                     "HEAD request for '/' returns a Location pointing to https://."},
-    remediation={"zh": "nginx：在 80 端口的 server 块中写 return 301 https://$host$request_uri;（Apache：Redirect permanent / "
-                       "https://域名/），并为站点配置 TLS。",
-                 "en": "nginx: in the port-80 server block, return 301 https://$host$request_uri; (Apache: Redirect "
-                       "permanent / https://NAME/), with TLS configured for the site."},
-)
+@evaluator("network.web.https_redirect")
 def https_redirect(facts, host):
     m, out = scanned(facts)
     if out:

@@ -13,15 +13,15 @@ from functools import lru_cache
 from pathlib import Path
 
 from audits import yamlsafe
-from audits.probes import OS_PROBE, Probe
+from audits.probes import OS_PROBE
 from checks import parsers
-from checks.contract import Outcome, check
+from checks.contract import Outcome, evaluator
+from checks.probe_catalogue import named
 from checks.facts import evidence_lines, run_start
 
-REBOOT_FLAG = Probe("command", "if [ -e /var/run/reboot-required ]; then echo REQUIRED; "
-                    "head -c 4096 /var/run/reboot-required.pkgs 2>/dev/null; fi; true")
-BOOT_KERNELS = Probe("command", "ls -1 /boot")
-NEEDS_RESTARTING = Probe("command", "needs-restarting -r")
+REBOOT_FLAG = named("reboot_flag")
+BOOT_KERNELS = named("boot_kernels")
+NEEDS_RESTARTING = named("needs_restarting")
 EOL_TABLE = Path(__file__).parent / "data" / "eol.yaml"
 
 
@@ -30,22 +30,7 @@ def _running_kernel(facts) -> str | None:
     return parsers.os_release(facts.get(OS_PROBE).stdout or "").get("KERNEL") or None
 
 
-@check(
-    id="patching.reboot_required",
-    title={"zh": "安装内核或 C 库更新后已重启", "en": "The host was rebooted after a kernel or C library update"},
-    severity="medium",
-    refs=["GB/T 22239-2019 8.1.4.4 e", "GB/T 22239-2019 7.1.4.4 e"],
-    probes={"debian": [REBOOT_FLAG, BOOT_KERNELS], "rhel": [NEEDS_RESTARTING, BOOT_KERNELS]},
-    rationale={"zh": "内核和 glibc 的安全更新装好后要重启才生效，否则主机仍运行有漏洞的旧版本。Debian/Ubuntu 读 /var/run/reboot-required"
-                     "（及 .pkgs 中要求重启的软件包）；RHEL 系读 needs-restarting -r 的退出码（1 = 需要重启，需 dnf-utils/yum-utils）；"
-                     "两者都比较正在运行的内核（uname -r）与 /boot 中最新的内核映像。",
-               "en": "Kernel and glibc security updates take effect only after a reboot; until then the host runs the "
-                     "vulnerable old code. Debian/Ubuntu: /var/run/reboot-required (and the packages in .pkgs); the RHEL "
-                     "family: the exit code of needs-restarting -r (1 = reboot needed; from dnf-utils/yum-utils); on both, "
-                     "the running kernel (uname -r) against the newest kernel image in /boot."},
-    remediation={"zh": "在维护窗口内重启主机，使已安装的内核和 C 库更新生效。", "en": "Reboot the host in a maintenance window so the "
-                 "installed kernel and C library updates take effect."},
-)
+@evaluator("patching.reboot_required")
 def reboot_required(facts, host):
     reasons, ev = [], []
     flag = facts.get(REBOOT_FLAG)
@@ -91,27 +76,7 @@ def _matches(row_version: str, version_id: str) -> bool:
     return version_id == row_version or version_id.startswith(row_version + ".")
 
 
-@check(
-    id="patching.eol_release",
-    title={"zh": "操作系统版本仍在厂商安全支持期内", "en": "The OS release still receives the vendor's security updates"},
-    severity="high",
-    refs=["GB/T 22239-2019 8.1.4.4 e", "GB/T 22239-2019 7.1.4.4 e"],
-    probes=[],
-    params={"warn_days": 180},
-    rationale={"zh": "停止支持（EOL）的系统不再有安全更新，新漏洞永远无法修补。本项按 /etc/os-release 的 ID 和 VERSION_ID 查项目内的离线日期表"
-                     f"（checks/packs/patching/data/eol.yaml，编制日期 {eol_table()[0]}，结果中也给出），与本次审计开始时间比较。"
-                     "付费延长支持（Ubuntu Pro/ESM、"
-                     "RHEL ELS、Debian ELTS）不计入，有合同的用豁免记录到其截止日期。表中没有的发行版需人工核实。",
-               "en": "An end-of-life release gets no more security updates; new vulnerabilities stay unpatched for good. "
-                     "The /etc/os-release ID and VERSION_ID are looked up in the project's dated offline table "
-                     f"(checks/packs/patching/data/eol.yaml, as of {eol_table()[0]}; the date is shown in every result) and "
-                     "compared with the run's start. "
-                     "Paid extensions (Ubuntu Pro/ESM, RHEL ELS, Debian ELTS) do not count; a school with a contract records "
-                     "a waiver until its end. A release missing from the table needs a person to confirm it."},
-    remediation={"zh": "升级到仍受支持的发行版本（如 Debian 12/13、Ubuntu 24.04、RHEL/Rocky/AlmaLinux 9），或迁移业务后下线该主机。",
-                 "en": "Upgrade to a supported release (e.g. Debian 12/13, Ubuntu 24.04, RHEL/Rocky/AlmaLinux 9), or move the "
-                       "service and retire the host."},
-)
+@evaluator("patching.eol_release")
 def eol_release(facts, host, params):
     res = facts.get(OS_PROBE)
     if res.error:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from fnmatch import fnmatchcase
 
-from audits.probes import Probe
 from checks import parsers
-from checks.contract import Outcome, check
+from checks.contract import Outcome, evaluator
+from checks.probe_catalogue import named
 from checks.facts import DPKG_VERSIONS, age_hours, evidence_lines, os_family, probe_failure, probe_state
 from checks.parsers.times import human, parse_when, stamp
 
@@ -22,25 +22,14 @@ from checks.parsers.times import human, parse_when, stamp
 # shared with the MLPS pack's installed-package checks), and the versions that the host's own
 # *security* package lists offer for the installed packages (joined on the host, so the output
 # stays small whatever the size of the lists).
-APT_SECURITY_VERSIONS = Probe("command", (
-    "dpkg-query -W -f='${Package}\\n' | awk 'FNR==NR{i[$1];next} /^@list /{print;next} "
-    "/^Package: /{p=$2} /^Version: /&&(p in i){print p, $2}' - <(for f in /var/lib/apt/lists/*security*_Packages*; "
-    "do case $f in *diff_Index*|*.IndexDiff) continue;; esac; [ -e \"$f\" ] || continue; echo \"@list ${f##*/}\"; "
-    "/usr/lib/apt/apt-helper cat-file \"$f\"; done)"))
-APT_LISTS = Probe("command", "ls -1 /var/lib/apt/lists")
-DNF_SEC = Probe("command", "dnf -q -C updateinfo list --security", True)
-YUM_SEC = Probe("command", "yum -q -C updateinfo list security", True)
-RPM_VERSIONS = Probe("command", "rpm -qa --qf '%{NAME}.%{ARCH} %{VERSION}-%{RELEASE}\\n'")
+APT_SECURITY_VERSIONS = named("apt_security_versions")
+APT_LISTS = named("apt_lists")
+DNF_SEC = named("dnf_sec")
+YUM_SEC = named("yum_sec")
+RPM_VERSIONS = named("rpm_versions")
 # Release files of apt and the repository metadata of dnf/yum: their mtimes say when the lists were
 # last refreshed (apt-get update / dnf makecache). Both families in one cheap find.
-LIST_STAMPS = Probe("command", "find /var/lib/apt/lists /var/lib/apt/periodic /var/cache/dnf /var/cache/yum -maxdepth 4 "
-                    "\\( -name '*Release' -o -name 'update-success-stamp' -o -name 'repomd.xml' \\) -printf '%T@ %p\\n' "
-                    "| head -n 400")
-# Packages that listen on the network or terminate its protocols: their pending updates raise the severity.
-NETWORK_FACING = ["openssh-server", "openssh", "openssh-client", "openssl", "openssl-libs", "libssl*", "nginx*", "apache2*",
-                  "httpd*", "php*", "mysql-server*", "mariadb-server*", "postgresql*", "redis*", "bind9*", "bind",
-                  "samba*", "vsftpd", "proftpd*", "exim4*", "postfix*", "dovecot*", "squid*", "tomcat*", "haproxy",
-                  "libcurl*", "curl", "gnutls*", "libgnutls*", "nss", "libnss3", "sudo"]
+LIST_STAMPS = named("list_stamps")
 
 # ---------------------------------------------------------------------------------------------
 def _nevra(s: str) -> tuple[str, str]:
@@ -51,37 +40,7 @@ def _nevra(s: str) -> tuple[str, str]:
     return f"{name}.{arch}", f"{version}-{release}"
 
 
-@check(
-    id="patching.security_updates",
-    title={"zh": "无待安装的安全更新", "en": "No security updates are pending"},
-    severity="high",
-    refs=["GB/T 22239-2019 8.1.4.4 e", "GB/T 22239-2019 7.1.4.4 e"],
-    probes={"debian": [DPKG_VERSIONS, APT_SECURITY_VERSIONS, APT_LISTS], "rhel": [DNF_SEC, YUM_SEC, RPM_VERSIONS]},
-    params={"max_pending": 0, "many_pending": 10, "network_facing": NETWORK_FACING},
-    rationale={"zh": "应能发现已知漏洞并在充分测试评估后及时修补。只用本机已有的软件源缓存，不刷新：Debian/Ubuntu 读取已安装版本"
-                     "（dpkg-query）和本机安全源列表（文件名含 security 的 *_Packages，如 bookworm-security、jammy-security）"
-                     "为已安装软件包提供的版本，在审计端按 dpkg 版本规则比较，安全源版本更高即为待安装的安全更新（包含 apt "
-                     "upgrade 会 “kept back” 的内核元包等；被 hold 的软件包同样计入）。这样主机端只需约 30 ms，而 apt-get -s "
-                     "模拟升级需 1–2.5 s CPU。RHEL 系用 dnf -C updateinfo list --security（EL7 用 yum），需 sudo 才能读系统缓存。"
-                     "没有软件源缓存或没有安全源时无法判断，报错误。等保未规定补丁时限，max_pending 默认 0；CentOS 7/Stream 等"
-                     "不发布 updateinfo 的源会显示为 0，需另行确认。缓存陈旧时结果偏少，应保证 apt-get update / dnf makecache 定期执行。",
-               "en": "Known vulnerabilities must be found and patched promptly after testing. Only the host's existing "
-                     "package caches are used, never refreshed: on Debian/Ubuntu the installed versions (dpkg-query) and the "
-                     "versions that the host's own security lists (*_Packages files whose name contains 'security', e.g. "
-                     "bookworm-security, jammy-security) offer for installed packages are compared on the auditor's side "
-                     "by dpkg's version rules; a higher security version is a pending security update (this includes kernel "
-                     "metapackages that apt upgrade keeps back, and held packages). The host spends about 30 ms instead of "
-                     "the 1-2.5 s of CPU of an apt-get -s simulation. The RHEL family uses dnf -C updateinfo list --security "
-                     "(yum on EL7), under sudo to read the system cache. With no package lists or no security source the host "
-                     "cannot tell, which is an error. MLPS sets no patch deadline; max_pending defaults to 0. Repositories "
-                     "without updateinfo (CentOS 7, CentOS Stream) always show 0 and need confirming otherwise. A stale cache "
-                     "under-reports: apt-get update / dnf makecache must run regularly."},
-    remediation={"zh": "测试后安装安全更新：Debian/Ubuntu 执行 apt-get update && apt-get upgrade（或 unattended-upgrades）；"
-                       "RHEL 系执行 dnf upgrade --security（或 dnf-automatic，upgrade_type = security）。",
-                 "en": "After testing, install the security updates: apt-get update && apt-get upgrade (or "
-                       "unattended-upgrades) on Debian/Ubuntu; dnf upgrade --security (or dnf-automatic with upgrade_type = "
-                       "security) on the RHEL family."},
-)
+@evaluator("patching.security_updates")
 def security_updates(facts, host, params):
     fam = os_family(facts, host)
     limit = int(params["max_pending"])
@@ -166,25 +125,7 @@ def _pending_outcome(rows: list[tuple[str, str, str]], limit: int, params) -> Ou
     return Outcome.passed("没有待安装的安全更新", "no security updates pending")
 
 
-@check(
-    id="patching.package_lists_age",
-    title={"zh": "软件包列表定期刷新（不超过 7 天）", "en": "The package lists are refreshed regularly (at most 7 days old)"},
-    severity="medium",
-    refs=["GB/T 22239-2019 8.1.4.4 e", "GB/T 22239-2019 7.1.4.4 e"],
-    probes=[LIST_STAMPS],
-    params={"max_list_age_days": 7},
-    rationale={"zh": "从不刷新软件源的主机无法知道自己缺少补丁：待安装安全更新的判断依赖本机的软件包列表。本项读取 apt 的 *Release 文件、"
-                     "update-success-stamp 以及 dnf/yum 的 repomd.xml 的修改时间（UTC），取最新者，与本次审计开始时间比较。"
-                     "时间晚于审计开始（时钟错误）或无法识别时为错误，不判为通过。",
-               "en": "A host that never refreshes its package lists cannot know it is unpatched: the pending-update check "
-                     "relies on them. The newest modification time (UTC) of apt's *Release files and update-success-stamp "
-                     "and dnf/yum's repomd.xml is compared with the run's start. A time after the run started (a wrong "
-                     "clock) or an unreadable one is an error, never a pass."},
-    remediation={"zh": "定期执行 apt-get update 或 dnf makecache（如启用 apt-daily.timer、unattended-upgrades 或 dnf-makecache.timer）；"
-                       "无法访问互联网的主机应配置校内镜像源。",
-                 "en": "Refresh the lists regularly with apt-get update or dnf makecache (apt-daily.timer, unattended-upgrades "
-                       "or dnf-makecache.timer); hosts without Internet access should use a campus mirror."},
-)
+@evaluator("patching.package_lists_age")
 def package_lists_age(facts, host, params):
     res = facts.get(LIST_STAMPS)
     if res.error:
