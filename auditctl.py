@@ -18,7 +18,7 @@ if str(HERE) not in sys.path:  # `python auditctl.py` from a checkout
     sys.path.insert(0, str(HERE))
 
 from audits import __version__  # noqa: E402
-from audits.errors import InputError, Problem  # noqa: E402
+from audits.model.errors import InputError, Problem  # noqa: E402
 
 EXIT_OK, EXIT_FAIL_ON, EXIT_INPUT, EXIT_INCOMPLETE, EXIT_BUSY = 0, 1, 2, 3, 4
 DEFAULT_INVENTORY = HERE / "inventories" / "localhost.yaml"
@@ -32,11 +32,11 @@ def _print_problems(problems):
 
 # -- validate ---------------------------------------------------------------------------------
 def cmd_validate(args) -> int:
-    from audits.inventory import load_inventory
+    from audits.inventory.load import load_inventory
 
     import datetime as dt
 
-    from audits.exceptions import validate_exception_checks
+    from audits.model.waivers import validate_exception_checks
     from checks.registry import load_registry
 
     inv = load_inventory(args.path)
@@ -72,7 +72,7 @@ def cmd_checks_list(args) -> int:
 
 
 def cmd_checks_show(args) -> int:
-    from audits.inventory import did_you_mean
+    from audits.model.errors import did_you_mean
     from checks.catalogue import describe
     from checks.registry import load_registry
 
@@ -118,7 +118,7 @@ def cmd_checks_doc(args) -> int:
 # -- run / report -----------------------------------------------------------------------------
 def _settings(args):
     """Merge the plan (if any) with command-line options; the command line wins."""
-    from audits.plan import Plan, load_plan
+    from audits.run.plan import Plan, load_plan
 
     plan = load_plan(args.plan) if args.plan else Plan()
     inventory = args.inventory or plan.inventory or str(DEFAULT_INVENTORY)
@@ -134,7 +134,7 @@ def _settings(args):
 
 def _formats(args, planned: dict | None = None) -> dict:
     """Machine outputs, format -> path ('-' is stdout): the plan's, then --json, then --format FMT[:FILE]."""
-    from reports.machine import FORMATS
+    from reports.tabular import FORMATS
 
     out = {k: v for k, v in (planned or {}).items() if v}
     if getattr(args, "json", None):
@@ -154,7 +154,7 @@ def _outputs(store, run_id, cfg) -> dict:
     from reports.document import run_document
     from reports.html import write_reports
     from reports.diff import previous_run
-    from reports.machine import render
+    from reports.tabular import render
 
     doc = run_document(store, run_id)
     for fmt, path in cfg.get("formats", {}).items():
@@ -201,7 +201,7 @@ def _exit_code(doc, fail_on) -> int:
 def _network_stage(args, plan, packs, registry, checks, inv, hosts, network_only: bool):
     """(checks, hosts, NetworkView or None): the network pack and its scan only when asked for —
     ``auditctl scan``, a plan with ``network:``, ``--nmap-xml``, or ``--packs`` naming network."""
-    from audits.netscan import ScanOptions, prepare
+    from audits.collect.netscan import ScanOptions, prepare
 
     named = "network" in (packs or [])  # --packs network, or a resumed run that had the network view
     if not (network_only or plan.network is not None or getattr(args, "nmap_xml", None) or named):
@@ -220,7 +220,7 @@ def cmd_run(args, network_only: bool = False) -> int:
     """A run of a plan holds the plan's lock, so scheduled runs of one plan never overlap."""
     if not args.plan:
         return _run(args, network_only)
-    from audits.runlock import LockError, PlanBusy, plan_lock
+    from audits.run.lock import LockError, PlanBusy, plan_lock
 
     try:
         with plan_lock(args.plan):
@@ -231,10 +231,11 @@ def cmd_run(args, network_only: bool = False) -> int:
 
 
 def _run(args, network_only: bool = False) -> int:
-    from audits.inventory import load_inventory
-    from audits.exceptions import validate_exception_checks
-    from audits.runner import DEFAULT_FORKS, run_hosts, start_run, validate_params
-    from audits.store import Store
+    from audits.inventory.load import load_inventory
+    from audits.model.waivers import validate_exception_checks
+    from audits.run.runner import DEFAULT_FORKS, run_hosts, start_run
+    from audits.model.evaluation import validate_params
+    from audits.store.database import Store
     from checks.registry import load_registry
 
     plan, cfg = _settings(args)
@@ -262,8 +263,8 @@ def _run(args, network_only: bool = False) -> int:
     exceptions = inv.exceptions.extend(plan.exceptions)
     validate_exception_checks(exceptions, registry.by_id)
     if getattr(args, "dispatch", "local") == "celery":  # checked before anything is written: a queue per host, a usable broker setting
-        from audits.collector import make_app
-        from audits.dispatch import sites_of
+        from audits.run.collector import make_app
+        from audits.run.dispatch import sites_of
 
         sites_of(hosts)
         make_app(args.broker, args.result_backend)
@@ -298,8 +299,8 @@ def _run(args, network_only: bool = False) -> int:
 
 def _dispatch_celery(args, store, run_id, hosts, checks, cfg, options):
     """Send each host's audit to its site's collector queue and collect the results (audits/dispatch.py)."""
-    from audits.dispatch import DEFAULT_TIMEOUT, BrokerError, dispatch_run
-    from audits.runner import RunSummary
+    from audits.run.dispatch import DEFAULT_TIMEOUT, BrokerError, dispatch_run
+    from audits.run.runner import RunSummary
 
     print(f"dispatching to collector queues: {', '.join(sorted({h.settings['site'] for h in hosts}))}", file=sys.stderr)
     try:
@@ -313,7 +314,7 @@ def _dispatch_celery(args, store, run_id, hosts, checks, cfg, options):
 
 def cmd_worker(args) -> int:
     """A collector near a site's hosts: audits the tasks of one queue (audits/collector.py)."""
-    from audits.collector import run_worker
+    from audits.run.collector import run_worker
 
     run_worker(args.queue, broker=args.broker, backend=args.result_backend, concurrency=args.concurrency,
                visibility_timeout=args.visibility_timeout, loglevel=args.loglevel)
@@ -328,7 +329,7 @@ def cmd_scan(args) -> int:
 
 def _store(args):
     """The results store named by --db, else $AUDITCTL_DB, else the default."""
-    from audits.store import Store
+    from audits.store.database import Store
 
     return Store(args.db or os.environ.get("AUDITCTL_DB"))
 
@@ -371,7 +372,7 @@ def cmd_diff(args) -> int:
 
 
 def cmd_dashboard(args) -> int:
-    from audits.inventory import load_inventory
+    from audits.inventory.load import load_inventory
     from reports.bureau import declared_schools, from_store
     from reports.dashboard import write_dashboards
 
@@ -406,13 +407,13 @@ def cmd_runs(args) -> int:
 # -- vault / sudoers (safety of the tool itself: docs/security.md) -------------------------------
 def _unlock(inv, args):
     """Resolve the inventory's {vault: NAME} references (asks for the passphrase only if there are any)."""
-    from audits.vault import unlock_inventory
+    from audits.trust.vault import unlock_inventory
 
     unlock_inventory(inv, getattr(args, "vault", None), getattr(args, "vault_password_file", None))
 
 
 def cmd_vault(args) -> int:
-    from audits import vault
+    from audits.trust import vault
 
     pw = vault.passphrase(args.vault_password_file, confirm=args.action == "encrypt")
     if args.action == "encrypt":
@@ -431,13 +432,13 @@ def cmd_vault(args) -> int:
 
 
 def cmd_sudoers(args) -> int:
-    from audits.sudoers import fragment
+    from audits.trust.sudoers import fragment
     from checks.registry import load_registry
 
     packs = [p.strip() for p in args.packs.split(",") if p.strip()] if args.packs else None
     hosts = ()
     if args.inventory:  # declared paths (backup markers, targets) become exact commands too
-        from audits.inventory import load_inventory
+        from audits.inventory.load import load_inventory
 
         hosts = load_inventory(args.inventory).select(args.limit)
     text, skipped = fragment(load_registry().select(packs), args.user, hosts=hosts)
@@ -460,7 +461,7 @@ def _key_problem(exc) -> int:
 
 
 def cmd_keys_init(args) -> int:
-    from audits.signing import SigningKeyError, init_key, read_passphrase
+    from audits.trust.signing import SigningKeyError, init_key, read_passphrase
 
     try:
         passphrase = read_passphrase(args.passphrase_file, confirm=True, required=args.encrypt)
@@ -474,7 +475,7 @@ def cmd_keys_init(args) -> int:
 
 
 def cmd_keys_trust(args) -> int:
-    from audits.signing import SigningKeyError, SCHOOL_ID, key_id, load_public, public_pem
+    from audits.trust.signing import SigningKeyError, SCHOOL_ID, key_id, load_public, public_pem
 
     if not SCHOOL_ID.match(args.school):
         return _key_problem(f"school id '{args.school}' is not valid")
@@ -512,7 +513,7 @@ def cmd_keys_list(args) -> int:
 
 
 def cmd_bundle(args) -> int:
-    from audits.signing import SigningKeyError, key_paths, load_private
+    from audits.trust.signing import SigningKeyError, key_paths, load_private
     from reports.bundle import make_bundle
     from reports.document import run_document
 
@@ -542,7 +543,7 @@ def cmd_bundle(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from audits.importer import import_bundle
+    from audits.trust.importer import import_bundle
 
     store, rc = _store(args), EXIT_OK
     for path in args.bundles:
@@ -574,8 +575,8 @@ def _systemctl(root, *argv) -> None:
 
 
 def cmd_schedule_install(args) -> int:
-    from audits.plan import load_plan
-    from audits.schedule import files_for
+    from audits.run.plan import load_plan
+    from audits.run.schedule import files_for
 
     files = files_for(load_plan(args.plan), args.user, args.cron, args.root)
     for path, text in files.items():
@@ -590,7 +591,7 @@ def cmd_schedule_install(args) -> int:
 
 
 def cmd_schedule_list(args) -> int:
-    from audits.schedule import installed
+    from audits.run.schedule import installed
 
     rows = installed(args.root)
     if args.json:
@@ -602,7 +603,7 @@ def cmd_schedule_list(args) -> int:
 
 
 def cmd_schedule_remove(args) -> int:
-    from audits.schedule import dirs, remove, schedule_name
+    from audits.run.schedule import dirs, remove, schedule_name
 
     name = schedule_name(args.target)
     if (dirs(args.root)[0] / f"{name}.timer").exists():
@@ -808,11 +809,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from audits.store import StoreError
+    from audits.store.database import StoreError
 
     args = build_parser().parse_args(argv)
     if args.debug:
-        from audits.redact import setup_debug_log
+        from audits.trust.redact import setup_debug_log
 
         setup_debug_log(args.log_file)
     try:

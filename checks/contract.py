@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Mapping
 
-from audits.probes import OS_PROBE, Facts, Probe
+from audits.model.probes import OS_PROBE, Facts, Probe
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 EVIDENCE_CAP = 2000

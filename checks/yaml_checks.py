@@ -24,10 +24,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from audits import yamlsafe
-from audits.errors import InputError, Problem
-from audits.inventory import did_you_mean
-from audits.probes import Facts
+from audits.model import yamlsafe
+from audits.model.errors import InputError, Problem
+from audits.model.errors import did_you_mean
+from audits.model.probes import Facts
 
 from . import parsers
 from .contract import (SEVERITIES, Check, Outcome, Reference, Status, Text, applicability, normalise_probes,
@@ -150,7 +150,7 @@ def _manual_evaluator(entry: dict):
         def evaluate(facts: Facts, host, params):
             return Outcome.manual(f"需人工核查并提供证明：{ask.zh}", f"needs an attestation: {ask.en}")
 
-        from audits.probes import OS_PROBE
+        from audits.model.probes import OS_PROBE
 
         return {"any": (OS_PROBE,)}, evaluate
     probes, measured = _probe_evaluator(entry)
@@ -172,7 +172,7 @@ def _probe_evaluator(entry: dict):
     when_missing = WHEN_MISSING[entry.get("when_missing", "not_applicable")]
     probes = normalise_probes(entry["probe"] if not isinstance(entry["probe"], dict) else dict(entry["probe"]))
     if entry.get("sudo"):
-        from audits.probes import Probe
+        from audits.model.probes import Probe
 
         probes = {k: tuple(Probe(p.kind, p.arg, True) for p in v) for k, v in probes.items()}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from audits import __version__
-from audits.store import Store
+from audits.store.database import Store
 
 from .scoring import rollup
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from audits import yamlsafe
+from audits.model import yamlsafe
 
 STANDARD = "GB/T 22239-2019 "
 ITEMS_FILE = Path(__file__).resolve().parent / "mlps_items.yaml"

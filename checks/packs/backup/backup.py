@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shlex
 
-from audits.probes import Probe
+from audits.model.probes import Probe
 from checks import parsers
 from checks.ages import age_hours, human, stamp
 from checks.contract import Outcome, Status, check

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shlex
 
-from audits.probes import Probe
+from audits.model.probes import Probe
 from checks.ages import age_hours, human
 from checks.contract import Outcome, check
 from checks.packs.mlps._shared import evidence_lines

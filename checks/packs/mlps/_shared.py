@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from audits.probes import Facts, Probe
+from audits.model.probes import Facts, Probe
 from checks import parsers
 from checks.contract import Outcome
 

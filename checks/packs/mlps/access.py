@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from fnmatch import fnmatchcase
 
-from audits.probes import Probe
+from audits.model.probes import Probe
 from checks import parsers
 from checks.contract import Outcome, check
 

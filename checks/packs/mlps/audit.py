@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from fnmatch import fnmatchcase
 
-from audits.probes import Probe
+from audits.model.probes import Probe
 from checks import parsers
 from checks.contract import Outcome, check
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from audits.probes import Probe
+from audits.model.probes import Probe
 from checks import parsers
 from checks.contract import Outcome, check
 

@@ -18,8 +18,8 @@ import shlex
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from audits.inventory import parse_port
-from audits.probes import OS_PROBE, Probe
+from audits.model.inventory import parse_port
+from audits.model.probes import OS_PROBE, Probe
 from checks import parsers
 from checks.contract import Outcome, check
 

@@ -6,7 +6,7 @@ import re
 
 from checks.contract import Outcome
 from checks.packs.mlps._shared import evidence_lines
-from audits.inventory import parse_port
+from audits.model.inventory import parse_port
 
 ANY_OS = {"os": ("linux", "windows")}  # the network view does not depend on the host's os
 _HEADER = re.compile(r"^\s*([A-Za-z0-9_-]+):\s*(.*)$")

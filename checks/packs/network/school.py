@@ -3,7 +3,7 @@ not list (undeclared assets). Judged on the synthetic host ``network@<school>`` 
 ``network-segment``), whose ``Facts.meta["network_school"]`` holds the live and declared addresses."""
 from __future__ import annotations
 
-from audits.netscan import SEGMENT_ROLE
+from audits.model.inventory import SEGMENT_ROLE
 from checks.contract import Outcome, check
 from checks.packs.mlps._shared import evidence_lines
 

@@ -12,8 +12,8 @@ import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 
-from audits import yamlsafe
-from audits.probes import OS_PROBE, Probe
+from audits.model import yamlsafe
+from audits.model.probes import OS_PROBE, Probe
 from checks import parsers
 from checks.ages import run_start
 from checks.contract import Outcome, check
