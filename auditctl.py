@@ -116,62 +116,6 @@ def cmd_checks_doc(args) -> int:
 
 
 # -- run / report -----------------------------------------------------------------------------
-def _settings(args):
-    """Merge the plan (if any) with command-line options; the command line wins."""
-    from audits.run.plan import Plan, load_plan
-
-    plan = load_plan(args.plan) if args.plan else Plan()
-    inventory = args.inventory or plan.inventory or str(DEFAULT_INVENTORY)
-    packs = [p.strip() for p in args.packs.split(",") if p.strip()] if args.packs else plan.packs
-    return plan, {
-        "inventory": inventory, "limit": args.limit or plan.limit, "packs": packs, "params": plan.params,
-        "db": args.db or plan.db or os.environ.get("AUDITCTL_DB"), "out": args.out or plan.out or "reports",
-        "formats": _formats(args, {"json": plan.json, "csv": plan.csv, "junit": plan.junit}),
-        "fail_on": args.fail_on or plan.fail_on,
-        "forks": args.forks or plan.forks, "lang": args.lang or plan.lang or "zh",
-    }
-
-
-def _formats(args, planned: dict | None = None) -> dict:
-    """Machine outputs, format -> path ('-' is stdout): the plan's, then --json, then --format FMT[:FILE]."""
-    from reports.tabular import FORMATS
-
-    out = {k: v for k, v in (planned or {}).items() if v}
-    if getattr(args, "json", None):
-        out["json"] = args.json
-    for spec in getattr(args, "format", None) or []:
-        fmt, _, path = spec.partition(":")
-        if fmt not in FORMATS:
-            raise InputError([Problem("command line", 0, "--format",
-                                      f"unknown format '{fmt}'; use one of {', '.join(FORMATS)} (FMT or FMT:FILE)")])
-        out[fmt] = path or "-"
-    if sum(1 for p in out.values() if p == "-") > 1:
-        raise InputError([Problem("command line", 0, "--format", "only one output can go to stdout ('-')")])
-    return out
-
-
-def _outputs(store, run_id, cfg) -> dict:
-    from reports.document import run_document
-    from reports.html import write_reports
-    from reports.diff import previous_run
-    from reports.tabular import render
-
-    doc = run_document(store, run_id)
-    for fmt, path in cfg.get("formats", {}).items():
-        text = render(doc, fmt, cfg["lang"])
-        if path == "-":
-            sys.stdout.write(text)
-        else:
-            _atomic_write(path, text)
-            print(f"{fmt.upper() + ':':6} {path}", file=sys.stderr)
-    if cfg.get("out"):
-        before = previous_run(store.runs(200), run_id)  # the report shows the score's change since it
-        previous = run_document(store, before["id"]) if before else None
-        for p in write_reports(doc, cfg["out"], cfg["lang"], previous):
-            print(f"HTML:  {p}", file=sys.stderr)
-    return doc
-
-
 def _atomic_write(path, text: str):
     """Write a file whole or not at all (temporary file in the same directory, then rename)."""
     from audits.atomicfile import atomic_write
@@ -187,129 +131,44 @@ def _write_json(doc, path):
     _atomic_write(path, json.dumps(doc, ensure_ascii=False, indent=2))
 
 
-def _exit_code(doc, fail_on) -> int:
-    from reports.document import SEVERITY_ORDER, worst_failed_severity
+def _run_request(args, network_only: bool):
+    """The command line as a run request (audits/run/api.py); outputs are written by reports/publish.py."""
+    from audits.run.api import RunRequest
+    from reports.publish import Publisher
 
-    if doc["run"]["status"] != "completed":
+    packs = [p.strip() for p in args.packs.split(",") if p.strip()] if getattr(args, "packs", None) else None
+    return RunRequest(
+        plan=args.plan, inventory=args.inventory, default_inventory=str(DEFAULT_INVENTORY), limit=args.limit,
+        packs=packs, db=args.db, fail_on=args.fail_on, forks=args.forks, resume=getattr(args, "resume", None),
+        network_only=network_only, nmap_xml=getattr(args, "nmap_xml", None), scan_type=getattr(args, "scan_type", None),
+        max_rate=getattr(args, "max_rate", None), known_hosts=getattr(args, "known_hosts", None),
+        trust_on_first_use=getattr(args, "trust_on_first_use", False), vault=getattr(args, "vault", None),
+        vault_password_file=getattr(args, "vault_password_file", None), dispatch=getattr(args, "dispatch", "local"),
+        broker=getattr(args, "broker", None), result_backend=getattr(args, "result_backend", None),
+        dispatch_timeout=getattr(args, "dispatch_timeout", None), quiet=args.quiet,
+        publisher=Publisher(out=args.out, json=args.json, formats=args.format, lang=args.lang))
+
+
+def _exit_code(outcome) -> int:
+    if outcome.stored_status != "completed":
         return EXIT_INCOMPLETE
-    worst = worst_failed_severity(doc)
-    if fail_on and worst and SEVERITY_ORDER[worst] >= SEVERITY_ORDER[fail_on]:
-        return EXIT_FAIL_ON
-    return EXIT_OK
-
-
-def _network_stage(args, plan, packs, registry, checks, inv, hosts, network_only: bool):
-    """(checks, hosts, NetworkView or None): the network pack and its scan only when asked for —
-    ``auditctl scan``, a plan with ``network:``, ``--nmap-xml``, or ``--packs`` naming network."""
-    from audits.collect.netscan import ScanOptions, prepare
-
-    named = "network" in (packs or [])  # --packs network, or a resumed run that had the network view
-    if not (network_only or plan.network is not None or getattr(args, "nmap_xml", None) or named):
-        return [c for c in checks if c.pack != "network"], hosts, None
-    if not any(c.pack == "network" for c in checks):  # asked for by the plan or --nmap-xml
-        checks = checks + registry.select(["network"])
-    settings = dict(plan.network or {})
-    for opt in ("scan_type", "max_rate", "nmap_xml"):
-        if getattr(args, opt, None):
-            settings[opt] = getattr(args, opt)
-    view = prepare(inv, hosts, ScanOptions(**settings))
-    return checks, hosts + view.segment_hosts(inv), view
+    return EXIT_FAIL_ON if outcome.fail_on_met else EXIT_OK
 
 
 def cmd_run(args, network_only: bool = False) -> int:
-    """A run of a plan holds the plan's lock, so scheduled runs of one plan never overlap."""
-    if not args.plan:
-        return _run(args, network_only)
-    from audits.run.lock import LockError, PlanBusy, plan_lock
+    from audits.run.api import run
 
-    try:
-        with plan_lock(args.plan):
-            return _run(args, network_only)
-    except LockError as exc:
-        print(f"auditctl: {exc}", file=sys.stderr)
-        return EXIT_BUSY if isinstance(exc, PlanBusy) else EXIT_INPUT
-
-
-def _run(args, network_only: bool = False) -> int:
-    from audits.inventory.load import load_inventory
-    from audits.model.waivers import validate_exception_checks
-    from audits.run.runner import DEFAULT_FORKS, run_hosts, start_run
-    from audits.model.evaluation import validate_params
-    from audits.store.database import Store
-    from checks.registry import load_registry
-
-    plan, cfg = _settings(args)
-    if network_only:
-        cfg["packs"] = ["network"]
-    resume = None
-    if getattr(args, "resume", None):
-        resume = Store(cfg["db"]).run(args.resume)
-        if resume["status"] == "completed":
-            print(f"auditctl: run {args.resume} is already complete", file=sys.stderr)
-        scope = resume["scope"]
-        cfg.update(inventory=scope["inventory"], limit=scope.get("limit"), packs=scope.get("packs", []),
-                   params=scope.get("params", {}))
-    # Validate every input (and run the network scan) before anything is written.
-    inv = load_inventory(cfg["inventory"])
-    _unlock(inv, args)
-    for w in inv.warnings:
-        print(f"{w} (warning)", file=sys.stderr)
-    hosts = inv.select(cfg["limit"])
-    if not hosts:
-        raise InputError([Problem("--limit", 0, "limit", f"no host matches {cfg['limit']!r}")])
-    registry = load_registry()
-    checks = registry.select(cfg["packs"])
-    validate_params(cfg["params"], checks, plan.source or "plan")
-    exceptions = inv.exceptions.extend(plan.exceptions)
-    validate_exception_checks(exceptions, registry.by_id)
-    if getattr(args, "dispatch", "local") == "celery":  # checked before anything is written: a queue per host, a usable broker setting
-        from audits.run.collector import make_app
-        from audits.run.dispatch import sites_of
-
-        sites_of(hosts)
-        make_app(args.broker, args.result_backend)
-    checks, hosts, view = _network_stage(args, plan, cfg["packs"], registry, checks, inv, hosts, network_only)
-    store = Store(cfg["db"])
-    if resume:
-        run_id = args.resume
-        store.reopen_run(run_id)
-    else:
-        run_id = start_run(store, {"inventory": str(Path(cfg["inventory"]).resolve()), "plan": plan.source,
-                                   "limit": cfg["limit"], "packs": sorted({c.pack for c in checks}),
-                                   "params": cfg["params"], "bureau": inv.bureau_id,
-                                   "bureau_name": inv.bureau_name})
-    print(f"run {run_id}: {len(hosts)} host(s), {len(checks)} checks", file=sys.stderr)
-    options = {"known_hosts": getattr(args, "known_hosts", None), "tofu": getattr(args, "trust_on_first_use", False),
-               "exceptions": exceptions, "network": view, "network_only": network_only}
-    if getattr(args, "dispatch", "local") == "celery":  # the network view is not sent to collectors
-        summary = _dispatch_celery(args, store, run_id, hosts, checks, cfg, options)
-    else:
-        summary = run_hosts(store, run_id, hosts, checks, cfg["params"], forks=cfg["forks"] or DEFAULT_FORKS,
-                            options=options, quiet=args.quiet)
-    doc = _outputs(store, run_id, cfg)
-    s = doc["summary"]
-    print(f"run {run_id} {summary.status}: {s['audited']} audited, {s['unreachable']} unreachable; "
-          f"{s['results']['fail']} failed, {s['results']['pass']} passed, {s['results']['error']} errors",
-          file=sys.stderr)
-    if summary.status == "interrupted":
-        print(f"resume with: auditctl run --resume {run_id}" + (f" --db {cfg['db']}" if cfg["db"] else ""),
+    outcome = run(_run_request(args, network_only))
+    if outcome.lock_error is not None:
+        print(f"auditctl: {outcome.lock_error}", file=sys.stderr)
+        return EXIT_BUSY if outcome.plan_busy else EXIT_INPUT
+    r = outcome.results
+    print(f"run {outcome.run_id} {outcome.status}: {outcome.audited} audited, {outcome.unreachable} unreachable; "
+          f"{r.get('fail', 0)} failed, {r.get('pass', 0)} passed, {r.get('error', 0)} errors", file=sys.stderr)
+    if outcome.status == "interrupted":
+        print(f"resume with: auditctl run --resume {outcome.run_id}" + (f" --db {outcome.db}" if outcome.db else ""),
               file=sys.stderr)
-    return _exit_code(doc, cfg["fail_on"])
-
-
-def _dispatch_celery(args, store, run_id, hosts, checks, cfg, options):
-    """Send each host's audit to its site's collector queue and collect the results (audits/dispatch.py)."""
-    from audits.run.dispatch import DEFAULT_TIMEOUT, BrokerError, dispatch_run
-    from audits.run.runner import RunSummary
-
-    print(f"dispatching to collector queues: {', '.join(sorted({h.settings['site'] for h in hosts}))}", file=sys.stderr)
-    try:
-        return dispatch_run(store, run_id, hosts, sorted({c.pack for c in checks}), cfg["params"], options,
-                            broker=args.broker, backend=args.result_backend,
-                            timeout=args.dispatch_timeout or DEFAULT_TIMEOUT, quiet=args.quiet)
-    except BrokerError as exc:  # the run is marked interrupted; --resume sends what is not saved
-        print(f"auditctl: {exc}", file=sys.stderr)
-        return RunSummary(run_id, "interrupted", 0, 0, interrupted=True)
+    return _exit_code(outcome)
 
 
 def cmd_worker(args) -> int:
@@ -340,8 +199,9 @@ def cmd_report(args) -> int:
     if not run_id:
         print("auditctl: the results store has no runs yet", file=sys.stderr)
         return EXIT_INPUT
-    cfg = {"formats": _formats(args), "out": args.out, "lang": args.lang}
-    _outputs(store, run_id, cfg)
+    from reports.publish import Outputs, machine_formats, publish
+
+    publish(store, run_id, Outputs(machine_formats(json_path=args.json, specs=args.format), args.out, args.lang))
     return EXIT_OK
 
 
