@@ -14,6 +14,7 @@ import re
 
 from audits.inventory.native import TOP_FIELDS
 from audits.inventory.validate import Collector, short, valid_address
+from audits.model.errors import Problem
 from audits.model.inventory import (DEFAULT_SETTINGS, SETTINGS, District, Host, Inventory, School, Source,
                                     merge_settings)
 from audits.model.yamlsafe import YMap
@@ -184,8 +185,6 @@ def build(docs: list[tuple[str, dict]], col: Collector) -> Inventory:
             col.add(file, line, f"{hname}.mlps_level", f"MLPS level {short(level)} out of range 1-4")
             level = None
         if level is None:
-            from audits.model.errors import Problem
-
             col.warnings.append(Problem(file, line, f"{hname}.mlps_level",
                                         f"host '{hname}' declares no mlps_level; judged as level 2"))
             level = 2

@@ -115,8 +115,6 @@ def parse_entries(items, kind: str, file: str, default_scope: dict | None = None
         bad = False
         for k in e:
             if k not in REQUIRED[kind] + OPTIONAL[kind]:
-                from audits.model.errors import did_you_mean
-
                 own.append(Problem(file, _line(e, k), f"{p}.{k}", "unknown field"
                                    + did_you_mean(str(k), REQUIRED[kind] + OPTIONAL[kind])))
                 bad = True
@@ -154,8 +152,6 @@ def parse_entries(items, kind: str, file: str, default_scope: dict | None = None
             bad = True
         check = str(e.get("check", ""))
         if known_checks is not None and check and not any(fnmatchcase(c, check) for c in known_checks):
-            from audits.model.errors import did_you_mean
-
             own.append(Problem(file, _line(e, "check"), f"{p}.check", f"no check matches '{check}'"
                                + did_you_mean(check, known_checks)))
             bad = True

@@ -12,10 +12,15 @@ visibility timeout); the dispatcher's per-host save is idempotent, so a duplicat
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import asdict
 
+from checks.registry import load_registry
+
+from audits.model.errors import InputError, Problem
 from audits.model.inventory import Host
+from audits.run.runner import audit_host
 
 TASK_NAME = "auditctl.audit_host"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
@@ -31,8 +36,6 @@ def broker_url(url: str | None) -> str:
 def make_app(broker: str | None = None, backend: str | None = None, visibility_timeout: float | None = None):
     """The Celery app of workers and dispatcher alike. Results go to a Redis result backend (the broker
     itself when it is Redis); JSON only, so nothing from the wire is ever unpickled."""
-    from audits.model.errors import InputError, Problem
-
     try:
         from celery import Celery
     except ImportError:
@@ -117,12 +120,6 @@ def task_message(host: Host, packs: list[str], params: dict, options: dict) -> d
 
 def _audit_host_task(self, message: dict) -> dict:
     """Audit one host (the same code as a local run) and return its record and raw results."""
-    import logging
-
-    from checks.registry import load_registry
-
-    from audits.run.runner import audit_host
-
     host = host_from_message(message["host"])
     logging.getLogger("auditctl.collector").info("auditing host %s (%s) for task %s", host.id, host.address,
                                                     self.request.id)
@@ -135,7 +132,6 @@ def _audit_host_task(self, message: dict) -> dict:
 def run_worker(queue: str, broker: str | None = None, backend: str | None = None, concurrency: int = 8,
                visibility_timeout: float | None = None, loglevel: str = "INFO") -> None:
     """Start a collector on one site queue (blocks). Threads: audits wait on the network, not the CPU."""
-    import logging
     import socket
 
     logging.basicConfig(level=loglevel, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -15,6 +15,7 @@ import os
 import re
 from typing import Iterable
 
+from audits.model.evaluation import gather_plan
 from audits.model.probes import Probe, sudo_argv
 
 STANDARD_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")  # not /usr/local: auditctl itself may live there
@@ -45,8 +46,6 @@ def sudo_probes(checks: Iterable, hosts: Iterable = ()) -> list[Probe]:
     checks = list(checks)
     probes = {p for c in checks for ps in c.probes.values() for p in ps}
     if hosts:
-        from audits.model.evaluation import gather_plan
-
         for h in hosts:
             probes |= gather_plan(checks, h)
     return sorted(p for p in probes if p.sudo)
