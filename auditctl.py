@@ -18,7 +18,7 @@ if str(HERE) not in sys.path:  # `python auditctl.py` from a checkout
     sys.path.insert(0, str(HERE))
 
 from audits import __version__  # noqa: E402
-from audits.errors import InputError, Problem  # noqa: E402
+from audits.model.errors import InputError, Problem  # noqa: E402
 
 EXIT_OK, EXIT_FAIL_ON, EXIT_INPUT, EXIT_INCOMPLETE, EXIT_BUSY = 0, 1, 2, 3, 4
 DEFAULT_INVENTORY = HERE / "inventories" / "localhost.yaml"
@@ -32,11 +32,11 @@ def _print_problems(problems):
 
 # -- validate ---------------------------------------------------------------------------------
 def cmd_validate(args) -> int:
-    from audits.inventory import load_inventory
+    from audits.inventory.load import load_inventory
 
     import datetime as dt
 
-    from audits.exceptions import validate_exception_checks
+    from audits.model.waivers import validate_exception_checks
     from checks.registry import load_registry
 
     inv = load_inventory(args.path)
@@ -72,7 +72,7 @@ def cmd_checks_list(args) -> int:
 
 
 def cmd_checks_show(args) -> int:
-    from audits.inventory import did_you_mean
+    from audits.model.errors import did_you_mean
     from checks.catalogue import describe
     from checks.registry import load_registry
 
@@ -116,62 +116,6 @@ def cmd_checks_doc(args) -> int:
 
 
 # -- run / report -----------------------------------------------------------------------------
-def _settings(args):
-    """Merge the plan (if any) with command-line options; the command line wins."""
-    from audits.plan import Plan, load_plan
-
-    plan = load_plan(args.plan) if args.plan else Plan()
-    inventory = args.inventory or plan.inventory or str(DEFAULT_INVENTORY)
-    packs = [p.strip() for p in args.packs.split(",") if p.strip()] if args.packs else plan.packs
-    return plan, {
-        "inventory": inventory, "limit": args.limit or plan.limit, "packs": packs, "params": plan.params,
-        "db": args.db or plan.db or os.environ.get("AUDITCTL_DB"), "out": args.out or plan.out or "reports",
-        "formats": _formats(args, {"json": plan.json, "csv": plan.csv, "junit": plan.junit}),
-        "fail_on": args.fail_on or plan.fail_on,
-        "forks": args.forks or plan.forks, "lang": args.lang or plan.lang or "zh",
-    }
-
-
-def _formats(args, planned: dict | None = None) -> dict:
-    """Machine outputs, format -> path ('-' is stdout): the plan's, then --json, then --format FMT[:FILE]."""
-    from reports.machine import FORMATS
-
-    out = {k: v for k, v in (planned or {}).items() if v}
-    if getattr(args, "json", None):
-        out["json"] = args.json
-    for spec in getattr(args, "format", None) or []:
-        fmt, _, path = spec.partition(":")
-        if fmt not in FORMATS:
-            raise InputError([Problem("command line", 0, "--format",
-                                      f"unknown format '{fmt}'; use one of {', '.join(FORMATS)} (FMT or FMT:FILE)")])
-        out[fmt] = path or "-"
-    if sum(1 for p in out.values() if p == "-") > 1:
-        raise InputError([Problem("command line", 0, "--format", "only one output can go to stdout ('-')")])
-    return out
-
-
-def _outputs(store, run_id, cfg) -> dict:
-    from reports.document import run_document
-    from reports.html import write_reports
-    from reports.diff import previous_run
-    from reports.machine import render
-
-    doc = run_document(store, run_id)
-    for fmt, path in cfg.get("formats", {}).items():
-        text = render(doc, fmt, cfg["lang"])
-        if path == "-":
-            sys.stdout.write(text)
-        else:
-            _atomic_write(path, text)
-            print(f"{fmt.upper() + ':':6} {path}", file=sys.stderr)
-    if cfg.get("out"):
-        before = previous_run(store.runs(200), run_id)  # the report shows the score's change since it
-        previous = run_document(store, before["id"]) if before else None
-        for p in write_reports(doc, cfg["out"], cfg["lang"], previous):
-            print(f"HTML:  {p}", file=sys.stderr)
-    return doc
-
-
 def _atomic_write(path, text: str):
     """Write a file whole or not at all (temporary file in the same directory, then rename)."""
     from audits.atomicfile import atomic_write
@@ -187,133 +131,49 @@ def _write_json(doc, path):
     _atomic_write(path, json.dumps(doc, ensure_ascii=False, indent=2))
 
 
-def _exit_code(doc, fail_on) -> int:
-    from reports.document import SEVERITY_ORDER, worst_failed_severity
+def _run_request(args, network_only: bool):
+    """The command line as a run request (audits/run/api.py); outputs are written by reports/publish.py."""
+    from audits.run.api import RunRequest
+    from reports.publish import Publisher
 
-    if doc["run"]["status"] != "completed":
+    packs = [p.strip() for p in args.packs.split(",") if p.strip()] if getattr(args, "packs", None) else None
+    return RunRequest(
+        plan=args.plan, inventory=args.inventory, default_inventory=str(DEFAULT_INVENTORY), limit=args.limit,
+        packs=packs, db=args.db, fail_on=args.fail_on, forks=args.forks, resume=getattr(args, "resume", None),
+        network_only=network_only, nmap_xml=getattr(args, "nmap_xml", None), scan_type=getattr(args, "scan_type", None),
+        max_rate=getattr(args, "max_rate", None), known_hosts=getattr(args, "known_hosts", None),
+        trust_on_first_use=getattr(args, "trust_on_first_use", False), vault=getattr(args, "vault", None),
+        vault_password_file=getattr(args, "vault_password_file", None), dispatch=getattr(args, "dispatch", "local"),
+        broker=getattr(args, "broker", None), result_backend=getattr(args, "result_backend", None),
+        dispatch_timeout=getattr(args, "dispatch_timeout", None), quiet=args.quiet,
+        publisher=Publisher(out=args.out, json=args.json, formats=args.format, lang=args.lang))
+
+
+def _exit_code(outcome) -> int:
+    if outcome.stored_status != "completed":
         return EXIT_INCOMPLETE
-    worst = worst_failed_severity(doc)
-    if fail_on and worst and SEVERITY_ORDER[worst] >= SEVERITY_ORDER[fail_on]:
-        return EXIT_FAIL_ON
-    return EXIT_OK
-
-
-def _network_stage(args, plan, packs, registry, checks, inv, hosts, network_only: bool):
-    """(checks, hosts, NetworkView or None): the network pack and its scan only when asked for —
-    ``auditctl scan``, a plan with ``network:``, ``--nmap-xml``, or ``--packs`` naming network."""
-    from audits.netscan import ScanOptions, prepare
-
-    named = "network" in (packs or [])  # --packs network, or a resumed run that had the network view
-    if not (network_only or plan.network is not None or getattr(args, "nmap_xml", None) or named):
-        return [c for c in checks if c.pack != "network"], hosts, None
-    if not any(c.pack == "network" for c in checks):  # asked for by the plan or --nmap-xml
-        checks = checks + registry.select(["network"])
-    settings = dict(plan.network or {})
-    for opt in ("scan_type", "max_rate", "nmap_xml"):
-        if getattr(args, opt, None):
-            settings[opt] = getattr(args, opt)
-    view = prepare(inv, hosts, ScanOptions(**settings))
-    return checks, hosts + view.segment_hosts(inv), view
+    return EXIT_FAIL_ON if outcome.fail_on_met else EXIT_OK
 
 
 def cmd_run(args, network_only: bool = False) -> int:
-    """A run of a plan holds the plan's lock, so scheduled runs of one plan never overlap."""
-    if not args.plan:
-        return _run(args, network_only)
-    from audits.runlock import LockError, PlanBusy, plan_lock
+    from audits.run.api import run
 
-    try:
-        with plan_lock(args.plan):
-            return _run(args, network_only)
-    except LockError as exc:
-        print(f"auditctl: {exc}", file=sys.stderr)
-        return EXIT_BUSY if isinstance(exc, PlanBusy) else EXIT_INPUT
-
-
-def _run(args, network_only: bool = False) -> int:
-    from audits.inventory import load_inventory
-    from audits.exceptions import validate_exception_checks
-    from audits.runner import DEFAULT_FORKS, run_hosts, start_run, validate_params
-    from audits.store import Store
-    from checks.registry import load_registry
-
-    plan, cfg = _settings(args)
-    if network_only:
-        cfg["packs"] = ["network"]
-    resume = None
-    if getattr(args, "resume", None):
-        resume = Store(cfg["db"]).run(args.resume)
-        if resume["status"] == "completed":
-            print(f"auditctl: run {args.resume} is already complete", file=sys.stderr)
-        scope = resume["scope"]
-        cfg.update(inventory=scope["inventory"], limit=scope.get("limit"), packs=scope.get("packs", []),
-                   params=scope.get("params", {}))
-    # Validate every input (and run the network scan) before anything is written.
-    inv = load_inventory(cfg["inventory"])
-    _unlock(inv, args)
-    for w in inv.warnings:
-        print(f"{w} (warning)", file=sys.stderr)
-    hosts = inv.select(cfg["limit"])
-    if not hosts:
-        raise InputError([Problem("--limit", 0, "limit", f"no host matches {cfg['limit']!r}")])
-    registry = load_registry()
-    checks = registry.select(cfg["packs"])
-    validate_params(cfg["params"], checks, plan.source or "plan")
-    exceptions = inv.exceptions.extend(plan.exceptions)
-    validate_exception_checks(exceptions, registry.by_id)
-    if getattr(args, "dispatch", "local") == "celery":  # checked before anything is written: a queue per host, a usable broker setting
-        from audits.collector import make_app
-        from audits.dispatch import sites_of
-
-        sites_of(hosts)
-        make_app(args.broker, args.result_backend)
-    checks, hosts, view = _network_stage(args, plan, cfg["packs"], registry, checks, inv, hosts, network_only)
-    store = Store(cfg["db"])
-    if resume:
-        run_id = args.resume
-        store.reopen_run(run_id)
-    else:
-        run_id = start_run(store, {"inventory": str(Path(cfg["inventory"]).resolve()), "plan": plan.source,
-                                   "limit": cfg["limit"], "packs": sorted({c.pack for c in checks}),
-                                   "params": cfg["params"], "bureau": inv.bureau_id,
-                                   "bureau_name": inv.bureau_name})
-    print(f"run {run_id}: {len(hosts)} host(s), {len(checks)} checks", file=sys.stderr)
-    options = {"known_hosts": getattr(args, "known_hosts", None), "tofu": getattr(args, "trust_on_first_use", False),
-               "exceptions": exceptions, "network": view, "network_only": network_only}
-    if getattr(args, "dispatch", "local") == "celery":  # the network view is not sent to collectors
-        summary = _dispatch_celery(args, store, run_id, hosts, checks, cfg, options)
-    else:
-        summary = run_hosts(store, run_id, hosts, checks, cfg["params"], forks=cfg["forks"] or DEFAULT_FORKS,
-                            options=options, quiet=args.quiet)
-    doc = _outputs(store, run_id, cfg)
-    s = doc["summary"]
-    print(f"run {run_id} {summary.status}: {s['audited']} audited, {s['unreachable']} unreachable; "
-          f"{s['results']['fail']} failed, {s['results']['pass']} passed, {s['results']['error']} errors",
-          file=sys.stderr)
-    if summary.status == "interrupted":
-        print(f"resume with: auditctl run --resume {run_id}" + (f" --db {cfg['db']}" if cfg["db"] else ""),
+    outcome = run(_run_request(args, network_only))
+    if outcome.lock_error is not None:
+        print(f"auditctl: {outcome.lock_error}", file=sys.stderr)
+        return EXIT_BUSY if outcome.plan_busy else EXIT_INPUT
+    r = outcome.results
+    print(f"run {outcome.run_id} {outcome.status}: {outcome.audited} audited, {outcome.unreachable} unreachable; "
+          f"{r.get('fail', 0)} failed, {r.get('pass', 0)} passed, {r.get('error', 0)} errors", file=sys.stderr)
+    if outcome.status == "interrupted":
+        print(f"resume with: auditctl run --resume {outcome.run_id}" + (f" --db {outcome.db}" if outcome.db else ""),
               file=sys.stderr)
-    return _exit_code(doc, cfg["fail_on"])
-
-
-def _dispatch_celery(args, store, run_id, hosts, checks, cfg, options):
-    """Send each host's audit to its site's collector queue and collect the results (audits/dispatch.py)."""
-    from audits.dispatch import DEFAULT_TIMEOUT, BrokerError, dispatch_run
-    from audits.runner import RunSummary
-
-    print(f"dispatching to collector queues: {', '.join(sorted({h.settings['site'] for h in hosts}))}", file=sys.stderr)
-    try:
-        return dispatch_run(store, run_id, hosts, sorted({c.pack for c in checks}), cfg["params"], options,
-                            broker=args.broker, backend=args.result_backend,
-                            timeout=args.dispatch_timeout or DEFAULT_TIMEOUT, quiet=args.quiet)
-    except BrokerError as exc:  # the run is marked interrupted; --resume sends what is not saved
-        print(f"auditctl: {exc}", file=sys.stderr)
-        return RunSummary(run_id, "interrupted", 0, 0, interrupted=True)
+    return _exit_code(outcome)
 
 
 def cmd_worker(args) -> int:
     """A collector near a site's hosts: audits the tasks of one queue (audits/collector.py)."""
-    from audits.collector import run_worker
+    from audits.run.collector import run_worker
 
     run_worker(args.queue, broker=args.broker, backend=args.result_backend, concurrency=args.concurrency,
                visibility_timeout=args.visibility_timeout, loglevel=args.loglevel)
@@ -328,7 +188,7 @@ def cmd_scan(args) -> int:
 
 def _store(args):
     """The results store named by --db, else $AUDITCTL_DB, else the default."""
-    from audits.store import Store
+    from audits.store.database import Store
 
     return Store(args.db or os.environ.get("AUDITCTL_DB"))
 
@@ -339,8 +199,9 @@ def cmd_report(args) -> int:
     if not run_id:
         print("auditctl: the results store has no runs yet", file=sys.stderr)
         return EXIT_INPUT
-    cfg = {"formats": _formats(args), "out": args.out, "lang": args.lang}
-    _outputs(store, run_id, cfg)
+    from reports.publish import Outputs, machine_formats, publish
+
+    publish(store, run_id, Outputs(machine_formats(json_path=args.json, specs=args.format), args.out, args.lang))
     return EXIT_OK
 
 
@@ -371,7 +232,7 @@ def cmd_diff(args) -> int:
 
 
 def cmd_dashboard(args) -> int:
-    from audits.inventory import load_inventory
+    from audits.inventory.load import load_inventory
     from reports.bureau import declared_schools, from_store
     from reports.dashboard import write_dashboards
 
@@ -406,13 +267,13 @@ def cmd_runs(args) -> int:
 # -- vault / sudoers (safety of the tool itself: docs/security.md) -------------------------------
 def _unlock(inv, args):
     """Resolve the inventory's {vault: NAME} references (asks for the passphrase only if there are any)."""
-    from audits.vault import unlock_inventory
+    from audits.trust.vault import unlock_inventory
 
     unlock_inventory(inv, getattr(args, "vault", None), getattr(args, "vault_password_file", None))
 
 
 def cmd_vault(args) -> int:
-    from audits import vault
+    from audits.trust import vault
 
     pw = vault.passphrase(args.vault_password_file, confirm=args.action == "encrypt")
     if args.action == "encrypt":
@@ -431,13 +292,13 @@ def cmd_vault(args) -> int:
 
 
 def cmd_sudoers(args) -> int:
-    from audits.sudoers import fragment
+    from audits.trust.sudoers import fragment
     from checks.registry import load_registry
 
     packs = [p.strip() for p in args.packs.split(",") if p.strip()] if args.packs else None
     hosts = ()
     if args.inventory:  # declared paths (backup markers, targets) become exact commands too
-        from audits.inventory import load_inventory
+        from audits.inventory.load import load_inventory
 
         hosts = load_inventory(args.inventory).select(args.limit)
     text, skipped = fragment(load_registry().select(packs), args.user, hosts=hosts)
@@ -460,7 +321,7 @@ def _key_problem(exc) -> int:
 
 
 def cmd_keys_init(args) -> int:
-    from audits.signing import SigningKeyError, init_key, read_passphrase
+    from audits.trust.signing import SigningKeyError, init_key, read_passphrase
 
     try:
         passphrase = read_passphrase(args.passphrase_file, confirm=True, required=args.encrypt)
@@ -474,7 +335,7 @@ def cmd_keys_init(args) -> int:
 
 
 def cmd_keys_trust(args) -> int:
-    from audits.signing import SigningKeyError, SCHOOL_ID, key_id, load_public, public_pem
+    from audits.trust.signing import SigningKeyError, SCHOOL_ID, key_id, load_public, public_pem
 
     if not SCHOOL_ID.match(args.school):
         return _key_problem(f"school id '{args.school}' is not valid")
@@ -512,7 +373,7 @@ def cmd_keys_list(args) -> int:
 
 
 def cmd_bundle(args) -> int:
-    from audits.signing import SigningKeyError, key_paths, load_private
+    from audits.trust.signing import SigningKeyError, key_paths, load_private
     from reports.bundle import make_bundle
     from reports.document import run_document
 
@@ -542,7 +403,7 @@ def cmd_bundle(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from audits.importer import import_bundle
+    from audits.trust.importer import import_bundle
 
     store, rc = _store(args), EXIT_OK
     for path in args.bundles:
@@ -574,8 +435,8 @@ def _systemctl(root, *argv) -> None:
 
 
 def cmd_schedule_install(args) -> int:
-    from audits.plan import load_plan
-    from audits.schedule import files_for
+    from audits.run.plan import load_plan
+    from audits.run.schedule import files_for
 
     files = files_for(load_plan(args.plan), args.user, args.cron, args.root)
     for path, text in files.items():
@@ -590,7 +451,7 @@ def cmd_schedule_install(args) -> int:
 
 
 def cmd_schedule_list(args) -> int:
-    from audits.schedule import installed
+    from audits.run.schedule import installed
 
     rows = installed(args.root)
     if args.json:
@@ -602,7 +463,7 @@ def cmd_schedule_list(args) -> int:
 
 
 def cmd_schedule_remove(args) -> int:
-    from audits.schedule import dirs, remove, schedule_name
+    from audits.run.schedule import dirs, remove, schedule_name
 
     name = schedule_name(args.target)
     if (dirs(args.root)[0] / f"{name}.timer").exists():
@@ -808,11 +669,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from audits.store import StoreError
+    from audits.store.database import StoreError
 
     args = build_parser().parse_args(argv)
     if args.debug:
-        from audits.redact import setup_debug_log
+        from audits.trust.redact import setup_debug_log
 
         setup_debug_log(args.log_file)
     try:

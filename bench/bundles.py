@@ -22,11 +22,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import auditctl  # noqa: E402
-from audits import importer  # noqa: E402
-from audits.signing import load_public, public_pem, key_id  # noqa: E402
-from audits.store import Store  # noqa: E402
+from audits.trust import importer  # noqa: E402
+from audits.trust.signing import load_public, public_pem, key_id  # noqa: E402
+from audits.store.database import Store  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
-from reports import bundle as fmt  # noqa: E402
+from audits.trust import bundle as fmt  # noqa: E402
+from reports.bundle import make_bundle  # noqa: E402
 from reports.document import run_document  # noqa: E402
 
 
@@ -87,7 +88,7 @@ def main() -> None:
         key = Ed25519PrivateKey.generate()
         figures: list = []
         body = clock("run document (school side)", lambda: run_document(Store(db), run_id, school="s1"), figures)
-        bundle = clock("sign", lambda: fmt.make_bundle(body, "s1", key), figures)
+        bundle = clock("sign", lambda: make_bundle(body, "s1", key), figures)
         path = tmp / "b.json"
         path.write_text(json.dumps(bundle, ensure_ascii=False), encoding="utf-8")
         results = sum(len(h["results"]) for h in body["hosts"])

@@ -41,7 +41,7 @@ def main() -> int:
     t0 = time.perf_counter()
     results = 0
     if args.store:
-        from audits.store import Store
+        from audits.store.database import Store
 
         Path(args.store).unlink(missing_ok=True)
         store = Store(args.store)

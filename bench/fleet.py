@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from audits.probes import OS_PROBE, shell_command  # noqa: E402
+from audits.model.probes import OS_PROBE
+from audits.collect.script import shell_command  # noqa: E402
 from tests.lab.campus_lab import CampusLab  # noqa: E402
 
 

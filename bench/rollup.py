@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from audits.store import Store  # noqa: E402
+from audits.store.database import Store  # noqa: E402
 from reports.rollup_sql import rollup_sql  # noqa: E402
 from reports.scoring import item_table  # noqa: E402
 

@@ -10,7 +10,7 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path
 
-from audits import yamlsafe
+from audits.model import yamlsafe
 
 BASELINES_FILE = Path(__file__).resolve().parent / "baselines.yaml"
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Mapping
 
-from audits.probes import OS_PROBE, Facts, Probe
+from audits.model.probes import OS_PROBE, Facts, Probe
 
 from .controls import references
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from audits import yamlsafe
-from audits.errors import InputError, Problem
+from audits.model import yamlsafe
+from audits.model.errors import InputError, Problem
 
 FRAMEWORKS_DIR = Path(__file__).resolve().parent / "frameworks"
 _REQUIRE = re.compile(r"^([a-z0-9][a-z0-9_-]*):([a-z0-9][a-z0-9_.-]*?)(?:@([0-9](?:,[0-9])*))?$")

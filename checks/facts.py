@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from audits.probes import Facts, Probe
+from audits.model.probes import Facts, Probe
 from checks.contract import Outcome
 from checks.probe_catalogue import named, named_by_family
 from checks.parsers.common import grep_files as files
@@ -24,7 +24,7 @@ from checks.parsers.times import CLOCK_SKEW, parse_when, stamp
 
 PASSWD = named("passwd")
 GROUP = named("group")
-SHADOW = named("shadow")          # hashes are blanked on the host (audits.probes.REDACT)
+SHADOW = named("shadow")          # hashes are blanked on the host (audits.collect.script.REDACT)
 LOGIN_DEFS = named("login_defs")
 SSHD_T = named("sshd_t")
 SS = named("ss")

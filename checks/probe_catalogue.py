@@ -12,9 +12,9 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from audits import yamlsafe
-from audits.errors import InputError, Problem
-from audits.probes import Probe
+from audits.model import yamlsafe
+from audits.model.errors import InputError, Problem
+from audits.model.probes import Probe
 
 from .contract import parse_probe
 

@@ -13,7 +13,7 @@ import types
 from importlib import metadata
 from pathlib import Path
 
-from audits.errors import InputError, Problem
+from audits.model.errors import InputError, Problem, did_you_mean
 
 from .contract import Check
 from .yaml_checks import load_pack_dir
@@ -64,8 +64,6 @@ class Registry:
             return list(self)
         unknown = set(packs) - set(self.packs())
         if unknown:
-            from audits.inventory import did_you_mean
-
             name = sorted(unknown)[0]
             raise InputError([Problem("--packs", 0, "packs", f"unknown pack '{name}'" + did_you_mean(name, self.packs())
                                       + f"; available: {', '.join(self.packs())}")])

@@ -29,12 +29,12 @@ from pathlib import Path
 
 from dataclasses import replace
 
-from audits import yamlsafe
-from audits.errors import InputError
-from audits.policies import parse_backup, parse_dr
-from audits.exceptions import Exceptions, apply_exceptions, parse_entries
-from audits.inventory import DEFAULT_SETTINGS, Host, Source, merge_settings
-from audits.probes import Facts, ProbeResult
+from audits.model import yamlsafe
+from audits.model.errors import InputError
+from audits.model.declarations import parse_backup, parse_dr
+from audits.model.waivers import Exceptions, apply_exceptions, parse_entries
+from audits.model.inventory import DEFAULT_SETTINGS, Host, Source, merge_settings
+from audits.model.probes import Facts, ProbeResult
 from checks import parsers
 from checks.contract import Check, Outcome, Text, parse_probe
 
@@ -135,7 +135,7 @@ def load_cases(directory) -> list[Case]:
 
 def run_case(check: Check, case: Case) -> Outcome:
     """The check's outcome on the case's facts, with the case's exceptions applied like the engine does."""
-    from audits.runner import check_params, result_row
+    from audits.model.evaluation import check_params, result_row
 
     out = check.run(case.facts, case.host, check_params(check, {check.pack: case.params}))
     if case.exceptions is None:

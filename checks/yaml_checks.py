@@ -34,10 +34,10 @@ import copy
 import re
 from pathlib import Path
 
-from audits import yamlsafe
-from audits.errors import InputError, Problem
-from audits.inventory import did_you_mean
-from audits.probes import Facts
+from audits.model import yamlsafe
+from audits.model.errors import InputError, Problem
+from audits.model.errors import did_you_mean
+from audits.model.probes import OS_PROBE, Facts, Probe
 
 from . import parsers
 from . import probe_catalogue
@@ -164,8 +164,6 @@ def _manual_evaluator(entry: dict):
         def evaluate(facts: Facts, host, params):
             return Outcome.manual(f"需人工核查并提供证明：{ask.zh}", f"needs an attestation: {ask.en}")
 
-        from audits.probes import OS_PROBE
-
         return {"any": (OS_PROBE,)}, evaluate
     probes, measured = _probe_evaluator(entry)
 
@@ -186,8 +184,6 @@ def _probe_evaluator(entry: dict):
     when_missing = WHEN_MISSING[entry.get("when_missing", "not_applicable")]
     probes = probe_specs(entry["probe"])
     if entry.get("sudo"):
-        from audits.probes import Probe
-
         probes = {k: tuple(Probe(p.kind, p.arg, True) for p in v) for k, v in probes.items()}
 
     def evaluate(facts: Facts, host, params):

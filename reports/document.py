@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections import Counter
 
 from audits import __version__
-from audits.store import Store
+from audits.model.severity import SEVERITY_ORDER, worst
+from audits.store.database import Store
 
 from .scoring import rollup
 
 SCHEMA_VERSION = "1.1"
 STATUSES = ("pass", "fail", "error", "not_applicable", "manual", "waived")
-SEVERITY_ORDER = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
 
 
 def document_hosts(store: Store, run_id: str) -> list[dict]:
@@ -65,5 +65,4 @@ def summarise(hosts: list[dict]) -> dict:
 
 
 def worst_failed_severity(doc: dict) -> str | None:
-    sev = [r["severity"] for h in doc["hosts"] for r in h["results"] if r["status"] == "fail"]
-    return max(sev, key=SEVERITY_ORDER.get) if sev else None
+    return worst(r["severity"] for h in doc["hosts"] for r in h["results"] if r["status"] == "fail")

@@ -13,7 +13,7 @@ from collections import defaultdict
 from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, and_, case, column, func, insert, literal, or_,
                         select, text, values)
 
-from audits.store import Store, hosts_t, items_t
+from audits.store.database import Store, hosts_t, items_t
 
 from .scoring import HIGH_RISK_SEVERITIES, ROUND_NUDGE, item_table, point_of, verdict
 

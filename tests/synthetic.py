@@ -67,7 +67,7 @@ def bureau_runs(schools: int = 50, districts: int = 5, hosts: int = 4, runs: int
 
 def save_to_store(store, run: dict, hosts: list[dict]) -> None:
     """Write one generated run into a results store the way the runner does."""
-    from audits.store import HostRecord
+    from audits.store.database import HostRecord
 
     store.create_run(run["id"], {"inventory": "synthetic", "bureau": run["bureau"],
                                  "bureau_name": run["bureau_name"], "packs": ["mlps"]}, "synthetic", run["started_at"])

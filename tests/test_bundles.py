@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 import auditctl
-from audits import store as store_mod
-from audits.signing import load_private
-from audits.store import Store
+from audits.store import database as store_mod
+from audits.trust.signing import load_private
+from audits.store.database import Store
 from reports.bundle import make_bundle
 from reports.diff import diff_runs
 from reports.document import run_document
@@ -308,7 +308,7 @@ def test_import_schema_check_agrees_with_the_published_schema(school, path, valu
 
     import jsonschema
 
-    from audits.importer import _validator
+    from audits.trust.importer import _validator
 
     doc = run_document(Store(school["db"]), school["runs"][0])
     schema = json.loads((ROOT / "docs" / "results.schema.json").read_text(encoding="utf-8"))
@@ -322,7 +322,7 @@ def test_import_schema_check_agrees_with_the_published_schema(school, path, valu
 
 
 def test_oversized_bundle_refused_unread(school, keys, bureau, tmp_path, capsys, monkeypatch):
-    from reports import bundle
+    from audits.trust import bundle
 
     trust(bureau, keys, "s1")
     path = write_bundle(school, tmp_path)

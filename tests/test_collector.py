@@ -6,12 +6,12 @@ import textwrap
 import pytest
 
 import auditctl
-from audits.collector import host_from_message, make_app, task_message
-from audits.dispatch import accept_reply, dispatch_run, task_id
-from audits.errors import InputError
-from audits.inventory import load_inventory
-from audits.runner import start_run
-from audits.store import Store
+from audits.run.collector import host_from_message, make_app, task_message
+from audits.run.dispatch import accept_reply, dispatch_run, task_id
+from audits.model.errors import InputError
+from audits.inventory.load import load_inventory
+from audits.run.runner import start_run
+from audits.store.database import Store
 from tests.celery_workers import AMQP_URL, REDIS_URL, Worker, need_broker, purge, unique_queue
 
 
@@ -230,9 +230,9 @@ def test_a_broker_without_a_redis_result_backend_is_a_usage_error(tmp_path, caps
 
 
 def test_an_unreachable_broker_interrupts_the_run_for_resume(tmp_path, capsys, monkeypatch):
-    import audits.dispatch
+    import audits.run.dispatch
 
-    monkeypatch.setattr(audits.dispatch, "PUBLISH_RETRY", {"max_retries": 1, "interval_start": 0.1})
+    monkeypatch.setattr(audits.run.dispatch, "PUBLISH_RETRY", {"max_retries": 1, "interval_start": 0.1})
     db = tmp_path / "r.db"
     rc = auditctl.main(["run", "-q", "-i", str(inventory(tmp_path)), "--db", str(db), "--out", "", "--dispatch",
                         "celery", "--broker", "redis://127.0.0.1:1/0"])   # nothing listens on port 1

@@ -8,7 +8,7 @@ import time
 import pytest
 import yaml
 
-from audits.store import Store
+from audits.store.database import Store
 from tests.celery_workers import REDIS_URL, ROOT, Worker, need_broker, unique_queue
 
 VISIBILITY = 10   # seconds before the dead collector's unacknowledged task goes to the other one

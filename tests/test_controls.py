@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from audits.errors import InputError
-from audits.probes import Facts, Probe, ProbeResult
+from audits.model.errors import InputError
+from audits.model.probes import Facts, Probe, ProbeResult
 from checks import controls, probe_catalogue
 from checks.catalogue import describe
 from checks.contract import Outcome, evaluator

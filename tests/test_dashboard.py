@@ -4,7 +4,7 @@ import json
 from datetime import datetime, timezone
 
 import auditctl
-from audits.store import Store
+from audits.store.database import Store
 from reports.bureau import BureauView, distribution, trend
 from reports.dashboard import heat, render_dashboard
 from tests.synthetic import bureau_runs, save_to_store

@@ -7,10 +7,10 @@ import textwrap
 import pytest
 
 import auditctl
-from audits.errors import InputError
-from audits.exceptions import Exceptions, apply_exceptions, parse_entries
-from audits.inventory import load_inventory
-from audits.plan import load_plan
+from audits.model.errors import InputError
+from audits.model.waivers import Exceptions, apply_exceptions, parse_entries
+from audits.inventory.load import load_inventory
+from audits.run.plan import load_plan
 from checks.testing import fixture_host
 
 TODAY = dt.date(2026, 11, 24)

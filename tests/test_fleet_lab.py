@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import auditctl
-from audits.store import Store
+from audits.store.database import Store
 
 pytestmark = pytest.mark.lab
 ROOT = Path(__file__).resolve().parent.parent

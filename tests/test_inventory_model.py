@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import auditctl
-from audits.errors import InputError
-from audits.inventory import load_inventory
+from audits.model.errors import InputError
+from audits.inventory.load import load_inventory
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,7 @@ import io
 import json
 import xml.etree.ElementTree as ET
 
-from reports.machine import to_csv, to_junit
+from reports.tabular import to_csv, to_junit
 from tests.test_html_report import HOSTILE, doc
 from tests.test_run_cli import inventory, run
 

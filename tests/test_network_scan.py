@@ -14,9 +14,9 @@ import jsonschema
 import pytest
 
 import auditctl
-from audits.inventory import load_inventory
-from audits.netscan import ScanOptions, scan_school
-from audits.netscope import scopes
+from audits.inventory.load import load_inventory
+from audits.collect.netscan import ScanOptions, scan_school
+from audits.collect.netscope import scopes
 from tests.netlisteners import Listeners, port_in_use
 
 ADDR, QUIET = "127.77.5.10", "127.77.5.11"

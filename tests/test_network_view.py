@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 import auditctl
-from audits import netscan, nmapxml
-from audits.errors import InputError
-from audits.inventory import load_inventory
-from audits.netscope import OutOfScope, Scope, school_scope, scopes
-from audits.plan import load_plan
+from audits.collect import netscan, nmapxml
+from audits.model.errors import InputError
+from audits.inventory.load import load_inventory
+from audits.collect.netscope import OutOfScope, Scope, school_scope, scopes
+from audits.run.plan import load_plan
 
 XML = Path(__file__).parent / "fixtures" / "network" / "loopback-scan.xml"
 INV = """\
@@ -243,7 +243,7 @@ def test_an_nmap_failure_is_recorded_and_every_network_check_of_the_school_is_an
     res = netscan.scan_school(scope, hosts, netscan.ScanOptions(scan_type="connect", ports=(70000,)))  # nmap refuses
     assert res.error.startswith("nmap failed:") and "65535" in res.error
     view = netscan.NetworkView({"loop-school": res})
-    facts = __import__("audits.probes", fromlist=["Facts"]).Facts("quiet", meta=view.meta_for(inv.hosts["quiet"]))
+    facts = __import__("audits.model.probes", fromlist=["Facts"]).Facts("quiet", meta=view.meta_for(inv.hosts["quiet"]))
     host = fixture_host({"id": "quiet", "address": "127.77.5.11"})
     outcomes = {c.id: c.run(facts, host).status.value for c in load_registry().select(["network"])
                 if "network-segment" not in c.applies.roles and not c.applies.roles}

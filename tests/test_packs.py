@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from audits.inventory import load_inventory
-from audits.probes import OS_PROBE, Facts, ProbeResult, build_script
-from audits.runner import evaluate_host, gather_plan, meta_only
+from audits.inventory.load import load_inventory
+from audits.model.probes import OS_PROBE, Facts, ProbeResult
+from audits.collect.script import build_script
+from audits.model.evaluation import evaluate_host, gather_plan, meta_only
 from checks.facts import age_hours
 from checks.parsers.times import parse_when
 from checks.parsers.listings import ListingError, find_entries, newest_in_listing, utc_offset
@@ -205,7 +206,7 @@ def test_bad_declarations_are_file_line_field_errors_and_exit_2(tmp_path):
 
 
 def test_no_backup_of_a_level3_system_caps_the_verdict_but_a_late_one_does_not():
-    from audits.runner import result_row
+    from audits.model.evaluation import result_row
     from reports.scoring import high_risks
 
     check = REG.by_id["backup.last_success"]

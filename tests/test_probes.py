@@ -1,8 +1,8 @@
 """The batched probe script, run by real bash: framing, caps, timeouts, redaction, de-duplication."""
 import subprocess
 
-from audits.probes import (OS_PROBE, STDOUT_CAP, Facts, Probe, build_script, new_nonce, parse_output,
-                           shell_command)
+from audits.model.probes import OS_PROBE, Facts, Probe
+from audits.collect.script import STDOUT_CAP, build_script, new_nonce, parse_output, shell_command
 
 
 def run(probes, timeout=5, as_root=True):

@@ -3,14 +3,14 @@ import sys
 
 import pytest
 
-from audits.errors import InputError
-from audits.probes import Facts, Probe, ProbeResult
+from audits.model.errors import InputError
+from audits.model.probes import Facts, Probe, ProbeResult
 from checks import registry
 from checks.contract import Outcome, check
 from checks.testing import fixture_host
 
 PLUGIN = '''
-from audits.probes import Probe
+from audits.model.probes import Probe
 from checks.contract import Outcome, check
 
 @check(id="bureau.motd.present", title={"zh": "登录提示存在", "en": "Login banner present"}, severity="low",

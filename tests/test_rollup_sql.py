@@ -5,7 +5,7 @@ import secrets
 
 import pytest
 
-from audits.store import HostRecord, Store
+from audits.store.database import HostRecord, Store
 from reports.document import run_document
 from reports.rollup_sql import rollup_sql
 from reports.scoring import item_table, rollup, round_half_up

@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 import auditctl
-from audits.store import Store
+from audits.store.database import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,8 +100,8 @@ def test_unknown_pack_is_exit_2(tmp_path, capsys):
 
 
 def test_resume_finishes_only_the_missing_hosts(tmp_path):
-    from audits.inventory import load_inventory
-    from audits.runner import start_run
+    from audits.inventory.load import load_inventory
+    from audits.run.runner import start_run
     from checks.registry import load_registry
 
     inv_path = inventory(tmp_path, """\
@@ -112,7 +112,7 @@ def test_resume_finishes_only_the_missing_hosts(tmp_path):
     inv = load_inventory(inv_path)
     run_id = start_run(store, {"inventory": str(inv_path), "limit": None, "packs": ["mlps"], "params": {}})
     # a run that was interrupted after one host: save that host as the runner would
-    from audits.runner import audit_host
+    from audits.run.runner import audit_host
 
     checks = load_registry().select(["mlps"])
     rec, results = audit_host(inv.hosts["me"], checks, {}, {})

@@ -15,10 +15,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import auditctl
-from audits import yamlsafe
-from audits.errors import InputError
-from audits.inventory import SETTINGS, load_inventory
-from audits.plan import load_plan
+from audits.model import yamlsafe
+from audits.model.errors import InputError
+from audits.model.inventory import SETTINGS
+from audits.inventory.load import load_inventory
+from audits.run.plan import load_plan
 from checks.yaml_checks import load_pack_file
 
 FUZZ = settings(deadline=2000, suppress_health_check=[HealthCheck.too_slow])  # examples: the profile's (conftest)
@@ -224,8 +225,8 @@ def test_regression_bad_unicode_escape_and_scalar_refs():
                                                      "signer": {"school": "s1"}, "signature": "AA=="}).encode(),
                            structures(["hosts", "run", "school", "key_id", "results"]))))
 def test_bundle_importer_any_bytes(data):
-    from audits.importer import import_bundle
-    from audits.store import Store
+    from audits.trust.importer import import_bundle
+    from audits.store.database import Store
 
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "x.bundle.json"

@@ -105,7 +105,7 @@ def test_memory_stays_bounded(hostile_run):
 
 
 def test_local_processes_are_read_within_budget_and_deadline():
-    from audits.transports import run_bounded
+    from audits.collect.transports.base import run_bounded
 
     meta = {}
     t0 = time.monotonic()
@@ -120,7 +120,7 @@ def test_local_processes_are_read_within_budget_and_deadline():
 
 
 def test_connection_details_are_escaped_and_bounded():
-    from audits.transports import Unreachable, printable
+    from audits.collect.transports.base import Unreachable, printable
 
     exc = Unreachable("protocol", "banner: \x1b[2J\x1b]0;x\x07" + "A" * 1000 + "\u202e")
     assert "\x1b" not in str(exc) and "\\x1b[2J" in exc.detail and len(exc.detail) == 300

@@ -15,10 +15,10 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from audits import vault
-from audits.inventory import load_inventory
-from audits.transports import Unreachable
-from audits.transports.ssh import SSHTransport
+from audits.trust import vault
+from audits.inventory.load import load_inventory
+from audits.collect.transports.base import Unreachable
+from audits.collect.transports.ssh import SSHTransport
 from tests.hostile_ssh import HostileServer
 
 ROOT = Path(__file__).resolve().parent.parent

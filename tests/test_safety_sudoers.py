@@ -10,8 +10,8 @@ import subprocess
 import pytest
 
 import auditctl
-from audits.probes import Probe, sudo_argv
-from audits.sudoers import command_paths, fragment, sudo_probes, sudoers_args
+from audits.model.probes import Probe, sudo_argv
+from audits.trust.sudoers import command_paths, fragment, sudo_probes, sudoers_args
 from checks.registry import load_registry
 
 
@@ -103,9 +103,9 @@ checks:
 
 @pytest.mark.lab
 def test_lab_probe_outside_the_fragment_is_sudo_denied_not_a_host_failure(campus_lab, tmp_path):
-    from audits.inventory import load_inventory
-    from audits.runner import run_hosts, start_run
-    from audits.store import Store
+    from audits.inventory.load import load_inventory
+    from audits.run.runner import run_hosts, start_run
+    from audits.store.database import Store
     from checks.yaml_checks import load_pack_file
 
     host = campus_lab.by_kind("misconfigured")[0]
@@ -132,8 +132,8 @@ def test_lab_probe_outside_the_fragment_is_sudo_denied_not_a_host_failure(campus
 def test_an_absent_program_stays_absent_under_a_restricted_sudoers():
     """A restricted sudoers answers 'a password is required' for a program that is not installed
     (no rule matches it); the probe checks for the program first, so the check sees 'missing'."""
-    from audits.probes import build_script, new_nonce, parse_output
-    from audits.transports import run_bounded
+    from audits.collect.script import build_script, new_nonce, parse_output
+    from audits.collect.transports.base import run_bounded
 
     probe = Probe("command", "nosuchprog-auditctl-test -l", True)
     nonce = new_nonce()

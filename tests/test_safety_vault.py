@@ -9,9 +9,9 @@ import time
 import pytest
 
 import auditctl
-from audits import redact, vault
-from audits.errors import InputError
-from audits.inventory import load_inventory
+from audits.trust import redact, vault
+from audits.model.errors import InputError
+from audits.inventory.load import load_inventory
 
 PW = "correct horse battery staple"
 PLAIN = "legacy_root: 'Zq8#vault-secret-1'\nkey_pass: kp-3x9-secret\n"
@@ -185,9 +185,9 @@ def test_edit_uses_a_private_temporary_file_removed_afterwards(tmp_path, monkeyp
 
 
 def test_a_collector_task_message_carries_no_secret_and_the_worker_refuses_cleanly(vaulted):
-    from audits.collector import host_from_message, host_message
-    from audits.transports import Unreachable
-    from audits.transports.ssh import SSHTransport
+    from audits.run.collector import host_from_message, host_message
+    from audits.collect.transports.base import Unreachable
+    from audits.collect.transports.ssh import SSHTransport
 
     inv = load_inventory(vaulted / "inv.yaml")
     vault.unlock_inventory(inv)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import auditctl
-from audits.schedule import parse_schedule
+from audits.run.schedule_syntax import parse_schedule
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -220,7 +220,7 @@ def test_two_plans_never_share_a_unit(tmp_path, sysroot):
 # -- overlap lock ---------------------------------------------------------------------------------
 HOLDER = textwrap.dedent("""\
     import sys
-    from audits.runlock import plan_lock
+    from audits.run.lock import plan_lock
     with plan_lock(sys.argv[1]):
         print("locked", flush=True)
         sys.stdin.read()
@@ -248,7 +248,7 @@ def test_second_run_of_a_plan_exits_4_while_the_first_holds_the_lock(tmp_path):
         holder.wait()
     # a real run takes the lock (its pid is written only once flock succeeded), and only then works.
     # Watch the file's content, never flock it: a probe's own lock would make the run exit 4.
-    from audits.runlock import lock_path
+    from audits.run.lock import lock_path
 
     again = subprocess.Popen(run, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     lock = tmp_path / "state" / "auditctl" / "locks" / lock_path(str(p)).name

@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import text
 
-from audits.store import SCHEMA_VERSION, HostRecord, Store, StoreError
+from audits.store.database import SCHEMA_VERSION, HostRecord, Store, StoreError
 
 
 def host(hid, status="audited", reason=None):
@@ -113,7 +113,7 @@ def test_bad_url_is_a_clear_error_without_password():
 
 def test_runs_are_ordered_by_creation_even_within_one_second(store_url, monkeypatch):
     """Two runs started in the same second (or under a clock that went backwards) keep their order."""
-    import audits.store as store_mod
+    import audits.store.database as store_mod
     monkeypatch.setattr(store_mod, "now", lambda: "2026-01-01T00:00:00Z")
     s = Store(store_url)
     ids = ["zz-first", "aa-second", "mm-third"]  # ids sort differently from creation order
@@ -125,7 +125,7 @@ def test_runs_are_ordered_by_creation_even_within_one_second(store_url, monkeypa
 
 
 def _open_store(url):
-    from audits.store import Store
+    from audits.store.database import Store
 
     Store(url).runs(1)
     return True
@@ -184,7 +184,7 @@ def test_a_version_1_store_is_migrated_and_keeps_its_rows(store_url):
 
 def test_a_migration_merged_later_with_a_lower_number_is_still_applied(tmp_path, monkeypatch):
     """Parallel branches take migration numbers 2, 3, 6…: a store already at v6 that lacks 3 gets 3."""
-    import audits.store as store_mod
+    import audits.store.database as store_mod
     from sqlalchemy import Column, MetaData, String, Table
 
     url = f"sqlite:///{tmp_path / 'm.db'}"

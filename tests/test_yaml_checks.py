@@ -3,8 +3,8 @@ import textwrap
 
 import pytest
 
-from audits.errors import InputError
-from audits.probes import Facts, Probe, ProbeResult
+from audits.model.errors import InputError
+from audits.model.probes import Facts, Probe, ProbeResult
 from checks.testing import fixture_host
 from checks.yaml_checks import load_pack_file
 

@@ -106,11 +106,11 @@ def audit_sudoers(inventory=None) -> str:
     """The audit user's sudoers.d entry on the lab hosts: what `auditctl sudoers` prints for every
     pack (computed once), or for every pack and the declarations of an inventory (`-i`)."""
     global _AUDIT_SUDOERS
-    from audits.sudoers import fragment
+    from audits.trust.sudoers import fragment
     from checks.registry import load_registry
 
     if inventory is not None:
-        from audits.inventory import load_inventory
+        from audits.inventory.load import load_inventory
 
         return fragment(load_registry().select(None), AUDIT_USER, hosts=load_inventory(inventory).hosts.values())[0]
     if _AUDIT_SUDOERS is None:

@@ -2,7 +2,7 @@
 备份与恢复管理 8.1.10.11 c / 7.1.10.11 c for the job and the restore test.
 
 Every check judges the backup policies the inventory declares for the host's systems
-(``audits.policies``): the probes are built from those declarations (paths quoted, read-only,
+(``audits.model.declarations``): the probes are built from those declarations (paths quoted, read-only,
 credential-free: marker files, ``find`` listings, a listing file the backup job writes, cron and
 systemd timers). Ages are UTC against the run's start (``checks.facts.age_hours``); a future or unreadable
 time is an error. A host none of whose systems declares a backup fails ``backup.last_success``:
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shlex
 
-from audits.probes import Probe
+from audits.model.probes import Probe
 from checks import parsers
 from checks.contract import Outcome, Status, declared_probes, evaluator
 from checks.probe_catalogue import named

@@ -2,7 +2,7 @@
 应急预案管理 b–d for the DR plan and drills).
 
 The inventory declares each system's RPO/RTO (``rpo_hours``/``rto_hours``) and ``dr:`` (standby,
-plan review date, last drill with its achieved RTO; ``audits.policies``). Dates are judged in UTC
+plan review date, last drill with its achieved RTO; ``audits.model.declarations``). Dates are judged in UTC
 against the run's start: a date after the run started is an error, never a pass. The standby is
 judged from the primary host itself: a TCP connection from the primary to the standby's service
 port (the path a failover or replication uses) must be accepted — read-only, no data is sent.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shlex
 
-from audits.probes import Probe
+from audits.model.probes import Probe
 from checks.contract import Outcome, declared_probes, evaluator
 from checks.facts import age_hours, evidence_lines
 from checks.parsers.times import human

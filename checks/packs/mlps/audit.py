@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from audits.probes import Probe
+from audits.model.probes import Probe
 from checks import parsers
 from checks.contract import Outcome, evaluator
 from checks.probe_catalogue import named

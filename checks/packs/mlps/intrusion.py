@@ -13,8 +13,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from audits.inventory import parse_port
-from audits.probes import OS_PROBE
+from audits.model.inventory import parse_port
+from audits.model.probes import OS_PROBE
 from checks import parsers
 from checks.baselines import allowed_port_specs
 from checks.contract import Outcome, evaluator

@@ -7,7 +7,7 @@ import re
 from checks.contract import Outcome
 from checks.baselines import allowed_port_specs
 from checks.facts import evidence_lines
-from audits.inventory import parse_port
+from audits.model.inventory import parse_port
 
 _HEADER = re.compile(r"^\s*([A-Za-z0-9_-]+):\s*(.*)$")
 

@@ -12,8 +12,8 @@ import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 
-from audits import yamlsafe
-from audits.probes import OS_PROBE
+from audits.model import yamlsafe
+from audits.model.probes import OS_PROBE
 from checks import parsers
 from checks.contract import Outcome, evaluator
 from checks.probe_catalogue import named

@@ -1,0 +1,172 @@
+"""Safe YAML loading with line numbers.
+
+Builds plain Python values from PyYAML's node graph ourselves so that we can:
+remember the line of every mapping key and sequence item, report duplicate keys,
+refuse every tag outside YAML's core schema (no ``!!python/object``), and stop
+alias bombs by bounding the number of nodes an expansion may produce.
+"""
+from __future__ import annotations
+
+import yaml
+
+from audits.model.errors import InputError, Problem
+
+CORE = "tag:yaml.org,2002:"
+ALLOWED_SCALARS = {CORE + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
+MAX_NODES = 200_000
+MAX_BYTES = 16 * 1024 * 1024
+
+
+class YMap(dict):
+    """A mapping that remembers the line of each key (``lines``) and its own line."""
+
+    line: int = 0
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.lines: dict = {}
+
+    def line_of(self, key) -> int:
+        return self.lines.get(key, self.line)
+
+
+class YList(list):
+    """A sequence that remembers the line of each item and its own line."""
+
+    line: int = 0
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.lines: list[int] = []
+
+    def line_of(self, index: int) -> int:
+        return self.lines[index] if 0 <= index < len(self.lines) else self.line
+
+
+MAX_DEPTH = 100  # nesting deeper than any real inventory; also keeps PyYAML's scanner linear
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses deep nesting while scanning: PyYAML's scanner is quadratic in the
+    flow depth ('[[[[...') and its composer recursive, so depth is bounded before either bites."""
+
+    def _too_deep(self):
+        raise yaml.scanner.ScannerError(None, None, f"nested more than {MAX_DEPTH} levels deep", self.get_mark())
+
+    def fetch_flow_collection_start(self, TokenClass):
+        if self.flow_level >= MAX_DEPTH:
+            self._too_deep()
+        super().fetch_flow_collection_start(TokenClass)
+
+    def add_indent(self, column):
+        if len(self.indents) >= MAX_DEPTH:
+            self._too_deep()
+        return super().add_indent(column)
+
+
+def _scalar(node: yaml.ScalarNode, loader: yaml.SafeLoader):
+    if node.tag == CORE + "timestamp":
+        return node.value  # dates stay strings; callers parse them strictly
+    return loader.construct_object(node, deep=False)
+
+
+def load(text: str, filename: str) -> object:
+    """Parse one YAML document into YMap/YList/scalars, or raise InputError."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise InputError([Problem(filename, 1, "(file)", f"larger than {MAX_BYTES} bytes")])
+    loader = None
+    try:
+        loader = _Loader(text)  # the reader refuses control characters here already
+        root = loader.get_single_node()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark else 1
+        if isinstance(exc, yaml.reader.ReaderError):
+            line = text.count("\n", 0, exc.position) + 1
+            problem = f"character #x{exc.character:04x} is not allowed in YAML" if isinstance(exc.character, int) \
+                else "not readable as YAML text"
+        else:
+            problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError([Problem(filename, line, "(yaml)", f"not valid YAML: {problem}")]) from None
+    except RecursionError:
+        raise InputError([Problem(filename, 1, "(yaml)", "not valid YAML: nested too deeply")]) from None
+    except (ValueError, OverflowError) as exc:  # PyYAML lets some bad escapes through, e.g. "\U7fffffff"
+        line = loader.get_mark().line + 1 if loader is not None else 1
+        raise InputError([Problem(filename, line, "(yaml)", f"not valid YAML: {exc}")]) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    if root is None:
+        return None
+    problems: list[Problem] = []
+    budget = [MAX_NODES]
+
+    def build(node, path: str):
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise InputError([Problem(filename, node.start_mark.line + 1, path or "(root)",
+                                      f"document expands to more than {MAX_NODES} nodes (alias bomb?)")])
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag not in ALLOWED_SCALARS:
+                problems.append(Problem(filename, line, path or "(root)", f"YAML tag {node.tag!r} is not allowed"))
+                return None
+            try:
+                return _scalar(node, loader)
+            except (yaml.YAMLError, ValueError) as exc:
+                problems.append(Problem(filename, line, path or "(root)", f"bad value: {exc}"))
+                return None
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != CORE + "seq":
+                problems.append(Problem(filename, line, path or "(root)", f"YAML tag {node.tag!r} is not allowed"))
+            out = YList()
+            out.line = line
+            for i, item in enumerate(node.value):
+                out.append(build(item, f"{path}[{i}]"))
+                out.lines.append(item.start_mark.line + 1)
+            return out
+        if node.tag != CORE + "map":
+            problems.append(Problem(filename, line, path or "(root)", f"YAML tag {node.tag!r} is not allowed"))
+        out = YMap()
+        out.line = line
+        for knode, vnode in node.value:
+            kline = knode.start_mark.line + 1
+            if knode.tag == CORE + "merge":
+                problems.append(Problem(filename, kline, path or "(root)", "YAML merge keys (<<) are not supported"))
+                continue
+            key = build(knode, path)
+            if isinstance(key, (dict, list)):
+                problems.append(Problem(filename, kline, path or "(root)", "mapping keys must be plain scalars"))
+                continue
+            kpath = f"{path}.{key}" if path else str(key)
+            if key in out:
+                problems.append(Problem(filename, kline, kpath,
+                                        f"duplicate key (first defined on line {out.lines[key]})"))
+                continue
+            out[key] = build(vnode, kpath)
+            out.lines[key] = kline
+        return out
+
+    try:
+        value = build(root, "")
+    except RecursionError:
+        raise InputError([Problem(filename, 1, "(yaml)", "not valid YAML: nested too deeply")]) from None
+    if problems:
+        raise InputError(problems)
+    return value
+
+
+def load_file(path) -> object:
+    from pathlib import Path
+
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise InputError([Problem(str(p), 0, "(file)", f"cannot read: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError([Problem(str(p), line, "(file)", "not UTF-8 text")]) from None
+    return load(text, str(p))

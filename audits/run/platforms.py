@@ -1,0 +1,97 @@
+"""Platforms: what differs between kinds of host. A ``Platform`` chooses a host's transport, how its
+probes are gathered in one exchange (script builder and parser) and which packs apply to it. The
+runner asks the host's platform (inventory ``platform:``, default ``linux``) and hard-codes none of
+this, so a network-device or Windows platform is a new ``Platform`` here plus its packs.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from checks.contract import Check
+
+from audits.collect.script import build_script, new_nonce, output_budget, parse_output
+from audits.collect.transports.base import Transport, Unreachable
+from audits.model import inventory
+from audits.model.inventory import Host
+from audits.model.probes import Facts, Probe
+
+
+class Platform:
+    """The interface. ``packs`` None means every pack applies."""
+
+    name = ""
+    packs: tuple[str, ...] | None = None
+
+    def applies(self, check: Check) -> bool:
+        return self.packs is None or check.pack in self.packs
+
+    def connect(self, host: Host, options: dict) -> Transport:
+        """An opened transport to the host; raises Unreachable."""
+        raise NotImplementedError
+
+    def exchange(self, transport: Transport, host: Host, probes: Iterable[Probe]) -> Facts:
+        """Gather every probe over the opened transport in one exchange; raises Unreachable."""
+        raise NotImplementedError
+
+
+class Linux(Platform):
+    """POSIX hosts with bash: local or SSH (paramiko, the system OpenSSH client for legacy servers),
+    one batched bash script (``audits.collect.script``); every current pack."""
+
+    name = "linux"
+
+    def transport(self, host: Host, options: dict) -> Transport:
+        kind = host.connection
+        if kind == "local":
+            from audits.collect.transports.local import LocalTransport
+
+            return LocalTransport(host, options)
+        if kind == "ssh":
+            try:  # paramiko is imported only when a host is reached over SSH
+                from audits.collect.transports.ssh import SSHTransport
+            except ImportError:
+                raise Unreachable("unsupported", "the SSH transport is not available in this build") from None
+            return SSHTransport(host, options)
+        raise Unreachable("unsupported", f"connection '{kind}' runs no host probes")
+
+    def connect(self, host: Host, options: dict) -> Transport:
+        transport = self.transport(host, options)
+        try:
+            transport.open()
+        except Unreachable as exc:
+            if not (exc.reason == "protocol" and getattr(exc, "legacy", False)):
+                raise
+            # paramiko 5 cannot speak SHA-1 kex / ssh-rsa: retry with the system OpenSSH client,
+            # and let fleet.ssh.legacy_algorithms report the weak algorithms as a finding.
+            from audits.collect.transports.openssh import OpenSSHTransport
+
+            transport.close()
+            transport = OpenSSHTransport(host, options)
+            transport.meta["legacy_ssh"] = exc.detail
+            transport.open()
+        return transport
+
+    def exchange(self, transport: Transport, host: Host, probes: Iterable[Probe]) -> Facts:
+        probes = set(probes)
+        deadline = float(host.settings.get("host_timeout", 120))
+        nonce = new_nonce()
+        as_root = transport.is_root() or not host.settings.get("sudo")
+        script = build_script(probes, nonce, float(host.settings.get("command_timeout", 30)), as_root)
+        raw = transport.run_script(script, deadline, max_bytes=output_budget(len(probes)))
+        facts = parse_output(raw, probes, nonce, host.id)
+        if not any(r.rc is not None for r in facts.results.values()):
+            if transport.meta.get("output_capped"):
+                raise Unreachable("protocol", f"the host sent more than {len(raw)} bytes without valid probe output; "
+                                  "stopped reading")
+            if transport.meta.get("host_timeout"):
+                raise Unreachable("timeout", "the host returned no probe output before the host timeout")
+            raise Unreachable("protocol", f"the host returned no valid probe output ({len(raw)} bytes)")
+        return facts
+
+
+PLATFORMS: dict[str, Platform] = {p.name: p for p in (Linux(),)}
+assert set(PLATFORMS) == set(inventory.PLATFORMS), "every platform an inventory may name has a Platform"
+
+
+def platform_for(host: Host) -> Platform:
+    return PLATFORMS[host.platform]
