@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from audits.model import yamlsafe
-from audits.model.errors import InputError, Problem
+from audits.model.errors import InputError, Problem, did_you_mean
 
 FRAMEWORKS_DIR = Path(__file__).resolve().parent / "frameworks"
 _REQUIRE = re.compile(r"^([a-z0-9][a-z0-9_-]*):([a-z0-9][a-z0-9_.-]*?)(?:@([0-9](?:,[0-9])*))?$")
@@ -99,6 +99,20 @@ def _levels(value, file, line, where, problems) -> dict:
     return out
 
 
+def _entries(doc, section: str, fields: set, file: str, problems: list):
+    """(id, mapping, field path, line) of each entry of a section; non-mappings and unknown fields are problems."""
+    node = doc.get(section) or {}
+    for key, value in node.items():
+        where, line = f"{section}.{key}", node.line_of(key)
+        if not isinstance(value, dict):
+            problems.append(Problem(file, line, where, "must be a mapping"))
+            continue
+        for k in value:
+            if k not in fields:
+                problems.append(Problem(file, value.line_of(k), f"{where}.{k}", "unknown field" + did_you_mean(str(k), fields)))
+        yield str(key), value, where, line
+
+
 def load_framework_file(path) -> Framework:
     """Read and validate one controls file, or raise InputError naming FILE:LINE: field for every problem."""
     file = str(path)
@@ -108,7 +122,7 @@ def load_framework_file(path) -> Framework:
         raise InputError([Problem(file, 1, "framework", "a controls file is a mapping")])
     for k in doc:
         if k not in FILE_FIELDS:
-            problems.append(Problem(file, doc.line_of(k), str(k), "unknown field; one of " + ", ".join(sorted(FILE_FIELDS))))
+            problems.append(Problem(file, doc.line_of(k), str(k), "unknown field" + did_you_mean(str(k), FILE_FIELDS)))
     for k in ("framework", "standard", "requirements"):
         if k not in doc:
             problems.append(Problem(file, doc.line, k, "missing required field"))
@@ -118,30 +132,12 @@ def load_framework_file(path) -> Framework:
     if not re.match(r"^[a-z0-9][a-z0-9_-]*$", name):
         problems.append(Problem(file, doc.line_of("framework"), "framework", "a name in lower case, e.g. gbt22239"))
     points: dict[str, ControlPoint] = {}
-    for pid, p in (doc.get("control_points") or {}).items():
-        where = f"control_points.{pid}"
-        line = doc["control_points"].line_of(pid)
-        if not isinstance(p, dict):
-            problems.append(Problem(file, line, where, "must be a mapping"))
-            continue
-        for k in p:
-            if k not in POINT_FIELDS:
-                problems.append(Problem(file, p.line_of(k), f"{where}.{k}", "unknown field; one of " + ", ".join(sorted(POINT_FIELDS))))
+    for pid, p, where, line in _entries(doc, "control_points", POINT_FIELDS, file, problems):
         clause = {lv: str(v) for lv, v in _levels(p.get("clause"), file, line, f"{where}.clause", problems).items()}
         points[str(pid)] = ControlPoint(str(pid), clause, str(p.get("zh", "")), str(p.get("en", "")),
                                         str(p["point"]) if "point" in p else None)
     requirements: dict[str, Requirement] = {}
-    for rid, r in (doc.get("requirements") or {}).items():
-        rid = str(rid)
-        where = f"requirements.{rid}"
-        line = doc["requirements"].line_of(rid)
-        if not isinstance(r, dict):
-            problems.append(Problem(file, line, where, "must be a mapping"))
-            continue
-        for k in r:
-            if k not in REQUIREMENT_FIELDS:
-                problems.append(Problem(file, r.line_of(k), f"{where}.{k}",
-                                        "unknown field; one of " + ", ".join(sorted(REQUIREMENT_FIELDS))))
+    for rid, r, where, line in _entries(doc, "requirements", REQUIREMENT_FIELDS, file, problems):
         pid = rid.rsplit(".", 1)[0] if "." in rid else ""
         if pid not in points:
             problems.append(Problem(file, line, where, f"no control point {pid!r} (a requirement is <control point>.<letter>)"))
