@@ -33,21 +33,14 @@ def describe(c: Check) -> dict:
 
 
 def family_of(c: Check) -> str:
-    """The level-3 control point a check belongs to (its first 8.1.4.x clause, else its first clause
-    of another listed control point)."""
-    for r in c.refs:
-        parts = r.clause.split()[0].split(".")
-        if r.clause.startswith("8.1.4."):
-            return ".".join(parts[:4])
-    for r in c.refs:
-        if ".".join(r.clause.split()[0].split(".")[:4]) in FAMILIES:
-            return ".".join(r.clause.split()[0].split(".")[:4])
-    for r in c.refs:
-        if r.clause.startswith("7.1.4."):
-            l2 = ".".join(r.clause.split()[0].split(".")[:4])
-            for l3, (_, _, twin) in FAMILIES.items():
-                if twin == l2:
-                    return l3
+    """The level-3 control point a check belongs to, from the controls file: that of its first scored
+    (安全计算环境) clause, else of its first clause of another control point."""
+    by_clause = framework("gbt22239").by_clause()
+    points = [by_clause[r.clause].point for r in c.refs if r.standard == framework("gbt22239").standard
+              and r.clause in by_clause]
+    for p in sorted(points, key=lambda p: p.point is None):  # stable: scored points first, in citation order
+        if 3 in p.clause:
+            return p.clause[3]
     return "other"
 
 

@@ -28,14 +28,14 @@ def is_name(spec: str) -> bool:
     return bool(_NAME.match(str(spec).strip()))
 
 
-def read_file(path) -> dict[str, dict[str, Probe]]:
-    """One probes file → {name: {family or 'any': Probe}}, or InputError with FILE:LINE: field."""
+def read_file(path) -> dict[str, tuple[dict[str, Probe], int]]:
+    """One probes file → {name: ({family or 'any': Probe}, line)}, or InputError with FILE:LINE: field."""
     file = str(path)
     doc = yamlsafe.load_file(path)
     problems: list[Problem] = []
     if not isinstance(doc, dict) or set(doc) != {"probes"} or not isinstance(doc["probes"], dict):
         raise InputError([Problem(file, getattr(doc, "line", 1), "probes", "a probes file is a mapping with one 'probes:' mapping")])
-    out: dict[str, dict[str, Probe]] = {}
+    out: dict[str, tuple[dict[str, Probe], int]] = {}
     for name, spec in doc["probes"].items():
         where, line = f"probes.{name}", doc["probes"].line_of(name)
         if not _NAME.match(str(name)):
@@ -43,7 +43,7 @@ def read_file(path) -> dict[str, dict[str, Probe]]:
             continue
         variants = spec if isinstance(spec, dict) else {"any": spec}
         try:
-            out[str(name)] = {str(fam): parse_probe(str(text)) for fam, text in variants.items()}
+            out[str(name)] = ({str(fam): parse_probe(str(text)) for fam, text in variants.items()}, line)
         except (ValueError, TypeError) as exc:
             problems.append(Problem(file, line, where, str(exc)))
     if problems:
@@ -53,7 +53,8 @@ def read_file(path) -> dict[str, dict[str, Probe]]:
 
 @lru_cache(maxsize=1)
 def catalogue() -> dict[str, dict[str, Probe]]:
-    """Every named probe: the shared file and every built-in pack's probes.yaml (names are unique)."""
+    """Every named probe: the shared file and every built-in pack's probes.yaml (a name means one probe
+    everywhere; repeating the same definition is allowed)."""
     out: dict[str, dict[str, Probe]] = {}
     origin: dict[str, str] = {}
     problems: list[Problem] = []
@@ -65,10 +66,10 @@ def catalogue() -> dict[str, dict[str, Probe]]:
         except InputError as e:
             problems.extend(e.problems)
             continue
-        for name, variants in named.items():
+        for name, (variants, line) in named.items():
             if name in out and out[name] != variants:
-                problems.append(Problem(str(f), 0, f"probes.{name}", f"also defined differently in {origin[name]}"))
-            out[name], origin[name] = variants, str(f)
+                problems.append(Problem(str(f), line, f"probes.{name}", f"also defined differently at {origin[name]}"))
+            out[name], origin[name] = variants, f"{f}:{line}"
     if problems:
         raise InputError(problems)
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from audits import __version__
-from audits.model.severity import SEVERITY_ORDER, worst
+from audits.model.severity import SEVERITY_ORDER
 from audits.store.database import Store
 
 from .scoring import rollup
@@ -62,7 +62,3 @@ def summarise(hosts: list[dict]) -> dict:
             "unreachable": sum(1 for h in hosts if h["status"] != "audited"),
             "results": {s: statuses.get(s, 0) for s in STATUSES},
             "failed_by_severity": {s: failed_sev.get(s, 0) for s in SEVERITY_ORDER}}
-
-
-def worst_failed_severity(doc: dict) -> str | None:
-    return worst(r["severity"] for h in doc["hosts"] for r in h["results"] if r["status"] == "fail")

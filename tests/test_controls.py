@@ -268,3 +268,36 @@ def test_named_probes_are_defined_once():
         probe_catalogue.named("nope")
     with pytest.raises(KeyError, match="has variants for debian, rhel"):
         probe_catalogue.named("pam")
+
+
+def test_probes_files_errors_name_file_line_and_field(tmp_path, monkeypatch):
+    shared = write(tmp_path / "probes.yaml", """\
+        probes:
+          passwd: file:/etc/passwd
+          motd: file:/etc/motd
+        """)
+    pack = tmp_path / "packs" / "local"
+    pack.mkdir(parents=True)
+    local = write(pack / "probes.yaml", """\
+        probes:
+          passwd: file:/etc/passwd
+          motd: file:/etc/issue
+          Bad-Name: file:/x
+          odd: bogus:/x
+        """)
+    monkeypatch.setattr(probe_catalogue, "SHARED_FILE", shared)
+    monkeypatch.setattr(probe_catalogue, "PACKS_DIR", tmp_path / "packs")
+    probe_catalogue.catalogue.cache_clear()
+    try:
+        with pytest.raises(InputError) as e:
+            probe_catalogue.catalogue()
+        text = str(e.value)
+        assert f"{local}:4: probes.Bad-Name: a probe name is lower case letters, digits and _" in text
+        assert f"{local}:5: probes.odd: unknown probe kind 'bogus'" in text
+        write(pack / "probes.yaml", "probes:\n  passwd: file:/etc/passwd\n  motd: file:/etc/issue\n")
+        probe_catalogue.catalogue.cache_clear()
+        with pytest.raises(InputError) as e:
+            probe_catalogue.catalogue()
+        assert str(e.value) == f"{local}:3: probes.motd: also defined differently at {shared}:3"  # same passwd: fine
+    finally:
+        probe_catalogue.catalogue.cache_clear()

@@ -55,3 +55,21 @@ def test_platform_is_inherited_defaults_to_linux_and_unknown_names_are_file_line
     inv.write_text("school:\n  id: s1\n  district: d1\n  hosts:\n    - {id: a, address: 10.0.0.1, level: 2}\n")
     host = load_inventory(inv).hosts["a"]
     assert host.platform == "linux" and platform_for(host).name == "linux"
+
+
+def test_the_hosts_platform_chooses_the_packs_that_apply(monkeypatch):
+    """The runner asks the host's platform which checks apply (a device platform will carry only its packs)."""
+    from audits.run import platforms
+    from audits.run.runner import audit_host
+    from checks.registry import load_registry
+
+    class FleetOnly(platforms.Linux):
+        packs = ("fleet",)
+
+    host = load_inventory(LOCALHOST).hosts["localhost"]
+    checks = load_registry().select(["mlps", "fleet"])
+    _record, rows = audit_host(host, checks, {}, {})
+    assert {r["check_id"].split(".")[0] for r in rows} == {"mlps", "fleet"}
+    monkeypatch.setitem(platforms.PLATFORMS, "linux", FleetOnly())
+    _record, rows = audit_host(host, checks, {}, {})
+    assert rows and {r["check_id"].split(".")[0] for r in rows} == {"fleet"}
