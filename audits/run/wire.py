@@ -28,13 +28,14 @@ import hashlib
 import json
 import os
 import sqlite3
-import stat
 import threading
 import time
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from audits.boundedfile import read_bounded
 
 VERSION = 1
 KINDS = ("task", "reply")
@@ -45,34 +46,6 @@ MAX_REPLY_BYTES = 16 * 1024 * 1024  # a reply: ≤ 5000 result rows with bounded
 
 class WireError(Exception):
     """A message or key that cannot be trusted, with a reason fit for a log line (no secret)."""
-
-
-# -- bounded files -------------------------------------------------------------------------------------
-def read_bounded(path, limit: int, what: str) -> bytes:
-    """A regular file's bytes, at most ``limit``: a device (/dev/zero), a FIFO or a larger file is an
-    error naming the file, read without ever holding more than limit + 1 bytes."""
-    try:
-        fd = os.open(os.fspath(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    except OSError as exc:
-        raise OSError(exc.errno, f"{what} {path}: {exc.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"{what} {path} is not a regular file")
-        if st.st_size > limit:
-            raise ValueError(f"{what} {path} is larger than {limit} bytes")
-        chunks, total = [], 0
-        while total <= limit:
-            b = os.read(fd, min(1 << 16, limit + 1 - total))
-            if not b:
-                break
-            chunks.append(b)
-            total += len(b)
-        if total > limit:
-            raise ValueError(f"{what} {path} is larger than {limit} bytes")
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
 
 
 # -- keys ------------------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ def known_name(address: str, port: int, via: str | None = None) -> str:
 def read_limited(path: str, limit: int, what: str) -> bytes:
     """A file named by an inventory or a configuration (key, known_hosts), never more than ``limit``
     bytes and only a regular file (a device such as /dev/zero is refused): Unreachable('error') otherwise."""
-    from audits.run.wire import read_bounded
+    from audits.boundedfile import read_bounded
 
     try:
         return read_bounded(path, limit, what)
