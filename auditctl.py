@@ -244,7 +244,9 @@ def cmd_diff(args) -> int:
     if args.json:
         _write_json(d, args.json)
     if args.json != "-":
-        print(format_text(d, args.lang))
+        from audits.collect.transports.base import terminal_text
+
+        print(terminal_text(format_text(d, args.lang)))  # stored texts came from hosts and collectors
     return EXIT_OK
 
 
