@@ -455,15 +455,17 @@ def site_accounts():
     r = redis.Redis.from_url(REDIS_URL)
     try:
         _rabbitmqctl("add_user", f"dispatcher-{tag}", pw["dispatcher"])
-        # the dispatcher declares and writes every site queue; it reads nothing from the broker
-        _rabbitmqctl("set_permissions", "-p", vhost, f"dispatcher-{tag}", ".*", ".*", "^$")
+        # the dispatcher (the bureau) declares, binds and writes every site queue
+        _rabbitmqctl("set_permissions", "-p", vhost, f"dispatcher-{tag}", ".*", ".*", ".*")
         for site in sites.values():
             _rabbitmqctl("add_user", site, pw[site])
-            # a site: declare and read its own queue (and its exchange of the same name); write nothing
-            _rabbitmqctl("set_permissions", "-p", vhost, site, f"^{site}$", "^$", f"^{site}$")
-            # its replies: only SET/SETEX/PUBLISH on its own result keys; no read, no other key
+            # a site: declare, bind and read its own queue and its exchange of the same name (so it can at
+            # most put messages into its own queue); no other queue, not the default exchange
+            _rabbitmqctl("set_permissions", "-p", vhost, site, f"^{site}$", f"^{site}$", f"^{site}$")
+            # its replies: SET/SETEX/PUBLISH (and GET, Celery reads a task's state before storing it) on its
+            # own result keys only
             r.execute_command("ACL", "SETUSER", site, "reset", "on", f">{pw[site]}", f"~celery-task-meta-{site}.*",
-                              f"&celery-task-meta-{site}.*", "+ping", "+select", "+set", "+setex", "+publish",
+                              f"&celery-task-meta-{site}.*", "+ping", "+select", "+get", "+set", "+setex", "+publish",
                               "+client|setname", "+hello", "+info")
         yield {"vhost": vhost, "tag": tag, "sites": sites, "pw": pw}
     finally:
@@ -498,8 +500,8 @@ def test_per_site_broker_accounts_read_only_their_queue_and_write_only_their_rep
     w = Worker(a, tmp_path / "w.log", broker=site_amqp[a], backend=site_redis[a], site_config=cfg_a).wait_ready()
     try:
         db = tmp_path / "r.db"
-        rc = auditctl.main(["run", "-q", "-i", str(inv), "--db", str(db), "--out", "", "--dispatch", "celery",
-                            "--broker", dispatcher_url, "--result-backend", REDIS_URL, "--dispatch-timeout", "60",
+        rc = auditctl.main(["run", "-q", "-i", str(inv), "--db", str(db), "--out", str(tmp_path / "out"),
+                            "--dispatch", "celery", "--broker", dispatcher_url, "--result-backend", REDIS_URL, "--dispatch-timeout", "60",
                             *b.args()])
         assert rc == 0, w.text()[-3000:]
         s = Store(str(db))
@@ -531,10 +533,10 @@ def test_per_site_broker_accounts_read_only_their_queue_and_write_only_their_rep
             conn.close()
         except Exception:
             pass
-    # site A's Redis account: its own reply keys writable, site B's not, nothing readable
+    # site A's Redis account: its own reply keys writable, site B's neither writable nor readable, no queue
     ra = redis.Redis.from_url(site_redis[a])
     ra.set(f"celery-task-meta-{a}.probe", "x", ex=5)
-    for op in (lambda: ra.set(f"celery-task-meta-{bsite}.forged", "x"), lambda: ra.get(f"celery-task-meta-{a}.probe"),
+    for op in (lambda: ra.set(f"celery-task-meta-{bsite}.forged", "x"), lambda: ra.get(f"celery-task-meta-{bsite}.x"),
                lambda: ra.lrange(bsite, 0, -1), lambda: ra.set("celery-task-meta-anything", "x")):
         with pytest.raises(redis.exceptions.NoPermissionError):
             op()
