@@ -90,7 +90,7 @@ SETTINGS: dict[str, tuple] = {
     "ports": (lambda v: isinstance(v, list) and all(port_spec(p) for p in v),
               "a list of ports the host is expected to expose (443 or '161/udp')"),
     "facts": (lambda v: isinstance(v, dict), "a mapping of declared facts"),
-    # the collector queue that audits the host (`auditctl worker --queue SITE`, `run --dispatch celery`)
+    # the collector queue that audits the host (the collector's site configuration `site:`, `run --dispatch celery`)
     "site": (lambda v: isinstance(v, str) and bool(IDENTIFIER.match(v)), "a queue name (letters, digits, '.', '_', '-')"),
 }
 DEFAULT_SETTINGS = {"platform": "linux", "connection": "ssh", "os": "auto", "port": 22, "sudo": False, "roles": [], "facts": {},

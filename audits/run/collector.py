@@ -1,13 +1,18 @@
 """Distributed collectors: the Celery app, the one task (audit one host) and the worker entry point.
 
-A collector runs near a school's hosts (``auditctl worker --queue SITE``) and pulls audit tasks from
-its site's queue. The task message carries the host's inventory entry and the run's packs, params and
-SSH options, never a secret: key files, agents and ``password_env`` variables are the worker's own.
-The task audits the host with the same runner code as a local run (``runner.audit_host``) and
-returns the host record and its results; the dispatcher (``audits.run.dispatch``) validates them, applies
-the bureau's waivers and attestations and saves them, so collectors need no access to the bureau's
-store. Delivery is at least once (late acknowledgement, requeue when a worker is lost, Redis
-visibility timeout); the dispatcher's per-host save is idempotent, so a duplicate does not double.
+A collector runs near a school's hosts (``auditctl worker --site-config FILE``) and pulls audit tasks
+from its site's queue. A task is signed by the bureau's dispatcher (``audits.run.wire``) and minimal:
+the host's identity and address, the connection settings a collector needs (``TASK_SETTINGS``: never a
+path, an environment variable name, a secret or a trust decision), its declarations and the run's
+packs and params. The collector verifies it (dispatcher key, site, expiry, nonce store), re-validates
+every host field with the inventory's own rules, takes key files, known_hosts and the connection types
+it allows from its own site configuration (``audits.run.siteconfig``), audits the host with the same
+runner code as a local run (``runner.audit_host``) and returns the host record and its results signed
+with its own key, naming run, host, nonce and site. The dispatcher (``audits.run.dispatch``) verifies
+and validates them, applies the bureau's waivers and attestations and saves them, so collectors need no
+access to the bureau's store. Delivery is at least once (late acknowledgement, requeue when a worker is
+lost, Redis visibility timeout); the nonce store runs a task once and the dispatcher's per-host save is
+idempotent.
 """
 from __future__ import annotations
 
