@@ -347,7 +347,8 @@ def test_the_openssh_fallback_ends_options_before_the_destination(tmp_path):
          "known_hosts": str(tmp_path / "kh")}
     t = OpenSSHTransport(Host("h", "127.0.0.1", "s", "d", [], 2, s, Source("t", 0)))
     argv = t._base()
-    assert argv[-3:] == ["-l", s["user"], "--"] or argv[-4:-1] == ["-l", s["user"], "--"] or argv[-2:] == ["--", "127.0.0.1"]
+    assert argv[-4:] == ["-l", s["user"], "--", "127.0.0.1"]     # options end before the destination
+    assert not any(a.startswith("-oProxyCommand") for a in argv[:-4])
     with pytest.raises(Unreachable):
         t.run_script("echo hi\n", 10)
     assert not list(tmp_path.glob("pwned*"))
