@@ -54,7 +54,7 @@ def sites_of(hosts: list[Host]) -> dict[str, str]:
     return {h.id: h.settings["site"] for h in hosts}
 
 
-def task_id(site: str, run_id: str = "", host_id: str = "") -> str:
+def task_id(site: str) -> str:
     """A random task id, prefixed by its site: nobody can predict another host's result key, and a site's
     broker account can be allowed to write only ``celery-task-meta-SITE.*`` (docs/security.md)."""
     return f"{site}.{secrets.token_hex(16)}"
