@@ -20,13 +20,15 @@ CONNECT_SECONDS = 5
 
 
 def standby_probe(address: str, port: int) -> Probe:
-    target = shlex.quote(f"exec 3<>/dev/tcp/{address}/{int(port)}")
-    return Probe("command", f"timeout {CONNECT_SECONDS} bash -c {target} && echo open")
+    # The address is data, never script text: bash -c receives it as $0 (quoted), so an address such
+    # as 127.0.0.1$(id>/tmp/x) is only ever a (bad) file name under /dev/tcp.
+    return Probe("command", f"timeout {CONNECT_SECONDS} bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' "
+                            f"{shlex.quote(str(address))} {int(port)} && echo open")
 
 
 @declared_probes("dr.standby_ready")
 def standby_probes(host) -> list[Probe]:
-    """timeout 5 bash -c 'exec 3<>/dev/tcp/STANDBY/PORT' && echo open, run on the primary"""
+    """timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"' STANDBY PORT && echo open, run on the primary"""
     return [standby_probe(d.standby.address, d.standby.port) for d in getattr(host, "dr", ())
             if d.standby and d.standby.address and d.standby.port]
 
