@@ -1,5 +1,5 @@
 """Disaster-recovery pack: level-3 systems (GB/T 22239-2019 8.1.4.9 c hot redundancy; 8.1.10.13
-应急预案管理 b–d for the DR plan and drills).
+应急预案管理 c–d for the DR plan and drills) and drills at level 2 too (7.1.10.13 b).
 
 The inventory declares each system's RPO/RTO (``rpo_hours``/``rto_hours``) and ``dr:`` (standby,
 plan review date, last drill with its achieved RTO; ``audits.model.declarations``). Dates are judged in UTC
@@ -60,12 +60,13 @@ def objectives_declared(facts, host):
                                          f"{d.standby.host or d.standby.site}" for d in drs))
 
 
-def _dated(facts, host, pick, what_zh, what_en, limit_days, extra=None) -> Outcome:
-    """Every declaration's date (``pick(d)``) within ``limit_days`` of the run's start."""
+def _dated(facts, host, pick, what_zh, what_en, limit_days, extra=None, missing=()) -> Outcome:
+    """Every declaration's date (``pick(d)``) within ``limit_days`` of the run's start; ``missing`` adds
+    systems that should have declared one and did not."""
     drs, na = _policies(host)
-    if na:
+    if na and not missing:
         return na
-    fails, ok = _missing(host), []
+    fails, ok = _missing(host) + list(missing), []
     for d in drs:
         when = pick(d)
         if when is None:
@@ -97,14 +98,20 @@ def plan_reviewed(facts, host, params):
 
 @evaluator("dr.drill_recorded")
 def drill_recorded(facts, host, params):
+    """Level 2 (7.1.10.13 b) and level 3 (8.1.10.13 c) both require drills: a level-2 system with no ``dr:``
+    has no drill on record (a fail); the achieved RTO is compared where an RTO is declared (required at level 3)."""
     def rto_gap(d):
         if d.rto_hours is None:
-            return "no rto_hours declared to compare with"
+            return "no rto_hours declared to compare with" if d.level >= 3 else None
         if d.drill_rto_hours is not None and d.drill_rto_hours > d.rto_hours:
             return f"achieved RTO {d.drill_rto_hours:g} h worse than the declared {d.rto_hours:g} h"
         return None
 
-    return _dated(facts, host, lambda d: d.drill_date, "灾备演练", "DR drill", float(params["drill_days"]), rto_gap)
+    declared = {d.system for d in getattr(host, "dr", ()) or ()}
+    level2 = [f"system {s['id']}: no dr: declared (no drill on record)" for s in getattr(host, "system_info", ()) or ()
+              if s.get("level") == 2 and s["id"] not in declared]
+    return _dated(facts, host, lambda d: d.drill_date, "灾备演练", "DR drill", float(params["drill_days"]), rto_gap,
+                  missing=level2)
 
 
 @evaluator("dr.standby_ready")
