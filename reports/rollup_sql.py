@@ -83,19 +83,21 @@ def _rollup(conn, run_ids: list[str], temps: list) -> dict:
                      func.count().label("n"),
                      count(and_(ri.c.status == "fail", or_(roles.c.role == "key", and_(roles.c.role == "trigger", high))))
                      .label("kf"),
-                     count(and_(ri.c.status.in_(("pass", "fail")), ri.c.underlying == "manual")).label("att"))
+                     count(and_(ri.c.status.in_(("pass", "fail")), ri.c.underlying == "manual")).label("att"),
+                     count(and_(roles.c.role == "key", ri.c.status.in_(("manual", "error")))).label("ko"))
               .select_from(ri.join(h, and_(h.c.run_id == ri.c.run_id, h.c.host_id == ri.c.host_id))
                            .outerjoin(roles, and_(roles.c.clause == ri.c.clause, roles.c.check_id == ri.c.check_id)))
               .where(audited, or_(roles.c.role.is_(None), roles.c.role != "informational"))
               .group_by(ri.c.run_id, ri.c.host_id, ri.c.clause)).subquery("scored")
     # … over every item of the host's level, so an item nothing answered is 待取证 (score 0)
-    p, f, na, wv, n, kf, att = (func.coalesce(getattr(scored.c, k), 0) for k in ("p", "f", "na", "wv", "n", "kf", "att"))
+    p, f, na, wv, n, kf, att, ko = (func.coalesce(getattr(scored.c, k), 0)
+                                    for k in ("p", "f", "na", "wv", "n", "kf", "att", "ko"))
     host_na = weights.c.host_na == 1
     score = case((host_na, None), (and_(p + f == 0, n > 0, na == n), None), (and_(p + f == 0, wv > 0), None),
-                 (p + f == 0, 0.0), (kf > 0, 0.0), (f == 0, 1.0), (p == 0, 0.0), else_=0.5)
+                 (p + f == 0, 0.0), (kf > 0, 0.0), (p == 0, 0.0), (and_(f == 0, ko == 0), 1.0), else_=0.5)
     verdict_ = case((host_na, "not_applicable"), (and_(p + f == 0, n > 0, na == n), "not_applicable"),
                     (and_(p + f == 0, wv > 0), "not_assessed"), (p + f == 0, "awaiting"),
-                    (or_(kf > 0, p == 0), "nonconform"), (f == 0, "conform"), else_="partial")
+                    (or_(kf > 0, p == 0), "nonconform"), (and_(f == 0, ko == 0), "conform"), else_="partial")
     attested = case((and_(p + f > 0, att == p + f), 1.0), else_=0.0)
     per_host = (select(h.c.school, h.c.level, weights.c.clause, weights.c.point, weights.c.weight, score, verdict_,
                        attested)

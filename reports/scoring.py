@@ -108,7 +108,7 @@ def _is_failing(r: dict) -> bool:
 
 def _judge(table: ItemTable, clause: str, weight: float, rows: dict[str, dict]) -> Item:
     """One item from the results citing it (docs/scoring.md §2): a failing key point → 不符合; else any failing
-    supporting check → 部分符合 (all failing → 不符合); all passing → 符合. Informational results are not scored,
+    supporting check, or a key point left unanswered → 部分符合 (all failing → 不符合); all passing → 符合. Informational results are not scored,
     not_applicable ones left out; no pass/fail evidence at all → 待取证 (scores 0) unless the only answers are waivers."""
     if clause in table.not_applicable:
         return Item(clause, weight, NOT_APPLICABLE, ask=table.not_applicable[clause])
@@ -122,7 +122,9 @@ def _judge(table: ItemTable, clause: str, weight: float, rows: dict[str, dict]) 
     if judged:
         passed = any(r["status"] == "pass" for r in judged)
         failed = any(r["status"] == "fail" for r in judged)
-        verdict_ = NONCONFORM if key_failed or not passed else PARTIAL if failed else CONFORM
+        # a key point nobody answered (manual without attestation, or an error) keeps the item from 符合
+        key_open = any(roles.get(cid) == "key" and r["status"] in ("manual", "error") for cid, r in scored.items())
+        verdict_ = NONCONFORM if key_failed or not passed else PARTIAL if failed or key_open else CONFORM
         attested = all(r.get("underlying") == "manual" for r in judged)
         return Item(clause, weight, verdict_, statuses, info, key_failed, attested)
     if statuses and all(st == "not_applicable" for st in statuses.values()):

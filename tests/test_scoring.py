@@ -89,6 +89,8 @@ def test_a_failing_key_point_makes_the_item_nonconform_and_connection_facts_neve
     ([("mlps.auth.lockout_deny", "fail"), ("mlps.auth.shell_timeout", "fail")], "nonconform"),     # all failing
     ([("mlps.auth.lockout_enabled", "pass"), ("mlps.auth.sshd_max_auth_tries", "fail")], "conform"),  # informational
     ([("mlps.auth.lockout_enabled", "pass"), ("mlps.auth.shell_timeout", "not_applicable")], "conform"),
+    ([("mlps.auth.lockout_enabled", "manual"), ("mlps.auth.lockout_deny", "pass")], "partial"),  # key unanswered
+    ([("mlps.auth.lockout_enabled", "pass"), ("mlps.auth.shell_timeout", "manual")], "conform"),  # supporting open
 ])
 def test_item_verdict_rules(results, expect):
     h = host("h", 3, *[r(cid, st, "8.1.4.1 b") for cid, st in results])
