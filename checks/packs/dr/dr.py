@@ -31,8 +31,10 @@ def standby_probes(host) -> list[Probe]:
             if d.standby and d.standby.address and d.standby.port]
 
 
-def _policies(host) -> tuple[tuple, Outcome | None]:
-    drs = tuple(getattr(host, "dr", ()) or ())
+def _policies(host, min_level: int = 3) -> tuple[tuple, Outcome | None]:
+    """The host's DR declarations of systems at ``min_level`` or above (level 3 for objectives, plan reviews and
+    standbys; level 2 for drills), or a not-applicable outcome when it has none and lacks none."""
+    drs = tuple(d for d in getattr(host, "dr", ()) or () if d.level >= min_level)
     if drs or getattr(host, "no_dr", ()):
         return drs, None
     return drs, Outcome.not_applicable("主机不属于声明了灾备的三级系统", "the host serves no level-3 system with DR declarations")
@@ -60,10 +62,10 @@ def objectives_declared(facts, host):
                                          f"{d.standby.host or d.standby.site}" for d in drs))
 
 
-def _dated(facts, host, pick, what_zh, what_en, limit_days, extra=None, missing=()) -> Outcome:
+def _dated(facts, host, pick, what_zh, what_en, limit_days, extra=None, missing=(), min_level=3) -> Outcome:
     """Every declaration's date (``pick(d)``) within ``limit_days`` of the run's start; ``missing`` adds
     systems that should have declared one and did not."""
-    drs, na = _policies(host)
+    drs, na = _policies(host, min_level)
     if na and not missing:
         return na
     fails, ok = _missing(host) + list(missing), []
@@ -111,7 +113,7 @@ def drill_recorded(facts, host, params):
     level2 = [f"system {s['id']}: no dr: declared (no drill on record)" for s in getattr(host, "system_info", ()) or ()
               if s.get("level") == 2 and s["id"] not in declared]
     return _dated(facts, host, lambda d: d.drill_date, "灾备演练", "DR drill", float(params["drill_days"]), rto_gap,
-                  missing=level2)
+                  missing=level2, min_level=2)
 
 
 @evaluator("dr.standby_ready")
