@@ -69,3 +69,24 @@ def test_when_those_checks_fail_the_items_are_nonconform():
     items = host_items(h)
     assert items["8.1.4.1 d"].verdict == items["8.1.4.3 c"].verdict == "nonconform"
     assert [x["rule"]["zh"] for x in high_risks(h)] == ["未采用多种身份鉴别技术"]
+
+
+def _row(check_id: str, case_name: str) -> dict:
+    reg = load_registry()
+    (case,) = [c for c in load_cases(FIXTURES) if (c.check_id, c.name) == (check_id, case_name)]
+    check = reg.by_id[check_id]
+    row = result_row(check, check.run(case.facts, case.host, check_params(check, {check.pack: case.params})), 3)
+    return {**row, "references": row.pop("refs"), "underlying": None}
+
+
+@pytest.mark.parametrize("case, severity, candidate", [("fail-debian-nine-days", "medium", False),
+                                                       ("fail-debian-over-a-month", "high", True)])
+def test_stale_signatures_message_and_severity_agree(case, severity, candidate):
+    """Issue #15 item 7: over a month (附录G A-23) the message names the 重大风险隐患 trigger and the result is high
+    severity, so it is a high-risk candidate; a week or two stale is medium and names no trigger."""
+    row = _row("mlps.malware.signatures_fresh", case)
+    assert row["status"] == "fail" and row["severity"] == severity
+    assert ("重大风险隐患" in row["message"]["zh"]) == candidate
+    h = {"id": "h", "level": 3, "school": "s", "district": "d", "status": "audited", "results": [row]}
+    assert [x["rule"]["zh"] for x in high_risks(h)] == (["恶意代码防范措施缺失"] if candidate else [])
+    assert host_items(h)["8.1.4.5"].verdict == "nonconform"   # the only scored result fails either way

@@ -223,3 +223,16 @@ def test_systems_and_item_breakdown():
     assert ja["verdicts"] == {"conform": 1, "nonconform": 1} and ja["failing"] == {"c3": ["b"]}
     assert [i["clause"] for i in bd["1"]] == ["8.1.4.1 a", "8.1.4.1 b", "8.1.4.1 c", "8.1.4.1 d"]
     assert system_scores([host("x", 2)])[""]["hosts"] == ["x"]  # a host of no system still shows
+
+
+def test_headers_and_declarations_are_not_evidence_of_the_clauses_they_sit_beside():
+    """Issue #15 items 2 and 4: HTTP security headers never lower 8.1.4.7 a / 8.1.4.8 a (informational); DR
+    objectives declared in the inventory no longer cite 8.1.4.9 c, so a standby *site* (a manual check) leaves
+    hot redundancy awaiting evidence instead of conforming on YAML alone."""
+    h = host("h", 3, r("network.web.security_headers", "fail", "8.1.4.8 a", "8.1.4.7 a", severity="low"),
+             r("network.tls.weak_protocols", "pass", "8.1.4.8 a", "8.1.4.7 a"),
+             r("dr.standby_ready", "manual", "8.1.4.9 c", message={"zh": "说明备用场地", "en": "describe the site"}),
+             r("dr.objectives_declared", "pass", "8.1.10.11 c"))
+    items = host_items(h)
+    assert items["8.1.4.8 a"].verdict == items["8.1.4.7 a"].verdict == "conform"
+    assert items["8.1.4.9 c"].verdict == "awaiting" and items["8.1.4.9 c"].ask["en"] == "describe the site"
