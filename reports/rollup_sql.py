@@ -15,7 +15,7 @@ from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, and_, c
 
 from audits.store.database import Store, hosts_t, items_t
 
-from .scoring import HIGH_RISK_SEVERITIES, ROUND_NUDGE, item_table, point_of, verdict
+from .scoring import HIGH_RISK_SEVERITIES, ROUND_NUDGE, SEGMENT_PREFIX, item_table, point_of, verdict
 
 VERDICTS = ("conform", "partial", "nonconform", "not_applicable", "not_assessed", "awaiting")
 
@@ -104,7 +104,7 @@ def _rollup(conn, run_ids: list[str], temps: list) -> dict:
                 .select_from(h.join(weights, weights.c.level == h.c.level)
                              .outerjoin(scored, and_(scored.c.run_id == h.c.run_id, scored.c.host_id == h.c.host_id,
                                                      scored.c.clause == weights.c.clause)))
-                .where(audited))
+                .where(audited, ~h.c.host_id.startswith(SEGMENT_PREFIX, autoescape=True)))
     hi = _materialised(conn, "rollup_host_items", per_host, Column("school", String), Column("level", Integer),
                        Column("clause", String), Column("point", String), Column("weight", Float),
                        Column("score", Float), Column("verdict", String), Column("attested", Float))

@@ -147,12 +147,17 @@ def _text(message, lang: str) -> str:
     return message.get(lang) or message.get("zh") or "" if isinstance(message, dict) else str(message)
 
 
+# The network view's synthetic record of a school's segments (audits/collect/netscan.py, ``network@<school>``) is
+# not a 测评对象: its school-level findings are listed, but it has no items of its own to await evidence for.
+SEGMENT_PREFIX = "network@"
+
+
 def host_items(host: dict) -> dict[str, Item]:
     """Every item of the host's level with its verdict from the results citing it."""
     level = host.get("level") or 0
     table = item_table()
     weights = table.weights.get(level)
-    if not weights:
+    if not weights or str(host["id"]).startswith(SEGMENT_PREFIX):
         return {}
     clause_of = _clause_of(level)
     cited: dict[str, dict[str, dict]] = defaultdict(dict)  # clause -> check id -> result

@@ -63,6 +63,11 @@ def generate(rng: random.Random, n_schools=9):
             rec = HostRecord(f"s{s}-h{i}", "192.0.2.1", f"school-{s}", district, level, "debian", status,
                              None if status == "audited" else "timeout", "", "t", "t", 1.0, city=city)
             hosts.append((rec, results))
+        if s % 3 == 0:   # the network view's record of the school's segments: findings, no items of its own
+            rec = HostRecord(f"network@school-{s}", "192.0.2.0/24", f"school-{s}", district, 3, "", "audited", None,
+                             "", "t", "t", 1.0, city=city)
+            hosts.append((rec, [_result("network.school.undeclared_hosts", "fail", "medium",
+                                        ["GB/T 22239-2019 8.1.10.2 a"])]))
     return hosts
 
 

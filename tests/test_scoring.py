@@ -236,3 +236,11 @@ def test_headers_and_declarations_are_not_evidence_of_the_clauses_they_sit_besid
     items = host_items(h)
     assert items["8.1.4.8 a"].verdict == items["8.1.4.7 a"].verdict == "conform"
     assert items["8.1.4.9 c"].verdict == "awaiting" and items["8.1.4.9 c"].ask["en"] == "describe the site"
+
+
+def test_the_network_views_school_record_has_no_items_to_await():
+    """network@<school> (the segments' findings) is not a 测评对象: it adds no 待取证 items to the school's rate."""
+    real = host("web", 3, rest_na(3, "8.1.4.1 c"), r("c", "pass", "8.1.4.1 c"))
+    seg = host("network@s1", 3, r("network.school.undeclared_hosts", "fail", "8.1.10.2 a"))
+    assert host_items(seg) == {}
+    assert score_hosts([real, seg])["rate"] == score_hosts([real])["rate"] == 100.0
