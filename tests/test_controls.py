@@ -101,6 +101,11 @@ def test_evidence_roles_name_checks_that_exist_and_cite_the_requirement(tmp_path
     assert fw.role_of("auth.c", "mlps.confidentiality.ssh_kex") == "supporting"
     assert fw.requirements["malware.a"].raises("mlps.malware.signatures_fresh")
     assert not fw.requirements["auth.a"].raises("mlps.auth.uid0_only_root")
+    from checks.catalogue import roles   # the catalogue shows each check's role per item
+    reg = load_registry()
+    assert roles(reg.by_id["fleet.ssh.host_key"]) == ["gbt22239:auth.c informational"]
+    assert roles(reg.by_id["mlps.malware.signatures_fresh"]) == ["gbt22239:malware.a trigger"]
+    assert roles(reg.by_id["mlps.auth.uid0_only_root"]) == ["gbt22239:auth.a supporting", "gbt22239:access.d key"]
     src = (controls.FRAMEWORKS_DIR / "gbt22239-2019.yaml").read_text(encoding="utf-8")
     bad = src.replace("key: [mlps.auth.multi_factor]", "key: [mlps.auth.multi_factr, mlps.auth.lockout_enabled]")
     assert bad != src
