@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from .contract import Check
-from .controls import framework
+from .controls import framework, parse_requirement
 
 def _families() -> "OrderedDict[str, tuple[str, str, str]]":
     """Control points of GB/T 22239-2019 from its controls file: level-3 number -> (zh, en, level-2 number)."""
@@ -60,6 +60,18 @@ def _evidence(c: Check) -> str:
     return "; ".join(parts) or "— (declarations and attestations only)"
 
 
+def roles(c: Check) -> list[str]:
+    """The check's role in each item it cites ('gbt22239:auth.c key'), from the controls files' ``evidence:``
+    (docs/scoring.md §2): key, trigger, informational, or supporting."""
+    out = []
+    for text in c.requires:
+        fw, rid, _ = parse_requirement(text)
+        req = fw.requirements[rid]
+        role = "trigger" if c.id in req.trigger_checks else req.role_of(c.id)
+        out.append(f"{fw.name}:{rid} {role}")
+    return out
+
+
 def markdown(checks: list[Check], pack: str) -> str:
     checks = sorted(checks, key=lambda c: c.id)
     groups: dict[str, list[Check]] = {}
@@ -92,6 +104,7 @@ def markdown(checks: list[Check], pack: str) -> str:
                     "| | |", "|---|---|",
                     f"| severity | {c.severity} |",
                     f"| clauses | {'; '.join(_cell(r) for r in c.refs)} |",
+                    f"| role in the item | {'; '.join(roles(c))} |",
                     f"| levels | {levels} |",
                     f"| os | {', '.join(c.applies.os)}" + (f"; roles {', '.join(c.applies.roles)}" if c.applies.roles else "")
                     + " |",

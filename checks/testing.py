@@ -79,7 +79,8 @@ def fixture_host(spec: dict) -> Host:
     return Host(spec.get("id", "fixture"), spec.get("address", "192.0.2.1"), spec.get("school", "fixture-school"),
                 "fixture-district", list(spec.get("systems", [])), level, settings,
                 Source("fixture", 0), backup=tuple(b for b in backup if b), dr=tuple(d for d in dr if d),
-                no_backup=tuple(spec.get("no_backup", ())), no_dr=tuple(spec.get("no_dr", ())))
+                no_backup=tuple(spec.get("no_backup", ())), no_dr=tuple(spec.get("no_dr", ())),
+                system_info=[{"id": str(s), "name": str(s), "level": level} for s in spec.get("systems", [])])
 
 
 def _facts(host: Host, probes, meta: dict | None = None) -> Facts:

@@ -35,7 +35,10 @@ LABELS = {
            "rule": "判定依据", "since": "较上次", "first_run": "首次审计",
            "families": "按等保控制点", "item": "测评项", "weight": "权重", "conform": "符合", "partial": "部分符合",
            "nonconform": "不符合", "not_assessed": "未测", "failing_checks": "不符合的检查项",
-           "systems": "按系统", "system": "系统", "no_system": "未归属系统的主机", "hosts_of": "台主机"},
+           "systems": "按系统", "system": "系统", "no_system": "未归属系统的主机", "hosts_of": "台主机",
+           "awaiting": "待取证", "to_attest": "需提供的证明",
+           "awaiting_note": "以下测评项没有检查结果或证明，按 0 分计入符合率，补充证明或修复检查后重新审计。",
+           "attested": "由证明文件回答的权重占比"},
     "en": {"title": "Network security compliance audit", "run": "Run", "hosts": "Hosts", "audited": "audited",
            "unreachable": "unreachable", "pass": "pass", "fail": "fail", "error": "error",
            "not_applicable": "not applicable", "manual": "manual", "waived": "waived", "severity": "Severity",
@@ -58,7 +61,11 @@ LABELS = {
            "families": "By MLPS control point", "item": "Item", "weight": "Weight", "conform": "conform",
            "partial": "partly conform", "nonconform": "nonconform", "not_assessed": "not assessed",
            "failing_checks": "Failing checks", "systems": "By system", "system": "System",
-           "no_system": "Hosts of no declared system", "hosts_of": "hosts"},
+           "no_system": "Hosts of no declared system", "hosts_of": "hosts",
+           "awaiting": "awaiting evidence", "to_attest": "What to attest",
+           "awaiting_note": "These items have no check result and no attestation: they count as 0 in the compliance "
+                            "rate until attested or measured.",
+           "attested": "Weight answered by attestations"},
 }
 
 

@@ -95,7 +95,9 @@ def _inventory(lab, path):
         {"id": "lms", "name": "教学平台", "level": 2, "rpo_hours": 24,
          "backup": {"hosts": [C1], "listing": {"format": "restic", "file": "/srv/backup/lms-snapshots.json"},
                     "targets": [{"remote": "s3://school-dr/lms", "marker": "/srv/backup/lms.offsite"}],
-                    "schedule": "campus-backup", "restore_test": "/srv/backup/lms.restore-test"}},
+                    "schedule": "campus-backup", "restore_test": "/srv/backup/lms.restore-test"},
+         # level 2 requires drills too (7.1.10.13 b); no RTO needed at level 2
+         "dr": {"drill": {"date": str(today - dt.timedelta(days=90)), "achieved_rto_hours": 6}}},
         {"id": "library", "name": "图书馆系统", "level": 3, "rpo_hours": 24, "rto_hours": 8,
          "backup": {**backup, "restore_test": "/srv/backup/library.restore-test"},
          "dr": {"standby": {"host": "lab-down-01", "port": 22}, "plan_reviewed": str(today - dt.timedelta(days=800)),
