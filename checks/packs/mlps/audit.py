@@ -14,12 +14,13 @@ from audits.model.probes import Probe
 from checks import parsers
 from checks.contract import Outcome, evaluator
 from checks.probe_catalogue import named
-from checks.facts import evidence_lines, files, gathered, os_family
+from checks.facts import PS, evidence_lines, files, gathered, os_family
 from checks.parsers.auditd import audit_rules, audit_status, records_all_exec, watch_coverage
 from checks.parsers.common import to_int
 from checks.parsers.journald import journald_storage
 from checks.parsers.logrotate import PERIODS, logrotate_blocks, path_match
-from checks.parsers.syslog import rsyslog_rules, rule_picks, syslog_ng_paths
+from checks.parsers.logagents import AGENTS, agent_of_process, agent_outputs
+from checks.parsers.syslog import forwarding, rsyslog_rules, rule_picks, syslog_ng_paths
 
 AUDITCTL_S = named("auditctl_s")            # kernel audit status: enabled 0/1/2, daemon pid
 AUDITCTL_L = named("auditctl_l")            # the rules the kernel has loaded
@@ -32,6 +33,8 @@ SYSLOG_CONF = named("syslog_conf")
 AU_REMOTE = named("au_remote")
 LOGROTATE = named("logrotate")
 AUDITD_CONF = named("auditd_conf")
+LOG_AGENTS = named("log_agents")                  # filebeat, fluent-bit, vector, wazuh-agent, nxlog, journal-upload
+JOURNAL_UPLOAD_ACTIVE = named("journal_upload_active")
 TIMEDATECTL = named("timedatectl")
 CHRONYC = named("chronyc")
 NTPQ = named("ntpq")
@@ -308,41 +311,100 @@ def _au_remote(facts) -> tuple[list[str], list[str], str | None]:
     return [], ev, None
 
 
+def _agents(facts, others=()):
+    """(configured remote outputs, running agents, evidence, problems) of the log shipping agents;
+    ``others`` are process names of further agents (a vendor's log-audit agent) whose destination
+    this check cannot read."""
+    ev, problems = [], []
+    outputs = []
+    res = facts.get(LOG_AGENTS)
+    if res.error and not _absent(res):
+        problems.append(f"agent configuration: {res.error}"[:200])
+    elif res.stdout:
+        outputs = agent_outputs(res.stdout)
+    procs: set[str] = set()
+    ps = facts.get(PS)
+    if ps.ok:
+        for ln in ps.stdout.splitlines():
+            a = agent_of_process(ln.strip()) or (ln.strip() if ln.strip() in others else None)
+            if a:
+                procs.add(a)
+    else:
+        problems.append(f"ps: {ps.error or ps.rc}"[:200])
+    ju = facts.get(JOURNAL_UPLOAD_ACTIVE)
+    if ju.stdout.strip() == "active":
+        procs.add("systemd-journal-upload")
+    for o in outputs:
+        ev.append(f"{o['where']}  ({o['agent']} {o['type']} → {o['target'] or 'no host'}"
+                  f"{'' if o['remote'] else ', stays on this host'})")
+    ev.append("running agents: " + (", ".join(sorted(procs)) or "none of " + ", ".join(list(AGENTS) + sorted(others))))
+    return outputs, procs, ev, problems
+
+
 @evaluator("mlps.audit.log_forwarding")
-def log_forwarding(facts, host):
+def log_forwarding(facts, host, params):
     by_file, out = _syslog_text(facts)
     if out:
         return out
-    found, ignored = [], []
-    for r in rsyslog_rules(by_file):
-        if r["kind"] != "forward":
-            continue
-        picks = [rule_picks(r, f, 6) for f in ("auth", "authpriv")]
-        if not r["target"] or LOOPBACK.match(r["target"]):
-            ignored.append(f"{r['where']}  (loopback)")
-        elif any(p is not False for p in picks):
-            found.append(r["where"])
-        else:
-            ignored.append(f"{r['where']}  (no auth/authpriv)")
+    need = [str(f) for f in params["forward_facilities"]]
+    found, ev = [], []
+    fw = forwarding(rsyslog_rules(by_file), 6, LOOPBACK)
+    got = {f: fw[f]["forwarded"] for f in need if fw.get(f, {}).get("forwarded")}
+    if len(got) == len(need):
+        found.extend(dict.fromkeys(got.values()))
+        rest = [f for f in fw if not fw[f]["forwarded"]]
+        if rest:
+            ev.append(f"rsyslog forwards {', '.join(need)}; not forwarded: {', '.join(rest)}")
+    else:
+        for f in need:
+            if f in got:
+                ev.append(f"{f}: forwarded by {got[f]}")
+            elif fw[f]["stopped"]:
+                ev.append(f"{f}: discarded before any forward by {fw[f]['stopped']}")
+            elif fw[f]["conditional"]:
+                ev.append(f"{f}: only under a condition this check cannot prove: {fw[f]['conditional'][0]}")
+        if got:
+            ev.append(f"rsyslog forwards only {', '.join(got)}; also needed: {', '.join(x for x in need if x not in got)}")
     for p in syslog_ng_paths(by_file):
         for target in p["forwards"]:
             if LOOPBACK.match(target):
-                ignored.append(f"{p['where']}  (loopback)")
-            elif {"auth", "authpriv", "*"} & p["facilities"]:
+                ev.append(f"{p['where']}  (loopback)")
+            elif "*" in p["facilities"] or set(need) <= p["facilities"]:
                 found.append(p["where"])
             else:
-                ignored.append(f"{p['where']}  (no auth/authpriv)")
+                ev.append(f"{p['where']}  (only {', '.join(sorted(p['facilities']))})")
     remote, remote_ev, problem = _au_remote(facts)
     found.extend(remote)
+    outputs, procs, agent_ev, agent_problems = _agents(facts, {str(x)[:15] for x in params["other_agent_processes"]})
+    shipping = [o for o in outputs if o["remote"] and not LOOPBACK.match(o["target"]) and o["agent"] in procs]
+    found.extend(f"{o['agent']} → {o['target']} ({o['where']})" for o in shipping)
     if found:
         return Outcome.passed("日志已转发到日志服务器（收集端保存期需另行证明不少于 6 个月）",
                               "logs are forwarded to a log host (the collector's retention of ≥ 6 months must be shown "
-                              "separately)", evidence_lines(found + remote_ev))
-    ev = ["no rsyslog/syslog-ng forwarding rule for auth/authpriv", "au-remote: not active or no remote_server"
-          if not problem else problem] + ignored + remote_ev
-    return Outcome.manual("未发现日志转发配置；需人工证明日志已由其他方式集中收集并保存不少于 6 个月",
-                          "no log forwarding found; needs an attestation that logs are collected centrally by other "
-                          "means and kept for at least 6 months", evidence_lines(ev))
+                              "separately)", evidence_lines(list(dict.fromkeys(found)) + ev + remote_ev))
+    ev = ev + ["no rsyslog/syslog-ng forwarding of " + ", ".join(need),
+               "au-remote: not active or no remote_server" if not problem else problem] + remote_ev + agent_ev
+    idle = sorted({o["agent"] for o in outputs if o["remote"] and o["agent"] not in procs})
+    unknown = sorted(a for a in procs if not any(o["agent"] == a and o["remote"] for o in outputs))
+    if unknown:
+        return Outcome.manual(f"采集代理 {', '.join(unknown)} 正在运行，但未读到其发送目标；需人工证明日志已集中收集并保存不少于 6 个月",
+                              f"the collection agent {', '.join(unknown)} runs but its destination could not be read; needs "
+                              "an attestation that logs are collected centrally and kept for at least 6 months",
+                              evidence_lines(ev))
+    strict = getattr(host, "level", None) in [int(x) for x in params["fail_at_levels"]]
+    if strict and (agent_problems or problem):
+        return Outcome.error("无法确认日志采集代理的状态：" + "；".join(agent_problems + ([problem] if problem else [])),
+                             "cannot tell whether a log collection agent runs: " + "; ".join(agent_problems + ([problem] if problem else [])),
+                             evidence_lines(ev))
+    if strict:
+        extra_zh = f"（{', '.join(idle)} 已配置但未运行）" if idle else ""
+        extra_en = f" ({', '.join(idle)} configured but not running)" if idle else ""
+        return Outcome.failed(f"未把日志转发到日志服务器，也没有运行任何已知的日志采集代理{extra_zh}，审计记录未集中收集",
+                              f"logs are not forwarded to a log host and no known log collection agent runs{extra_en}: "
+                              "audit records are not collected centrally", evidence_lines(ev))
+    return Outcome.manual("未发现日志转发或采集代理；需人工证明日志已由其他方式集中收集或备份并保存不少于 6 个月",
+                          "no log forwarding or collection agent found; needs an attestation that logs are collected "
+                          "or backed up by other means and kept for at least 6 months", evidence_lines(ev))
 
 
 # --------------------------------------------------------------------------------------------
