@@ -405,7 +405,9 @@ def forwarding(rules: list[dict], level: int = 6, loopback=None) -> dict[str, di
 
 
 def syslog_ng_paths(by_file: dict[str, list[str]]) -> list[dict]:
-    """syslog-ng log paths → [{facilities ('*' = no filter), files, forwards, where}]."""
+    """syslog-ng log paths that carry this host's messages (a ``system()``/``internal()``/journal
+    source; a path fed only by network sources relays other hosts) → [{facilities ('*' = no
+    filter; a filter without facility() gives none: not provable), files, forwards, where}]."""
     text = "\n".join(ln for p, lines in by_file.items() if p.startswith("/etc/syslog-ng/") for ln in lines)
     if not text:
         return []
@@ -418,8 +420,15 @@ def syslog_ng_paths(by_file: dict[str, list[str]]) -> list[dict]:
         f = re.search(r"""\bfile\(\s*["']([^"']+)""", body)
         n = re.search(r"""\b(?:network|tcp6?|udp6?|syslog)\(\s*["']?([^"'\s)]+)""", body)
         dests[name] = {"file": f.group(1) if f else None, "net": n.group(1) if n else None}
+    sources = {}
+    for name, body in re.findall(r"source\s+(\w+)\s*\{(.*?)\};", text, re.S):
+        sources[name] = bool(re.search(r"\b(system|internal|unix-dgram|unix-stream|systemd-journal)\s*\(|/proc/kmsg|/dev/log",
+                                       body))
     out = []
     for body in re.findall(r"\blog\s*\{(.*?)\};", text, re.S):
+        srcs = re.findall(r"source\((\w+)\)", body)
+        if srcs and not any(sources.get(x, True) for x in srcs):
+            continue  # only network sources: other hosts' logs relayed, not this host's
         fl = re.findall(r"filter\((\w+)\)", body)
         facs = set().union(*(filters.get(x, set()) for x in fl)) if fl else {"*"}
         ds = [dests[d] for d in re.findall(r"destination\((\w+)\)", body) if d in dests]

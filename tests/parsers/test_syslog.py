@@ -132,3 +132,23 @@ def test_syslog_ng_paths_with_facility_filters():
     paths = syslog_ng_paths({"/etc/syslog-ng/syslog-ng.conf": conf.splitlines()})
     assert paths[0]["facilities"] == {"auth", "authpriv"} and paths[0]["files"] == ["/var/log/auth.log"]
     assert paths[1]["facilities"] == {"*"} and paths[1]["forwards"] == ["10.9.9.9"]
+
+
+def test_syslog_ng_debian_stock_has_no_forward_and_a_network_destination_from_system_source_forwards():
+    stock = {"/etc/syslog-ng/syslog-ng.conf": fixture("debian12-syslog-ng.conf")}
+    paths = syslog_ng_paths(grep_files(grep_h(stock)))
+    assert paths and not any(p["forwards"] for p in paths)
+    auth = next(p for p in paths if "/var/log/auth.log" in p["files"])
+    assert auth["facilities"] == {"auth", "authpriv"}
+    fwd = dict(stock, **{"/etc/syslog-ng/conf.d/loghost.conf":
+                         'destination d_net { syslog("10.0.0.5" transport("tcp") port(601)); };\n'
+                         "log { source(s_src); destination(d_net); };\n"})
+    assert any(p["forwards"] == ["10.0.0.5"] and "*" in p["facilities"] for p in syslog_ng_paths(grep_files(grep_h(fwd))))
+
+
+def test_syslog_ng_relay_of_network_sources_is_not_this_hosts_forwarding():
+    relay = {"/etc/syslog-ng/syslog-ng.conf": fixture("debian12-syslog-ng.conf"),
+             "/etc/syslog-ng/conf.d/relay.conf": 'source s_net { network(transport("udp") port(514)); };\n'
+                                                 'destination d_up { network("10.0.0.5" transport("tcp")); };\n'
+                                                 "log { source(s_net); destination(d_up); };\n"}
+    assert not any(p["forwards"] for p in syslog_ng_paths(grep_files(grep_h(relay))))
