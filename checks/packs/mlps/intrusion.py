@@ -124,7 +124,8 @@ def undeclared_listeners(facts, host, params):
     declared = ", ".join(roles) or "无"
 
     def show(e):
-        return f"{e['proto']} " + (f"[{e['address']}]" if ":" in e["address"] else e["address"]) + f":{e['port']}"
+        return (f"{e['proto']} " + (f"[{e['address']}]" if ":" in e["address"] else e["address"]) + f":{e['port']}"
+                + (f" ({', '.join(e['procs'])})" if e.get("procs") else ""))
 
     if bad:
         ports = sorted({f"{e['port']}/{e['proto']}" for e in bad}, key=lambda s: (int(s.split("/")[0]), s))
