@@ -148,6 +148,7 @@ def test_no_pack_python_holds_check_metadata():
 CHANGED_SINCE_THE_MOVE = {
     # issue 15 (real-world logging, firewalls, services by process)
     "mlps.audit.log_forwarding": ("probes", "params", "rationale", "thresholds"),
+    "mlps.audit.log_retention": ("probes", "rationale"),
     "mlps.intrusion.host_firewall": ("probes",),
     "mlps.auth.plaintext_remote_mgmt": ("probes",),
     "mlps.auth.vnc_plaintext": ("probes",),

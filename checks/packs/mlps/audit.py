@@ -14,11 +14,12 @@ from audits.model.probes import Probe
 from checks import parsers
 from checks.contract import Outcome, evaluator
 from checks.probe_catalogue import named
-from checks.facts import PS, evidence_lines, files, gathered, os_family
+from checks.facts import PS, age_hours, evidence_lines, files, gathered, os_family, probe_failure, probe_state
 from checks.parsers.auditd import audit_rules, audit_status, records_all_exec, watch_coverage
 from checks.parsers.common import to_int
-from checks.parsers.journald import journald_storage
-from checks.parsers.logrotate import PERIODS, logrotate_blocks, path_match
+from checks.parsers.journald import journald_settings, journald_storage, timespan_seconds
+from checks.parsers.times import dates_in_text, stamp
+from checks.parsers.logrotate import logrotate_blocks, path_match, retention_days
 from checks.parsers.logagents import AGENTS, agent_of_process, agent_outputs
 from checks.parsers.syslog import forwarding, rsyslog_rules, rule_picks, syslog_ng_paths
 
@@ -28,6 +29,7 @@ PGREP_AUDITD = named("pgrep_auditd")
 PGREP_LOGGERS = named("pgrep_loggers")  # comm is cut to 15 chars
 JOURNALD_CONF = named("journald_conf")
 JOURNAL_DIR = named("journal_dir")
+JOURNAL_BOOTS = named("journal_boots")      # journalctl --list-boots: the first entry of the oldest boot
 SYSLOG_CONF = named("syslog_conf")
 # /etc/audit is 0750 root: read as root, and name the files (a glob would expand as the login user).
 AU_REMOTE = named("au_remote")
@@ -408,6 +410,60 @@ def log_forwarding(facts, host, params):
 
 
 # --------------------------------------------------------------------------------------------
+def _journal_retention(facts, need: float):
+    """When systemd-journald is the only logger (no rsyslogd/syslog-ng runs): how long its journal
+    keeps records, or None when another logger runs (or the logger list is not known)."""
+    procs = facts.get(PGREP_LOGGERS)
+    if not procs.ok:
+        return None
+    names = {ln.split()[1] for ln in procs.stdout.splitlines() if len(ln.split()) >= 2}
+    if names & {"rsyslogd", "syslog-ng"} or "systemd-journal" not in names:
+        return None
+    text, out = gathered(facts, JOURNALD_CONF)
+    if out:
+        return out
+    conf = journald_settings(text)
+    storage, where = conf.get("Storage", ("auto", "Storage=auto (default)"))
+    storage = storage.lower()
+    jdir = facts.get(JOURNAL_DIR)
+    st = parsers.stat(jdir.stdout) if jdir.ok else None
+    has_dir = bool(st and st.get("type", "").startswith("directory"))
+    ev = [where, f"/var/log/journal: {'present' if has_dir else 'absent'}"]
+    ev += [conf[k][1] for k in ("MaxRetentionSec", "SystemMaxUse", "SystemKeepFree", "MaxFileSec") if k in conf]
+    if storage in ("volatile", "none") or (storage == "auto" and not has_dir):
+        return Outcome.failed(f"日志只由 systemd-journald 保存在内存中（Storage={storage}），重启即丢失，无法保留 {need:g} 天",
+                              f"only systemd-journald keeps the logs, in memory (Storage={storage}): lost at reboot, "
+                              f"not kept for {need:g} days", evidence_lines(ev))
+    if "MaxRetentionSec" in conf:
+        secs = timespan_seconds(conf["MaxRetentionSec"][0])
+        if secs and secs < need * 86400:
+            return Outcome.failed(f"journald 的 MaxRetentionSec 只保留约 {secs / 86400:.0f} 天，少于 {need:g} 天",
+                                  f"journald's MaxRetentionSec keeps about {secs / 86400:.0f} days, less than {need:g}",
+                                  evidence_lines(ev))
+    bst, bres = probe_state(facts, JOURNAL_BOOTS)
+    if bst == "error":
+        return Outcome.error(f"无法读取日志的最早记录（journalctl --list-boots）：{probe_failure(bres)}",
+                             f"cannot read the journal's oldest entry (journalctl --list-boots): {probe_failure(bres)}",
+                             evidence_lines(ev))
+    dates = [w for w, _t in dates_in_text(bres.stdout)] if bst == "ok" else []
+    if not dates:
+        return Outcome.failed(f"仅 systemd-journald 保存日志，无法证明保留 {need:g} 天（读不到最早记录的时间）",
+                              f"only systemd-journald keeps the logs and {need:g} days of retention cannot be shown "
+                              "(the oldest entry's time is not readable)", evidence_lines(ev + ["journalctl --list-boots: no entries"]))
+    oldest = min(dates)
+    hours, err = age_hours(facts, oldest.isoformat(), "the journal's oldest entry")
+    if err:
+        return err
+    days = hours / 24
+    ev.append(f"oldest journal entry {stamp(oldest)} ({days:.0f} days before the run)")
+    limits = "，".join(f"{k}={conf[k][0]}" for k in ("SystemMaxUse", "MaxRetentionSec") if k in conf) or "默认上限（文件系统的 10%，最多 4G）"
+    if days < need:
+        return Outcome.failed(f"journald 日志最早只到 {days:.0f} 天前，少于 {need:g} 天（{limits}）",
+                              f"the journal goes back only {days:.0f} days, less than {need:g}", evidence_lines(ev))
+    return Outcome.passed(f"journald 日志保留了 {days:.0f} 天（不少于 {need:g} 天）",
+                          f"the journal goes back {days:.0f} days (at least {need:g})", evidence_lines(ev))
+
+
 @evaluator("mlps.audit.log_retention")
 def log_retention(facts, host, params):
     text, out = gathered(facts, LOGROTATE)
@@ -420,20 +476,13 @@ def log_retention(facts, host, params):
         b = next((b for b in blocks if any(path_match(p, f) for p in b["patterns"])), None)
         if b is None:
             continue
-        period, rotate, maxage = b["period"], b["rotate"], b["maxage"]
-        if period in (None, "size"):
-            days, how = None, "rotated by size only" if period else "no rotation period"
-        elif rotate is not None and rotate < 0:
-            days, how = float("inf"), f"{period}, rotate {rotate} (never removed)"
-        else:
-            days = (rotate or 0) * PERIODS[period]
-            how = f"{period} × rotate {rotate or 0} = {days:g} days"
-        if maxage is not None and days is not None and maxage < days:
-            days = maxage
-            how += f", but maxage {maxage} → {maxage} days"
+        days, how = retention_days(b)
         line = f"{f}: {how} ({b['where']})"
         (good if days is not None and days >= need else short).append(line)
     if not short and not good:
+        journal = _journal_retention(facts, need)
+        if journal is not None:
+            return journal
         return Outcome.not_applicable("logrotate 不管理这些日志文件（未写入或不轮转），见 mlps.audit.auth_logging",
                                       "logrotate manages none of these log files (not written, or never rotated); "
                                       "see mlps.audit.auth_logging",
