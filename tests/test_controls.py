@@ -149,7 +149,7 @@ CHANGED_SINCE_THE_MOVE = {
     # issue 15 (real-world logging, firewalls, services by process)
     "mlps.audit.log_forwarding": ("probes", "params", "rationale", "thresholds"),
     "mlps.audit.log_retention": ("probes", "rationale"),
-    "mlps.intrusion.host_firewall": ("probes",),
+    "mlps.intrusion.host_firewall": ("probes", "rationale"),
     "mlps.auth.plaintext_remote_mgmt": ("probes",),
     "mlps.auth.vnc_plaintext": ("probes",),
     "mlps.intrusion.risky_ports": ("probes",),

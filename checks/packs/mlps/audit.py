@@ -586,6 +586,10 @@ def process_protection(facts, host, params):
           f"RefuseManualStop={refuse}" if refuse else
           f"systemctl show auditd: {'not available' if _absent(u) else (u.error or u.stderr.strip() or u.rc)}"]
     ev = "\n".join(str(x)[:200] for x in ev)
+    if status.get("enabled") == 2 and status.get("pid", 1) == 0:
+        return Outcome.failed("审计配置已锁定（enabled 2），但没有审计守护进程在运行（pid 0），记录无人接收",
+                              "the audit configuration is locked (enabled 2) but no audit daemon runs (pid 0): nothing "
+                              "receives the records", ev + f"\npid {status['pid']}")
     if status.get("enabled") == 2:
         return Outcome.passed("审计配置已锁定（enabled 2）", "the audit configuration is locked (enabled 2)", ev)
     if refuse == "yes" and params["accept_refuse_manual_stop"]:
