@@ -96,12 +96,14 @@ def statements(lines: list[str]) -> list[str]:
 
 FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp",
               "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7")
+FACILITY_CODES = {f: i for i, f in enumerate(FACILITIES[:12])} | {f"local{i}": 16 + i for i in range(8)}
 DEFAULT_RULESET = "RSYSLOG_DefaultRuleset"
 # inputs that carry this host's own messages (the system log socket, the journal, the kernel)
 LOCAL_INPUTS = ("imuxsock", "imjournal", "imklog", "imkmsg")
 
 _ATOM_FAC = re.compile(r"""^\$syslogfacility-text\s*(==|!=|isequal|contains|startswith)\s*(\[[^\]]*\]|["'][^"']*["'])$""", re.I)
 _ATOM_SEV = re.compile(r"""^\$syslogseverity\s*(<=|<|==|>=|>|!=)\s*["']?(\d)["']?$""", re.I)
+_ATOM_FACNUM = re.compile(r"""^\$syslogfacility\s*(==|!=)\s*["']?(\d{1,2})["']?$""", re.I)
 _ATOM_PRI = re.compile(r"""^prifilt\(\s*["']([^"']+)["']\s*\)$""", re.I)
 
 
@@ -150,8 +152,7 @@ def condition(expr: str):
             vals = [p(fac, lv) for p in parts]
             return False if False in vals else (None if None in vals else True)
         return all_
-    if expr.startswith("(") and expr.endswith(")") and len(_split_top(expr[1:-1], "or")) >= 1 \
-            and expr.count("(") == expr.count(")"):
+    if expr.startswith("(") and expr.endswith(")"):  # no top-level and/or left: one parenthesised group
         inner = expr[1:-1]
         if inner.count("(") == inner.count(")"):
             return condition(inner)
@@ -170,6 +171,10 @@ def condition(expr: str):
         if op == "contains":
             return lambda fac, lv: any(v in fac for v in vals)
         return lambda fac, lv: any(fac.startswith(v) for v in vals)
+    m = _ATOM_FACNUM.match(expr)
+    if m:
+        op, n = m.group(1), int(m.group(2))
+        return lambda fac, lv: (FACILITY_CODES.get(fac) == n) == (op == "==")
     m = _ATOM_SEV.match(expr)
     if m:
         op, n = m.group(1), int(m.group(2))
@@ -379,10 +384,12 @@ def forwarding(rules: list[dict], level: int = 6, loopback=None) -> dict[str, di
     order: a ``stop``/``~`` that surely takes the message ends it (a forward after it never sees
     it); a forward that surely takes it counts; one whose scope is not known (a program-name test)
     is reported as conditional, not as forwarding.
-    → {facility: {"forwarded": where|None, "conditional": [where], "stopped": where|None}}"""
+    A stop whose scope is not known (a program-name test) before the forward is kept in
+    ``maybe_stopped``: some of the facility's messages may never reach the forward.
+    → {facility: {"forwarded": where|None, "conditional": [where], "stopped": where|None, "maybe_stopped": [where]}}"""
     out = {}
     for fac in FACILITIES:
-        got = {"forwarded": None, "conditional": [], "stopped": None}
+        got = {"forwarded": None, "conditional": [], "stopped": None, "maybe_stopped": []}
         for r in rules:
             if r["kind"] not in ("forward", "stop"):
                 continue
@@ -393,6 +400,7 @@ def forwarding(rules: list[dict], level: int = 6, loopback=None) -> dict[str, di
                 if pick:
                     got["stopped"] = r["where"]
                     break
+                got["maybe_stopped"].append(r["where"])
                 continue
             if not r["target"] or (loopback is not None and loopback.match(r["target"])):
                 continue

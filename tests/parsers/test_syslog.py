@@ -152,3 +152,11 @@ def test_syslog_ng_relay_of_network_sources_is_not_this_hosts_forwarding():
                                                  'destination d_up { network("10.0.0.5" transport("tcp")); };\n'
                                                  "log { source(s_net); destination(d_up); };\n"}
     assert not any(p["forwards"] for p in syslog_ng_paths(grep_files(grep_h(relay))))
+
+
+def test_rsyslog_numeric_facility_test_and_a_conditional_stop_before_the_forward_is_noted():
+    fw = _fwd('if $syslogfacility == 10 then action(type="omfwd" target="10.0.0.5")\n')
+    assert fw["authpriv"]["forwarded"] and not fw["auth"]["forwarded"]
+    fw = _fwd("", {"/etc/rsyslog.d/10-noise.conf": 'if $programname == "sshd" then stop\n',
+                   "/etc/rsyslog.d/90-forward.conf": "*.* @@10.0.0.5:514\n"})
+    assert fw["auth"]["forwarded"] and fw["auth"]["maybe_stopped"] == ['/etc/rsyslog.d/10-noise.conf: if $programname == "sshd" then stop']

@@ -357,6 +357,9 @@ def log_forwarding(facts, host, params):
         rest = [f for f in fw if not fw[f]["forwarded"]]
         if rest:
             ev.append(f"rsyslog forwards {', '.join(need)}; not forwarded: {', '.join(rest)}")
+        for f in need:
+            for where in fw[f]["maybe_stopped"][:2]:
+                ev.append(f"{f}: some messages may be discarded before the forward by {where}")
     else:
         for f in need:
             if f in got:
