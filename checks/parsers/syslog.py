@@ -235,7 +235,7 @@ def rsyslog_rules(by_file: dict[str, list[str]]) -> list[dict]:
             groups.append((path, [ln]))
     stack: list[tuple[str, object]] = []          # ('if', pred) | ('ruleset', name) | ('other', None)
     legacy_ruleset = DEFAULT_RULESET
-    bound: set[str] = set()                        # rulesets a local input is bound to
+    local_inputs: list[tuple[str, str]] = []       # (ruleset fed, input module) of each local input statement
     calls: list[tuple[str, str, list]] = []        # (calling ruleset, called ruleset, enclosing if-tests)
 
     def cur_ruleset() -> str:
@@ -266,8 +266,12 @@ def rsyslog_rules(by_file: dict[str, list[str]]) -> list[dict]:
             if low.startswith(("input(", "module(")):
                 rs = _param(st, "ruleset")
                 kind = (_param(st, "type") or _param(st, "load") or "").lower()
-                if rs and kind in LOCAL_INPUTS:
-                    bound.add(rs)
+                if kind in LOCAL_INPUTS:
+                    local_inputs.append((rs or DEFAULT_RULESET, kind))
+                continue
+            m = re.match(r"^\$modload\s+(\w+)", st, re.I)
+            if m and m.group(1).lower() in LOCAL_INPUTS:
+                local_inputs.append((DEFAULT_RULESET, m.group(1).lower()))
                 continue
             m = re.match(r"^call\s+(\S+)", st)
             if m:
@@ -336,9 +340,18 @@ def rsyslog_rules(by_file: dict[str, list[str]]) -> list[dict]:
                 stack.append(("other", None))
     # How this host's messages enter each ruleset: always (default, bound to a local input) or
     # through ``call`` statements under their callers' if-tests (OR of the calls).
-    entry: dict[str, list] = {DEFAULT_RULESET: [[]]}
-    for rs in bound:
-        entry[rs] = [[]]
+    # The default ruleset gets this host's messages unless every local input seen is bound elsewhere
+    # (module(load="imjournal" ruleset=…), SysSock.Ruleset=…); with no input statement gathered, it does.
+    # A ruleset fed only by the kernel inputs (imklog, imkmsg) sees the kern facility alone.
+    entry: dict[str, list] = {}
+    kern_only = condition("$syslogfacility-text == 'kern'")
+    fed: dict[str, set[str]] = {}
+    for rs, kind in local_inputs:
+        fed.setdefault(rs, set()).add(kind)
+    if not local_inputs:
+        fed[DEFAULT_RULESET] = {"imuxsock"}
+    for rs, kinds in fed.items():
+        entry[rs] = [[]] if kinds - {"imklog", "imkmsg"} else [[kern_only]]
     for _ in range(8):
         for src, dst, preds in calls:
             for way in list(entry.get(src, [])):

@@ -160,3 +160,14 @@ def test_rsyslog_numeric_facility_test_and_a_conditional_stop_before_the_forward
     fw = _fwd("", {"/etc/rsyslog.d/10-noise.conf": 'if $programname == "sshd" then stop\n',
                    "/etc/rsyslog.d/90-forward.conf": "*.* @@10.0.0.5:514\n"})
     assert fw["auth"]["forwarded"] and fw["auth"]["maybe_stopped"] == ['/etc/rsyslog.d/10-noise.conf: if $programname == "sshd" then stop']
+
+
+def test_rsyslog_default_ruleset_without_local_input_when_every_local_input_is_bound_elsewhere():
+    conf = ('module(load="imuxsock" SysSock.Ruleset="local")\nmodule(load="imklog" ruleset="local")\n'
+            'ruleset(name="local") {\n action(type="omfile" file="/var/log/all.log")\n}\n'
+            "*.* @@10.0.0.5:514\n")                      # a forward in the default ruleset that no local message reaches
+    fw = forwarding(rsyslog_rules({"/etc/rsyslog.conf": conf.splitlines()}), 6)
+    assert not fw["auth"]["forwarded"]
+    conf = conf.replace('module(load="imklog" ruleset="local")', 'module(load="imklog")')  # imklog still feeds the default
+    fw = forwarding(rsyslog_rules({"/etc/rsyslog.conf": conf.splitlines()}), 6)
+    assert fw["kern"]["forwarded"] and not fw["auth"]["forwarded"]
