@@ -114,7 +114,7 @@ def _fluentbit(lines: list[str]) -> list[dict]:
 
 
 def _vector(lines: list[str]) -> list[dict]:
-    out, cur, in_sinks = [], None, False
+    out, cur, in_sinks, sink_indent = [], None, False, None
     for ln in lines:
         raw = ln.rstrip()
         s = raw.strip()
@@ -128,11 +128,13 @@ def _vector(lines: list[str]) -> list[dict]:
             in_sinks = False
             continue
         if re.match(r"^sinks\s*:\s*$", raw):
-            in_sinks, cur = True, None
+            in_sinks, cur, sink_indent = True, None, None
             continue
         if in_sinks and raw and not raw[0].isspace():
             in_sinks, cur = False, None
-        if in_sinks and re.match(r"^ {1,4}[\w-]+\s*:\s*$", raw):
+        indent = len(raw) - len(raw.lstrip())
+        if in_sinks and re.match(r"^\s+[\w-]+\s*:\s*$", raw) and (sink_indent is None or indent == sink_indent):
+            sink_indent = indent
             cur = {"type": "", "target": "", "line": f"sinks.{s.rstrip(':').strip()}"}
             out.append(cur)
             continue
@@ -190,7 +192,8 @@ def _journal_upload(lines: list[str]) -> list[dict]:
             continue
         k, eq, v = s.partition("=")
         if eq and section == "[Upload]" and k.strip() == "URL" and v.strip():
-            out.append({"type": "journal-remote", "target": _host_of(v.strip()), "line": f"[Upload] URL={_short(v.strip())}"})
+            url = re.sub(r"//[^/@\s]*@", "//", v.strip())  # never show user:password@ of a URL
+            out.append({"type": "journal-remote", "target": _host_of(url), "line": f"[Upload] URL={_short(url)}"})
     return out
 
 

@@ -61,3 +61,11 @@ def test_agent_processes_by_name_cut_to_15_characters():
 def test_hostile_agent_configuration_is_bounded_and_cleaned():
     o = _out("/etc/fluent-bit/fluent-bit.conf", "[OUTPUT]\n Name forward\n Host " + "\x1b[31m" + "a" * 5000 + "\n")
     assert len(o[0]["target"]) <= 200 and "\x1b" not in o[0]["target"]
+
+
+def test_credentials_in_a_destination_url_are_never_returned():
+    o = _out("/etc/systemd/journal-upload.conf", "[Upload]\nURL=https://uploader:Secr3tPw@logs.example:19532\n")
+    assert o[0]["target"] == "logs.example" and "Secr3tPw" not in repr(o) and "uploader" not in repr(o)
+    o = _out("/etc/vector/vector.yaml", "sinks:\n  es:\n    type: elasticsearch\n    endpoints:\n"
+             "      - https://elastic:Secr3tPw@es.example:9200\n    auth:\n      password: Secr3tPw\n")
+    assert o[0]["target"] == "es.example" and "Secr3tPw" not in repr(o)

@@ -351,6 +351,8 @@ def log_forwarding(facts, host, params):
     need = [str(f) for f in params["forward_facilities"]]
     found, ev = [], []
     fw = forwarding(rsyslog_rules(by_file), 6, LOOPBACK)
+    empty = {"forwarded": None, "conditional": [], "stopped": None, "maybe_stopped": []}
+    fw = {**{f: dict(empty) for f in need}, **fw}  # a facility name rsyslog does not know is never forwarded
     got = {f: fw[f]["forwarded"] for f in need if fw.get(f, {}).get("forwarded")}
     if len(got) == len(need):
         found.extend(dict.fromkeys(got.values()))
