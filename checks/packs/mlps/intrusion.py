@@ -47,6 +47,7 @@ IPT4 = named("ipt4")
 IPT6 = named("ipt6")
 FIREWALLD = named("firewalld")
 FIREWALLD_ZONES = named("firewalld_zones")   # the zones firewalld applies (targets, interfaces, sources)
+UNLISTED_PORT = 64999                        # a port no service of a school server listens on
 IPTL4 = named("iptl4")                       # iptables-legacy beside iptables-nft: both tables filter
 IPTL6 = named("iptl6")
 UFW = named("ufw")
@@ -355,9 +356,16 @@ def host_firewall(facts, host):
                                       "trusted zone, target ACCEPT): nothing is filtered", evidence_lines(open_ + notes))
             extra.extend(["firewalld: running"] + notes)
         else:
-            # zones unreadable: judge the ruleset firewalld wrote instead of trusting "running"
+            # zones unreadable: judge the ruleset firewalld wrote instead of trusting "running". Its
+            # filter_INPUT ends in a reject, so also follow a NEW packet to an unlisted port through
+            # the zone dispatch: a zone that accepts everything (trusted) shows up as "open".
             covered.setdefault(0, []).append("firewalld: running (zones not readable: "
                                              f"{probe_failure(zres) if zst != 'ok' else 'no zone listed'})")
+            for f in sorted(fams):
+                verdict, ev = port_reachability(rulesets, f, {UNLISTED_PORT})
+                if verdict == "open":
+                    covered[f] = []
+                    covered[0].append(f"IPv{f}: a new connection to port {UNLISTED_PORT} is accepted: " + "; ".join(ev[:3]))
     ust, ures = probe_state(facts, UFW)
     if ust == "ok" and re.search(r"^Status:\s*active", ures.stdout, re.M):
         if re.search(r"^Default:\s*(deny|reject)\s*\(incoming\)", ures.stdout, re.M):
