@@ -188,6 +188,20 @@ def test_no_pack_python_holds_check_metadata():
                 assert not keys & {"rationale", "remediation"}, f"{f}:{node.lineno}: texts belong in the YAML"
 
 
+# Fields of checks changed on purpose after the move, by the issue that changed them (the rest of each
+# entry must still be what it was).
+CHANGED_SINCE_THE_MOVE = {
+    # issue 15 (real-world logging, firewalls, services by process)
+    "mlps.audit.log_forwarding": ("probes", "params", "rationale", "thresholds"),
+    "mlps.audit.log_retention": ("probes", "rationale"),
+    "mlps.intrusion.host_firewall": ("probes", "rationale"),
+    "mlps.auth.plaintext_remote_mgmt": ("probes",),
+    "mlps.auth.vnc_plaintext": ("probes",),
+    "mlps.intrusion.risky_ports": ("probes",),
+    "mlps.intrusion.undeclared_listeners": ("probes",),
+}
+
+
 def test_catalogue_is_what_it_was_before_the_move():
     """`auditctl checks list --json` as captured on main 6910996 before the metadata moved to YAML:
     the same checks, titles, severities, clauses (per level), thresholds, texts and effective probes."""
@@ -223,7 +237,12 @@ def test_catalogue_is_what_it_was_before_the_move():
         if cid in changed:
             for k in ("references_by_level", "applies", "rationale"):
                 a.pop(k), b.pop(k)
-        assert effective(a.pop("probes")) == effective(b.pop("probes")), cid
+        for fld in CHANGED_SINCE_THE_MOVE.get(cid, ()):
+            if fld != "probes":
+                a.pop(fld, None), b.pop(fld, None)
+        pa, pb = a.pop("probes"), b.pop("probes")
+        if "probes" not in CHANGED_SINCE_THE_MOVE.get(cid, ()):
+            assert effective(pa) == effective(pb), cid
         if "references" in a:
             assert sorted(a.pop("references")) == sorted(b.pop("references")), cid
         del a["source"], b["source"]

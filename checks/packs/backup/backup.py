@@ -16,9 +16,9 @@ from audits.model.probes import Probe
 from checks import parsers
 from checks.contract import Outcome, Status, declared_probes, evaluator
 from checks.probe_catalogue import named
-from checks.facts import age_hours, evidence_lines
+from checks.facts import age_hours, evidence_lines, run_start
 from checks.parsers.listings import ListingError, find_entries, marker_time, newest_in_listing, utc_offset
-from checks.parsers.times import human, stamp
+from checks.parsers.times import CLOCK_SKEW, human, stamp
 
 TZ = named("tz")
 CRON = named("cron")
@@ -110,7 +110,9 @@ def _dated_file(facts, path, tz, what_zh, what_en):
         return None, "", Outcome.error(f"无法读取{what_zh} {path}：{why}", f"cannot read {what_en} {path}: {why}")
     if st.rc != 0 or body.rc != 0:
         return None, "missing", None
-    when, how = marker_time(body.stdout, (parsers.stat(st.stdout) or {}).get("mtime", ""), tz)
+    start = run_start(facts)
+    when, how = marker_time(body.stdout, (parsers.stat(st.stdout) or {}).get("mtime", ""), tz,
+                            start + CLOCK_SKEW if start else None)
     if when is None:
         return None, "", Outcome.error(f"{what_zh} {path} 的时间无法识别", f"the time in {what_en} {path} cannot be read",
                                        f"{path}: {how}")
