@@ -16,7 +16,7 @@ from checks.testing import load_cases
 from reports.scoring import high_risks, host_items, score_hosts
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "checks"
-CASES = {("mlps.auth.multi_factor", "manual-debian-12-default"), ("mlps.audit.log_forwarding", "manual-debian-no-forwarding")}
+CASES = {("mlps.auth.multi_factor", "manual-debian-12-default"), ("mlps.audit.log_forwarding", "fail-debian-no-forwarding-no-agent-level3")}
 
 
 def recorded_host() -> dict:
