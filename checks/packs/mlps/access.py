@@ -330,38 +330,137 @@ def world_writable_etc(facts, host, params):
 
 
 # ---------------------------------------------------------------------------------------------
-@evaluator("mlps.access.mandatory_access_control")
-def mandatory_access_control(facts, host, params):
-    seen = []
+def _declared(host, name: str) -> str:
+    """A fact the inventory declares for the host (``facts: {NAME: ...}``), bounded, or ''."""
+    decl = getattr(host, "facts", None)
+    value = decl.get(name) if isinstance(decl, dict) else None
+    return str(value)[:100] if value else ""
+
+
+def _mac_state(facts, params):
+    """(what enforces: 'selinux' | 'apparmor' | None, evidence lines, problem (zh, en) or None, unreadable)."""
+    seen, problem, unreadable = [], None, False
     se = facts.get(GETENFORCE)
     if se.ok:
         mode = se.stdout.strip()
-        seen.append(f"getenforce: {mode}")
+        seen.append(f"getenforce: {mode[:40]}")
         if mode.lower() == "enforcing":
-            return Outcome.passed("SELinux 处于 Enforcing 模式", "SELinux is enforcing", "\n".join(seen))
+            return "selinux", seen, None, False
+        if mode.lower() == "permissive":
+            problem = ("SELinux 处于 Permissive 模式，只记录不拦截", "SELinux is permissive: it logs and blocks nothing")
+        elif mode.lower() == "disabled":
+            problem = ("SELinux 已禁用", "SELinux is disabled")
     elif se.error:
         seen.append(f"getenforce: {se.error}")
+        unreadable = True
     else:
         seen.append("getenforce: not available")
     aa = facts.get(APPARMOR_ENABLED)
     if aa.ok and aa.stdout.strip().upper().startswith("Y"):
         prof = facts.get(APPARMOR_PROFILES)
         if prof.ok:
+            modes = [ln.rstrip().rsplit("(", 1)[-1].rstrip(")") for ln in prof.stdout.splitlines() if ln.strip()]
             enforced = [ln for ln in prof.stdout.splitlines() if ln.rstrip().endswith("(enforce)")]
-            seen.append(f"apparmor: enabled, {len(enforced)} profile(s) in enforce mode")
+            seen.append(f"apparmor: enabled, {len(modes)} profile(s) loaded, {len(enforced)} in enforce mode")
             if len(enforced) >= int(params["min_enforced_profiles"]):
-                return Outcome.passed(f"AppArmor 已启用，{len(enforced)} 个配置文件处于 enforce 模式",
-                                      f"AppArmor is enabled with {len(enforced)} profile(s) enforcing",
-                                      "\n".join(seen + enforced[:10]))
+                return "apparmor", seen + enforced[:10], None, False
+            problem = problem or (f"AppArmor 已启用，但 enforce 模式的配置文件只有 {len(enforced)} 个（少于 {params['min_enforced_profiles']}），"
+                                  "其余为 complain（只记录）", f"AppArmor is enabled but only {len(enforced)} profile(s) enforce "
+                                  f"(fewer than {params['min_enforced_profiles']}); the rest only complain (log)")
         else:
             seen.append(f"apparmor: enabled; profiles unreadable ({prof.error or prof.stderr.strip()[:100] or prof.rc})")
+            unreadable = True
     elif aa.ok:
-        seen.append(f"apparmor: enabled={aa.stdout.strip()}")
+        seen.append(f"apparmor: enabled={aa.stdout.strip()[:10]}")
     else:
         seen.append("apparmor: not in the kernel" if aa.missing() else f"apparmor: {aa.error or aa.rc}")
-    return Outcome.manual("主机上未见强制访问控制生效的证据；需人工证明已对重要主客体设置安全标记",
-                          "no enforcing mandatory access control seen on the host; needs an attestation that important "
-                          "subjects and objects carry security labels", "\n".join(seen))
+        unreadable = unreadable and not aa.missing()
+    return None, seen, problem, unreadable
+
+
+@evaluator("mlps.access.mandatory_access_control")
+def mandatory_access_control(facts, host, params):
+    what, seen, problem, unreadable = _mac_state(facts, params)
+    if what == "selinux":
+        return Outcome.passed("SELinux 处于 Enforcing 模式（安全标记是否覆盖重要主客体见 mlps.access.security_labels）",
+                              "SELinux is enforcing (whether labels cover important subjects and objects: "
+                              "mlps.access.security_labels)", "\n".join(seen))
+    if what == "apparmor":
+        return Outcome.passed("AppArmor 已启用且有配置文件处于 enforce 模式（安全标记见 mlps.access.security_labels）",
+                              "AppArmor is enabled with profiles enforcing (security labels: mlps.access.security_labels)",
+                              "\n".join(seen))
+    product = _declared(host, "mac_product")
+    if product:
+        return Outcome.manual(f"主机上未见 SELinux/AppArmor 强制访问控制生效；清单声明使用安全加固产品 {product}，需人工证明其强制访问控制策略",
+                              "no enforcing SELinux/AppArmor on the host; the inventory declares the hardening product "
+                              f"{product}, whose mandatory access-control policy needs an attestation", "\n".join(seen))
+    if unreadable and problem is None:
+        return Outcome.error("无法读取强制访问控制状态（SELinux/AppArmor）", "cannot read the mandatory access-control state "
+                             "(SELinux/AppArmor)", "\n".join(seen))
+    zh, en = problem or ("未启用任何强制访问控制（无 SELinux、AppArmor）", "no mandatory access control at all (no SELinux, "
+                         "no AppArmor)")
+    return Outcome.failed(f"强制访问控制未生效：{zh}", f"mandatory access control not in force: {en}", "\n".join(seen))
+
+
+SESTATUS = named("sestatus")
+SEMANAGE_LOGIN = named("semanage_login")
+
+
+@evaluator("mlps.access.security_labels")
+def security_labels(facts, host, params):
+    what, seen, problem, unreadable = _mac_state(facts, params)
+    product = _declared(host, "mac_product")
+    if what != "selinux":
+        if what is None and product:
+            return Outcome.manual(f"清单声明使用安全加固产品 {product}，需人工证明其对重要主客体设置了安全标记",
+                                  f"the inventory declares the hardening product {product}: an attestation must show it "
+                                  "labels important subjects and objects", "\n".join(seen))
+        if what == "apparmor":
+            return Outcome.failed("AppArmor 按程序路径限制进程，不对主体和客体设置安全标记，本项最多部分符合",
+                                  "AppArmor confines programs by path and puts no security labels on subjects and objects: "
+                                  "the item is partly met at most", "\n".join(seen))
+        if unreadable and problem is None:
+            return Outcome.error("无法读取强制访问控制状态（SELinux/AppArmor）", "cannot read the mandatory access-control state",
+                                 "\n".join(seen))
+        return Outcome.failed("没有生效的基于安全标记的强制访问控制", "no label-based mandatory access control in force",
+                              "\n".join(seen))
+    st = facts.get(SESTATUS)
+    policy = ""
+    if st.ok:
+        for ln in st.stdout.splitlines():
+            k, _, v = ln.partition(":")
+            if k.strip().lower() == "loaded policy name":
+                policy = v.strip()[:40]
+        seen.append(f"sestatus: loaded policy {policy or '?'}")
+    else:
+        seen.append(f"sestatus: {st.error or st.stderr.strip()[:80] or st.rc}")
+    if policy and policy in [str(p) for p in params["label_policies"]]:
+        return Outcome.passed(f"SELinux 以 {policy} 策略强制执行，所有主体和客体带安全级别标记",
+                              f"SELinux enforces the {policy} policy: every subject and object carries a sensitivity label",
+                              "\n".join(seen))
+    sl = facts.get(SEMANAGE_LOGIN)
+    unconfined = []
+    if sl.ok:
+        rows = [ln.split() for ln in sl.stdout.splitlines() if ln.strip()]
+        rows = [r for r in rows if len(r) >= 2 and r[0] not in ("Login", "Name")]
+        unconfined = [f"{r[0]} -> {r[1]}" for r in rows if r[1] == "unconfined_u"]
+        seen.append("semanage login -l: " + "; ".join(f"{r[0]} -> {r[1]}" for r in rows[:10]))
+        if rows and not unconfined and params["confined_users_count"]:
+            return Outcome.passed(f"SELinux（{policy or '?'}）强制执行，且所有登录账户映射到受限 SELinux 用户，主体与客体均带标记",
+                                  f"SELinux ({policy or '?'}) enforces and every login maps to a confined SELinux user: "
+                                  "subjects and objects are labelled", "\n".join(seen))
+    elif sl.missing() and not sl.error:
+        # mapping logins to confined users needs semanage: without it they are the policy's defaults (unconfined_u)
+        seen.append("semanage: not installed (login mappings are the policy defaults, __default__ -> unconfined_u)")
+    else:
+        seen.append(f"semanage login -l: {sl.error or sl.stderr.strip()[:80] or sl.rc}")
+        return Outcome.error("无法读取 SELinux 登录映射（semanage login -l）", "cannot read the SELinux login mappings "
+                             "(semanage login -l)", "\n".join(seen))
+    return Outcome.failed(f"SELinux 使用 {policy or '默认'} 策略，登录用户{('（' + '、'.join(unconfined[:5]) + '）') if unconfined else ''}"
+                          "不受限制，只限定了部分服务进程，未对重要主体设置安全标记，本项最多部分符合",
+                          f"SELinux uses the {policy or 'default'} policy with unconfined logins"
+                          f"{(' (' + ', '.join(unconfined[:5]) + ')') if unconfined else ''}: it confines some services "
+                          "only and labels no important subject, so the item is partly met at most", "\n".join(seen))
 
 
 # ---------------------------------------------------------------------------------------------
