@@ -464,8 +464,8 @@ def security_labels(facts, host, params):
 
 
 # ---------------------------------------------------------------------------------------------
-# Manual items: no probe can prove them, so they always ask for an attestation; what the host does
-# show (who holds admin rights, which sudo rules exist) goes into the evidence for the reviewer.
+# What the host shows of who holds admin rights (admin-group members, sudo rules), as evidence for the
+# reviewer of the items an attestation answers.
 _ADMIN_GROUPS = ("root", "sudo", "wheel", "adm")
 
 
@@ -488,15 +488,132 @@ def _privilege_summary(facts) -> str:
     return "\n".join(out)
 
 
+AUTH_KEYS = named("authorized_key_owners")
+POLICY_FILES = named("policy_files")
+_KEY_OWNER = re.compile(r"^([A-Za-z0-9._-]+)@")
+
+
+def _key_owners(text: str) -> dict[str, set[str]]:
+    """{authorized_keys file: the people named by its keys' comments (user part of user@host)}; keys without a
+    comment name nobody (they cannot show sharing either way)."""
+    out: dict[str, set[str]] = {}
+    for ln in text.splitlines()[:2000]:
+        path, sep, comment = ln.partition(": ")
+        if not sep or not path.startswith("/"):
+            continue
+        m = _KEY_OWNER.match(comment.strip())
+        out.setdefault(path[:200], set())
+        if m:
+            out[path[:200]].add(m.group(1).lower()[:40])
+    return out
+
+
+@evaluator("mlps.access.shared_accounts")
+def shared_accounts(facts, host, params):
+    rows, shadow, bad = _accounts(facts)
+    if bad:
+        return bad
+    loginable = [r for r in rows if _login_shell(r.get("shell", ""))]
+    if not loginable:
+        return Outcome.passed("没有任何可登录账户", "no account can log in", "")
+    problems_zh, problems_en, ev = [], [], []
+    keys = facts.get(AUTH_KEYS)
+    if keys.ok or (keys.rc == 1 and not keys.error):
+        for path, people in sorted(_key_owners(keys.stdout).items()):
+            if len(people) >= int(params["max_key_owners"]) + 1:
+                problems_zh.append(f"{path} 中有 {len(people)} 个不同人员的密钥")
+                problems_en.append(f"{path} holds keys of {len(people)} different people")
+                ev.append(f"{path}: keys of {', '.join(sorted(people)[:8])}")
+    else:
+        ev.append(f"authorized_keys: not read ({keys.error or keys.stderr.strip()[:80] or keys.rc})")
+    generic = {str(n).lower() for n in params["shared_names"]}
+    for r in loginable:
+        if r["name"].lower() in generic and _password_state(r, shadow) in ("set", "empty"):
+            problems_zh.append(f"可登录的通用账户 {r['name']}")
+            problems_en.append(f"loginable generic account {r['name']}")
+            ev.append(f"{r['name']}: uid {r.get('uid', '?')}, shell {r.get('shell', '')[:40]}, "
+                      f"{_STATE[_password_state(r, shadow)][1]}")
+    if problems_zh:
+        return Outcome.failed("存在多人共用账户的迹象：" + "；".join(problems_zh[:5]),
+                              "signs of accounts shared by several people: " + "; ".join(problems_en[:5]), evidence_lines(ev))
+    names = [r["name"] for r in loginable]
+    return Outcome.manual(f"未见共用迹象；需以账户—责任人登记表证明这 {len(names)} 个可登录账户各属一人",
+                          f"no sign of sharing; an account-to-person register must show each of these {len(names)} "
+                          "loginable accounts belongs to one person", evidence_lines([", ".join(names[:40])] + ev))
+
+
+def _full_grant(line: str) -> bool:
+    """Whether a user specification grants every command (its command list contains ALL)."""
+    _, sep, rest = line.partition("=")
+    if not sep:
+        return False
+    body = re.sub(r"\([^)]*\)", " ", rest)
+    body = re.sub(r"\b[A-Z_]+:", " ", body)  # tags: NOPASSWD:, SETENV:, ...
+    return any(c.strip() == "ALL" for c in body.split(","))
+
+
+def _principals(line: str, groups: dict[str, list[str]]) -> list[str]:
+    who = line.split(None, 1)[0] if line.split() else ""
+    out = []
+    for w in who.split(","):
+        w = w.strip()
+        if w.startswith("%"):
+            out += [f"{m} (%{w[1:]})" for m in groups.get(w[1:], [])] or [w]
+        elif w:
+            out.append(w)
+    return out
+
+
 @evaluator("mlps.access.admin_separation")
 def admin_separation(facts, host):
-    return Outcome.manual("需人工核查并提供证明：系统、安全、审计管理员是否分离（下列为主机上的管理组成员与 sudo 规则）",
-                          "needs an attestation that system, security and audit administrators are separate "
-                          "(admin-group members and sudo rules on the host below)", _privilege_summary(facts))
+    text, bad = gathered(facts, SUDOERS)
+    if bad:
+        return bad
+    gres = facts.get(GROUP)
+    groups = ({r["name"]: [m for m in r["members"].split(",") if m] for r in
+               parsers.colon_table(gres.stdout, ("name", "password", "gid", "members"))} if gres.ok else {})
+    full, limited = [], []
+    for path, line in rule_lines(text):
+        (full if _full_grant(line) else limited).append((path, line))
+    full_who = sorted({p for _, ln in full for p in _principals(ln, groups) if p != "root"})
+    summary = _privilege_summary(facts)
+    if not limited:
+        who_zh = "、".join(full_who[:10]) or "仅 root"
+        who_en = ", ".join(full_who[:10]) or "root only"
+        return Outcome.failed(f"管理权限只有“全部权限”一种（{who_zh}），没有按系统、安全、审计职责分开授权的账户",
+                              f"administration is all-or-nothing ({who_en}): no account is granted a separate system, "
+                              "security or audit duty", summary)
+    return Outcome.manual("主机上有按命令限定的 sudo 授权；需人工证明系统、安全、审计管理员已分离（下列为管理组成员与 sudo 规则）",
+                          "the host has command-limited sudo grants; an attestation must show system, security and audit "
+                          "administrators are separate (admin-group members and sudo rules below)", summary)
+
+
+def _policy_files(text: str) -> list[tuple[str, str, str, str]]:
+    out = []
+    for ln in text.splitlines()[:3000]:
+        parts = ln.rsplit(None, 3)
+        if len(parts) == 4 and re.fullmatch(r"[0-7]{3,4}", parts[1]):
+            out.append((parts[0][:200], parts[1], parts[2][:40], parts[3][:40]))
+    return out
 
 
 @evaluator("mlps.access.access_policy")
 def access_policy(facts, host):
-    return Outcome.manual("需人工核查并提供证明：访问控制策略由授权主体制定和配置（下列为主机上当前的管理组与 sudo 规则）",
-                          "needs an attestation that an authorised administrator set the access-control policy "
-                          "(admin groups and sudo rules now in force below)", _privilege_summary(facts))
+    res = facts.get(POLICY_FILES)
+    if res.error:
+        return Outcome.error(f"无法读取访问控制策略文件的属性：{res.error}", f"cannot read the access-control policy files' "
+                             f"modes: {res.error}")
+    entries = _policy_files(res.stdout)
+    if not entries:
+        return Outcome.error("未读到任何访问控制策略文件的属性", "no mode of any access-control policy file was read",
+                             res.stdout[:200] or res.stderr[:200])
+    loose = [f"{n} {m} {u}:{g}" for n, m, u, g in entries if u != "root" or int(m, 8) & 0o022]
+    if loose:
+        return Outcome.failed(f"{len(loose)} 个访问控制策略文件或目录可被 root 以外的主体修改，策略不再只由授权主体配置",
+                              f"{len(loose)} access-control policy file(s) or directories can be changed by someone other "
+                              "than root, so the policy is no longer set by an authorised subject only",
+                              evidence_lines(loose, 15))
+    return Outcome.manual(f"{len(entries)} 个访问控制策略文件仅 root 可改；需人工证明策略由授权的安全管理员制定和审批（下列为当前管理组与 sudo 规则）",
+                          f"{len(entries)} access-control policy files are writable by root only; an attestation must "
+                          "show an authorised security administrator defined and approved the policy (admin groups and "
+                          "sudo rules now in force below)", _privilege_summary(facts))
