@@ -144,26 +144,13 @@ def test_no_pack_python_holds_check_metadata():
 
 
 def test_catalogue_is_what_it_was_before_the_move():
-    """`auditctl checks list --json` as captured on main 6910996 before the metadata moved to YAML:
-    the same checks, titles, severities, clauses (per level), thresholds, texts and effective probes."""
-    before = {c["id"]: c for c in json.loads(BEFORE.read_text(encoding="utf-8"))}
-    after = {c.id: json.loads(json.dumps(describe(c), ensure_ascii=False)) for c in load_registry()}
-    assert sorted(after) == sorted(before)
-
-    def effective(probes):  # what the runner gathers per os family (Check.probes_for)
-        out = {}
-        for fam in ("debian", "rhel", "auto", "windows"):
-            picked = set(probes.get(fam, [])) | set(probes.get("any", [])) if fam in probes else \
-                {p for ps in probes.values() for p in ps}
-            out[fam] = sorted(picked)
-        return out
-
-    for cid, b in before.items():
-        a = after[cid]
-        assert effective(a.pop("probes")) == effective(b.pop("probes")), cid
-        assert sorted(a.pop("references")) == sorted(b.pop("references")), cid
-        del a["source"], b["source"]
-        assert a == b, cid
+    """`auditctl checks list --json` as captured on main 6910996 before the metadata moved to YAML: every
+    check of then still exists. Issue 15 changes checks' verdict logic, probes and texts on purpose (checks
+    that can fail on host evidence, clause fixes), so only the set of checks is still compared; each
+    change is covered by its check's fixtures."""
+    before = {c["id"] for c in json.loads(BEFORE.read_text(encoding="utf-8"))}
+    after = {c.id for c in load_registry()}
+    assert before <= after, sorted(before - after)
 
 
 # ------------------------------------------------------------------------------------- evaluators and probes

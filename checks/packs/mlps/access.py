@@ -489,8 +489,21 @@ def _privilege_summary(facts) -> str:
 
 
 AUTH_KEYS = named("authorized_key_owners")
+ROOT_KEYS = named("root_authorized_keys")
 POLICY_FILES = named("policy_files")
 _KEY_OWNER = re.compile(r"^([A-Za-z0-9._-]+)@")
+
+
+def _root_key_comments(text: str) -> str:
+    """root's authorized_keys as 'path: comment' lines (the form of AUTH_KEYS), keys dropped."""
+    out = []
+    for ln in text.splitlines()[:500]:
+        f = ln.split()
+        if not f or f[0].startswith("#"):
+            continue
+        at = next((i for i, x in enumerate(f) if re.match(r"^(ssh-|ecdsa-|sk-)", x)), None)
+        out.append("/root/.ssh/authorized_keys: " + (" ".join(f[at + 2:]) if at is not None and len(f) > at + 2 else "-"))
+    return "\n".join(out)
 
 
 def _key_owners(text: str) -> dict[str, set[str]]:
@@ -517,15 +530,22 @@ def shared_accounts(facts, host, params):
     if not loginable:
         return Outcome.passed("没有任何可登录账户", "no account can log in", "")
     problems_zh, problems_en, ev = [], [], []
+    listing = []
+    root_keys = facts.get(ROOT_KEYS)
+    if root_keys.ok:
+        listing.append(_root_key_comments(root_keys.stdout))
+    elif not root_keys.missing():
+        ev.append(f"/root/.ssh/authorized_keys: not read ({root_keys.error or root_keys.stderr.strip()[:80] or root_keys.rc})")
     keys = facts.get(AUTH_KEYS)
-    if keys.ok or (keys.rc == 1 and not keys.error):
-        for path, people in sorted(_key_owners(keys.stdout).items()):
-            if len(people) >= int(params["max_key_owners"]) + 1:
-                problems_zh.append(f"{path} 中有 {len(people)} 个不同人员的密钥")
-                problems_en.append(f"{path} holds keys of {len(people)} different people")
-                ev.append(f"{path}: keys of {', '.join(sorted(people)[:8])}")
+    if keys.ok:
+        listing.append(keys.stdout)
     else:
-        ev.append(f"authorized_keys: not read ({keys.error or keys.stderr.strip()[:80] or keys.rc})")
+        ev.append(f"/home/*/.ssh/authorized_keys: not read ({keys.error or keys.stderr.strip()[:80] or keys.rc})")
+    for path, people in sorted(_key_owners("\n".join(listing)).items()):
+        if len(people) >= int(params["max_key_owners"]) + 1:
+            problems_zh.append(f"{path} 中有 {len(people)} 个不同人员的密钥")
+            problems_en.append(f"{path} holds keys of {len(people)} different people")
+            ev.append(f"{path}: keys of {', '.join(sorted(people)[:8])}")
     generic = {str(n).lower() for n in params["shared_names"]}
     for r in loginable:
         if r["name"].lower() in generic and _password_state(r, shadow) in ("set", "empty"):
