@@ -68,15 +68,20 @@ def login_paths(facts, params):
     usepam = kv.get("usepam", "yes") == "yes"
     kbd = kv.get("kbdinteractiveauthentication", kv.get("challengeresponseauthentication", "no")) == "yes"
     has_password = any(e["module"] in ("pam_unix.so", "pam_sss.so", "pam_ldap.so") and e not in token for e in pam_auth)
+    # a stack that checks no password and has no enforcing token (e.g. common-auth commented out for a
+    # nullok OTP module) guarantees no factor at all
+    hollow = bool(pam_auth) and not has_password and not token
     if not usepam:
         kbd_factors = {_PASSWORD}  # without PAM, keyboard-interactive is sshd's own password prompt
     elif token:
         kbd_factors = {_TOKEN, _PASSWORD} if has_password else {_TOKEN}
+    elif hollow:
+        kbd_factors = set()
     else:
         kbd_factors = {_PASSWORD}
     # With UsePAM, sshd's "password" method also runs the PAM auth stack, answering every prompt with the
     # password: an enforcing token module there cannot be passed with the password alone.
-    pw_factors = kbd_factors if usepam and token else {_PASSWORD}
+    pw_factors = kbd_factors if usepam and (token or hollow) else {_PASSWORD}
     factor = {"publickey": {_KEY}, "gssapi-with-mic": {_KEY}, "hostbased": {_KEY}, "password": pw_factors,
               "keyboard-interactive": kbd_factors}
     methods = kv.get("authenticationmethods", "any").strip() or "any"
