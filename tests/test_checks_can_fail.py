@@ -93,3 +93,40 @@ OFFSITE = ("backup.offsite_copy", "backup.realtime_replication")
 def test_partly_met_at_most_where_the_reference_says_so(case_key, checks, clause, want):
     verdict, statuses = _item(case_key, checks, clause)
     assert verdict == want, (case_key, dict(zip(checks, statuses)))
+
+
+def test_manual_only_is_refused_on_a_check_that_gathers_or_asks_nothing(tmp_path):
+    import textwrap
+
+    from audits.model.errors import InputError
+    from checks.yaml_checks import load_pack_file
+
+    p = tmp_path / "pack.yaml"
+    p.write_text(textwrap.dedent("""\
+        checks:
+          - id: local.ok
+            title: ok
+            severity: low
+            refs: ["GB/T 22239-2019 8.1.4.10 a"]
+            manual: {zh: 证明, en: attest}
+            manual_only: {zh: 主机上没有, en: no host holds it}
+          - id: local.gathers
+            title: g
+            severity: low
+            refs: ["GB/T 22239-2019 8.1.4.10 a"]
+            probe: file:/etc/x
+            manual: {zh: 证明, en: attest}
+            manual_only: {zh: 主机上没有, en: no host holds it}
+          - id: local.asks_nothing
+            title: n
+            severity: low
+            refs: ["GB/T 22239-2019 8.1.4.10 a"]
+            manual_only: only one language
+        """), encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        load_pack_file(p)
+    text = str(e.value)
+    assert f"{p}:14: checks[1].manual_only: a manual-only item gathers nothing" in text
+    assert f"{p}:19: checks[2].manual_only: must be {{zh: ..., en: ...}}" in text
+    assert f"{p}:19: checks[2].manual_only: needs 'manual'" in text
+    assert "checks[0]" not in text
