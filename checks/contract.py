@@ -152,6 +152,7 @@ class Check:
     params: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
     attest: Text | None = None  # for manual items: what a person must attest (answered by an attestation)
+    manual_only: Text | None = None  # why no host can hold the evidence (an always-manual item); else it can fail
     # probes that depend on the host's declarations (a backup path, a standby address): host -> probes
     host_probes: Callable[[Any], Any] | None = None
     # judged only with the host reached, even without a probe of its own (e.g. from its declarations);

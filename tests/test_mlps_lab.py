@@ -10,6 +10,7 @@ import json
 import pytest
 
 import auditctl
+from checks.registry import load_registry
 
 pytestmark = pytest.mark.lab
 
@@ -48,9 +49,13 @@ def test_each_planted_problem_is_found_by_its_check(campus_lab, mlps_run, proble
         r = mlps_run[h.id][check_id]
         assert r["status"] == "fail", (problem, r["message"], r["evidence"])
         assert r["evidence"]
+    # on a compliant host the check finds nothing; an item a register answers (shared accounts) then
+    # awaits its attestation (manual), never a failure
+    attested = load_registry().by_id[check_id].attest is not None
     for h in campus_lab.by_kind("compliant"):
         r = mlps_run[h.id][check_id]
-        assert r["status"] == "pass", (h.id, problem, r["message"], r["evidence"])
+        assert r["status"] == "pass" or (attested and r["status"] == "manual"), (h.id, problem, r["message"],
+                                                                                  r["evidence"])
 
 
 def test_misconfigured_hosts_differ_from_compliant_ones_by_exactly_the_planted_problems(campus_lab, mlps_run):

@@ -447,6 +447,12 @@ def hids_agent(facts, host, params):
     if names:
         return Outcome.passed(f"入侵检测代理正在运行：{', '.join(names)}", f"intrusion-detection agent running: {', '.join(names)}",
                               "\n".join(f"process {n[:15]}" for n in names))
-    return Outcome.manual("未发现主机入侵检测代理进程；需人工核查网络入侵检测覆盖及告警途径并提供证明",
-                          "no host intrusion-detection agent process found; network IDS coverage and the alarm path must be "
-                          "attested", "none of: " + ", ".join(params["hids_processes"]))
+    ev = "none of: " + ", ".join(params["hids_processes"])
+    nids = (getattr(host, "facts", None) or {}).get("network_ids") if isinstance(getattr(host, "facts", None), dict) else None
+    if nids:
+        return Outcome.manual(f"未发现主机入侵检测代理进程；清单声明该主机由网络入侵检测 {str(nids)[:100]} 覆盖，需人工证明其覆盖范围和告警途径",
+                              "no host intrusion-detection agent process found; the inventory declares the host covered by "
+                              f"the network IDS {str(nids)[:100]}, whose coverage and alarm path need an attestation", ev)
+    return Outcome.failed("未发现任何已知的主机入侵检测代理进程，且清单未声明网络入侵检测覆盖（facts: network_ids）",
+                          "no known host intrusion-detection agent process runs and the inventory declares no network IDS "
+                          "covering the host (facts: network_ids)", ev)
