@@ -94,7 +94,7 @@ def test_scores_judge_the_stock_and_planted_hosts_as_an_assessor_would(campus_la
     # the lab hosts share this machine's packages (no PAM lockout, auditd, AV, …): both kinds fail those alike, so
     # the gap is exactly what the planted problems cost — every item they touch is lower on the planted host
     c_items, m_items = host_items(compliant[0]), host_items(planted[0])
-    touched = {"8.1.4.1 a", "8.1.4.2 b", "8.1.4.2 d"}
+    touched = {"8.1.4.1 a", "8.1.4.2 b", "8.1.4.2 c", "8.1.4.2 d"}   # c: the planted guest account (shared_accounts)
     assert {k for k in c_items if c_items[k].verdict != m_items[k].verdict} == touched
     assert all(m_items[k].score < c_items[k].score for k in touched)
     weights = sum(i.weight for i in c_items.values() if i.score is not None)
