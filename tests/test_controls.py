@@ -145,10 +145,11 @@ def test_no_pack_python_holds_check_metadata():
 
 def test_catalogue_is_what_it_was_before_the_move():
     """`auditctl checks list --json` as captured on main 6910996 before the metadata moved to YAML:
-    the same checks, titles, severities, clauses (per level), thresholds, texts and effective probes."""
+    the same checks, titles, severities, clauses (per level), thresholds, texts and effective probes.
+    Checks added since (e.g. mlps.auth.weak_passwords) are not in the capture and not compared."""
     before = {c["id"]: c for c in json.loads(BEFORE.read_text(encoding="utf-8"))}
     after = {c.id: json.loads(json.dumps(describe(c), ensure_ascii=False)) for c in load_registry()}
-    assert sorted(after) == sorted(before)
+    assert set(before) <= set(after), sorted(set(before) - set(after))
 
     def effective(probes):  # what the runner gathers per os family (Check.probes_for)
         out = {}
