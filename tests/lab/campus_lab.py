@@ -96,7 +96,8 @@ PROFILES: dict[str, dict] = {
             # is a default account name with a login shell
             f"passwd: extra UID-0 account '{EXTRA_UID0_USER}'": ("mlps.auth.uid0_only_root", "mlps.auth.duplicate_ids"),
             f"shadow: account '{EMPTY_PASSWORD_USER}' has an empty password": ("mlps.auth.empty_passwords",
-                                                                               "mlps.access.vendor_accounts"),
+                                                                               "mlps.access.vendor_accounts",
+                                                                               "mlps.auth.weak_passwords"),
         },
     },
 }

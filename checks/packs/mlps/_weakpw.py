@@ -34,6 +34,7 @@ RULES = {  # probe token -> (zh, en) of the rule that matched
 }
 NAME = re.compile(r"^[A-Za-z0-9._@$-][A-Za-z0-9._@$ -]{0,63}$")
 MAX_ACCOUNTS = 5000
+USER_VARIANTS = 16  # the programs' user_variants: name, Name, reversed, +123, +@123, Name@123, ...
 MARK = ": weak-password-probe v1"  # the probe's first words (a no-op): how recorded facts name it
 
 
@@ -73,25 +74,27 @@ def inventory_candidates(host, year: int | None = None) -> list[str]:
     """Passwords a school tends to derive from its own names: the school, district, system and host ids
     (ASCII ones) plain, without separators and capitalised, each with common digit suffixes. Bounded."""
     year = year or dt.date.today().year
-    raw = [getattr(host, "school", ""), getattr(host, "id", ""), getattr(host, "district", ""),
-           getattr(host, "name", ""), getattr(host, "school_name", "")]
-    raw += [s.get("id", "") for s in getattr(host, "system_info", []) or []]
-    raw += list(getattr(host, "systems", []) or [])
-    bases: list[str] = []
-    for r in raw:
-        w = _ascii_word(str(r or "").lower())
-        if not w or len(w) < 3:
-            continue
-        for b in (w, re.sub(r"[-_.]", "", w), w.split("-")[0]):
-            if len(b) >= 3 and b not in bases:
-                bases.append(b)
+    def bases(values) -> list[str]:
+        out: list[str] = []
+        for r in values:
+            w = _ascii_word(str(r or "").lower())
+            for b in (w, re.sub(r"[-_.]", "", w)) if w else ():
+                if len(b) >= 3 and b not in out:
+                    out.append(b)
+        return out
+
+    school = bases([getattr(host, "school", ""), getattr(host, "school_name", "")])
+    rest = bases([s.get("id", "") for s in getattr(host, "system_info", []) or []]
+                 + list(getattr(host, "systems", []) or [])
+                 + [getattr(host, "district", ""), getattr(host, "id", ""), getattr(host, "name", "")])
     suffixes = ["", "123", "@123", str(year), "@" + str(year), "1234", "123456", str(year - 1), "888", "!@#"]
     out: list[str] = []
-    for suf in suffixes:
-        for b in bases:
-            for w in (b + suf, b[:1].upper() + b[1:] + suf):
-                if w not in out:
-                    out.append(w)
+    for group in (school, [b for b in rest if b not in school]):  # the school's own names first
+        for suf in suffixes:
+            for b in group:
+                for w in (b + suf, b[:1].upper() + b[1:] + suf):
+                    if w not in out:
+                        out.append(w)
     return out[:MAX_INVENTORY]
 
 
@@ -102,18 +105,23 @@ def settings(params) -> tuple[float, int, str]:
     except (TypeError, ValueError):
         budget = 2.0
     try:
-        cap = min(max(int(params.get("max_guesses", 100)), 1), MAX_COMMON + 200)
+        cap = min(max(int(params.get("max_guesses", 40)), 1), MAX_COMMON + MAX_INVENTORY + USER_VARIANTS + 1)
     except (TypeError, ValueError):
-        cap = 100
+        cap = 40
     engine = params.get("engine", "auto")
     return budget, cap, engine if engine in ENGINES else "auto"
 
 
 def header(host, params) -> str:
+    """The program's input line: budget, cap, then every candidate in the order tried (after the empty
+    password): ``u K`` is variant K of the account's own name (computed on the host), ``c TAG WORD`` a word."""
     budget, cap, _ = settings(params)
-    lines = [f"budget\t{budget:.3f}", f"cap\t{cap}"]
-    lines += [f"c\tcommon\t{w}" for w in common_passwords()]
-    lines += [f"c\tinventory\t{w}" for w in inventory_candidates(host)]
+    common, inv = list(common_passwords()), inventory_candidates(host)
+    user = lambda ks: [f"u\t{k}" for k in ks]  # noqa: E731
+    word = lambda tag, ws: [f"c\t{tag}\t{w}" for w in ws]  # noqa: E731
+    order = (user(range(6)) + word("common", common[:20]) + word("inventory", inv[:12]) + user(range(6, USER_VARIANTS))
+             + word("common", common[20:60]) + word("inventory", inv[12:]) + word("common", common[60:]))
+    lines = [f"budget\t{budget:.3f}", f"cap\t{cap}"] + order
     return base64.b64encode("\n".join(lines).encode()).decode()
 
 

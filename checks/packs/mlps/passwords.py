@@ -60,10 +60,11 @@ def weak_passwords(facts, host, params):
                 for n, w in rep["untested"]]
     if weak:
         zh = "；".join(f"{n}（{_weakpw.RULES[r][0]}）" for n, r in weak)
-        out = Outcome.failed(f"存在弱口令/空口令账户：{zh}",
+        return Outcome.failed(f"存在弱口令/空口令账户：{zh}",
                              "weak or empty passwords: " + ", ".join(f"{n} ({_weakpw.RULES[r][1]})" for n, r in weak),
-                             evidence_lines(lines + untested + ([_cost(rep)] if _cost(rep) else []), cap=40))
-        return out
+                             evidence_lines(lines + untested + [f"{a}: {k} candidates tested, none matched"
+                                                                for a, k in rep["clean"]]
+                                            + ([_cost(rep)] if _cost(rep) else []), cap=60))
     if untested:
         return Outcome.error(f"{len(untested)} 个账户未在 CPU 预算内测完，不能判为通过（可提高 cpu_budget_s）",
                              f"{len(untested)} account(s) not fully tested within the CPU budget, so not a pass "

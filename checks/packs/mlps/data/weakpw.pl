@@ -17,6 +17,7 @@ for my $l (split /\n/, decode_base64($hdr)) {
   if ($k eq 'budget') { $budget = $tag + 0; }
   elsif ($k eq 'cap') { $cap = int($tag); }
   elsif ($k eq 'c' && defined $v && ($tag eq 'common' || $tag eq 'inventory') && @cands < 5000) { push @cands, [$tag, $v]; }
+  elsif ($k eq 'u' && defined $tag && $tag =~ /^\d{1,2}$/ && @cands < 5000) { push @cands, ['u', $tag + 0]; }
 }
 print "engine perl\n";
 my (%pw, @order, $noshadow, $lines);
@@ -54,9 +55,8 @@ sub scheme {
 my @y = localtime(time); my $year = $y[5] + 1900;
 sub user_variants {
   my $u = shift;
-  my @v = ($u, ucfirst($u), scalar reverse($u), $u . '123', $u . '@123', ucfirst($u) . '@123', $u . '1234',
-           $u . '1', $u . $year, $u . ($year - 1), $u . '@' . $year, ucfirst($u) . $year, uc($u), $u . $u, $u . '12345', $u . '123456');
-  my %s; return grep { !$s{$_}++ } @v;
+  return ($u, ucfirst($u), scalar reverse($u), $u . '123', $u . '@123', ucfirst($u) . '@123', $u . '1234',
+          $u . '1', $u . $year, $u . ($year - 1), $u . '@' . $year, ucfirst($u) . $year, uc($u), $u . $u, $u . '12345', $u . '123456');
 }
 my (%members, @groups, %cost, %ncost, $guesses, $stopped);
 for my $n (@order) {
@@ -67,15 +67,13 @@ for my $n (@order) {
   push @{$members{$h}}, $n;
 }
 my (%list, %pos, %done, %hit, %bad, %sch);
-my @common = grep { $_->[0] eq 'common' } @cands;
-my @inv = grep { $_->[0] eq 'inventory' } @cands;
 for my $h (@groups) {
-  my @l;
-  push @l, map { ['username', $_] } user_variants($_) for @{$members{$h}};
-  push @l, @common[0 .. ($#common < 19 ? $#common : 19)];
-  push @l, @inv;
-  push @l, @common[20 .. $#common] if @common > 20;
-  unshift @l, ['empty', ''];
+  my @l = (['empty', '']);
+  my @uv = map { [user_variants($_)] } @{$members{$h}};
+  for my $c (@cands) {
+    if ($c->[0] eq 'u') { for my $v (@uv) { push @l, ['username', $v->[$c->[1]]] if defined $v->[$c->[1]]; } }
+    else { push @l, $c; }
+  }
   my %s; @l = grep { !$s{$_->[1]}++ } @l;
   $#l = $cap - 1 if @l > $cap;
   $list{$h} = \@l; $pos{$h} = 0; $sch{$h} = scheme($h);

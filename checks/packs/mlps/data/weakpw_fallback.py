@@ -41,6 +41,8 @@ def main():
             cap = int(parts[1])
         elif parts[0] == "c" and len(parts) == 3 and parts[1] in ("common", "inventory") and len(cands) < 5000:
             cands.append((parts[1], parts[2]))
+        elif parts[0] == "u" and len(parts) == 2 and re.fullmatch(r"\d{1,2}", parts[1]) and len(cands) < 5000:
+            cands.append(("u", int(parts[1])))
     print("engine python3", flush=True)
     pw, order, noshadow = {}, [], False
     for i, raw in enumerate(inp):
@@ -89,10 +91,9 @@ def main():
     year = time.localtime().tm_year
 
     def user_variants(u):
-        v = [u, u[:1].upper() + u[1:], u[::-1], u + "123", u + "@123", u[:1].upper() + u[1:] + "@123", u + "1234",
-             u + "1", u + str(year), u + str(year - 1), u + "@" + str(year), u[:1].upper() + u[1:] + str(year), u.upper(),
-             u + u, u + "12345", u + "123456"]
-        return list(dict.fromkeys(v))
+        return [u, u[:1].upper() + u[1:], u[::-1], u + "123", u + "@123", u[:1].upper() + u[1:] + "@123", u + "1234",
+                u + "1", u + str(year), u + str(year - 1), u + "@" + str(year), u[:1].upper() + u[1:] + str(year),
+                u.upper(), u + u, u + "12345", u + "123456"]
     members, groups = {}, []
     for n in order:
         h = pw[n]
@@ -106,14 +107,15 @@ def main():
             members[h] = []
             groups.append(h)
         members[h].append(n)
-    common = [c for c in cands if c[0] == "common"]
-    inv = [c for c in cands if c[0] == "inventory"]
     lists, pos, done, hit, bad, sch = {}, {}, set(), {}, set(), {}
     for h in groups:
         lst = [("empty", "")]
-        for n in members[h]:
-            lst += [("username", v) for v in user_variants(n)]
-        lst += common[:20] + inv + common[20:]
+        uv = [user_variants(n) for n in members[h]]
+        for c in cands:
+            if c[0] == "u":
+                lst += [("username", v[c[1]]) for v in uv if c[1] < len(v)]
+            else:
+                lst.append(c)
         seen, out = set(), []
         for c in lst:
             if c[1] not in seen:

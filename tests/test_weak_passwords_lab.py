@@ -1,0 +1,197 @@
+"""Weak passwords (issue #16) against the campus lab's real sshd hosts, each with its own /etc/shadow.
+
+Three hosts get the same kinds of accounts, hashed with this machine's libcrypt in a different scheme
+each (yescrypt, sha512crypt, md5crypt): an empty password, a common one (shared by two accounts), the
+user name, one derived from the school id, and a strong random one (the canary, also copied to a
+second account: an identical hash). A fourth host gets 50 yescrypt accounts with strong passwords:
+the 2 s budget must hold and every account left untested must be an error, never a pass.
+
+The whole run goes through the real SSH transport and every output: the canary, the weak passwords
+and the planted hashes must not appear in any artefact (JSON, HTML, CSV, JUnit, store bytes, debug
+log, bundle) nor in the bytes the transport received from the hosts.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import auditctl
+from audits.run import platforms
+
+pytestmark = pytest.mark.lab
+ROOT = Path(__file__).resolve().parents[1]
+WEAK, SHARED = "mlps.auth.weak_passwords", "mlps.auth.shared_passwords"
+SCHEMES = {"lab-compliant-01": b"$y$", "lab-compliant-02": b"$6$", "lab-compliant-03": b"$1$"}
+BIG = "lab-misconf-01"
+CANARY = "Cnry" + secrets.token_urlsafe(12)  # strong, random per session: in no list, derivable from nothing
+PASSWORDS = {  # account -> (password, the rule the probe must report, or None: not weak)
+    "wp_empty": ("", "empty"),
+    "wp_common": ("Admin@123", "common list"),
+    "wp_common2": ("Admin@123", "common list"),
+    "wp_same": ("wp_same", "same as user name"),
+    "wp_derived": ("labschool@123", "inventory-derived"),
+    "wp_strong": (CANARY, None),
+}
+
+_lib = ctypes.CDLL("libcrypt.so.1")
+_lib.crypt.restype = ctypes.c_char_p
+_lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+_lib.crypt_gensalt.restype = ctypes.c_char_p
+_lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
+
+
+def crypt(password: str, prefix: bytes) -> str:
+    """A real hash from this machine's libcrypt (the lab hosts share it)."""
+    return _lib.crypt(password.encode(), _lib.crypt_gensalt(prefix, 0, None, 0)).decode()
+
+
+def _add_accounts(lab, host_id: str, entries: list[tuple[str, str]]):
+    """Append accounts (name, field 2) to the host's own passwd and shadow, in place."""
+    etc = lab.host(host_id).etc
+    passwd, shadow = (etc / "passwd").read_text(), (etc / "shadow").read_text()
+    uid = 3000
+    for name, field2 in entries:
+        passwd += f"{name}:x:{uid}:{uid}::/nonexistent:/usr/sbin/nologin\n"
+        shadow += f"{name}:{field2}:20000:0:99999:7:::\n"
+        uid += 1
+    lab.write_etc_file(host_id, "passwd", passwd)
+    lab.write_etc_file(host_id, "shadow", shadow)
+
+
+@pytest.fixture(scope="module")
+def weak_run(campus_lab, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("weakpw")
+    planted_hashes = []
+    for host_id, prefix in SCHEMES.items():
+        entries = [(n, crypt(pw, prefix) if pw else "") for n, (pw, _) in PASSWORDS.items()]
+        strong = dict(entries)["wp_strong"]
+        entries.append(("wp_twin", strong))  # an identical hash: the same salt and password
+        planted_hashes += [h for _, h in entries if h]
+        _add_accounts(campus_lab, host_id, entries)
+    big = [(f"wp_bulk{i:02d}", crypt(CANARY + str(i), b"$y$")) for i in range(50)]
+    planted_hashes += [h for _, h in big]
+    _add_accounts(campus_lab, BIG, big)
+
+    inv = campus_lab.write_inventory(tmp / "lab.yaml")
+    plan = tmp / "plan.yaml"
+    # the yescrypt host needs up to 6 x 40 x 16 ms; the 50-account host keeps the default 2 s budget
+    plan.write_text(yaml.safe_dump({"name": "weakpw", "inventory": str(inv), "packs": ["mlps"],
+                                    "params": {"mlps": {"cpu_budget_s": 8}}}))
+    received: list[bytes] = []
+    real_parse = platforms.parse_output
+
+    def capture(raw, *a, **kw):  # the bytes the transport received, exactly as the parser gets them
+        received.append(bytes(raw))
+        facts = real_parse(raw, *a, **kw)
+        received.append("".join(r.stdout + r.stderr for r in facts.results.values()).encode())  # base64 undone
+        return facts
+
+    platforms.parse_output = capture
+    try:
+        args = ["--debug", "--log-file", str(tmp / "debug.log"), "run", "-q", "--plan", str(plan),
+                "--limit", ",".join(SCHEMES), "--db", str(tmp / "r.db"), "--json", str(tmp / "run.json"),
+                "--out", str(tmp / "html"), "--format", f"csv:{tmp / 'run.csv'}", "--format", f"junit:{tmp / 'run.xml'}",
+                "--known-hosts", str(campus_lab.known_hosts)]
+        rc = auditctl.main(args)
+        rc_big = auditctl.main(["run", "-q", "-i", str(inv), "--limit", BIG, "--packs", "mlps", "--db", str(tmp / "big.db"),
+                                "--json", str(tmp / "big.json"), "--out", str(tmp / "html-big"),
+                                "--known-hosts", str(campus_lab.known_hosts)])
+    finally:
+        platforms.parse_output = real_parse
+    run_id = json.loads((tmp / "run.json").read_text())["run"]["id"]
+    env = {"XDG_CONFIG_HOME": str(tmp / "config"), "PATH": "/usr/bin:/bin"}
+    base = [sys.executable, str(ROOT / "auditctl.py")]
+    subprocess.run(base + ["keys", "init", "--school", "lab-school"], capture_output=True, cwd=tmp, env=env,
+                   timeout=60, check=True)
+    subprocess.run(base + ["bundle", "--run", run_id, "--db", str(tmp / "r.db"), "-o", str(tmp / "run.bundle.json")],
+                   capture_output=True, cwd=tmp, env=env, timeout=60, check=True)
+    doc = json.loads((tmp / "run.json").read_text())
+    big_doc = json.loads((tmp / "big.json").read_text())
+    results = {h["id"]: {r["check_id"]: r for r in h["results"]} for h in doc["hosts"] + big_doc["hosts"]}
+    return {"tmp": tmp, "rc": (rc, rc_big), "results": results, "received": received, "hashes": planted_hashes,
+            "hosts": {h["id"]: h for h in doc["hosts"] + big_doc["hosts"]}}
+
+
+def _evidence(r) -> dict[str, str]:
+    return {line.split(": ", 1)[0]: line.split(": ", 1)[1] for line in r["evidence"].splitlines() if ": " in line}
+
+
+@pytest.mark.parametrize("host_id", sorted(SCHEMES))
+def test_each_account_is_judged_right_on_every_scheme(weak_run, host_id):
+    h = weak_run["hosts"][host_id]
+    assert h["status"] == "audited", h
+    r = weak_run["results"][host_id][WEAK]
+    assert r["status"] == "fail" and r["severity"] == "high", r
+    assert "8.1.4.1 a" in " ".join(r["refs"])
+    ev = _evidence(r)
+    for name, (_, rule) in PASSWORDS.items():
+        if rule:
+            assert ev.get(name) == rule, (host_id, name, r["evidence"])
+    # the strong password was tried against the whole list (not skipped) and is not weak
+    assert re.fullmatch(r"40 candidates tested, none matched", ev.get("wp_strong", "")), r["evidence"]
+    assert ev.get("wp_twin", "").endswith("none matched")
+    assert "not fully tested" not in r["evidence"]
+    m = re.search(r"host CPU ([\d.]+) s of ([\d.]+) s budget", r["evidence"])
+    assert m and float(m.group(1)) <= float(m.group(2)) + 0.05
+
+
+@pytest.mark.parametrize("host_id", sorted(SCHEMES))
+def test_shared_passwords_are_reported_by_account_names(weak_run, host_id):
+    r = weak_run["results"][host_id][SHARED]
+    assert r["status"] == "fail", r
+    lines = r["evidence"].splitlines()
+    assert "wp_common, wp_common2: the same common/derived password matched" in lines, lines
+    assert "wp_strong, wp_twin: identical hash (same salt and hash)" in lines, lines
+    assert not any("wp_same" in ln or "wp_derived" in ln for ln in lines)
+
+
+def test_the_budget_holds_with_50_password_accounts(weak_run):
+    r = weak_run["results"][BIG][WEAK]
+    assert r["status"] == "error", r  # untested accounts are never a pass
+    assert "not fully tested" in r["message"]["en"]
+    m = re.search(r"host CPU ([\d.]+) s of ([\d.]+) s budget, (\d+) guesses", r["evidence"])
+    assert m, r["evidence"]
+    cpu, budget, guesses = float(m.group(1)), float(m.group(2)), int(m.group(3))
+    assert budget == 2.0 and cpu <= budget + 0.05, r["evidence"]
+    assert 50 <= guesses < 50 * 40  # every account got its first guesses (round robin), none all 40
+    assert weak_run["results"][BIG][SHARED]["status"] == "pass"
+
+
+def test_hosts_without_planted_accounts_are_untouched_by_it(weak_run, campus_lab):
+    # the misconfigured hosts keep their guest account with an empty password: found, by name and rule only
+    for h in campus_lab.by_kind("misconfigured"):
+        if h.id == BIG:
+            continue
+        assert h.id not in weak_run["results"]  # not in this run's --limit
+
+
+def _artefacts(tmp: Path) -> dict[str, bytes]:
+    skip = {"lab.yaml", "plan.yaml"}
+    out = {str(p.relative_to(tmp)): p.read_bytes() for p in tmp.rglob("*")
+           if p.is_file() and p.name not in skip and "config" not in p.relative_to(tmp).parts}
+    for required in ("r.db", "run.json", "run.csv", "run.xml", "debug.log", "run.bundle.json", "big.json", "big.db"):
+        assert required in out, required
+    assert any(k.endswith("index.html") or k.endswith(".html") for k in out)
+    return out
+
+
+def test_no_artefact_and_no_received_byte_carries_a_password_or_hash(weak_run):
+    arts = _artefacts(weak_run["tmp"])
+    arts.update({f"received[{i}]": b for i, b in enumerate(weak_run["received"])})
+    assert len(weak_run["received"]) >= 4
+    secret = {"canary": CANARY, "derived": "labschool@123"}
+    secret.update({f"hash{i}": h for i, h in enumerate(weak_run["hashes"])})
+    # the salt of each hash is secret too ($id$[params$]salt$)
+    secret.update({f"salt{i}": h.rsplit("$", 1)[0] for i, h in enumerate(weak_run["hashes"])})
+    found = [(name, where) for where, data in arts.items() for name, s in secret.items() if s.encode() in data]
+    assert found == []
+    # the run did report on those accounts: the test would be vacuous otherwise
+    assert b"wp_derived" in arts["run.json"] and b"inventory-derived" in arts["run.json"]
