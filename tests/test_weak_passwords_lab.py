@@ -53,10 +53,13 @@ def crypt(password: str, prefix: bytes) -> str:
     return _lib.crypt(password.encode(), _lib.crypt_gensalt(prefix, 0, None, 0)).decode()
 
 
-def _add_accounts(lab, host_id: str, entries: list[tuple[str, str]]):
-    """Append accounts (name, field 2) to the host's own passwd and shadow, in place."""
+def _add_accounts(lab, host_id: str, entries: list[tuple[str, str]], lock_others: bool = False):
+    """Append accounts (name, field 2) to the host's own passwd and shadow, in place; lock_others
+    locks the accounts already there (the misconfigured host's guest has an empty password)."""
     etc = lab.host(host_id).etc
     passwd, shadow = (etc / "passwd").read_text(), (etc / "shadow").read_text()
+    if lock_others:
+        shadow = "".join(re.sub(r"^([^:]*):(?![!*])", r"\1:!", ln) for ln in shadow.splitlines(True))
     uid = 3000
     for name, field2 in entries:
         passwd += f"{name}:x:{uid}:{uid}::/nonexistent:/usr/sbin/nologin\n"
@@ -78,7 +81,7 @@ def weak_run(campus_lab, tmp_path_factory):
         _add_accounts(campus_lab, host_id, entries)
     big = [(f"wp_bulk{i:02d}", crypt(CANARY + str(i), b"$y$")) for i in range(50)]
     planted_hashes += [h for _, h in big]
-    _add_accounts(campus_lab, BIG, big)
+    _add_accounts(campus_lab, BIG, big, lock_others=True)
 
     inv = campus_lab.write_inventory(tmp / "lab.yaml")
     plan = tmp / "plan.yaml"
@@ -130,7 +133,7 @@ def test_each_account_is_judged_right_on_every_scheme(weak_run, host_id):
     assert h["status"] == "audited", h
     r = weak_run["results"][host_id][WEAK]
     assert r["status"] == "fail" and r["severity"] == "high", r
-    assert "8.1.4.1 a" in " ".join(r["refs"])
+    assert r["references"] == ["GB/T 22239-2019 8.1.4.1 a"]
     ev = _evidence(r)
     for name, (_, rule) in PASSWORDS.items():
         if rule:
@@ -157,6 +160,8 @@ def test_the_budget_holds_with_50_password_accounts(weak_run):
     r = weak_run["results"][BIG][WEAK]
     assert r["status"] == "error", r  # untested accounts are never a pass
     assert "not fully tested" in r["message"]["en"]
+    line = next(ln for ln in r["evidence"].splitlines() if ln.startswith("not fully tested, CPU budget reached"))
+    assert line.split(": ", 1)[1].split(", ") == [f"wp_bulk{i:02d}" for i in range(50)], line
     m = re.search(r"host CPU ([\d.]+) s of ([\d.]+) s budget, (\d+) guesses", r["evidence"])
     assert m, r["evidence"]
     cpu, budget, guesses = float(m.group(1)), float(m.group(2)), int(m.group(3))

@@ -40,6 +40,22 @@ def _report(facts, host, params):
     return rep, None
 
 
+def _untested(rep) -> list[str]:
+    """One line per reason, naming the accounts (a host may have hundreds)."""
+    budget = [(n, w) for n, w in rep["untested"] if w != "scheme"]
+    scheme = [n for n, w in rep["untested"] if w == "scheme"]
+    out = []
+    if budget:
+        made = sorted({int(w.split("/")[0]) for _, w in budget})
+        of = max(int(w.split("/")[1]) for _, w in budget)
+        span = f"{made[0]}" if len(made) == 1 else f"{made[0]}-{made[-1]}"
+        out.append(f"not fully tested, CPU budget reached after {span} of {of} guesses each: "
+                   + ", ".join(n for n, _ in budget))
+    if scheme:
+        out.append("not tested, hash scheme not supported by the host's crypt: " + ", ".join(scheme))
+    return out
+
+
 def _cost(rep) -> str:
     if rep["cpu"] is None:
         return ""
@@ -54,21 +70,19 @@ def weak_passwords(facts, host, params):
         return bad
     weak = rep["weak"]
     lines = [f"{n}: {_weakpw.RULES[r][1]}" for n, r in weak]
-    untested = [f"{n}: not fully tested ("
-                + ("hash scheme not supported by the host's crypt" if w == "scheme" else
-                   f"CPU budget reached after {w.split('/')[0]} of {w.split('/')[1]} guesses") + ")"
-                for n, w in rep["untested"]]
+    untested = _untested(rep)
     if weak:
         zh = "；".join(f"{n}（{_weakpw.RULES[r][0]}）" for n, r in weak)
         return Outcome.failed(f"存在弱口令/空口令账户：{zh}",
                              "weak or empty passwords: " + ", ".join(f"{n} ({_weakpw.RULES[r][1]})" for n, r in weak),
-                             evidence_lines(lines + untested + [f"{a}: {k} candidates tested, none matched"
-                                                                for a, k in rep["clean"]]
-                                            + ([_cost(rep)] if _cost(rep) else []), cap=60))
+                             evidence_lines([x for x in [_cost(rep)] if x] + lines + untested
+                                            + [f"{a}: {k} candidates tested, none matched" for a, k in rep["clean"]],
+                                            cap=60))
     if untested:
-        return Outcome.error(f"{len(untested)} 个账户未在 CPU 预算内测完，不能判为通过（可提高 cpu_budget_s）",
-                             f"{len(untested)} account(s) not fully tested within the CPU budget, so not a pass "
-                             "(raise cpu_budget_s)", evidence_lines(untested + [_cost(rep)], cap=40))
+        n = len(rep["untested"])
+        return Outcome.error(f"{n} 个账户未测完（CPU 预算用尽或散列算法不受支持），不能判为通过（可提高 cpu_budget_s）",
+                             f"{n} account(s) not fully tested (CPU budget reached or hash scheme unsupported), so not "
+                             "a pass (raise cpu_budget_s)", evidence_lines([x for x in [_cost(rep)] if x] + untested, cap=60))
     if not rep["clean"]:
         return Outcome.passed("没有可用口令登录的账户（均已锁定或无口令散列）",
                               "no account has a usable password (all locked or without a hash)", _cost(rep))
