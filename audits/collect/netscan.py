@@ -30,7 +30,8 @@ SCAN_TYPES = ("auto", "syn", "connect")
 BASE_TCP = (21, 22, 23, 25, 80, 110, 135, 139, 143, 389, 443, 445, 512, 513, 514, 873, 1433, 1521, 2049, 3306,
             3389, 5432, 5900, 5901, 5902, 5903, 5904, 5905, 5906, 5907, 5908, 5909, 5910, 6379, 8000, 8080, 8443,
             9200, 11211, 27017)
-SCRIPTS = ("ssh2-enum-algos", "ssl-enum-ciphers", "ssl-cert", "http-headers", "redis-info")
+SCRIPTS = ("ssh2-enum-algos", "ssl-enum-ciphers", "ssl-cert", "http-headers", "redis-info",
+           "ftp-anon", "mongodb-info", "memcached-info")  # services without credentials (issue #16): one read-only ask each
 SNMP_COMMUNITIES = ("public", "private")  # the tiny default-community list tried by snmp-brute
 
 
