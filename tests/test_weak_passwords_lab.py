@@ -200,3 +200,17 @@ def test_no_artefact_and_no_received_byte_carries_a_password_or_hash(weak_run):
     assert found == []
     # the run did report on those accounts: the test would be vacuous otherwise
     assert b"wp_derived" in arts["run.json"] and b"inventory-derived" in arts["run.json"]
+
+
+def test_the_school_report_lists_password_risks_first_with_their_remediation(weak_run):
+    html = next((weak_run["tmp"] / "html").rglob("index.html")).read_text()
+    table = re.search(r'<table id="high-risk">(.*?)</table>', html, re.S)
+    assert table, "no high-risk table"
+    rows = re.findall(r"<tr><td>(.*?)</tr>", table.group(1), re.S)
+    clauses = [re.search(r"GB/T 22239-2019 ([\d.]+(?: [a-z])?)<", r).group(1) for r in rows]
+    assert "8.1.4.1 a" in clauses and any(c != "8.1.4.1 a" for c in clauses), clauses  # else the order is untested
+    first_other = next(i for i, c in enumerate(clauses) if c != "8.1.4.1 a")
+    assert all(c != "8.1.4.1 a" for c in clauses[first_other:]), clauses
+    weak = [r for r in rows if "mlps.auth.weak_passwords" in r]
+    assert len(weak) == len(SCHEMES)
+    assert all("passwd 用户名" in r and "pam_pwquality" in r for r in weak)  # the remediation, in Chinese (default)
