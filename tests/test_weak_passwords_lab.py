@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import os
 import re
 import secrets
 import subprocess
@@ -214,3 +215,56 @@ def test_the_school_report_lists_password_risks_first_with_their_remediation(wea
     weak = [r for r in rows if "mlps.auth.weak_passwords" in r]
     assert len(weak) == len(SCHEMES)
     assert all("passwd 用户名" in r and "pam_pwquality" in r for r in weak)  # the remediation, in Chinese (default)
+
+
+@pytest.fixture()
+def mariadb(tmp_path):
+    """A private MariaDB server of this machine (its own datadir and socket), root with an empty password."""
+    import shutil
+    import time
+
+    if not (shutil.which("mariadbd") and shutil.which("mariadb-install-db")):
+        if os.environ.get("CI") == "true":
+            pytest.fail("mariadb-server required on CI (.ci/run installs it)", pytrace=False)
+        pytest.skip("mariadb-server not installed")
+    data, run = tmp_path / "data", tmp_path / "run"
+    data.mkdir()
+    run.mkdir(mode=0o755)
+    subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root", "--skip-test-db",
+                    "--auth-root-authentication-method=normal"], check=True, capture_output=True, timeout=120)
+    proc = subprocess.Popen(["mariadbd", "--no-defaults", f"--datadir={data}", f"--socket={run / 'mysqld.sock'}",
+                             "--skip-networking", "--user=root", f"--pid-file={run / 'pid'}",
+                             f"--log-error={tmp_path / 'err.log'}"])
+    for _ in range(100):
+        if (run / "mysqld.sock").exists():
+            break
+        time.sleep(0.1)
+    assert (run / "mysqld.sock").exists(), (tmp_path / "err.log").read_text()[-2000:]
+    yield run
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _mysql_result(campus_lab, tmp, host_id):
+    inv = campus_lab.write_inventory(tmp / "lab.yaml")
+    assert auditctl.main(["run", "-q", "-i", str(inv), "--limit", host_id, "--packs", "mlps", "--db", str(tmp / "m.db"),
+                          "--json", str(tmp / "m.json"), "--out", str(tmp / "m-html"),
+                          "--known-hosts", str(campus_lab.known_hosts)]) in (0, 1)
+    doc = json.loads((tmp / "m.json").read_text())
+    return {r["check_id"]: r for r in doc["hosts"][0]["results"]}["mlps.auth.mysql_root_empty_password"]
+
+
+def test_mysql_root_with_an_empty_password_through_the_local_socket(campus_lab, mariadb, tmp_path):
+    host_id = "lab-compliant-01"
+    os.makedirs("/run/mysqld", exist_ok=True)
+    campus_lab.bind_path(host_id, mariadb, "/run/mysqld")  # this host alone has the database
+    r = _mysql_result(campus_lab, tmp_path, host_id)
+    assert r["status"] == "fail" and r["severity"] == "high", r
+    assert "/mysqld.sock: root with an empty password ran SELECT 1" in r["evidence"]
+    assert r["references"] == ["GB/T 22239-2019 8.1.4.1 a"]
+    # a password set: the same single attempt is refused
+    subprocess.run(["mariadb", "--no-defaults", "-S", str(mariadb / "mysqld.sock"), "-u", "root", "-e",
+                    f"ALTER USER root@localhost IDENTIFIED BY '{CANARY}'"], check=True, timeout=30)
+    r = _mysql_result(campus_lab, tmp_path, host_id)
+    assert r["status"] == "pass" and "Access denied" in r["evidence"], r
+    assert CANARY not in json.dumps(r) and CANARY.encode() not in (tmp_path / "m.db").read_bytes()

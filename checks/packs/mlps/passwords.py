@@ -3,11 +3,13 @@ reports (account names and the rule that matched; ``_weakpw`` builds the probe a
 from __future__ import annotations
 
 from checks.contract import Outcome, declared_probes, evaluator
-from checks.facts import PASSWD, SHADOW, evidence_lines
+from checks.facts import SHADOW, evidence_lines
+from checks.probe_catalogue import named
 
 from . import _weakpw
 
 WEAK, SHARED = "mlps.auth.weak_passwords", "mlps.auth.shared_passwords"
+MYSQL_ROOT = named("mysql_root_empty")
 WHAT = ("弱口令检测程序", "the weak-password probe")  # never the probe's text: it carries the candidate list
 
 
@@ -108,3 +110,29 @@ def shared_passwords(facts, host, params):
                               evidence_lines(ev, cap=40))
     return Outcome.passed("未发现共用口令的账户（相同散列或命中同一候选口令）",
                           "no accounts share a hash or a matched password", _cost(rep))
+
+
+@evaluator("mlps.auth.mysql_root_empty_password")
+def mysql_root_empty_password(facts, host):
+    res = facts.get(MYSQL_ROOT)
+    if res.error or res.rc != 0:
+        why = res.error or f"exit {res.rc}"
+        return Outcome.error(f"无法测试 MySQL/MariaDB：{why}", f"could not test MySQL/MariaDB: {why}", res.stderr[:200])
+    lines = [ln.strip() for ln in res.stdout.splitlines() if ln.startswith("@")][:20]
+    if not lines or lines == ["@nosocket"]:
+        return Outcome.not_applicable("本机没有 MySQL/MariaDB 本地 socket", "no local MySQL/MariaDB socket on the host")
+    if lines == ["@root"]:
+        return Outcome.error("以 root 身份运行时无法判断（unix_socket 认证会放行 root），请用非 root 审计账户",
+                             "cannot tell from a root session (unix_socket admits root): audit as a non-root user")
+    if lines == ["@noclient"]:
+        return Outcome.error("主机有 MySQL/MariaDB socket 但没有 mysql 客户端，无法测试",
+                             "the host has a MySQL/MariaDB socket but no mysql client to test it")
+    opened = [ln.split(" ", 1)[1] for ln in lines if ln.startswith("@open ")]
+    closed = [ln.split(" ", 2) for ln in lines if ln.startswith("@closed ")]
+    if opened:
+        return Outcome.failed("MySQL/MariaDB 的 root 账户可用空口令登录", "MySQL/MariaDB root logs in with an empty password",
+                              evidence_lines(f"{s}: root with an empty password ran SELECT 1" for s in opened))
+    if closed:
+        return Outcome.passed("MySQL/MariaDB 拒绝 root 空口令登录", "MySQL/MariaDB refuses root with an empty password",
+                              evidence_lines(f"{c[1]}: {c[2] if len(c) > 2 else 'refused'}" for c in closed))
+    return Outcome.error("无法解读 MySQL/MariaDB 测试结果", "unreadable MySQL/MariaDB test output", res.stdout[:200])
