@@ -18,6 +18,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from audits.collect import nmapxml
 from audits.model.errors import InputError, Problem
@@ -32,6 +33,8 @@ BASE_TCP = (21, 22, 23, 25, 80, 110, 135, 139, 143, 389, 443, 445, 512, 513, 514
             9200, 11211, 27017)
 SCRIPTS = ("ssh2-enum-algos", "ssl-enum-ciphers", "ssl-cert", "http-headers", "redis-info",
            "ftp-anon", "mongodb-info", "memcached-info")  # services without credentials (issue #16): one read-only ask each
+# Our own scripts (by path): HEAD / on the Elasticsearch ports without credentials (issue #16)
+OWN_SCRIPTS = (str(Path(__file__).parent / "nse" / "campus-es-auth.nse"),)
 SNMP_COMMUNITIES = ("public", "private")  # the tiny default-community list tried by snmp-brute
 
 
@@ -82,7 +85,7 @@ def nmap_arguments(opts: ScanOptions, tcp: list[int], udp: list[int], communitie
     args = (["-sS", "-PE", discovery, "-PA80"] if opts.resolved_type() == "syn" else ["-sT", discovery]) + [
         "-T4", "-sV", "--version-intensity", "0", "-n", "--max-retries", "2", "--max-rate", str(int(opts.max_rate)),
         "--host-timeout", f"{int(opts.host_timeout)}s", "--script-timeout", f"{int(opts.script_timeout)}s"]
-    scripts = list(SCRIPTS)
+    scripts = list(SCRIPTS) + list(OWN_SCRIPTS)
     if udp:
         args.append("-sU")
         if communities:

@@ -116,15 +116,25 @@ def elasticsearch_no_auth(facts, host):
         return out
     ports = []
     for p in open_ports(m, "tcp"):
-        h = headers(p.get("scripts", {}).get("http-headers", ""))
-        if p.get("port") in (9200, 9201) or "x-elastic-product" in h or "elasticsearch" in p.get("product", "").lower():
-            ports.append((p, h, p.get("scripts", {}).get("http-headers", "")))
+        scripts = p.get("scripts", {})
+        h = headers(scripts.get("http-headers", ""))
+        if (p.get("port") in (9200, 9201) or "campus-es-auth" in scripts or "x-elastic-product" in h
+                or "elasticsearch" in p.get("product", "").lower()):
+            ports.append((p, h, scripts.get("http-headers", ""), scripts.get("campus-es-auth", "")))
     if not ports:
         return Outcome.not_applicable("网络上未发现 Elasticsearch", "no Elasticsearch found on the network")
     open_, closed, unknown = [], [], []
-    for p, h, text in ports:
-        status = re.search(r"HTTP/[\d.]+ (\d{3})", text)
-        code = status.group(1) if status else ""
+    for p, h, text, ours in ports:
+        # audits/collect/nse/campus-es-auth.nse: "status 200; x-elastic-product Elasticsearch; content-type ..."
+        mine = re.match(r"\s*status (\d{3}); x-elastic-product (.*?); content-type (.*)$", ours.strip())
+        if mine:
+            code = mine.group(1)
+            if mine.group(2) != "-":
+                h = {**h, "x-elastic-product": mine.group(2)}
+            h = {**h, "content-type": mine.group(3)}
+        else:
+            status = re.search(r"HTTP/[\d.]+ (\d{3})", text)
+            code = status.group(1) if status else ""
         elastic = "x-elastic-product" in h or "application/json" in h.get("content-type", "")
         if code == "200" and elastic:
             open_.append(f"{p['port']}/tcp: HEAD / answered 200 without credentials ({h.get('x-elastic-product') or 'JSON'})")
