@@ -268,3 +268,23 @@ def test_mysql_root_with_an_empty_password_through_the_local_socket(campus_lab, 
     r = _mysql_result(campus_lab, tmp_path, host_id)
     assert r["status"] == "pass" and "Access denied" in r["evidence"], r
     assert CANARY not in json.dumps(r) and CANARY.encode() not in (tmp_path / "m.db").read_bytes()
+
+
+def test_the_python3_fallback_judges_the_same_through_ssh(campus_lab, tmp_path):
+    """engine: python3 (what a host without perl runs: libcrypt through ctypes) on the md5crypt host."""
+    host_id = "lab-compliant-03"
+    entries = [(n, crypt(pw, b"$1$") if pw else "") for n, (pw, _) in PASSWORDS.items()]
+    _add_accounts(campus_lab, host_id, entries)
+    inv = campus_lab.write_inventory(tmp_path / "lab.yaml")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump({"name": "weakpw-py", "inventory": str(inv), "packs": ["mlps"],
+                                    "params": {"mlps": {"engine": "python3"}}}))
+    auditctl.main(["run", "-q", "--plan", str(plan), "--limit", host_id, "--db", str(tmp_path / "r.db"),
+                   "--json", str(tmp_path / "r.json"), "--out", str(tmp_path / "html"),
+                   "--known-hosts", str(campus_lab.known_hosts)])
+    doc = json.loads((tmp_path / "r.json").read_text())
+    r = {x["check_id"]: x for x in doc["hosts"][0]["results"]}[WEAK]
+    assert r["status"] == "fail" and "(python3)" in r["evidence"], r
+    ev = _evidence(r)
+    for name, (_, rule) in PASSWORDS.items():
+        assert ev.get(name) == (rule or "40 candidates tested, none matched"), (name, r["evidence"])
