@@ -31,6 +31,7 @@ CREDITS = ("dcredit", "ucredit", "lcredit", "ocredit")
 PWQ_DEFAULTS = {"minlen": 8, "dcredit": 0, "ucredit": 0, "lcredit": 0, "ocredit": 0, "minclass": 0}
 OLD_DEFAULTS = {"minlen": 9, "dcredit": 1, "ucredit": 1, "lcredit": 1, "ocredit": 1, "minclass": 0}
 PWQ_MAIN = "/etc/security/pwquality.conf"
+PAM_ONLY = ("enforce_for_root", "retry", "local_users_only")
 FAILLOCK_CONF = "/etc/security/faillock.conf"
 PAM_DIR = "/etc/pam.d/"
 
@@ -157,9 +158,11 @@ def module_results(entry: dict, missing: frozenset = frozenset()) -> tuple[str, 
         a = entry["args"]
         if "authfail" in a:
             return ("auth_err",)
-        if "authsucc" in a or "preauth" not in a:
-            return ("success",)
-        return ("success", "auth_err")   # preauth fails while the account is locked
+        if "preauth" in a or "authsucc" in a:
+            return ("success", "auth_err")   # both fail while the account is locked
+        return ("success",)
+    if m in ("pam_tally2.so", "pam_tally.so"):
+        return ("success", "auth_err")
     if m in DIRECTORY:
         return ("success", "auth_err", "user_unknown")
     return ("success", "auth_err")
@@ -169,8 +172,18 @@ USER_CONDITION = {"pam_succeed_if.so", "pam_usertype.so", "pam_localuser.so"}   
 _FLAGS = {"quiet", "quiet_success", "quiet_fail", "use_uid", "debug", "audit", "silent"}
 
 
+def checks_lock(e: dict) -> bool:
+    """A line that refuses a locked account: pam_faillock preauth/authsucc, pam_tally2/pam_tally in auth."""
+    if e["module"] == "pam_faillock.so":
+        return bool({"preauth", "authsucc"} & set(e["args"]))
+    return e["module"] in ("pam_tally2.so", "pam_tally.so")
+
+
 def _key(e: dict) -> tuple:
-    """One question asked of the user: the module and its arguments, reporting flags left out."""
+    """One question asked of the user: the module and its arguments, reporting flags left out (every line
+    that checks the lock gives the same answer: the account is locked or it is not)."""
+    if checks_lock(e):
+        return ("lock",)
     return (e["module"], tuple(sorted((k, str(v)) for k, v in e["args"].items() if k not in _FLAGS)))
 
 
@@ -287,21 +300,30 @@ def is_enforcing(entry) -> bool:
     return entry["control"] not in ("optional", "sufficient")
 
 
-def pwquality_conf(conf_files: dict, raw: str) -> tuple[dict, dict]:
+def pwquality_conf(conf_files: dict, raw: str, version: tuple | None = None) -> tuple[dict, dict]:
     """libpwquality settings from the config files ({path: lines} and the raw ``grep -H`` text with
-    comments kept): (settings, {setting: file it came from or 'default'})."""
+    comments kept): (settings, {setting: file it came from or 'default'}).
+
+    By version (libpwquality NEWS): before 1.3.0 the defaults were minlen 9 and a credit of 1 per class
+    and there was no pwquality.conf.d; from 1.4.1 the files may also set enforce_for_root, retry and
+    local_users_only (before, only the PAM arguments could). Without a known version the shipped
+    pwquality.conf tells the old defaults apart (it documents "# dcredit = 1")."""
     defaults = dict(PWQ_DEFAULTS)
-    # libpwquality < 1.3 (CentOS 7) ships its pwquality.conf documenting "# dcredit = 1" etc.
-    for ln in raw.splitlines():
-        path, _, body = ln.partition(":")
-        if path == PWQ_MAIN and re.match(r"^\s*#\s*[dulo]credit\s*=\s*1\s*$", body):
-            defaults = dict(OLD_DEFAULTS)
-            break
+    if version is not None:
+        old = version < (1, 3, 0)
+    else:
+        old = any(path == PWQ_MAIN and re.match(r"^\s*#\s*[dulo]credit\s*=\s*1\s*$", body)
+                  for path, _, body in (ln.partition(":") for ln in raw.splitlines()))
+    if old:
+        defaults = dict(OLD_DEFAULTS)
     settings, source = dict(defaults), {k: "default" for k in defaults}
-    order = sorted(p for p in conf_files if p.startswith(PWQ_MAIN + ".d/")) + [PWQ_MAIN]
-    for path in order:
+    dropins = sorted(p for p in conf_files if p.startswith(PWQ_MAIN + ".d/")) if not old else []
+    for path in dropins + [PWQ_MAIN]:
         for k, v in conf_settings([strip_comment(x) for x in conf_files.get(path, [])]).items():
-            settings[k.lower()], source[k.lower()] = v, path
+            k = k.lower()
+            if k in PAM_ONLY and version is not None and version < (1, 4, 1):
+                continue  # not read from the files before libpwquality 1.4.1
+            settings[k], source[k] = v, path
     return settings, source
 
 

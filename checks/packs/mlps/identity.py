@@ -15,11 +15,14 @@ from checks import parsers
 from checks.contract import Outcome, evaluator
 from checks.probe_catalogue import named
 
-from checks.facts import (LOGIN_DEFS, PAM, PASSWD, PROFILE, SECURITY_CONF, SHADOW, SSHD_T, evidence_lines, files, gathered, os_family)
+from checks.facts import (DPKG_VERSIONS, LOGIN_DEFS, PAM, PASSWD, PROFILE, SECURITY_CONF, SHADOW, SSHD_T, evidence_lines,
+                          files, gathered, os_family)
 from checks.parsers.common import to_int
-from checks.parsers.pam import (FAILLOCK_CONF, LOCKOUT, QUALITY, conf_settings, effective_min_length, is_enforcing,
-                                lockout_active, lockout_settings, pam_stack, pwquality_conf, quality_settings,
-                                required_classes, strip_comment)
+from checks.parsers.packages import dpkg_versions, upstream_version
+from checks.parsers.pam import (FAILLOCK_CONF, LOCKOUT, QUALITY, checks_lock, conf_settings, effective_min_length, enforced,
+                                failures_recorded, flatten, is_enforcing, lockout_settings, pam_stack, pam_tree,
+                                pwquality_conf, quality_settings, regular_user, required_classes, stack_paths,
+                                strip_comment)
 
 from ._listen import port_check
 
@@ -28,6 +31,11 @@ from ._listen import port_check
 # /home/*; /etc is a start point (not /etc/hosts.equiv itself) so that a missing file is not an error.
 RHOSTS = named("rhosts")
 PWHISTORY = named("pwhistory")
+# Installed versions of Linux-PAM, libpwquality and OpenSSH on RPM hosts (dpkg hosts: DPKG_VERSIONS).
+RPM_AUTH = named("rpm_auth_versions")
+PAM_PKGS = ("libpam-modules", "libpam0g", "pam")
+PWQ_PKGS = ("libpwquality1", "libpwquality-common", "libpwquality")
+SSH_PKGS = ("openssh-server",)
 
 # Password changes: Debian's passwd includes common-password; RHEL's passwd uses system-auth and
 # sshd (expired passwords) password-auth, so both must carry the policy.
@@ -51,6 +59,42 @@ def _pam_layout(facts) -> str | None:
         if not res.error and marker in res.stdout:
             return name
     return None
+
+
+def _versions(facts) -> dict[str, str]:
+    """{package: version} from whichever package listing was gathered (empty when none was)."""
+    out: dict[str, str] = {}
+    res = facts.get(DPKG_VERSIONS)
+    if not res.error and res.rc == 0:
+        out.update(dpkg_versions(res.stdout))
+    res = facts.get(RPM_AUTH)
+    if not res.error:
+        for ln in res.stdout.splitlines():
+            parts = ln.split()
+            if len(parts) == 2 and not ln.startswith("package "):
+                out[parts[0]] = parts[1]
+    return out
+
+
+def _version(facts, names) -> tuple[str | None, tuple | None]:
+    """(version text, upstream numbers) of the first of ``names`` installed, or (None, None)."""
+    vs = _versions(facts)
+    for n in names:
+        if n in vs:
+            return vs[n], upstream_version(vs[n])
+    return None, None
+
+
+def _pam_semantics(facts) -> tuple[frozenset, bool, str]:
+    """(modules this Linux-PAM lacks, whether pam_faillock reads faillock.conf, the version shown).
+    Linux-PAM 1.5.0 removed pam_tally/pam_tally2 (RHEL 8 already dropped pam_tally2 from pam 1.3.1);
+    faillock.conf arrived with pam_faillock upstream in 1.4.0 (RHEL 8.2 backported it to 1.3.1).
+    Unknown version: both are assumed absent/read as on current systems."""
+    text, v = _version(facts, PAM_PKGS)
+    el8 = bool(text and re.search(r"\.el8", text))
+    missing = frozenset({"pam_tally.so", "pam_tally2.so"}) if v is None or v >= (1, 5, 0) or el8 else frozenset()
+    reads_conf = v is None or v >= (1, 4, 0) or el8
+    return missing, reads_conf, f"Linux-PAM {text or 'version unknown'}"
 
 
 def _pam(facts):
@@ -78,28 +122,42 @@ def _security(facts):
 
 
 def _quality(facts):
-    """Per password stack file: (path, enforcing quality entries with settings, all password entries, file present)."""
+    """Per password stack file: (path, enforced quality entries with settings, all password entries, file present).
+    A quality line counts only if the stack, executed as Linux-PAM does, cannot succeed without it succeeding."""
     fam, pam = _pam(facts)
     if fam is None:
         return None, pam
     sec, raw, bad = _security(facts)
     if bad:
         return None, bad
-    pwq, src = pwquality_conf(sec, raw)
+    _text, pwq_version = _version(facts, PWQ_PKGS)
+    missing, _reads, _shown_v = _pam_semantics(facts)
+    pwq, src = pwquality_conf(sec, raw, pwq_version)
     out = []
     for path in PASSWORD_STACKS[fam]:
-        entries = pam_stack(pam, path, "password")
-        q = []
+        tree = pam_tree(pam, path, "password")
+        entries = flatten(tree)
+        cand = []
         for e in entries:
             if e["module"] not in QUALITY:
                 continue
             s, s_src = quality_settings(e, pwq, src)
-            if not is_enforcing(e):
-                e["why"] = f"control {e['control']} only warns"
+            if e["module"] in missing:
+                e["why"] = "module not in this Linux-PAM"
             elif str(s.get("enforcing", "1")).strip() == "0":
                 e["why"] = f"enforcing=0 ({s_src.get('enforcing')}) only warns"
             else:
-                q.append({**e, "settings": s, "source": s_src})
+                cand.append((e, s, s_src))
+        q = []
+        if cand:
+            paths, _cut = stack_paths(tree, missing)
+            ids = {id(e) for e, _s, _src in cand}
+            ok, why = enforced(paths, lambda x: id(x) in ids)
+            if ok:
+                q = [{**e, "settings": s, "source": s_src} for e, s, s_src in cand]
+            else:
+                for e, _s, _src in cand:
+                    e["why"] = f"control {e['control']}: {why}"
         out.append((path, q, entries, path in pam))
     return out, None
 
@@ -380,28 +438,53 @@ def password_hash(facts, host, params):
 
 # --------------------------------------------------------------------------------------------- b: login failures
 def _lockout(facts):
-    """{group: (stack file, lockout entries with settings)} for ssh and console logins, or an Outcome."""
+    """{group: (stack file, lockout entries with settings, verdict)} for ssh and console logins, or an Outcome.
+    The auth stack is executed as Linux-PAM does: the lock must be checked (faillock preauth/authsucc,
+    tally2) on every path that lets a login through, and with pam_faillock every failed password of an
+    ordinary account must reach an authfail line; ``root`` says whether root's failures are recorded too."""
     fam, pam = _pam(facts)
     if fam is None:
         return None, pam
     sec, _raw, bad = _security(facts)
     if bad:
         return None, bad
-    fl_conf = {k.lower(): v for k, v in conf_settings([strip_comment(x) for x in sec.get(FAILLOCK_CONF, [])]).items()}
+    missing, reads_conf, shown_v = _pam_semantics(facts)
+    fl_conf = {k.lower(): v for k, v in conf_settings([strip_comment(x) for x in sec.get(FAILLOCK_CONF, [])]).items()} \
+        if reads_conf else {}
     groups = {}
     for group, candidates in LOGIN_STACKS[fam].items():
         path = next((p for p in candidates if p in pam), None)
-        entries = [e for e in pam_stack(pam, path, "auth") if e["module"] in LOCKOUT]
+        tree = pam_tree(pam, path, "auth")
+        entries = [e for e in flatten(tree) if e["module"] in LOCKOUT]
         for e in entries:
             e["settings"] = lockout_settings(e, fl_conf)
-        groups[group] = (path, entries)
+        verdict = {"active": False, "root": False, "why": "", "version": shown_v}
+        gone = sorted({e["module"] for e in entries if e["module"] in missing})
+        live = [e for e in entries if e["module"] not in missing]
+        if not live:
+            verdict["why"] = (f"{', '.join(gone)} not in {shown_v}" if gone else "no pam_faillock/pam_tally2 in the auth stack")
+        else:
+            paths, _cut = stack_paths(tree, missing)
+            ok, why = enforced(paths, checks_lock)
+            if not any(checks_lock(e) for e in live):
+                ok, why = False, "no line checks the lock (faillock preauth/authsucc)"
+            faillock = any(e["module"] == "pam_faillock.so" for e in live)
+            is_fail = lambda e: e["module"] == "pam_faillock.so" and "authfail" in e["args"]  # noqa: E731
+            rec, why2 = failures_recorded(paths, checks_lock, is_fail, only=regular_user) if faillock else (True, "")
+            rec_all, why3 = failures_recorded(paths, checks_lock, is_fail) if faillock else (True, "")
+            verdict["active"] = ok and rec
+            verdict["root"] = verdict["active"] and rec_all
+            verdict["why"] = why or why2 or (f"root and system accounts: {why3}" if not rec_all else "")
+        groups[group] = (path, entries, verdict)
     return groups, None
 
 
 def _deciding(groups) -> list[dict]:
-    """Lockout lines whose settings decide (faillock preauth/authfail, tally lines)."""
+    """Lockout lines whose settings decide (faillock preauth/authfail, tally lines) in working stacks."""
     out = []
-    for _path, entries in groups.values():
+    for _path, entries, verdict in groups.values():
+        if not verdict["active"]:
+            continue
         for e in entries:
             if e["module"] != "pam_faillock.so" or {"preauth", "authfail"} & set(e["args"]):
                 if e not in out:
@@ -413,11 +496,19 @@ def _mode(e) -> str:
     return " ".join([e["module"]] + [a for a in e["args"] if a in ("preauth", "authfail", "authsucc")])
 
 
-def _no_lockout(groups) -> Outcome:
-    ev = "\n".join(f"{g} ({path or 'no PAM file'}): no pam_faillock/pam_tally2 in the auth stack"
-                   for g, (path, _) in groups.items())
-    return Outcome.failed("未配置登录失败锁定（见 mlps.auth.lockout_enabled）",
-                          "no login-failure lockout configured (see mlps.auth.lockout_enabled)", ev)
+def _no_lockout(groups) -> Outcome | None:
+    """The failure to return when a login group has no working lockout, else None."""
+    gaps = {g: (path, v) for g, (path, _e, v) in groups.items() if not v["active"]}
+    if not gaps:
+        return None
+    ev = "\n".join(f"{g} ({path or 'no PAM file'}): {v['why']}" for g, (path, v) in gaps.items())
+    return Outcome.failed("未配置有效的登录失败锁定（见 mlps.auth.lockout_enabled）",
+                          "no working login-failure lockout (see mlps.auth.lockout_enabled)", ev)
+
+
+def _group_evidence(groups) -> str:
+    return "\n".join(f"{g} ({path or 'no PAM file'}): " + (", ".join(_mode(e) for e in entries) or "no lockout module")
+                     + (f" — {v['why']}" if v["why"] else "") for g, (path, entries, v) in groups.items())
 
 
 @evaluator("mlps.auth.lockout_enabled")
@@ -425,12 +516,11 @@ def lockout_enabled(facts, host):
     groups, bad = _lockout(facts)
     if bad:
         return bad
-    gaps = [g for g, (_p, entries) in groups.items() if not lockout_active(entries)]
-    ev = "\n".join(f"{g} ({path or 'no PAM file'}): " + (", ".join(_mode(e) for e in entries) or "no lockout module")
-                   for g, (path, entries) in groups.items())
+    gaps = [g for g, (_p, _e, v) in groups.items() if not v["active"]]
+    ev = _group_evidence(groups)
     if gaps:
         zh = {"ssh": "SSH 登录", "console": "本地登录"}
-        return Outcome.failed(f"{'、'.join(zh[g] for g in gaps)}未启用登录失败锁定",
+        return Outcome.failed(f"{'、'.join(zh[g] for g in gaps)}未启用有效的登录失败锁定",
                               f"no working lockout for {' and '.join(gaps)} logins", ev)
     return Outcome.passed("SSH 与本地登录均启用了失败锁定", "lockout covers SSH and console logins", ev)
 
@@ -440,9 +530,9 @@ def lockout_deny(facts, host, params):
     groups, bad = _lockout(facts)
     if bad:
         return bad
+    if (gap := _no_lockout(groups)):
+        return gap
     lines = _deciding(groups)
-    if not lines:
-        return _no_lockout(groups)
     limit = int(params["lockout_max_attempts"])
     ev, worse = [], []
     for e in lines:
@@ -465,9 +555,9 @@ def lockout_unlock_time(facts, host, params):
     groups, bad = _lockout(facts)
     if bad:
         return bad
+    if (gap := _no_lockout(groups)):
+        return gap
     lines = _deciding(groups)
-    if not lines:
-        return _no_lockout(groups)
     limit = int(params["lockout_min_seconds"])
     ev, short = [], []
     for e in lines:
@@ -489,9 +579,9 @@ def lockout_root(facts, host):
     groups, bad = _lockout(facts)
     if bad:
         return bad
+    if (gap := _no_lockout(groups)):
+        return gap
     lines = _deciding(groups)
-    if not lines:
-        return _no_lockout(groups)
     ev, off = [], []
     for e in lines:
         on = "even_deny_root" in e["settings"]
@@ -502,6 +592,11 @@ def lockout_root(facts, host):
     if off:
         return Outcome.failed("root 不受登录失败锁定（未设置 even_deny_root）", "root is exempt from lockout (no even_deny_root)",
                               "\n".join(ev))
+    skipped = [f"{g}: {v['why']}" for g, (_p, _e, v) in groups.items() if not v["root"]]
+    if skipped:
+        return Outcome.failed("root 与系统账户的登录失败不被记录（PAM 栈在 authfail 之前结束），不会被锁定",
+                              "failed logins of root and system accounts are never recorded (the stack ends before "
+                              "authfail), so they are never locked", "\n".join(ev + skipped))
     return Outcome.passed("root 同样会被锁定", "root is locked out too", "\n".join(ev))
 
 
