@@ -19,6 +19,7 @@ from checks.facts import (DPKG_VERSIONS, LOGIN_DEFS, PAM, PASSWD, PROFILE, SECUR
                           files, gathered, os_family)
 from checks.parsers.common import to_int
 from checks.parsers.packages import dpkg_versions, upstream_version
+from checks.parsers.sshd import effective_config, idle_timeout, sshd_values
 from checks.parsers.pam import (FAILLOCK_CONF, LOCKOUT, QUALITY, checks_lock, conf_settings, effective_min_length, enforced,
                                 failures_recorded, flatten, is_enforcing, lockout_settings, pam_stack, pam_tree,
                                 pwquality_conf, quality_settings, regular_user, required_classes, stack_paths,
@@ -600,28 +601,69 @@ def lockout_root(facts, host):
     return Outcome.passed("root 同样会被锁定", "root is locked out too", "\n".join(ev))
 
 
+SSHD_OUTSIDE = named("sshd_outside")
+SSHD_USER_OUTSIDE = named("sshd_user_outside")
+SSHD_CONFIG_FILES = named("sshd_config_files")
+# The connection classes judged: sshd -T alone (no Match applied), root and an ordinary account from outside.
+SSHD_CLASSES = (("sshd -T", SSHD_T, ("", "", "")),
+                ("root from 203.0.113.7", SSHD_OUTSIDE, ("root", "outside.invalid", "203.0.113.7")),
+                ("user nobody from 203.0.113.7", SSHD_USER_OUTSIDE, ("nobody", "outside.invalid", "203.0.113.7")))
+
+
+def _sshd_views(facts):
+    """([(connection class, {key: [words]})], note) from the ``sshd -T`` probes that ran, else from the
+    configuration files (Include and Match followed by checks.parsers.sshd.effective_config);
+    (None, Outcome) when sshd is absent or nothing could be read."""
+    views, failures = [], []
+    for label, probe, _conn in SSHD_CLASSES:
+        res = facts.get(probe)
+        if res.error and "not gathered" in res.error:
+            continue
+        if res.error or res.rc != 0:
+            if probe is SSHD_T and res.missing():
+                return None, Outcome.not_applicable("未安装 sshd", "sshd is not installed")
+            failures.append(f"{label}: {res.error or f'exit {res.rc}'}")
+            continue
+        views.append((label, sshd_values(res.stdout)))
+    if views:
+        return views, ""
+    res = facts.get(SSHD_CONFIG_FILES)
+    if not res.error and res.stdout.strip():
+        cfg = {p: lines for p, lines in files(res.stdout).items()}
+        return [(f"{label} (from the configuration files)", effective_config(cfg, *conn)) for label, _p, conn in SSHD_CLASSES], \
+            "sshd -T could not run: " + "; ".join(failures)
+    why = "; ".join(failures) or "no sshd -T result"
+    return None, Outcome.error(f"无法读取 sshd 的有效配置：{why}", f"cannot read sshd's effective configuration: {why}")
+
+
 @evaluator("mlps.auth.sshd_idle_timeout")
 def sshd_idle_timeout(facts, host, params):
-    res = facts.get(SSHD_T)
-    if res.error:
-        return Outcome.error(f"无法采集 sshd -T：{res.error}", f"could not gather sshd -T: {res.error}")
-    if res.missing():
-        return Outcome.not_applicable("未安装 sshd", "sshd is not installed")
-    if res.rc != 0:
-        return Outcome.error(f"sshd -T 失败（退出码 {res.rc}）", f"sshd -T failed (exit {res.rc})", res.stderr[:300])
-    kv = parsers.sshd_t(res.stdout)
-    interval = int(kv.get("clientaliveinterval", "0") or 0)
-    count = int(kv.get("clientalivecountmax", "3") or 3)
-    evidence = f"clientaliveinterval {interval}\nclientalivecountmax {count}"
+    views, note = _sshd_views(facts)
+    if views is None:
+        return note
+    text, version = _version(facts, SSH_PKGS)
     limit = int(params["max_idle_seconds"])
-    idle = interval * max(count, 1)
-    if interval <= 0:
-        return Outcome.failed("未配置空闲超时（ClientAliveInterval 为 0）", "no idle timeout (ClientAliveInterval is 0)",
-                              evidence)
-    if idle > limit:
-        return Outcome.failed(f"空闲 {idle} 秒后才断开，超过 {limit} 秒", f"idle sessions end after {idle} s, more than {limit} s",
-                              evidence)
-    return Outcome.passed(f"空闲 {idle} 秒后断开", f"idle sessions end after {idle} s", evidence)
+    ev, worst = [f"OpenSSH {text or 'version unknown'}"], None
+    for label, kv in views:
+        t = idle_timeout(kv, version)
+        ev.append(f"{label}: {t['how']}" + (f" → {t['seconds']} s" if t["seconds"] else ""))
+        rank = (t["kind"] == "none", (t["seconds"] or 0) > limit, t["seconds"] or 0)
+        if worst is None or rank > worst[0]:
+            worst = (rank, label, t)
+    if note:
+        ev.append(note)
+    _rank, label, t = worst
+    evidence = evidence_lines(ev)
+    if t["kind"] == "none":
+        return Outcome.failed(f"SSH 连接（{label}）不会因空闲或无响应而断开", f"SSH connections ({label}) are never ended for idleness "
+                              "or unresponsiveness", evidence)
+    if t["seconds"] > limit:
+        return Outcome.failed(f"空闲 {t['seconds']} 秒后才断开，超过 {limit} 秒", f"idle sessions end after {t['seconds']} s, "
+                              f"more than {limit} s", evidence)
+    if t["kind"] == "idle":
+        return Outcome.passed(f"SSH 空闲会话 {t['seconds']} 秒后断开", f"idle SSH sessions end after {t['seconds']} s", evidence)
+    return Outcome.passed(f"无响应的 SSH 连接 {t['seconds']} 秒后断开（在线但空闲的会话靠 TMOUT）",
+                          f"unresponsive SSH connections end after {t['seconds']} s (live idle sessions need TMOUT)", evidence)
 
 
 _TMOUT_ASSIGN = re.compile(r"^TMOUT=(.*)$")
