@@ -190,3 +190,28 @@ def effective_config(files: dict[str, list[str]], user: str = "", host: str = ""
         elif active.get(blk):
             matched.setdefault(key, args)
     return {**glob, **matched}
+
+
+def match_blocks(files: dict[str, list[str]]) -> list[tuple[str, list[str], dict[str, list[str]]]]:
+    """(file, Match criteria, {keyword: arguments set in the block}) for every Match block read."""
+    blocks: dict[int, tuple[str, list[str], dict]] = {}
+    for path, key, args, blk in config_statements(files):
+        if key == "match":
+            blocks[blk] = (path, args, {})
+        elif blk in blocks:
+            blocks[blk][2].setdefault(key, args)
+    return list(blocks.values())
+
+
+def may_match_user(criteria: list[str], user: str, groups: tuple = ()) -> bool:
+    """Whether a Match line can apply to ``user`` from some address or host (User/Group decide; Address,
+    Host and the local criteria are taken as reachable)."""
+    if [c.lower() for c in criteria] == ["all"]:
+        return True
+    for i in range(0, len(criteria) - 1, 2):
+        crit, pats = criteria[i].lower(), criteria[i + 1].split(",")
+        if crit == "user" and not _patterns(pats, user):
+            return False
+        if crit == "group" and not any(_patterns(pats, g) for g in (groups or (user,))):
+            return False
+    return True

@@ -12,7 +12,10 @@ from checks.facts import GROUP, LOGIN_DEFS, PAM, PASSWD, PROFILE, SHADOW, eviden
 from checks.parsers.common import to_int
 from checks.parsers.logins import host_day, last_logins
 from checks.parsers.pam import pam_entries
+from checks.parsers.sshd import match_blocks, may_match_user
 from checks.parsers.sudoers import root_grants, rule_lines
+
+from ._sshd import SSHD_CONFIG_FILES, sshd_views
 
 # Every sudoers file sudo reads by default (sudo skips sudoers.d names with a '.' or ending in '~').
 SUDOERS = named("sudoers")
@@ -219,6 +222,36 @@ def unused_accounts(facts, host, params):
 
 # ---------------------------------------------------------------------------------------------
 
+
+
+_ROOT_OK = ("no", "prohibit-password", "without-password", "forced-commands-only")
+
+
+@evaluator("mlps.access.sshd_root_login")
+def sshd_root_login(facts, host):
+    views, note = sshd_views(facts)
+    if views is None:
+        return note
+    ev, bad = [], []
+    for label, kv in views:
+        if "root" not in label and "sshd -T" not in label:
+            continue  # the ordinary-user view says nothing about root
+        v = (kv.get("permitrootlogin") or ["prohibit-password"])[0].lower()
+        ev.append(f"{label}: permitrootlogin {v}")
+        if v not in _ROOT_OK:
+            bad.append(f"{label}: permitrootlogin {v}")
+    res = facts.get(SSHD_CONFIG_FILES)
+    if not res.error and res.rc in (0, 1, 2) and res.stdout.strip():
+        for path, criteria, keys in match_blocks(files(res.stdout)):
+            v = (keys.get("permitrootlogin") or [""])[0].lower()
+            if v and v not in _ROOT_OK and may_match_user(criteria, "root"):
+                bad.append(f"{path}: Match {' '.join(criteria)} → PermitRootLogin {v}")
+    if note:
+        ev.append(note)
+    if bad:
+        return Outcome.failed("允许 root 通过 SSH 口令登录（" + "；".join(b.split(":")[0] for b in bad[:3]) + "）",
+                              "root may log in over SSH with a password", evidence_lines(bad + ev))
+    return Outcome.passed("SSH 不允许 root 口令登录", "SSH does not allow root to log in with a password", evidence_lines(ev))
 
 
 @evaluator("mlps.access.sudo_nopasswd_all")

@@ -19,13 +19,14 @@ from checks.facts import (DPKG_VERSIONS, LOGIN_DEFS, PAM, PASSWD, PROFILE, SECUR
                           files, gathered, os_family)
 from checks.parsers.common import to_int
 from checks.parsers.packages import dpkg_versions, upstream_version
-from checks.parsers.sshd import effective_config, idle_timeout, sshd_values
+from checks.parsers.sshd import idle_timeout
 from checks.parsers.pam import (FAILLOCK_CONF, LOCKOUT, QUALITY, checks_lock, conf_settings, effective_min_length, enforced,
                                 failures_recorded, flatten, is_enforcing, lockout_settings, pam_stack, pam_tree,
                                 pwquality_conf, quality_settings, regular_user, required_classes, stack_paths,
                                 strip_comment)
 
 from ._listen import port_check
+from ._sshd import sshd_views as _sshd_views
 
 # Probes only this family needs (read-only; sudo only where root is needed to see the data).
 # find prints hosts.equiv/shosts.equiv under /etc (and /etc/ssh) and .rhosts/.shosts in /etc/skel, /root and
@@ -599,41 +600,6 @@ def lockout_root(facts, host):
                               "failed logins of root and system accounts are never recorded (the stack ends before "
                               "authfail), so they are never locked", "\n".join(ev + skipped))
     return Outcome.passed("root 同样会被锁定", "root is locked out too", "\n".join(ev))
-
-
-SSHD_OUTSIDE = named("sshd_outside")
-SSHD_USER_OUTSIDE = named("sshd_user_outside")
-SSHD_CONFIG_FILES = named("sshd_config_files")
-# The connection classes judged: sshd -T alone (no Match applied), root and an ordinary account from outside.
-SSHD_CLASSES = (("sshd -T", SSHD_T, ("", "", "")),
-                ("root from 203.0.113.7", SSHD_OUTSIDE, ("root", "outside.invalid", "203.0.113.7")),
-                ("user nobody from 203.0.113.7", SSHD_USER_OUTSIDE, ("nobody", "outside.invalid", "203.0.113.7")))
-
-
-def _sshd_views(facts):
-    """([(connection class, {key: [words]})], note) from the ``sshd -T`` probes that ran, else from the
-    configuration files (Include and Match followed by checks.parsers.sshd.effective_config);
-    (None, Outcome) when sshd is absent or nothing could be read."""
-    views, failures = [], []
-    for label, probe, _conn in SSHD_CLASSES:
-        res = facts.get(probe)
-        if res.error and "not gathered" in res.error:
-            continue
-        if res.error or res.rc != 0:
-            if probe is SSHD_T and res.missing():
-                return None, Outcome.not_applicable("未安装 sshd", "sshd is not installed")
-            failures.append(f"{label}: {res.error or f'exit {res.rc}'}")
-            continue
-        views.append((label, sshd_values(res.stdout)))
-    if views:
-        return views, ""
-    res = facts.get(SSHD_CONFIG_FILES)
-    if not res.error and res.stdout.strip():
-        cfg = {p: lines for p, lines in files(res.stdout).items()}
-        return [(f"{label} (from the configuration files)", effective_config(cfg, *conn)) for label, _p, conn in SSHD_CLASSES], \
-            "sshd -T could not run: " + "; ".join(failures)
-    why = "; ".join(failures) or "no sshd -T result"
-    return None, Outcome.error(f"无法读取 sshd 的有效配置：{why}", f"cannot read sshd's effective configuration: {why}")
 
 
 @evaluator("mlps.auth.sshd_idle_timeout")
