@@ -19,6 +19,7 @@ from checks.facts import (DPKG_VERSIONS, LOGIN_DEFS, PAM, PASSWD, PROFILE, SECUR
                           files, gathered, os_family)
 from checks.parsers.common import to_int
 from checks.parsers.packages import dpkg_versions, upstream_version
+from checks.parsers.shell import ZSH_FILES, csh_autologout, read_order, tmout
 from checks.parsers.sshd import idle_timeout
 from checks.parsers.pam import (FAILLOCK_CONF, LOCKOUT, QUALITY, checks_lock, conf_settings, effective_min_length, enforced,
                                 failures_recorded, flatten, is_enforcing, lockout_settings, pam_stack, pam_tree,
@@ -632,29 +633,42 @@ def sshd_idle_timeout(facts, host, params):
                           f"unresponsive SSH connections end after {t['seconds']} s (live idle sessions need TMOUT)", evidence)
 
 
-_TMOUT_ASSIGN = re.compile(r"^TMOUT=(.*)$")
+SHELLS_CONF = named("shells_conf")
+_NO_LOGIN = re.compile(r"(nologin|/false|/true|/sync|/halt|/shutdown)$")
 
 
-def _tmout_statements(line: str):
-    """(value or None, readonly?) for each statement of a shell line that touches TMOUT."""
-    for stmt in re.split(r";|&&|\|\|", line):
-        words = stmt.strip().split()
-        while words and words[0] in ("then", "do", "else", "{", "if", "!"):
-            words = words[1:]
-        if not words:
+def _login_shells(facts, fam: str) -> dict[str, list[str]]:
+    """{shell kind: accounts} for accounts with a login shell: bash (also ksh, and sh on RHEL), zsh, csh,
+    and 'none' for shells without an idle timeout (dash — Debian's /bin/sh —, fish, others)."""
+    res = facts.get(PASSWD)
+    if res.error or res.rc != 0:
+        return {}
+    out: dict[str, list[str]] = {}
+    for r in parsers.passwd(res.stdout):
+        sh = r["shell"].strip()
+        if not sh or _NO_LOGIN.search(sh):
             continue
-        cmd, ro = words[0], False
-        if cmd in ("readonly", "export", "declare", "typeset", "local"):
-            flags = [w for w in words[1:] if w.startswith("-")]
-            ro = cmd == "readonly" or any("r" in f for f in flags if cmd in ("declare", "typeset", "local"))
-            names = [w for w in words[1:] if not w.startswith("-")]
-        else:
-            names = [w for w in words if "=" in w] if "=" in cmd else []
-        for n in names:
-            if n == "TMOUT":
-                yield None, ro
-            elif (m := _TMOUT_ASSIGN.match(n)):
-                yield m.group(1).strip("'\""), ro
+        base = sh.rsplit("/", 1)[-1]
+        kind = ("bash" if base in ("bash", "rbash", "ksh", "ksh93", "mksh") or (base == "sh" and fam == "rhel") else
+                "zsh" if base == "zsh" else "csh" if base in ("tcsh", "csh") else "none")
+        out.setdefault(kind, []).append(f"{r['name']} ({sh})")
+    return out
+
+
+def _judge_tmout(t, limit: int, what: str, what_en: str = "") -> tuple[str, str] | None:
+    """(zh, en) of what is wrong with a shell's TMOUT, or None."""
+    what_en = what_en or what
+    if t.value is None:
+        return f"{what} 未设置 TMOUT", f"{what_en}: TMOUT is not set"
+    secs = to_int(t.value)
+    if secs is None or secs <= 0 or secs > limit:
+        return f"{what} TMOUT={t.value}，应为 1–{limit} 秒", f"{what_en}: TMOUT={t.value}; it must be 1-{limit} seconds"
+    if t.condition:
+        return (f"{what} TMOUT 只在条件 {t.condition} 下设置，root 或部分账户不受约束",
+                f"{what_en}: TMOUT is set only under the user test {t.condition}, so root or other accounts escape it")
+    if not t.readonly:
+        return f"{what} TMOUT={secs} 未设为 readonly，用户可以取消", f"{what_en}: TMOUT={secs} is not readonly; users can unset it"
+    return None
 
 
 @evaluator("mlps.auth.shell_timeout")
@@ -663,27 +677,54 @@ def shell_timeout(facts, host, params):
     if bad:
         return bad
     limit = int(params["max_idle_seconds"])
-    value, readonly, shown = None, False, []
-    for path, lines in files(text).items():
-        for ln in lines:
-            if "TMOUT" not in ln:
-                continue
-            shown.append(f"{path}: {ln}")
-            for val, ro in _tmout_statements(strip_comment(ln)):
-                if readonly:
-                    continue  # bash refuses to change a readonly variable
-                if val is not None:
-                    value = val
-                readonly = readonly or ro
-    ev = evidence_lines(shown)
-    secs = to_int(value)
-    if value is None:
-        return Outcome.failed("未设置 TMOUT", "TMOUT is not set", ev or "no TMOUT in /etc/profile, /etc/profile.d/*.sh, /etc/bashrc, /etc/bash.bashrc")
-    if secs is None or secs <= 0 or secs > limit:
-        return Outcome.failed(f"TMOUT={value}，应为 1–{limit} 秒", f"TMOUT={value}; it must be 1-{limit} seconds", ev)
-    if not readonly:
-        return Outcome.failed(f"TMOUT={secs} 未设为 readonly，用户可以取消", f"TMOUT={secs} is not readonly; users can unset it", ev)
-    return Outcome.passed(f"TMOUT={secs}（只读）", f"TMOUT={secs} (readonly)", ev)
+    fam = os_family(facts, host)
+    pf = files(text)
+    if "/etc/profile" in pf:
+        order = read_order(pf, family=fam)
+    else:  # /etc/profile not readable: every file in the order gathered
+        order = [(p, ln, "") for p, lines in pf.items() for ln in lines]
+    t = tmout(order)
+    ev = [f"{p}: {ln}" for p, ln in t.lines] + [f"(refused: readonly) {p}: {ln}" for p, ln in t.refused]
+    problems = []
+    shells = _login_shells(facts, fam)
+    if not shells or "bash" in shells:
+        if (p := _judge_tmout(t, limit, "bash/ksh")):
+            problems.append(p)
+    conf_text = facts.get(SHELLS_CONF)
+    other = files(conf_text.stdout) if not conf_text.error else {}
+    if "zsh" in shells:
+        zlines = [(p, ln, "") for p in ZSH_FILES.get(fam, ZSH_FILES["debian"]) for ln in other.get(p, [])]
+        zt = tmout(zlines)
+        ev += [f"{p}: {ln}" for p, ln in zt.lines]
+        who = ", ".join(shells["zsh"][:3])
+        if (p := _judge_tmout(zt, limit, f"zsh（{who}）", f"zsh ({who})")):
+            problems.append(p)
+    if "csh" in shells:
+        secs, shown = csh_autologout(other)
+        ev += [f"{p}: {ln}" for p, ln in shown]
+        if secs is None or secs <= 0 or secs > limit:
+            problems.append((f"tcsh/csh（{', '.join(shells['csh'][:3])}）未设置 autologout 或超过 {limit} 秒",
+                             f"tcsh/csh ({', '.join(shells['csh'][:3])}): autologout unset or above {limit} s"))
+    if "none" in shells:
+        who = ", ".join(shells["none"][:5])
+        problems.append((f"以下账户的登录 shell 不支持空闲超时（dash、fish 等）：{who}",
+                         f"these accounts' login shells have no idle timeout (dash, fish, …): {who}"))
+    evidence = evidence_lines(ev) or "no TMOUT in the start-up files a login shell reads"
+    if not problems:
+        return Outcome.passed(f"TMOUT={t.value}（只读，登录 shell 均受约束）", f"TMOUT={t.value} (readonly, every login shell)", evidence)
+    # Alternative: sshd itself ends idle SSH sessions (ChannelTimeout, or ClientAliveCountMax 0 before OpenSSH 8.2).
+    views, _note = _sshd_views(facts)
+    if views:
+        _txt, version = _version(facts, SSH_PKGS)
+        ts = [idle_timeout(kv, version) for _label, kv in views]
+        if all(x["kind"] == "idle" and x["seconds"] <= limit for x in ts):
+            secs = max(x["seconds"] for x in ts)
+            return Outcome.passed(f"sshd 在空闲 {secs} 秒后断开 SSH 会话（替代 TMOUT；本地控制台不在此列）",
+                                  f"sshd ends idle SSH sessions after {secs} s (instead of TMOUT; console logins not covered)",
+                                  evidence + "\n" + "\n".join(x["how"] for x in ts) + "\n" + "\n".join(e for _z, e in problems))
+    zh = "；".join(z for z, _e in problems)
+    en = "; ".join(e for _z, e in problems)
+    return Outcome.failed(zh, en, evidence)
 
 
 # --------------------------------------------------------------------------------------------- c: remote management
