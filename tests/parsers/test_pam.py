@@ -230,3 +230,10 @@ def test_pwquality_versions_credits_and_files():
     raw = grep_h({"/etc/security/pwquality.conf": "enforce_for_root\n"})
     assert "enforce_for_root" not in pwquality_conf(grep_files(raw), raw, (1, 4, 0))[0]   # files may set it from 1.4.1
     assert "enforce_for_root" in pwquality_conf(grep_files(raw), raw, (1, 4, 1))[0]
+
+
+def test_pam_enumeration_is_bounded_and_says_so():
+    lines = [f"auth [success=ok default=ignore] pam_x{i}.so" for i in range(16)] + ["auth required pam_unix.so"]
+    tree = [dict(e, file="/x", optional_module=False) for e in pam_entries(lines)]
+    paths, cut = stack_paths(tree, limit=500)
+    assert cut and len(paths) == 500

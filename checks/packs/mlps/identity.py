@@ -153,9 +153,11 @@ def _quality(facts):
                 cand.append((e, s, s_src))
         q = []
         if cand:
-            paths, _cut = stack_paths(tree, missing)
+            paths, cut = stack_paths(tree, missing)
             ids = {id(e) for e, _s, _src in cand}
             ok, why = enforced(paths, lambda x: id(x) in ids)
+            if cut:  # too many ways through to follow them all: no pass on a partial reading
+                ok, why = False, f"the stack has more than {len(paths)} ways through; not judged"
             if ok:
                 q = [{**e, "settings": s, "source": s_src} for e, s, s_src in cand]
             else:
@@ -467,8 +469,10 @@ def _lockout(facts):
         if not live:
             verdict["why"] = (f"{', '.join(gone)} not in {shown_v}" if gone else "no pam_faillock/pam_tally2 in the auth stack")
         else:
-            paths, _cut = stack_paths(tree, missing)
+            paths, cut = stack_paths(tree, missing)
             ok, why = enforced(paths, checks_lock)
+            if cut:  # too many ways through to follow them all: no pass on a partial reading
+                ok, why = False, f"the stack has more than {len(paths)} ways through; not judged"
             if not any(checks_lock(e) for e in live):
                 ok, why = False, "no line checks the lock (faillock preauth/authsucc)"
             faillock = any(e["module"] == "pam_faillock.so" for e in live)
