@@ -143,6 +143,25 @@ def test_no_pack_python_holds_check_metadata():
                 assert not keys & {"rationale", "remediation"}, f"{f}:{node.lineno}: texts belong in the YAML"
 
 
+# Fields of checks changed on purpose after the move, by the issue that changed them (the rest of each
+# entry must still be what it was).
+CHANGED_SINCE_THE_MOVE = {
+    # issue 15 (real-world PAM, sshd, sudoers, shell timeout)
+    "mlps.access.sshd_root_login": ("probes", "rationale", "remediation"),
+    "mlps.access.sudo_nopasswd_all": ("params", "rationale", "remediation", "title"),
+    "mlps.auth.lockout_deny": ("probes",),
+    "mlps.auth.lockout_enabled": ("probes",),
+    "mlps.auth.lockout_root": ("probes",),
+    "mlps.auth.lockout_unlock_time": ("probes",),
+    "mlps.auth.password_classes": ("probes",),
+    "mlps.auth.password_enforce_for_root": ("probes",),
+    "mlps.auth.password_min_length": ("probes",),
+    "mlps.auth.pwquality_in_pam": ("probes",),
+    "mlps.auth.shell_timeout": ("probes", "rationale", "remediation"),
+    "mlps.auth.sshd_idle_timeout": ("probes", "rationale", "remediation"),
+}
+
+
 def test_catalogue_is_what_it_was_before_the_move():
     """`auditctl checks list --json` as captured on main 6910996 before the metadata moved to YAML:
     the same checks, titles, severities, clauses (per level), thresholds, texts and effective probes."""
@@ -160,7 +179,12 @@ def test_catalogue_is_what_it_was_before_the_move():
 
     for cid, b in before.items():
         a = after[cid]
-        assert effective(a.pop("probes")) == effective(b.pop("probes")), cid
+        for fld in CHANGED_SINCE_THE_MOVE.get(cid, ()):
+            if fld != "probes":
+                a.pop(fld, None), b.pop(fld, None)
+        pa, pb = a.pop("probes"), b.pop("probes")
+        if "probes" not in CHANGED_SINCE_THE_MOVE.get(cid, ()):
+            assert effective(pa) == effective(pb), cid
         assert sorted(a.pop("references")) == sorted(b.pop("references")), cid
         del a["source"], b["source"]
         assert a == b, cid

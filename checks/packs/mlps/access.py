@@ -16,6 +16,7 @@ from checks.parsers.sshd import match_blocks, may_match_user
 from checks.parsers.sudoers import root_grants, rule_lines
 
 from ._sshd import SSHD_CONFIG_FILES, sshd_views
+from ._versions import SSH_PKGS, package_version
 
 # Every sudoers file sudo reads by default (sudo skips sudoers.d names with a '.' or ending in '~').
 SUDOERS = named("sudoers")
@@ -232,11 +233,13 @@ def sshd_root_login(facts, host):
     views, note = sshd_views(facts)
     if views is None:
         return note
+    _text, version = package_version(facts, SSH_PKGS)
+    default = "yes" if version is not None and version < (7, 0) else "prohibit-password"  # OpenSSH 7.0 changed it
     ev, bad = [], []
     for label, kv in views:
         if "root" not in label and "sshd -T" not in label:
             continue  # the ordinary-user view says nothing about root
-        v = (kv.get("permitrootlogin") or ["prohibit-password"])[0].lower()
+        v = (kv.get("permitrootlogin") or [default])[0].lower()
         ev.append(f"{label}: permitrootlogin {v}")
         if v not in _ROOT_OK:
             bad.append(f"{label}: permitrootlogin {v}")

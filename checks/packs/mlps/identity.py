@@ -15,10 +15,9 @@ from checks import parsers
 from checks.contract import Outcome, evaluator
 from checks.probe_catalogue import named
 
-from checks.facts import (DPKG_VERSIONS, LOGIN_DEFS, PAM, PASSWD, PROFILE, SECURITY_CONF, SHADOW, SSHD_T, evidence_lines,
+from checks.facts import (LOGIN_DEFS, PAM, PASSWD, PROFILE, SECURITY_CONF, SHADOW, SSHD_T, evidence_lines,
                           files, gathered, os_family)
 from checks.parsers.common import to_int
-from checks.parsers.packages import dpkg_versions, upstream_version
 from checks.parsers.shell import ZSH_FILES, csh_autologout, read_order, tmout
 from checks.parsers.sshd import idle_timeout
 from checks.parsers.pam import (FAILLOCK_CONF, LOCKOUT, QUALITY, checks_lock, conf_settings, effective_min_length, enforced,
@@ -28,17 +27,14 @@ from checks.parsers.pam import (FAILLOCK_CONF, LOCKOUT, QUALITY, checks_lock, co
 
 from ._listen import port_check
 from ._sshd import sshd_views as _sshd_views
+from ._versions import PAM_PKGS, PWQ_PKGS, SSH_PKGS, package_version as _version
 
 # Probes only this family needs (read-only; sudo only where root is needed to see the data).
 # find prints hosts.equiv/shosts.equiv under /etc (and /etc/ssh) and .rhosts/.shosts in /etc/skel, /root and
 # /home/*; /etc is a start point (not /etc/hosts.equiv itself) so that a missing file is not an error.
 RHOSTS = named("rhosts")
 PWHISTORY = named("pwhistory")
-# Installed versions of Linux-PAM, libpwquality and OpenSSH on RPM hosts (dpkg hosts: DPKG_VERSIONS).
-RPM_AUTH = named("rpm_auth_versions")
-PAM_PKGS = ("libpam-modules", "libpam0g", "pam")
-PWQ_PKGS = ("libpwquality1", "libpwquality-common", "libpwquality")
-SSH_PKGS = ("openssh-server",)
+
 
 # Password changes: Debian's passwd includes common-password; RHEL's passwd uses system-auth and
 # sshd (expired passwords) password-auth, so both must carry the policy.
@@ -62,30 +58,6 @@ def _pam_layout(facts) -> str | None:
         if not res.error and marker in res.stdout:
             return name
     return None
-
-
-def _versions(facts) -> dict[str, str]:
-    """{package: version} from whichever package listing was gathered (empty when none was)."""
-    out: dict[str, str] = {}
-    res = facts.get(DPKG_VERSIONS)
-    if not res.error and res.rc == 0:
-        out.update(dpkg_versions(res.stdout))
-    res = facts.get(RPM_AUTH)
-    if not res.error:
-        for ln in res.stdout.splitlines():
-            parts = ln.split()
-            if len(parts) == 2 and not ln.startswith("package "):
-                out[parts[0]] = parts[1]
-    return out
-
-
-def _version(facts, names) -> tuple[str | None, tuple | None]:
-    """(version text, upstream numbers) of the first of ``names`` installed, or (None, None)."""
-    vs = _versions(facts)
-    for n in names:
-        if n in vs:
-            return vs[n], upstream_version(vs[n])
-    return None, None
 
 
 def _pam_semantics(facts) -> tuple[frozenset, bool, str]:
