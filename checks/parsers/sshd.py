@@ -104,12 +104,17 @@ def config_statements(files: dict[str, list[str]], start: str = SSHD_CONFIG) -> 
     ``Match`` starts a new block that lasts to the next Match or the end of its file."""
     out: list = []
     block = [0]
+    budget = [20000]  # lines read through includes in all: a hostile host's Include fan-out stays bounded
 
-    def read(path, depth):
-        if depth > 16 or path not in files:
+    def read(path, depth, chain=()):
+        if depth > 16 or path not in files or path in chain:
             return
+        chain = chain + (path,)
         current = 0
         for raw in files[path]:
+            budget[0] -= 1
+            if budget[0] < 0:
+                return
             s = raw.strip()
             if not s or s.startswith("#"):
                 continue
@@ -121,7 +126,7 @@ def config_statements(files: dict[str, list[str]], start: str = SSHD_CONFIG) -> 
                 for pat in args:
                     pat = pat if pat.startswith("/") else "/etc/ssh/" + pat
                     for target in sorted(p for p in files if fnmatchcase(p, pat)):
-                        read(target, depth + 1)
+                        read(target, depth + 1, chain)
                 continue
             if key == "match":
                 block[0] += 1

@@ -38,6 +38,7 @@ _WILD = re.compile(r"(?<!\\)[*?\[]")
 ROOT_RUNAS = {"ALL", "root", "#0"}
 BIN_DIRS = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/local/bin/", "/usr/local/sbin/")
 ESCAPES_FILE = Path(__file__).with_name("sudo_escapes.yaml")
+MAX_READ = 20000
 SENSITIVE = re.compile(r"(^|\s)/etc/(sudoers|shadow|passwd|group|gshadow|crontab|cron\.d|pam\.d|ssh/sshd_config)")
 
 
@@ -108,10 +109,19 @@ def read_order(text: str, start: str = "/etc/sudoers") -> tuple[list[tuple[str, 
     out: list[tuple[str, str]] = []
     unread: list[str] = []
 
-    def read(path: str, depth: int):
-        if depth > 128:  # sudo's own limit on nested includes
+    budget = [MAX_READ]
+
+    def read(path: str, depth: int, chain: tuple = ()):
+        # sudo refuses include loops and nests at most 128 deep; a hostile host's files are read at most
+        # MAX_READ lines in all (a directory whose files include it again would otherwise explode)
+        if depth > 128 or path in chain:
             return
+        chain = chain + (path,)
         for s in _logical(files.get(path, [])):
+            budget[0] -= 1
+            if budget[0] < 0:
+                unread.append(f"{path} (more than {MAX_READ} lines through includes)")
+                return
             m = _INCLUDE.match(s)
             if not m:
                 out.append((path, s))
@@ -126,9 +136,9 @@ def read_order(text: str, start: str = "/etc/sudoers") -> tuple[list[tuple[str, 
                 if not (target == "/etc/sudoers.d" or target.startswith("/etc/sudoers.d/")):
                     unread.append(target + "/")
                 for member in _dir_members(files, target):
-                    read(member, depth + 1)
+                    read(member, depth + 1, chain)
             elif target in files:
-                read(target, depth + 1)
+                read(target, depth + 1, chain)
             elif not (target == "/etc/sudoers" or target.startswith("/etc/sudoers.d/")):
                 unread.append(target)
 

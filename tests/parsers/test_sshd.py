@@ -49,3 +49,10 @@ def test_sshd_clientalive_only_drops_unresponsive_clients_and_channeltimeout_is_
     t = idle_timeout({"channeltimeout": ["session=10m"]}, (9, 6))
     assert (t["kind"], t["seconds"]) == ("idle", 600)
     assert duration("1h30m") == 5400 and duration("10x") is None
+
+
+def test_sshd_include_fan_out_from_a_hostile_host_ends():
+    files = {"/etc/ssh/sshd_config": ["Include /etc/ssh/sshd_config.d/*.conf"]}
+    files.update({f"/etc/ssh/sshd_config.d/{i}.conf": ["Include /etc/ssh/sshd_config.d/*.conf", "PermitRootLogin yes"]
+                  for i in range(10)})
+    assert effective_config(files, "root", "x", "203.0.113.7")["permitrootlogin"] == ["yes"]

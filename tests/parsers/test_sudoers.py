@@ -179,3 +179,12 @@ def test_sudoers_escape_list_entries_each_name_a_source_and_compile():
         if "escape_args" in e:
             re.compile(e["escape_args"])
     assert root_equivalent(rules(grep_h({"/etc/sudoers": "a ALL=/usr/bin/tar -cf x --checkpoint=1 --checkpoint-action=exec=sh y\n"}))[0][0].commands[0])
+
+
+def test_sudoers_include_loops_and_hostile_fan_out_end():
+    files = {"/etc/sudoers": "@includedir /etc/sudoers.d\n"}
+    files.update({f"/etc/sudoers.d/f{i}": "@includedir /etc/sudoers.d\nu ALL=(ALL) ALL\n" for i in range(12)})
+    lines, unread = root_grants(grep_h(files))[0], root_grants(grep_h(files))[2]
+    assert lines == [] and any("more than" in u for u in unread)
+    loop = grep_h({"/etc/sudoers": "@include /etc/sudoers\nbob ALL=(ALL) NOPASSWD: ALL\n"})
+    assert [g.users for g in root_grants(loop)[0]] == [["bob"]]
