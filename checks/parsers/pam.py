@@ -73,24 +73,31 @@ def conf_settings(lines: list[str]) -> dict[str, str]:
     return out
 
 
-def pam_tree(pam_files: dict, path: str | None, kind: str, _seen: tuple = ()) -> list:
+MAX_ENTRIES = 2000   # lines of one stack through includes: a hostile host's include fan-out stays bounded
+
+
+def pam_tree(pam_files: dict, path: str | None, kind: str, _seen: tuple = (), _budget: list | None = None) -> list:
     """Entries of one type of a PAM file in execution order: ``@include``/``include`` inline their
     lines, a ``substack`` is a nested list. Each entry gets the ``file`` it came from; a file already on
-    the include chain (a loop) or not gathered adds nothing."""
-    if not path or path in _seen or path not in pam_files:
+    the include chain (a loop) or not gathered adds nothing; past MAX_ENTRIES lines nothing more is read."""
+    budget = [MAX_ENTRIES] if _budget is None else _budget
+    if not path or path in _seen or path not in pam_files or budget[0] <= 0:
         return []
     seen = _seen + (path,)
     out: list = []
     for e in pam_entries(pam_files[path]):
+        budget[0] -= 1
+        if budget[0] < 0:
+            break
         if e["type"] == "include":
             parts = e["line"].split()
             if len(parts) > 1:
-                out += pam_tree(pam_files, PAM_DIR + parts[1], kind, seen)
+                out += pam_tree(pam_files, PAM_DIR + parts[1], kind, seen, budget)
         elif e["type"] == kind:
             if e["control"] == "include":
-                out += pam_tree(pam_files, PAM_DIR + e["module"], kind, seen)
+                out += pam_tree(pam_files, PAM_DIR + e["module"], kind, seen, budget)
             elif e["control"] == "substack":
-                sub = pam_tree(pam_files, PAM_DIR + e["module"], kind, seen)
+                sub = pam_tree(pam_files, PAM_DIR + e["module"], kind, seen, budget)
                 if sub:
                     out.append(sub)
             else:

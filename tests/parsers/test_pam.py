@@ -237,3 +237,10 @@ def test_pam_enumeration_is_bounded_and_says_so():
     tree = [dict(e, file="/x", optional_module=False) for e in pam_entries(lines)]
     paths, cut = stack_paths(tree, limit=500)
     assert cut and len(paths) == 500
+
+
+def test_pam_include_fan_out_from_a_hostile_host_ends():
+    names = [f"/etc/pam.d/f{i}" for i in range(6)]
+    files = {n: "".join(f"@include f{j}\n" for j in range(6)) + "auth required pam_unix.so\n" for n in names}
+    tree = pam_tree(_pam_files(files), names[0], "auth")
+    assert 0 < len(flatten(tree)) <= 2000
