@@ -66,8 +66,7 @@ class Linux(Platform):
             from audits.collect.transports.openssh import OpenSSHTransport
 
             transport.close()
-            transport = OpenSSHTransport(host, options)
-            transport.meta["legacy_ssh"] = exc.detail
+            transport = OpenSSHTransport(host, options, offer=exc.offer)
             transport.open()
         return transport
 
