@@ -110,3 +110,33 @@ def test_legacy_path_wrong_password_is_auth_failed_in_the_clients_words(tmp_path
             t.run_script("echo hi\n", 30)
     assert e.value.reason == "auth_failed" and "Permission denied" in e.value.detail, e.value.detail
     assert "a-wrong-one" not in e.value.detail
+
+
+def test_reading_a_hostile_servers_offer_is_bounded():
+    import time
+
+    from audits.collect.transports.offer import OfferError, fetch_offer
+
+    with HostileServer("raw_banner") as server:  # 1 MB of text and no SSH version line
+        t0 = time.monotonic()
+        with pytest.raises(OfferError, match="no SSH version line in the first 64 KiB"):
+            fetch_offer("127.0.0.1", server.port, timeout=10)
+        assert time.monotonic() - t0 < 10
+
+
+def test_jump_values_stay_inert_in_the_proxy_command(tmp_path):
+    """The legacy path reaches a jump host with ProxyCommand (a shell line): a hostile jump user or a
+    '%' token in it runs nothing and expands nothing."""
+    from audits.collect.transports.openssh import OpenSSHTransport
+    from audits.model.inventory import Host, Source
+
+    marker = tmp_path / "pwned"
+    s = {"port": 22, "user": "audit", "connect_timeout": 2, "known_hosts": str(tmp_path / "kh"),
+         "jump": f"a$(touch {marker})'`touch {marker}`%h@127.0.0.1:1"}
+    t = OpenSSHTransport(Host("h", "127.0.0.1", "s", "d", [], 3, s, Source("t", 0)))
+    proxy = t._proxy_command()
+    assert "StrictHostKeyChecking=yes" in proxy and "KexAlgorithms=+" in proxy and "%%h" in proxy
+    with pytest.raises(Unreachable) as e:
+        t.run_script("echo hi\n", 15)
+    assert e.value.detail  # never empty
+    assert not marker.exists()

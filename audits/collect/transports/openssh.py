@@ -131,8 +131,25 @@ class _AskPass:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def open_with_fallback(transport: Transport, host, options: dict) -> Transport:
+    """Open the transport; when it is paramiko and the server has no algorithm in common with it
+    (``Unreachable(legacy=True)``), open the legacy path instead, carrying what the server offered.
+    Any platform that reaches its hosts over SSH (hosts, network devices) connects through this."""
+    try:
+        transport.open()
+        return transport
+    except Unreachable as exc:
+        if not (exc.reason == "protocol" and exc.legacy):
+            raise
+        transport.close()
+        legacy = OpenSSHTransport(host, options, offer=exc.offer)
+        legacy.open()
+        return legacy
+
+
 class OpenSSHTransport(Transport):
     name = "openssh"
+    remote_command = "bash -s"  # what the probe script is fed to (a device platform names its own)
 
     def __init__(self, host, options=None, offer: dict | None = None):
         super().__init__(host, options)
@@ -238,7 +255,7 @@ class OpenSSHTransport(Transport):
             env = askpass.env(env)
         try:
             with tempfile.TemporaryFile() as err:  # read 8 KiB of it at most
-                out, rc = run_bounded(self._base(password is not None) + ["bash -s"], script, timeout, max_bytes,
+                out, rc = run_bounded(self._base(password is not None) + [self.remote_command], script, timeout, max_bytes,
                                       stderr=err, meta=self.meta, env=env)
                 err.seek(0)
                 stderr = err.read(8192).decode("utf-8", "replace")
