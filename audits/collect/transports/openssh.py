@@ -123,7 +123,7 @@ class _AskPass:
             time.sleep(0.2)  # let this reader finish before offering the next prompt
 
     def env(self, base: dict) -> dict:
-        return {**base, "SSH_ASKPASS": self.helper, "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": base.get("DISPLAY", ":0")}
+        return {**base, "SSH_ASKPASS": self.helper, "SSH_ASKPASS_REQUIRE": "force"}  # force: no DISPLAY needed
 
     def close(self):
         self._stop.set()
