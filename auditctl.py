@@ -73,7 +73,7 @@ def cmd_checks_list(args) -> int:
 
 def cmd_checks_show(args) -> int:
     from audits.model.errors import did_you_mean
-    from checks.catalogue import describe
+    from checks.catalogue import describe, roles as catalogue_roles
     from checks.registry import load_registry
 
     reg = load_registry()
@@ -89,6 +89,7 @@ def cmd_checks_show(args) -> int:
     print(f"{c.id}  [{c.severity}]\n  {c.title.zh}\n  {c.title.en}")
     for lvl, refs in sorted(info["references_by_level"].items()):
         print(f"clauses (level {lvl}): " + "; ".join(refs) if lvl != "any" else "references: " + "; ".join(refs))
+    print("item roles: " + "; ".join(catalogue_roles(c)))
     print(f"applies:    os={','.join(c.applies.os)} levels={','.join(map(str, c.levels))}"
           + (f" roles={','.join(c.applies.roles)}" if c.applies.roles else ""))
     for fam, ps in info["probes"].items():
