@@ -77,6 +77,8 @@ def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict
             os_family = facts.meta.get("os_family", "")
         denied = [p for p, r in facts.results.items() if r.error and r.error.startswith("sudo denied")]
         notes = []
+        if facts.meta.get("legacy_ssh"):
+            notes.append("reached through the legacy SSH path (system OpenSSH with legacy algorithms)")
         if denied:
             reason = "sudo_denied"
             notes.append(f"sudo -n refused {len(denied)} probe(s): {denied[0]}")
