@@ -463,14 +463,15 @@ def cmd_schedule_list(args) -> int:
 
 
 def cmd_schedule_remove(args) -> int:
-    from audits.run.schedule import dirs, remove, schedule_name
+    from audits.run.schedule import remove, schedule_files, schedule_target
 
-    name = schedule_name(args.target)
-    if (dirs(args.root)[0] / f"{name}.timer").exists():
+    name, plan = schedule_target(args.target)
+    if any(p.suffix == ".timer" for p in schedule_files(name, args.root, plan)):
         _systemctl(args.root, "disable", "--now", f"{name}.timer")
-    gone = remove(name, args.root)
+    gone = remove(name, args.root, plan)
     if not gone:
-        raise InputError([Problem("command line", 0, "schedule", f"no schedule '{name}' (see: auditctl schedule list)")])
+        what = f"no schedule '{name}'" + (f" of plan {plan}" if plan else "")
+        raise InputError([Problem("command line", 0, "schedule", f"{what} (see: auditctl schedule list)")])
     for path in gone:
         print(f"removed {path}")
     if any(p.suffix == ".timer" for p in gone):
