@@ -705,6 +705,20 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("auditctl: interrupted", file=sys.stderr)
         return EXIT_INCOMPLETE
+    except OSError as e:  # an output path that cannot be written (name too long, /proc, no permission)
+        print(f"auditctl: cannot write or read {_printable(e.filename)}: {e.strerror or type(e).__name__}",
+              file=sys.stderr)
+        return EXIT_INPUT
+
+
+def _printable(value, limit: int = 300) -> str:
+    """A path for an error line: control characters escaped, undecodable bytes shown, bounded."""
+    import re
+
+    text = "(file)" if value is None else os.fsdecode(value) if isinstance(value, bytes) else str(value)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", text)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 if __name__ == "__main__":

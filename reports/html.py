@@ -77,7 +77,9 @@ def environment() -> Environment:
 
 
 def safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:64] or "_"
+    """One path component from any id: never empty, '.', '..' or a hidden name (issue #18)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:64] or "_"
+    return "_" + name[1:] if name.startswith(".") else name
 
 
 def school_context(doc: dict, school: str, lang: str, previous: dict | None = None) -> dict:

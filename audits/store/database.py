@@ -445,11 +445,30 @@ class Store:
         d["scope"] = json.loads(d["scope"])
         return d
 
-    def runs(self, limit: int = 50) -> list[dict]:
+    def runs(self, limit: int | None = 50, order: str = "seq") -> list[dict]:
+        """Stored runs, newest first: by ``seq`` (the order this store made them: a local history), or
+        with ``order="started"`` by the runs' own start time, ties broken by run id (the bureau: a run
+        imported late is not newer for it)."""
+        keys = ((runs_t.c.seq.desc(),) if order == "seq" else (runs_t.c.started_at.desc(), runs_t.c.id.desc()))
         with self.engine.connect() as conn:
-            rows = conn.execute(select(runs_t).order_by(runs_t.c.seq.desc())
-                                .limit(limit)).mappings().all()
+            rows = conn.execute(select(runs_t).order_by(*keys).limit(limit)).mappings().all()
         return [{**r, "scope": json.loads(r["scope"])} for r in rows]
+
+    def latest_runs_query(self):
+        """SQL: (school, run_id) of each school's latest finished run — the latest by the run's start
+        time, ties broken by the larger run id — whatever order the runs were stored or imported in."""
+        pairs = (select(hosts_t.c.school, runs_t.c.id.label("run_id"), runs_t.c.started_at)
+                 .select_from(hosts_t.join(runs_t, runs_t.c.id == hosts_t.c.run_id))
+                 .where(runs_t.c.status != "running").distinct().subquery("pairs"))
+        ranked = select(pairs.c.school, pairs.c.run_id, func.row_number().over(
+            partition_by=pairs.c.school, order_by=(pairs.c.started_at.desc(), pairs.c.run_id.desc())).label("n")
+        ).subquery("ranked")
+        return select(ranked.c.school, ranked.c.run_id).where(ranked.c.n == 1)
+
+    def latest_runs(self) -> dict[str, str]:
+        """school -> the id of its latest finished run (``latest_runs_query``)."""
+        with self.engine.connect() as conn:
+            return dict(conn.execute(self.latest_runs_query()).all())
 
     def hosts(self, run_id: str) -> list[HostRecord]:
         with self.engine.connect() as conn:
