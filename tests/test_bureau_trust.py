@@ -364,3 +364,50 @@ def test_non_utf8_passphrases_and_bad_output_paths_are_clear_errors(tmp_path):
         p = _cli(["report", "--db", db, *argv], {}, tmp_path)
         assert p.returncode == 2 and b"Traceback" not in p.stderr, p.stderr[-400:]
         assert p.stderr.startswith(b"auditctl: cannot write or read ")
+
+
+# -- 1. sudoers widening: declared paths validated at load and in the generator ---------------------
+HOSTILE_PATHS = ["/var/backups/web -fprintf /tmp/pwn X", "/var/backups/web\t-quit", "/etc/shadow", "/etc/gshadow",
+                 "/etc/ssh/ssh_host_ed25519_key", "/root/.ssh/id_ed25519", "/home/teacher/.ssh/id_rsa",
+                 "/srv/tls/server.pem", "/srv/backup/../../etc/shadow", "/etc//shadow", "/srv/backup/*",
+                 "/srv/backup/-fprint", "/srv/backup/a,b", "/srv/backup/id_ecdsa", "/srv/backup/x\u3000y"]
+
+
+def _backup_inventory(tmp_path, target_path: str, marker: str = "/var/backups/web.ok") -> Path:
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("bureau: {id: t, name: test}\ndistricts:\n  - id: d1\n    schools:\n      - id: s1\n"
+                   "        systems:\n          - id: web\n            level: 3\n            backup:\n"
+                   f"              targets: [{{path: {json.dumps(target_path)}}}]\n"
+                   f"              marker: {json.dumps(marker)}\n"
+                   "        hosts: [{id: h1, address: 10.0.0.1, systems: [web]}]\n", encoding="utf-8")
+    return inv
+
+
+@pytest.mark.parametrize("bad", HOSTILE_PATHS)
+def test_declared_paths_that_could_widen_sudo_are_refused_at_load(tmp_path, bad, capsys):
+    inv = _backup_inventory(tmp_path, bad)
+    assert auditctl.main(["validate", str(inv)]) == 2
+    err = capsys.readouterr().err
+    assert f"{inv}:10: districts[0].schools[0].systems[0].backup.targets[0].path: " in err, err
+    inv = _backup_inventory(tmp_path, "/var/backups/web", marker=bad)
+    assert auditctl.main(["sudoers", "--packs", "backup", "-i", str(inv)]) == 2
+    assert ".backup.marker: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", HOSTILE_PATHS)
+def test_the_generator_refuses_hostile_declared_paths_itself(bad):
+    """Hosts built in code (not through the loader) reach the generator directly: it checks again."""
+    from audits.model.declarations import BackupPolicy, Target
+    from audits.model.inventory import Host, Source
+    from audits.trust.sudoers import fragment
+    from checks.registry import load_registry
+
+    policy = BackupPolicy(system="web", level=3, rpo_hours=24.0, offsite=False, targets=(Target(path=bad),), marker=bad)
+    host = Host("h1", "10.0.0.1", "s1", "d1", ["web"], 3, {"os": "linux", "roles": [], "facts": {},
+                "connection": "ssh"}, Source("x", 1), backup=(policy,))
+    text, skipped = fragment(load_registry().select(["backup"]), "audit", hosts=[host])
+    listed = text.split("Cmnd_Alias", 1)[-1]
+    for word in bad.split():
+        if word.startswith("/"):
+            assert word not in listed and word.replace(",", "\\,") not in listed, (bad, text)
+    assert any(bad[:40] in why or repr(bad)[:40] in why for why in skipped), skipped
