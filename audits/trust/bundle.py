@@ -28,6 +28,7 @@ MAX_JSON_ITEMS = 4_000_000
 MAX_STRING = 1024 * 1024       # no field of a run document is longer (evidence is capped at 2 000)
 MAX_INT = 2 ** 31 - 1          # the store's INTEGER columns (PostgreSQL int4)
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+_KEY_SHOWN = re.compile(r"[^A-Za-z0-9_.-]")  # a key shown in a refusal's field: nothing a terminal acts on
 ENVELOPE = ("bundle_version", "signer", "run_id", "body", "signature")
 
 
@@ -90,7 +91,7 @@ def bad_value(value, where: str = "") -> tuple[str, str] | None:
         elif isinstance(v, dict):
             for k, x in v.items():
                 stack.append((k, at))
-                stack.append((x, f"{at}.{k[:40]}" if isinstance(k, str) and not _SURROGATE.search(k) else at))
+                stack.append((x, f"{at}.{_KEY_SHOWN.sub('?', k[:40])}" if isinstance(k, str) else at))
         elif isinstance(v, list):
             stack.extend((x, f"{at}[{i}]") for i, x in enumerate(v))
     return None

@@ -230,22 +230,20 @@ def _counts(body: dict) -> tuple[int, int]:
     return len(body["hosts"]), sum(len(h["results"]) for h in body["hosts"])
 
 
+class TooLarge(Exception):
+    def __init__(self, size: int):
+        super().__init__(size)
+        self.size = size
+
+
 def read_bounded(path, limit: int) -> bytes:
-    """A file's bytes, its size checked before reading (a regular file larger than ``limit`` is not
-    read at all; a device or pipe is read to at most ``limit + 1`` bytes). OSError as raised."""
+    """A file's bytes, its size checked before reading: a regular file larger than ``limit`` is not read
+    at all (TooLarge); a device or pipe is read to at most ``limit + 1`` bytes. OSError as raised."""
     with open(path, "rb") as fh:
         st = os.fstat(fh.fileno())
         if stat.S_ISREG(st.st_mode) and st.st_size > limit:
-            return _Oversized(st.st_size)
+            raise TooLarge(st.st_size)
         return fh.read(limit + 1)
-
-
-class _Oversized(bytes):
-    """What read_bounded returns for a regular file over its limit: empty bytes that know the size."""
-    def __new__(cls, size):
-        obj = super().__new__(cls, b"")
-        obj.size = size
-        return obj
 
 
 def import_bundle(store: Store, path, identity: dict[str, dict] | None = None) -> Imported:
@@ -259,10 +257,10 @@ def import_bundle(store: Store, path, identity: dict[str, dict] | None = None) -
 
     try:
         data = read_bounded(path, fmt.MAX_BUNDLE_BYTES)
+    except TooLarge as exc:
+        refuse(f"larger than {fmt.MAX_BUNDLE_BYTES} bytes ({exc.size}); not read")
     except OSError as exc:
         refuse(f"cannot read: {exc.strerror}")
-    if isinstance(data, _Oversized):
-        refuse(f"larger than {fmt.MAX_BUNDLE_BYTES} bytes ({data.size}); not read")
     try:
         bundle, signature = fmt.parse(data, source)
     except InputError as exc:
