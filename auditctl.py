@@ -73,7 +73,7 @@ def cmd_checks_list(args) -> int:
 
 def cmd_checks_show(args) -> int:
     from audits.model.errors import did_you_mean
-    from checks.catalogue import describe
+    from checks.catalogue import describe, roles as catalogue_roles
     from checks.registry import load_registry
 
     reg = load_registry()
@@ -89,6 +89,7 @@ def cmd_checks_show(args) -> int:
     print(f"{c.id}  [{c.severity}]\n  {c.title.zh}\n  {c.title.en}")
     for lvl, refs in sorted(info["references_by_level"].items()):
         print(f"clauses (level {lvl}): " + "; ".join(refs) if lvl != "any" else "references: " + "; ".join(refs))
+    print("item roles: " + "; ".join(catalogue_roles(c)))
     print(f"applies:    os={','.join(c.applies.os)} levels={','.join(map(str, c.levels))}"
           + (f" roles={','.join(c.applies.roles)}" if c.applies.roles else ""))
     for fam, ps in info["probes"].items():
@@ -146,6 +147,7 @@ def _run_request(args, network_only: bool):
         vault_password_file=getattr(args, "vault_password_file", None), dispatch=getattr(args, "dispatch", "local"),
         broker=getattr(args, "broker", None), result_backend=getattr(args, "result_backend", None),
         dispatch_timeout=getattr(args, "dispatch_timeout", None), quiet=args.quiet,
+        dispatch_key=getattr(args, "dispatch_key", None), collector_keys=getattr(args, "collector_keys", None),
         publisher=Publisher(out=args.out, json=args.json, formats=args.format, lang=args.lang))
 
 
@@ -175,8 +177,24 @@ def cmd_worker(args) -> int:
     """A collector near a site's hosts: audits the tasks of one queue (audits/collector.py)."""
     from audits.run.collector import run_worker
 
-    run_worker(args.queue, broker=args.broker, backend=args.result_backend, concurrency=args.concurrency,
+    run_worker(args.site_config, broker=args.broker, backend=args.result_backend, concurrency=args.concurrency,
                visibility_timeout=args.visibility_timeout, loglevel=args.loglevel)
+    return EXIT_OK
+
+
+def cmd_keygen(args) -> int:
+    """A new Ed25519 key for the wire (the dispatcher's task key or a collector's reply key)."""
+    from audits.run import wire
+
+    try:
+        pub = wire.new_key(args.file)
+    except FileExistsError:
+        print(f"auditctl: {args.file}: exists; not overwritten", file=sys.stderr)
+        return EXIT_INPUT
+    except OSError as exc:
+        print(f"auditctl: {args.file}: {exc.strerror}", file=sys.stderr)
+        return EXIT_INPUT
+    print(wire.public_text(pub))
     return EXIT_OK
 
 
@@ -227,7 +245,9 @@ def cmd_diff(args) -> int:
     if args.json:
         _write_json(d, args.json)
     if args.json != "-":
-        print(format_text(d, args.lang))
+        from audits.collect.transports.base import terminal_text
+
+        print(terminal_text(format_text(d, args.lang)))  # stored texts came from hosts and collectors
     return EXIT_OK
 
 
@@ -563,16 +583,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="celery: send each host to its site's collector queue (auditctl worker)")
     _broker_options(p)
     p.add_argument("--dispatch-timeout", type=float, help="seconds to wait for every host (default 3600)")
+    p.add_argument("--dispatch-key", metavar="FILE",
+                   help="the dispatcher's Ed25519 key that signs tasks (default $AUDITCTL_DISPATCH_KEY)")
+    p.add_argument("--collector-keys", metavar="FILE",
+                   help="registered collector keys, SITE: public key (default $AUDITCTL_COLLECTOR_KEYS)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("worker", help="run a collector on one site queue (Celery worker)")
-    p.add_argument("--queue", required=True, metavar="SITE", help="the site queue (inventory 'site:')")
+    p.add_argument("--site-config", required=True, metavar="FILE",
+                   help="this collector's site configuration: site (queue), keys, known_hosts (docs/security.md)")
     _broker_options(p)
     p.add_argument("--concurrency", type=int, default=8, help="hosts audited at once (default 8)")
     p.add_argument("--visibility-timeout", type=float,
                    help="seconds before an unacknowledged task goes to another collector (Redis; default 600)")
     p.add_argument("--loglevel", default="INFO")
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("keygen", help="create an Ed25519 key for collectors/dispatcher; prints its public key")
+    p.add_argument("file", help="the private key file to create (0600, never overwritten)")
+    p.set_defaults(func=cmd_keygen)
 
     p = sub.add_parser("scan", help="the network view only: nmap the declared subnets and hosts, judge the network pack")
     p.add_argument("-i", "--inventory", help="inventory file or directory (default: this machine)")

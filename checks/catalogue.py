@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from .contract import Check
-from .controls import framework
+from .controls import framework, parse_requirement
 
 def _families() -> "OrderedDict[str, tuple[str, str, str]]":
     """Control points of GB/T 22239-2019 from its controls file: level-3 number -> (zh, en, level-2 number)."""
@@ -28,6 +28,7 @@ def describe(c: Check) -> dict:
             "references": [str(r) for r in c.refs], "references_by_level": by_level, "levels": list(c.levels),
             "applies": {"os": list(c.applies.os), "levels": list(c.applies.levels), "roles": list(c.applies.roles)},
             "manual": c.attest.to_json() if c.attest else None,
+            "manual_only": c.manual_only.to_json() if c.manual_only else None,
             "probes": {k: [str(p) for p in v] for k, v in c.probes.items()}, "params": dict(c.params),
             "rationale": c.rationale.to_json(), "remediation": c.remediation.to_json(), "source": c.source}
 
@@ -58,6 +59,18 @@ def _evidence(c: Check) -> str:
         doc = (c.host_probes.__doc__ or "probes built from the host's declarations").strip().splitlines()[0]
         parts.append(f"declared: {_cell(doc)}")
     return "; ".join(parts) or "— (declarations and attestations only)"
+
+
+def roles(c: Check) -> list[str]:
+    """The check's role in each item it cites ('gbt22239:auth.c key'), from the controls files' ``evidence:``
+    (docs/scoring.md §2): key, trigger, informational, or supporting."""
+    out = []
+    for text in c.requires:
+        fw, rid, _ = parse_requirement(text)
+        req = fw.requirements[rid]
+        role = "trigger" if c.id in req.trigger_checks else req.role_of(c.id)
+        out.append(f"{fw.name}:{rid} {role}")
+    return out
 
 
 def markdown(checks: list[Check], pack: str) -> str:
@@ -92,6 +105,7 @@ def markdown(checks: list[Check], pack: str) -> str:
                     "| | |", "|---|---|",
                     f"| severity | {c.severity} |",
                     f"| clauses | {'; '.join(_cell(r) for r in c.refs)} |",
+                    f"| role in the item | {'; '.join(roles(c))} |",
                     f"| levels | {levels} |",
                     f"| os | {', '.join(c.applies.os)}" + (f"; roles {', '.join(c.applies.roles)}" if c.applies.roles else "")
                     + " |",
@@ -99,6 +113,8 @@ def markdown(checks: list[Check], pack: str) -> str:
                     f"| evidence | {_evidence(c)} |"]
             if c.attest:
                 out.append(f"| attestation | {_cell(c.attest.zh)} / {_cell(c.attest.en)} |")
+            if c.manual_only:
+                out.append(f"| manual only | {_cell(c.manual_only.zh)} / {_cell(c.manual_only.en)} |")
             out += ["", f"**理由 / Rationale.** {c.rationale.zh}", "", c.rationale.en, "",
                     f"**整改 / Remediation.** {c.remediation.zh}", "", c.remediation.en, ""]
     return "\n".join(out).rstrip() + "\n"

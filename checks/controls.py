@@ -21,7 +21,10 @@ _REQUIRE = re.compile(r"^([a-z0-9][a-z0-9_-]*):([a-z0-9][a-z0-9_.-]*?)(?:@([0-9]
 _LEVEL_KEYS = {"any": None, **{str(n): n for n in range(1, 6)}}
 FILE_FIELDS = {"framework", "standard", "title", "control_points", "requirements"}
 POINT_FIELDS = {"clause", "point", "zh", "en"}
-REQUIREMENT_FIELDS = {"clause", "weight", "key", "high_risk", "title"}
+REQUIREMENT_FIELDS = {"clause", "weight", "key", "high_risk", "title", "evidence", "host_not_applicable"}
+EVIDENCE_FIELDS = {"key", "informational", "trigger"}
+# The role a check's result plays in the verdict of an item it cites (docs/scoring.md §2).
+KEY, SUPPORTING, INFORMATIONAL = "key", "supporting", "informational"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,22 @@ class Requirement:
     key: bool = False
     high_risk: dict | None = None    # {zh, en}
     high_risk_levels: tuple = ()     # levels at which ``high_risk`` fires
+    title: dict | None = None        # {zh, en}: what a person attests when no check covers it
+    key_checks: tuple = ()           # checks carrying the key point: one failing makes the item 不符合
+    informational: tuple = ()        # checks shown beside the item but never scored (connection facts …)
+    trigger_checks: tuple = ()       # supporting checks whose high/critical failure is the trigger (and key)
+    evidence_lines: dict = field(default_factory=dict, compare=False)  # check id -> line in the controls file
+    host_not_applicable: dict | None = None   # {zh, en}: why the item is 不适用 for an operating system
+
+    def role_of(self, check_id: str) -> str:
+        """key | supporting | informational: the part ``check_id``'s results play in this item's verdict."""
+        if check_id in self.key_checks:
+            return KEY
+        return INFORMATIONAL if check_id in self.informational else SUPPORTING
+
+    def raises(self, check_id: str) -> bool:
+        """Whether a high/critical failure of ``check_id`` hits this requirement's high-risk trigger."""
+        return bool(self.high_risk) and (check_id in self.key_checks or check_id in self.trigger_checks)
 
 
 @dataclass(frozen=True)
@@ -71,6 +90,25 @@ class Framework:
                 if lv in r.weight:
                     out.setdefault(lv, {})[clause] = r.weight[lv]
         return dict(sorted(out.items(), key=lambda kv: -kv[0]))
+
+    def role_of(self, requirement: str, check_id: str) -> str:
+        """key | supporting | informational: the role of a check's results in a requirement's item verdict."""
+        return self.requirements[requirement].role_of(check_id)
+
+    def roles(self) -> dict[str, dict[str, str]]:
+        """clause (every level) -> check id -> role, for the checks the controls file names (others: supporting)."""
+        out: dict[str, dict[str, str]] = {}
+        for r in self.requirements.values():
+            named = {c: r.role_of(c) for c in (*r.key_checks, *r.trigger_checks, *r.informational)}
+            for clause in r.clause.values():
+                out[clause] = named
+        return out
+
+    def triggers(self) -> dict[str, frozenset]:
+        """clause -> the checks whose high/critical failure raises that clause's high-risk trigger, at the
+        levels where the trigger fires (key checks and declared trigger checks of the requirement)."""
+        return {r.clause[lv]: frozenset((*r.key_checks, *r.trigger_checks)) for r in self.requirements.values()
+                if r.high_risk for lv in r.clause if lv in r.high_risk_levels}
 
     def high_risk(self) -> dict[str, dict]:
         """clause -> {zh, en} of the high-risk trigger that a failed result on it raises."""
@@ -111,6 +149,46 @@ def _entries(doc, section: str, fields: set, file: str, problems: list):
             if k not in fields:
                 problems.append(Problem(file, value.line_of(k), f"{where}.{k}", "unknown field" + did_you_mean(str(k), fields)))
         yield str(key), value, where, line
+
+
+def _text(r, name: str, file: str, where: str, problems: list) -> dict | None:
+    """An optional {zh, en} field of a requirement."""
+    if name not in r:
+        return None
+    v = r[name]
+    if not isinstance(v, dict) or set(v) != {"zh", "en"}:
+        problems.append(Problem(file, r.line_of(name), f"{where}.{name}", "must be {zh: ..., en: ...}"))
+        return None
+    return {"zh": str(v["zh"]), "en": str(v["en"])}
+
+
+def _evidence(r, file: str, where: str, problems: list) -> tuple[dict, dict]:
+    """A requirement's ``evidence: {key, informational, trigger}`` lists of check ids, and each id's line.
+    Whether the named checks exist and cite the requirement is checked against the registry
+    (``check_evidence``), which is loaded after the controls files."""
+    roles: dict[str, tuple] = {k: () for k in EVIDENCE_FIELDS}
+    lines: dict[str, int] = {}
+    if "evidence" not in r:
+        return roles, lines
+    ev, at = r["evidence"], f"{where}.evidence"
+    if not isinstance(ev, dict):
+        problems.append(Problem(file, r.line_of("evidence"), at, "must map key/informational/trigger to check ids"))
+        return roles, lines
+    for k in ev:
+        if k not in EVIDENCE_FIELDS:
+            problems.append(Problem(file, ev.line_of(k), f"{at}.{k}", "unknown field" + did_you_mean(str(k), EVIDENCE_FIELDS)))
+            continue
+        ids = ev[k]
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            problems.append(Problem(file, ev.line_of(k), f"{at}.{k}", "must be a list of check ids"))
+            continue
+        for i, cid in enumerate(ids):
+            line = ids.line_of(i) if hasattr(ids, "line_of") else ev.line_of(k)
+            if cid in lines:
+                problems.append(Problem(file, line, f"{at}.{k}", f"{cid} is named twice (a check has one role per item)"))
+            lines[cid] = line
+        roles[k] = tuple(ids)
+    return roles, lines
 
 
 def load_framework_file(path) -> Framework:
@@ -162,7 +240,10 @@ def load_framework_file(path) -> Framework:
                 risk_levels = tuple(h.get("levels") or clause)
                 if not set(risk_levels) <= set(clause):
                     problems.append(Problem(file, h.line_of("levels"), f"{where}.high_risk.levels", "a level the requirement has no clause at"))
-        requirements[rid] = Requirement(rid, points[pid], clause, weight, bool(r.get("key", False)), risk, risk_levels)
+        roles, lines = _evidence(r, file, where, problems)
+        requirements[rid] = Requirement(rid, points[pid], clause, weight, bool(r.get("key", False)), risk, risk_levels,
+                                        _text(r, "title", file, where, problems), roles["key"], roles["informational"],
+                                        roles["trigger"], lines, _text(r, "host_not_applicable", file, where, problems))
     if problems:
         raise InputError(problems)
     return Framework(name, str(doc["standard"]), dict(doc.get("title") or {}), points, requirements, file)
@@ -189,6 +270,28 @@ def frameworks() -> dict[str, Framework]:
 
 def framework(name: str = "gbt22239") -> Framework:
     return frameworks()[name]
+
+
+def check_evidence(checks) -> None:
+    """Every check a controls file names under ``evidence:`` must exist and cite that requirement (at one
+    of its levels); otherwise an InputError naming the controls file's FILE:LINE and field."""
+    cites: dict[str, set] = {}
+    for c in checks:
+        for text in c.requires:
+            fw, rid, _ = parse_requirement(text)
+            cites.setdefault(c.id, set()).add((fw.name, rid))
+    problems = []
+    for fw in frameworks().values():
+        for r in fw.requirements.values():
+            for cid, line in r.evidence_lines.items():
+                field_ = "key" if cid in r.key_checks else "trigger" if cid in r.trigger_checks else "informational"
+                where = f"requirements.{r.id}.evidence.{field_}"
+                if cid not in cites:
+                    problems.append(Problem(fw.source, line, where, f"no check {cid!r}" + did_you_mean(cid, cites)))
+                elif (fw.name, r.id) not in cites[cid]:
+                    problems.append(Problem(fw.source, line, where, f"{cid} does not cite {fw.name}:{r.id}"))
+    if problems:
+        raise InputError(problems)
 
 
 def parse_requirement(text: str) -> tuple[Framework, str, tuple[int, ...] | None]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from audits.model.errors import InputError, Problem, did_you_mean
 
 from .contract import Check
+from .controls import check_evidence
 from .yaml_checks import load_pack_dir
 
 PACKS_DIR = Path(__file__).parent / "packs"
@@ -126,5 +127,7 @@ _cached: Registry | None = None
 def load_registry(refresh: bool = False) -> Registry:
     global _cached
     if _cached is None or refresh:
-        _cached = Registry(builtin_checks() + plugin_checks())
+        reg = Registry(builtin_checks() + plugin_checks())
+        check_evidence(reg)   # the controls files' evidence roles name checks that exist and cite the item
+        _cached = reg
     return _cached

@@ -11,6 +11,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from audits.atomicfile import atomic_write
 
+from checks.controls import framework
+
 from .document import SEVERITY_ORDER, summarise
 from .scoring import item_breakdown, item_table, score_hosts, system_scores, top_fixes
 
@@ -35,7 +37,10 @@ LABELS = {
            "rule": "判定依据", "since": "较上次", "first_run": "首次审计",
            "families": "按等保控制点", "item": "测评项", "weight": "权重", "conform": "符合", "partial": "部分符合",
            "nonconform": "不符合", "not_assessed": "未测", "failing_checks": "不符合的检查项",
-           "systems": "按系统", "system": "系统", "no_system": "未归属系统的主机", "hosts_of": "台主机"},
+           "systems": "按系统", "system": "系统", "no_system": "未归属系统的主机", "hosts_of": "台主机",
+           "awaiting": "待取证", "to_attest": "需提供的证明",
+           "awaiting_note": "以下测评项没有检查结果或证明，按 0 分计入符合率，补充证明或修复检查后重新审计。",
+           "attested": "由证明文件回答的权重占比"},
     "en": {"title": "Network security compliance audit", "run": "Run", "hosts": "Hosts", "audited": "audited",
            "unreachable": "unreachable", "pass": "pass", "fail": "fail", "error": "error",
            "not_applicable": "not applicable", "manual": "manual", "waived": "waived", "severity": "Severity",
@@ -58,7 +63,11 @@ LABELS = {
            "families": "By MLPS control point", "item": "Item", "weight": "Weight", "conform": "conform",
            "partial": "partly conform", "nonconform": "nonconform", "not_assessed": "not assessed",
            "failing_checks": "Failing checks", "systems": "By system", "system": "System",
-           "no_system": "Hosts of no declared system", "hosts_of": "hosts"},
+           "no_system": "Hosts of no declared system", "hosts_of": "hosts",
+           "awaiting": "awaiting evidence", "to_attest": "What to attest",
+           "awaiting_note": "These items have no check result and no attestation: they count as 0 in the compliance "
+                            "rate until attested or measured.",
+           "attested": "Weight answered by attestations"},
 }
 
 
@@ -82,6 +91,16 @@ def safe_name(text: str) -> str:
     return "_" + name[1:] if name.startswith(".") else name
 
 
+def password_risks_first(risks: list[dict], hosts: list[dict]) -> list[dict]:
+    """High-risk candidates for the report: those of the weak/empty/shared-password item (GB/T 22239-2019
+    8.1.4.1 a / 7.1.4.1 a, requirement auth.a in the controls file: the commonest 重大风险隐患) first, the rest
+    in their order; each with the failing result's remediation."""
+    auth_a = set(framework().clauses("auth.a"))
+    remedy = {(h["id"], r["check_id"]): r.get("remediation") for h in hosts for r in h["results"]}
+    return sorted((dict(x, remediation=remedy.get((x["host"], x["check_id"]))) for x in risks),
+                  key=lambda x: x["clause"] not in auth_a)
+
+
 def school_context(doc: dict, school: str, lang: str, previous: dict | None = None) -> dict:
     hosts = [h for h in doc["hosts"] if h["school"] == school]
     findings = sorted(((h, r) for h in hosts for r in h["results"] if r["status"] in ("fail", "error")),
@@ -95,7 +114,7 @@ def school_context(doc: dict, school: str, lang: str, previous: dict | None = No
     names = [h.get("school_name") for h in hosts if h.get("school_name")]
     return {"doc": doc, "school": school, "school_name": names[0] if names else school, "hosts": hosts,
             "breakdown": item_breakdown(hosts), "systems": score.get("systems") or system_scores(hosts), "summary": summarise(hosts), "findings": findings,
-            "score": score, "change": change, "previous_run": (previous or {}).get("run", {}).get("id"),
+            "score": score, "high_risk": password_risks_first(score["high_risk"], hosts), "change": change, "previous_run": (previous or {}).get("run", {}).get("id"),
             "fixes": fixes, "points": item_table().points, "titles": titles,
             "lang": lang, "L": LABELS[lang], "severities": list(SEVERITY_ORDER)}
 

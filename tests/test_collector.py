@@ -6,13 +6,14 @@ import textwrap
 import pytest
 
 import auditctl
-from audits.run.collector import host_from_message, make_app, task_message
-from audits.run.dispatch import accept_reply, dispatch_run, task_id
+from audits.run import wire
+from audits.run.collector import host_from_message, make_app, seal_task, task_message
+from audits.run.dispatch import ReplyRefused, accept_reply, dispatch_run, task_id
 from audits.model.errors import InputError
 from audits.inventory.load import load_inventory
 from audits.run.runner import start_run
 from audits.store.database import Store
-from tests.celery_workers import AMQP_URL, REDIS_URL, Worker, need_broker, purge, unique_queue
+from tests.celery_workers import AMQP_URL, REDIS_URL, Worker, bureau, need_broker, purge, unique_queue
 
 
 def inventory(tmp_path, site_line="site: {queue}", queue="q", host_extra=""):
@@ -62,11 +63,13 @@ def test_the_task_message_carries_no_secret(tmp_path, monkeypatch):
     host = load_inventory(inventory(tmp_path)).hosts["me2"]
     msg = task_message(host, ["mlps"], {"mlps": {"min_password_length": 10}},
                        {"known_hosts": "/k", "exceptions": "x", "run_started": "2026-12-02T00:00:00Z"})
-    assert msg["options"] == {"known_hosts": "/k", "run_started": "2026-12-02T00:00:00Z"}
+    assert msg["run_started"] == "2026-12-02T00:00:00Z" and "options" not in msg
     text = json.dumps(msg)
-    assert "s3cret-pw" not in text and "AUDIT_PW" in text          # the variable's name only
-    assert "exceptions" not in msg["options"]                       # waivers stay with the dispatcher
-    assert host_from_message(msg["host"]) == host
+    # no secret, and neither a variable name nor a path: those are the collector's own site configuration
+    assert "s3cret-pw" not in text and "AUDIT_PW" not in text and "/k" not in text
+    assert "exceptions" not in text                                  # waivers stay with the dispatcher
+    back = host_from_message(msg["host"])
+    assert (back.id, back.address, back.systems, back.level) == (host.id, host.address, host.systems, host.level)
 
 
 def test_a_host_with_backup_and_dr_policies_crosses_the_wire_unchanged(tmp_path):
@@ -100,39 +103,80 @@ def test_a_host_with_backup_and_dr_policies_crosses_the_wire_unchanged(tmp_path)
         """), encoding="utf-8")
     host = load_inventory(p).hosts["db01"]
     assert host.backup and host.dr and host.dr[0].drill_date is not None
-    wire = json.loads(json.dumps(task_message(host, ["backup", "dr"], {}, {})))
-    assert host_from_message(wire["host"]) == host
+    sent = json.loads(json.dumps(task_message(host, ["backup", "dr"], {}, {})))
+    back = host_from_message(sent["host"])
+    assert (back.backup, back.dr, back.no_backup, back.no_dr) == (host.backup, host.dr, host.no_backup, host.no_dr)
 
 
-def _reply(host_id="me", **result):
-    row = {"check_id": "c1", "status": "fail", "severity": "high", "refs": ["GB/T 22239-2019 7.1.4.1 a"],
-           "title": {"zh": "t", "en": "t"}, "message": {"zh": "m", "en": "m"}, "remediation": {"zh": "r", "en": "r"},
-           "evidence": "x" * 10_000 + "\x1b[31m", "evaluated_at": "2026-01-01T00:00:00Z", **result}
-    return {"status": "SUCCESS", "result": {"host": {"host_id": host_id, "status": "audited", "reason": None,
-                                                     "os_family": "debian", "detail": "", "started_at": "t",
-                                                     "duration": 1.0}, "results": [row]}}
+SITE_KEY = wire.Ed25519PrivateKey.generate()
+OTHER_KEY = wire.Ed25519PrivateKey.generate()
 
 
-@pytest.mark.parametrize("meta, why", [
-    (_reply("someone-else"), "reply is for host 'someone-else'"),
-    (_reply(status="owned"), "unknown result status"),
-    (_reply(title="<b>not a mapping</b>"), "title is not a {zh, en} mapping"),
-    ({"status": "SUCCESS", "result": "garbage"}, "collector reply refused"),
-    ({"status": "FAILURE", "result": "ValueError('boom')"}, "collector task FAILURE"),
+class _Keys:
+    signing = None
+    collectors = {"q": SITE_KEY.public_key(), "other": OTHER_KEY.public_key()}
+
+
+def _row(**result):
+    return {"check_id": "mlps.auth.password_hash", "status": "fail", "severity": "high",
+            "refs": ["GB/T 22239-2019 7.1.4.1 a"], "title": {"zh": "t", "en": "t"}, "message": {"zh": "m", "en": "m"},
+            "remediation": {"zh": "r", "en": "r"}, "evidence": "x" * 10_000 + "\x1b[31m",
+            "evaluated_at": "2026-01-01T00:00:00Z", **result}
+
+
+def _reply(host_id="me", rows=None, key=SITE_KEY, run="R1", nonce="q.n1", site="q", **result):
+    body = {"run": run, "host": host_id, "nonce": nonce, "site": site,
+            "record": {"host_id": host_id, "status": "audited", "reason": None, "os_family": "debian", "detail": "",
+                       "started_at": "2026-01-01T00:00:00Z", "duration": 1.0},
+            "results": rows if rows is not None else [_row(**result)]}
+    return json.dumps({"status": "SUCCESS", "result": wire.seal("reply", body, key)}).encode()
+
+
+def _accept(host, raw):
+    return accept_reply(host, raw, "R1", "q.n1", "q", _Keys)
+
+
+@pytest.mark.parametrize("raw, why", [
+    (_reply(rows=[_row(status="owned")]), "unknown result status"),
+    (_reply(rows=[_row(title="<b>not a mapping</b>")]), "title is not a {zh, en} mapping"),
+    (_reply(rows=[_row(check_id="made.up")]), "unknown check id 'made.up'"),
+    (_reply(rows=[_row(), _row()]), "duplicate result for mlps.auth.password_hash"),
+    (_reply(rows=[_row(evaluated_at="yesterday")]), "evaluated_at is not an ISO date and time"),
+    (_reply("someone-else"), "signed reply names host 'someone-else'"),
 ])
-def test_a_hostile_or_failed_reply_makes_the_host_unreachable_with_why(tmp_path, meta, why):
+def test_a_hostile_or_bad_reply_makes_the_host_unreachable_or_is_refused(tmp_path, raw, why):
     host = load_inventory(inventory(tmp_path)).hosts["me"]
-    rec, results = accept_reply(host, meta)
+    try:
+        rec, results = _accept(host, raw)
+    except ReplyRefused as exc:
+        assert why in str(exc)
+        return
     assert rec.status == "unreachable" and rec.reason == "error" and why in rec.detail and results == []
+
+
+@pytest.mark.parametrize("raw, why", [
+    (b"not json at all", "reply is not JSON"),
+    (b"[1, 2, 3]", "reply is not a result object"),
+    (json.dumps({"status": "SUCCESS", "result": {"host": {}, "results": []}}).encode(), "unsigned reply"),
+    (json.dumps({"status": "FAILURE", "result": "ValueError('boom')"}).encode(), "unsigned reply: task state FAILURE"),
+    (_reply(key=OTHER_KEY), "signature does not verify"),               # another site's collector
+    (_reply(run="R0"), "signed reply names run 'R0'"),                  # a replay from an earlier run
+    (_reply(nonce="q.old"), "signed reply names nonce 'q.old'"),        # a reply to another task
+])
+def test_a_reply_that_is_not_this_tasks_genuine_answer_is_refused(tmp_path, raw, why):
+    host = load_inventory(inventory(tmp_path)).hosts["me"]
+    with pytest.raises(ReplyRefused, match=None) as e:
+        _accept(host, raw)
+    assert why in str(e.value)
 
 
 def test_a_good_reply_is_bounded_and_keeps_the_inventory_identity(tmp_path):
     host = load_inventory(inventory(tmp_path)).hosts["me"]
-    meta = _reply()
-    meta["result"]["host"]["address"] = "203.0.113.9"     # a collector cannot move the host
-    rec, (row,) = accept_reply(host, meta)
+    body = json.loads(_reply())
+    rec, (row,) = _accept(host, _reply())
     assert rec.status == "audited" and rec.address == "127.0.0.1" and rec.school == "s1" and rec.city == "city-a"
     assert len(row["evidence"]) <= 2000 and "\x1b" not in row["evidence"]
+    assert body["result"]["kind"] == "reply"
 
 
 # -- real workers on Redis ------------------------------------------------------------------------------
@@ -149,7 +193,7 @@ def test_a_celery_run_stores_what_a_local_run_stores(tmp_path, redis_worker):
     inv = inventory(tmp_path, queue=redis_worker.queue)
     db = tmp_path / "r.db"
     rc = auditctl.main(["run", "-q", "-i", str(inv), "--db", str(db), "--out", "", "--dispatch", "celery",
-                        "--broker", REDIS_URL, "--dispatch-timeout", "60"])
+                        "--broker", REDIS_URL, "--dispatch-timeout", "60", *bureau().args()])
     assert rc == 0
     local_db = tmp_path / "local.db"
     assert auditctl.main(["run", "-q", "-i", str(inv), "--db", str(local_db), "--out", ""]) == 0
@@ -162,27 +206,31 @@ def test_a_celery_run_stores_what_a_local_run_stores(tmp_path, redis_worker):
     assert got == want and len(got["me"]) > 50
 
 
-def test_a_duplicate_delivery_does_not_duplicate_results(tmp_path, redis_worker):
+def test_a_duplicate_delivery_is_audited_once_and_stored_once(tmp_path, redis_worker):
+    """At-least-once delivery: the same signed task three times. The collector's nonce store runs it once
+    (the others are 'already being audited' or 'replayed'), and the dispatcher stores one answer."""
+    import time
+
     inv = load_inventory(inventory(tmp_path, queue=redis_worker.queue))
     store = Store(str(tmp_path / "r.db"))
     run_id = start_run(store, {"inventory": "dup"})
-    hosts = list(inv.hosts.values())
-    before = redis_worker.audited("me")
+    host = inv.hosts["me"]
+    before, refused_before = redis_worker.audited("me"), len(redis_worker.refused())
     app = make_app(REDIS_URL)
-    for _ in range(2):   # the same host's task, delivered twice more before the dispatcher sends its own
-        app.send_task("auditctl.audit_host", args=[task_message(hosts[0], ["mlps"], {}, {})],
-                      task_id=task_id(run_id, "me"), queue=redis_worker.queue)
-    summary = dispatch_run(store, run_id, hosts, ["mlps"], {}, {}, broker=REDIS_URL, timeout=60, quiet=True)
-    assert summary.status == "completed" and summary.audited == 2
-    import time
-
-    deadline = time.monotonic() + 20
-    while redis_worker.audited("me") < before + 3 and time.monotonic() < deadline:
+    tid = task_id(redis_worker.queue)
+    envelope = seal_task(task_message(host, ["mlps"], {}, {}), run_id, tid, redis_worker.queue, time.time() + 60,
+                         bureau().keys().signing)
+    for _ in range(3):
+        app.send_task("auditctl.audit_host", args=[envelope], task_id=tid, queue=redis_worker.queue)
+    deadline = time.monotonic() + 60
+    while len(redis_worker.refused()) < refused_before + 2 and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert redis_worker.audited("me") == before + 3        # the worker really audited it three times
-    assert [h.host_id for h in store.hosts(run_id)] == ["me", "me2"]
-    rows = store.results(run_id)["me"]
-    assert len(rows) == len({r["check_id"] for r in rows})  # ... and each result is stored once
+    assert redis_worker.audited("me") == before + 1        # audited once ...
+    assert len(redis_worker.refused()) == refused_before + 2  # ... the two duplicates refused
+    summary = dispatch_run(store, run_id, [inv.hosts["me2"]], ["mlps"], {}, {}, broker=REDIS_URL, timeout=60,
+                           quiet=True, keys=bureau().keys())
+    assert summary.status == "completed" and summary.audited == 1
+    app.backend.client.delete(app.backend.get_key_for_task(tid))
 
 
 def test_hosts_no_collector_finished_are_recorded_not_lost(tmp_path, capsys):
@@ -191,8 +239,9 @@ def test_hosts_no_collector_finished_are_recorded_not_lost(tmp_path, capsys):
     inv = inventory(tmp_path, queue=queue)
     db = tmp_path / "r.db"
     try:
+        bureau().site(queue)
         rc = auditctl.main(["run", "-q", "-i", str(inv), "--db", str(db), "--out", "", "--dispatch", "celery",
-                            "--broker", REDIS_URL, "--dispatch-timeout", "1.5"])
+                            "--broker", REDIS_URL, "--dispatch-timeout", "1.5", *bureau().args()])
     finally:
         purge(queue)
     assert rc == 3
@@ -212,7 +261,8 @@ def test_rabbitmq_broker_smoke(tmp_path):
         inv = inventory(tmp_path, queue=queue)
         db = tmp_path / "r.db"
         rc = auditctl.main(["run", "-q", "-i", str(inv), "--db", str(db), "--out", "", "--dispatch", "celery",
-                            "--broker", AMQP_URL, "--result-backend", REDIS_URL, "--dispatch-timeout", "60"])
+                            "--broker", AMQP_URL, "--result-backend", REDIS_URL, "--dispatch-timeout", "60",
+                            *bureau().args()])
         assert rc == 0
         s = Store(str(db))
         assert [h.status for h in s.hosts(s.runs()[0]["id"])] == ["audited", "audited"]
@@ -224,7 +274,8 @@ def test_rabbitmq_broker_smoke(tmp_path):
 def test_a_broker_without_a_redis_result_backend_is_a_usage_error(tmp_path, capsys):
     inv = inventory(tmp_path)
     rc = auditctl.main(["run", "-q", "-i", str(inv), "--db", str(tmp_path / "r.db"), "--dispatch", "celery",
-                        "--broker", "amqp://guest:guest@127.0.0.1:5672//", "--result-backend", "rpc://"])
+                        "--broker", "amqp://guest:guest@127.0.0.1:5672//", "--result-backend", "rpc://",
+                        *bureau().args()])
     assert rc == 2 and "--result-backend: collector replies need a Redis result backend" in capsys.readouterr().err
     assert not (tmp_path / "r.db").exists()   # nothing written
 
@@ -233,9 +284,10 @@ def test_an_unreachable_broker_interrupts_the_run_for_resume(tmp_path, capsys, m
     import audits.run.dispatch
 
     monkeypatch.setattr(audits.run.dispatch, "PUBLISH_RETRY", {"max_retries": 1, "interval_start": 0.1})
+    bureau().site("q")
     db = tmp_path / "r.db"
     rc = auditctl.main(["run", "-q", "-i", str(inventory(tmp_path)), "--db", str(db), "--out", "", "--dispatch",
-                        "celery", "--broker", "redis://127.0.0.1:1/0"])   # nothing listens on port 1
+                        "celery", "--broker", "redis://127.0.0.1:1/0", *bureau().args()])   # nothing listens on port 1
     err = capsys.readouterr().err
     assert rc == 3 and "cannot send tasks to the broker" in err and "resume with: auditctl run --resume" in err
     assert Store(str(db)).runs()[0]["status"] == "interrupted"

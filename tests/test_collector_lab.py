@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from audits.store.database import Store
-from tests.celery_workers import REDIS_URL, ROOT, Worker, need_broker, unique_queue
+from tests.celery_workers import bureau, REDIS_URL, ROOT, Worker, need_broker, unique_queue
 
 VISIBILITY = 10   # seconds before the dead collector's unacknowledged task goes to the other one
 
@@ -24,13 +24,17 @@ def test_a_collector_killed_mid_task_loses_no_host(campus_lab, tmp_path, pg_url)
     doc["districts"][0]["schools"][0]["site"] = queue
     inv.write_text(yaml.safe_dump(doc, allow_unicode=True))
     silent = campus_lab.by_kind("silent")[0].id          # its audit waits 6 s for a banner: a task in flight
-    workers = [Worker(queue, tmp_path / f"w{i}.log", visibility_timeout=VISIBILITY) for i in (1, 2)]
+    # both collectors of the site share its configuration: the lab's audit key by name, its known_hosts
+    site = bureau().site(queue, connections=("ssh",), keys={"lab": str(campus_lab.key_file)}, default_key="lab",
+                         known_hosts=str(campus_lab.known_hosts))
+    workers = [Worker(queue, tmp_path / f"w{i}.log", visibility_timeout=VISIBILITY, site_config=site) for i in (1, 2)]
     db = pg_url
     try:
         for w in workers:
             w.wait_ready()
         run = subprocess.Popen([sys.executable, str(ROOT / "auditctl.py"), "run", "-q", "-i", str(inv), "--db", str(db),
-                                "--out", "", "--dispatch", "celery", "--broker", REDIS_URL, "--dispatch-timeout", "120"],
+                                "--out", "", "--dispatch", "celery", "--broker", REDIS_URL, "--dispatch-timeout", "120",
+                                *bureau().args()],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
         holder = None

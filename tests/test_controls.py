@@ -37,6 +37,10 @@ def test_requirements_expand_to_clauses_per_level():
     # '@2' cites a requirement at some levels only
     assert controls.references(["gbt22239:access.f", "gbt22239:access.a@2"]) == [
         "GB/T 22239-2019 8.1.4.2 f", "GB/T 22239-2019 7.1.4.2 a"]
+    # file permissions cite 8.1.4.2 a at level 3 as well as 7.1.4.2 a (issue #15 item 1)
+    shadow = load_registry().by_id["mlps.access.shadow_mode"]
+    assert [str(r) for r in shadow.refs_for_level(3)] == ["GB/T 22239-2019 8.1.4.2 a", "GB/T 22239-2019 8.1.4.2 f"]
+    assert [str(r) for r in shadow.refs_for_level(2)] == ["GB/T 22239-2019 7.1.4.2 a"]
 
 
 @pytest.mark.parametrize("text, words", [
@@ -58,7 +62,8 @@ def test_scoring_tables_come_from_the_controls_file():
     table = item_table()
     assert len(table.weights[3]) == 34 and len(table.weights[2]) == 23  # mlps-reference.md §2 item counts
     assert table.weights[3]["8.1.4.1 c"] == fw.requirements["auth.c"].weight[3] == 1.0
-    assert "7.1.4.1 c" not in table.high_risk and "8.1.4.1 c" in table.high_risk  # trigger levels are data
+    # trigger levels are data: auth.c fires at 2 and 3 (附录G A-24), audit.a at 3 only (mlps-reference §5.5)
+    assert "7.1.4.1 c" in table.high_risk and "7.1.4.3 a" not in table.high_risk and "8.1.4.3 a" in table.high_risk
     assert table.high_risk["7.1.4.1 a"]["en"] == "weak, empty or shared password"
     assert point_of("7.1.4.9 a") == "10" and fw.requirements["residual.a"].point.zh == "剩余信息保护"
     # management clauses are described but not scored
@@ -85,6 +90,46 @@ def test_controls_file_errors_name_file_line_and_field(tmp_path):
     assert f"{f}:7: requirements.nope.a: no control point 'nope'" in text
     assert f"{f}:8: requirements.auth.b.clause.7: a level is 1–5 or 'any'" in text
     assert f"{f}:8: requirements.auth.b.colour: unknown field" in text
+
+
+def test_evidence_roles_name_checks_that_exist_and_cite_the_requirement(tmp_path, monkeypatch):
+    """A controls file's evidence: a check that does not exist, or does not cite the requirement, is a load error
+    at the controls file's FILE:LINE; so is an unknown role or a check named twice."""
+    fw = controls.framework("gbt22239")
+    assert fw.role_of("auth.c", "mlps.auth.plaintext_remote_mgmt") == "key"
+    assert fw.role_of("auth.c", "fleet.ssh.host_key") == "informational"
+    assert fw.role_of("auth.c", "mlps.confidentiality.ssh_kex") == "supporting"
+    assert fw.requirements["malware.a"].raises("mlps.malware.signatures_fresh")
+    assert not fw.requirements["auth.a"].raises("mlps.auth.uid0_only_root")
+    from checks.catalogue import roles   # the catalogue shows each check's role per item
+    reg = load_registry()
+    assert roles(reg.by_id["fleet.ssh.host_key"]) == ["gbt22239:auth.c informational"]
+    assert roles(reg.by_id["mlps.malware.signatures_fresh"]) == ["gbt22239:malware.a trigger"]
+    assert roles(reg.by_id["mlps.auth.uid0_only_root"]) == ["gbt22239:auth.a supporting", "gbt22239:access.d key"]
+    src = (controls.FRAMEWORKS_DIR / "gbt22239-2019.yaml").read_text(encoding="utf-8")
+    bad = src.replace("key: [mlps.auth.multi_factor]", "key: [mlps.auth.multi_factr, mlps.auth.lockout_enabled]")
+    assert bad != src
+    f = tmp_path / "gbt22239-2019.yaml"
+    f.write_text(bad, encoding="utf-8")
+    line = next(i for i, t in enumerate(bad.splitlines(), 1) if "mlps.auth.multi_factr" in t)
+    monkeypatch.setattr(controls, "FRAMEWORKS_DIR", tmp_path)
+    controls.frameworks.cache_clear()
+    try:
+        with pytest.raises(InputError) as e:
+            load_registry(refresh=True)
+        text = str(e.value)
+        assert f"{f}:{line}: requirements.auth.d.evidence.key: no check 'mlps.auth.multi_factr'" in text
+        assert "did you mean" in text and "mlps.auth.multi_factor" in text
+        assert f"{f}:{line}: requirements.auth.d.evidence.key: mlps.auth.lockout_enabled does not cite gbt22239:auth.d" in text
+        f.write_text(src.replace("key: [mlps.auth.multi_factor]", "kee: [mlps.auth.multi_factor]"), encoding="utf-8")
+        controls.frameworks.cache_clear()
+        with pytest.raises(InputError) as e:
+            controls.frameworks()
+        assert f"{f}:{line}: requirements.auth.d.evidence.kee: unknown field" in str(e.value)
+    finally:
+        monkeypatch.undo()
+        controls.frameworks.cache_clear()
+        load_registry(refresh=True)
 
 
 def test_a_second_framework_is_a_second_file(tmp_path, monkeypatch):
@@ -144,26 +189,13 @@ def test_no_pack_python_holds_check_metadata():
 
 
 def test_catalogue_is_what_it_was_before_the_move():
-    """`auditctl checks list --json` as captured on main 6910996 before the metadata moved to YAML:
-    the same checks, titles, severities, clauses (per level), thresholds, texts and effective probes."""
-    before = {c["id"]: c for c in json.loads(BEFORE.read_text(encoding="utf-8"))}
-    after = {c.id: json.loads(json.dumps(describe(c), ensure_ascii=False)) for c in load_registry()}
-    assert sorted(after) == sorted(before)
-
-    def effective(probes):  # what the runner gathers per os family (Check.probes_for)
-        out = {}
-        for fam in ("debian", "rhel", "auto", "windows"):
-            picked = set(probes.get(fam, [])) | set(probes.get("any", [])) if fam in probes else \
-                {p for ps in probes.values() for p in ps}
-            out[fam] = sorted(picked)
-        return out
-
-    for cid, b in before.items():
-        a = after[cid]
-        assert effective(a.pop("probes")) == effective(b.pop("probes")), cid
-        assert sorted(a.pop("references")) == sorted(b.pop("references")), cid
-        del a["source"], b["source"]
-        assert a == b, cid
+    """`auditctl checks list --json` as captured on main 6910996 before the metadata moved to YAML: every
+    check of then still exists. Issue 15 changes checks' verdict logic, probes and texts on purpose (checks
+    that can fail on host evidence, clause fixes), so only the set of checks is still compared; each
+    change is covered by its check's fixtures."""
+    before = {c["id"] for c in json.loads(BEFORE.read_text(encoding="utf-8"))}
+    after = {c.id for c in load_registry()}
+    assert before <= after, sorted(before - after)
 
 
 # ------------------------------------------------------------------------------------- evaluators and probes

@@ -7,17 +7,22 @@ import auditctl
 from audits.store.database import Store
 from reports.bureau import BureauView, distribution, trend
 from reports.dashboard import heat, render_dashboard
+from reports.scoring import item_table
 from tests.synthetic import bureau_runs, save_to_store
 
 S = "GB/T 22239-2019 "
 
 
 def host(hid, school, district, *statuses, status="audited", reason=None):
-    """A level-3 host whose results each cite 8.1.4.1 c (weight 1.0) as one check of their own."""
+    """A level-3 host whose results each cite 8.1.4.1 c (weight 1.0) as one check of their own; every other item
+    is not applicable (a result says so), so 8.1.4.1 c alone makes the rate (none is awaiting evidence)."""
+    rest = [S + c for c in item_table().weights[3] if c != "8.1.4.1 c"]
     return {"id": hid, "school": school, "district": district, "school_name": f"学校{school}",
             "district_name": f"区{district}", "level": 3, "status": status, "reason": reason,
             "results": [{"check_id": f"mlps.c{i}", "status": st, "severity": "low", "references": [S + "8.1.4.1 c"],
-                         "underlying": None} for i, st in enumerate(statuses)]}
+                         "underlying": None} for i, st in enumerate(statuses)]
+            + [{"check_id": "mlps.rest", "status": "not_applicable", "severity": "low", "references": rest,
+                "underlying": None}]}
 
 
 def run(rid, when):

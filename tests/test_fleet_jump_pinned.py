@@ -25,8 +25,20 @@ def run_one(lab, tmp_path, host_id, edit):
 
 
 def test_host_reached_through_a_jump_host(campus_lab, tmp_path):
+    """Host keys are remembered per (jump chain, address, port): the target's key known under its bare
+    address is not the key of the target *behind this bastion*; recorded under that name it is."""
+    from audits.collect.transports.ssh import known_name
+
     bastion, target = campus_lab.by_kind("compliant")[0], campus_lab.by_kind("misconfigured")[0]
-    h = run_one(campus_lab, tmp_path, target.id, lambda e: e.update(jump=f"audit@{bastion.address}"))
+    kh = tmp_path / "known_hosts"
+    kh.write_text(campus_lab.known_hosts.read_text())
+    jump = lambda e: e.update(jump=f"audit@{bastion.address}", known_hosts=str(kh))  # noqa: E731
+    (tmp_path / "bare").mkdir()
+    h = run_one(campus_lab, tmp_path / "bare", target.id, jump)
+    assert h["status"] == "unreachable" and h["reason"] == "host_key_unknown", h
+    with kh.open("a") as fh:
+        fh.write(f"{known_name(target.address, target.port, f'{bastion.address}:22')} {campus_lab.host_key(target.id)}\n")
+    h = run_one(campus_lab, tmp_path, target.id, jump)
     assert h["status"] == "audited", h
     res = {r["check_id"]: r for r in h["results"]}
     assert res["mlps.access.sshd_root_login"]["status"] == "fail"  # the target's facts, not the bastion's

@@ -1,6 +1,7 @@
 """The school HTML report: hostile text stays text, no network fetches, bilingual (the real-browser
 tests are in tests/test_browser.py)."""
 from reports.html import render_school, write_reports
+from reports.scoring import item_table, round_half_up
 
 HOSTILE = "<script>alert(1)</script>{{ 7*7 }}{% raw %}<img src=x onerror=alert(2)>"
 
@@ -46,19 +47,56 @@ def test_print_css_present():
 
 
 def test_score_verdict_high_risk_and_fix_first_are_at_the_top():
-    """A level-3 host failing a high-severity 8.1.4.2 b check (default accounts): 0 % on its only
-    assessed item, verdict 不符合, one high-risk candidate, and that check is the first fix."""
+    """A level-3 host failing the key point of 8.1.4.2 b at high severity (an SNMP default community: a default
+    password in use) beside a failing remote root login: 0 % (every other item awaits evidence), verdict 不符合,
+    one high-risk candidate labelled 默认口令处理措施缺失 — the root-login check is supporting and labels nothing —
+    and the candidate's check is the first fix."""
     d = doc()
+    d["hosts"][0]["results"].append(
+        {"check_id": "network.service.snmp_default_community", "status": "fail", "severity": "high",
+         "references": ["GB/T 22239-2019 8.1.4.2 b"], "evidence": "community public",
+         "title": {"zh": "SNMP 未使用默认团体名", "en": "No default SNMP community"},
+         "message": {"zh": "public 可读", "en": "public answers"}, "remediation": {"zh": "改团体名", "en": "change it"}})
     zh, en = render_school(d, "s1"), render_school(d, "s1", "en")
     top = zh[zh.index('id="score"'):zh.index('id="families"')]
     assert "0.0%" in top and "不符合" in top and "高风险候选" in top and "默认口令处理措施缺失" in top
-    assert "优先整改" in top and "mlps.access.sshd_root_login" in top and "消除高风险" in top
+    assert top.count("默认口令处理措施缺失") == 1          # sshd_root_login (supporting) raises no trigger
+    assert "优先整改" in top and "network.service.snmp_default_community" in top and "消除高风险" in top
     assert "docs/scoring.md" in top
     assert "Compliance rate" in en and "non-compliant" in en and "default account with default password" in en
-    d["hosts"][0]["results"][0]["status"] = "pass"
+    # every item nothing answered is listed as awaiting evidence, with what to attest
+    assert "待取证" in top and "没有检查覆盖此项；请提供 GB/T 22239-2019 8.1.4.9 a" in top
+    assert "awaiting evidence" in en and "no check covers it; attest GB/T 22239-2019 8.1.4.9 a" in en
+    d["hosts"][0]["results"] = [dict(r, status="pass") for r in d["hosts"][0]["results"]]
     top = render_school(d, "s1")
     top = top[top.index('id="score"'):top.index('id="families"')]
-    assert "100.0%" in top and "不符合" not in top and ">符合<" in top
+    assert "高风险候选" in top and "默认口令处理措施缺失" not in top
+    assert "100.0%" not in top   # one item conforms; the other 32 applicable items still await evidence
+
+
+def test_the_main_high_risk_item_is_labelled_right_in_both_languages():
+    """Issue #15 item 6: the weak-password trigger's English label is the whole phrase, read from the controls file."""
+    d = doc()
+    d["hosts"][0]["results"] = [{"check_id": "mlps.auth.empty_passwords", "status": "fail", "severity": "critical",
+                                 "references": ["GB/T 22239-2019 8.1.4.1 a"], "evidence": "guest::",
+                                 "title": {"zh": "无空口令账户", "en": "No empty passwords"},
+                                 "message": {"zh": "guest 空口令", "en": "guest has no password"},
+                                 "remediation": {"zh": "设口令", "en": "set one"}}]
+    zh, en = render_school(d, "s1"), render_school(d, "s1", "en")
+    assert "弱口令、空口令或相同口令" in zh and "weak, empty or shared password" in en
+
+
+def test_the_attested_share_is_shown():
+    d = doc()
+    d["hosts"][0]["results"] = [{"check_id": "mlps.auth.multi_factor", "status": "pass", "severity": "high",
+                                 "underlying": "manual", "references": ["GB/T 22239-2019 8.1.4.1 d"], "evidence": "",
+                                 "title": {"zh": "双因素", "en": "MFA"}, "message": {"zh": "已证明", "en": "attested"},
+                                 "remediation": {"zh": "", "en": ""}}]
+    zh = render_school(d, "s1")
+    # 8.1.4.1 d (w 1.0) answered by an attestation, of every applicable level-3 item's weight (8.1.4.4 d is n/a)
+    share = 100 * 1.0 / sum(w for c, w in item_table().weights[3].items() if c != "8.1.4.4 d")
+    tile = zh[zh.index('id="attested"'):zh.index('id="attested"') + 200]
+    assert "由证明文件回答的权重占比" in tile and f"{round_half_up(share, 1):.1f}%" in tile
 
 
 def test_per_family_and_per_system_sections():

@@ -95,7 +95,9 @@ def _inventory(lab, path):
         {"id": "lms", "name": "教学平台", "level": 2, "rpo_hours": 24,
          "backup": {"hosts": [C1], "listing": {"format": "restic", "file": "/srv/backup/lms-snapshots.json"},
                     "targets": [{"remote": "s3://school-dr/lms", "marker": "/srv/backup/lms.offsite"}],
-                    "schedule": "campus-backup", "restore_test": "/srv/backup/lms.restore-test"}},
+                    "schedule": "campus-backup", "restore_test": "/srv/backup/lms.restore-test"},
+         # level 2 requires drills too (7.1.10.13 b); no RTO needed at level 2
+         "dr": {"drill": {"date": str(today - dt.timedelta(days=90)), "achieved_rto_hours": 6}}},
         {"id": "library", "name": "图书馆系统", "level": 3, "rpo_hours": 24, "rto_hours": 8,
          "backup": {**backup, "restore_test": "/srv/backup/library.restore-test"},
          "dr": {"standby": {"host": "lab-down-01", "port": 22}, "plan_reviewed": str(today - dt.timedelta(days=800)),
@@ -131,7 +133,9 @@ EXPECTED = {
     C1: {"backup.last_success": "pass", "backup.job_scheduled": "pass", "backup.offsite_copy": "pass",
          "backup.not_world_readable": "pass", "backup.restore_tested": "pass", "patching.security_updates": "pass",
          "patching.package_lists_age": "pass", "dr.objectives_declared": "pass", "dr.plan_reviewed": "pass",
-         "dr.drill_recorded": "pass", "dr.standby_ready": "pass"},
+         "dr.drill_recorded": "pass", "dr.standby_ready": "pass",
+         # level 3 asks for a real-time off-site copy; the lab's nightly copy leaves 8.1.4.9 b partly met
+         "backup.realtime_replication": "fail"},
     C2: {"backup.last_success": "fail", "backup.job_scheduled": "pass", "backup.offsite_copy": "fail",
          "backup.not_world_readable": "fail", "backup.restore_tested": "fail", "patching.security_updates": "fail",
          "patching.package_lists_age": "fail", "dr.standby_ready": "not_applicable"},

@@ -23,8 +23,11 @@ def _result(check_id, status, severity, refs, underlying=None):
 def generate(rng: random.Random, n_schools=9):
     """Hosts of level 2, 3 (and an unscored 4) across schools, districts and cities, with every status:
     waived results failing or passing underneath, n/a-only items, errors, manual, unreachable hosts,
-    results citing two clauses or another standard, and trigger items at high severity."""
-    table = item_table().weights
+    results citing two clauses or another standard, trigger items at high severity, the controls file's key,
+    trigger and informational checks of an item, attested answers (``underlying: manual``) and items nothing
+    answers (awaiting evidence)."""
+    items = item_table()
+    table = items.weights
     hosts = []
     for s in range(n_schools):
         district = f"d{s % 4}"
@@ -32,7 +35,7 @@ def generate(rng: random.Random, n_schools=9):
         for i in range(rng.randint(1, 5)):
             level = rng.choice((2, 3, 3, 4))
             status = "unreachable" if rng.random() < 0.15 else "audited"
-            results = []
+            results, used = [], set()
             if status == "audited":
                 clauses = list(table.get(level, table[3]))
                 prefix = "8.1.4" if level != 2 else "7.1.4"
@@ -47,12 +50,24 @@ def generate(rng: random.Random, n_schools=9):
                             refs.append("CIS Debian 12 5.2.10")
                         if rng.random() < 0.1:
                             refs.append(f"GB/T 22239-2019 {prefix}.5")   # a trigger written as the whole point
-                        results.append(_result(f"chk.{c}.{k}", st, rng.choice(SEVERITIES), refs, under))
+                        named = sorted(items.roles.get(clause, {})) + sorted(items.trigger_checks.get(clause, ()))
+                        cid = rng.choice(named) if named and rng.random() < 0.5 else f"chk.{c}.{k}"
+                        if cid in used:           # a check has one result per host
+                            cid = f"chk.{c}.{k}"
+                        used.add(cid)
+                        if st in ("pass", "fail") and rng.random() < 0.15:
+                            under = "manual"          # an attestation's answer
+                        results.append(_result(cid, st, rng.choice(SEVERITIES), refs, under))
                 if rng.random() < 0.2:  # an item only not-applicable results cite
                     results.append(_result("chk.na", "not_applicable", "low", [f"GB/T 22239-2019 {clauses[0]}"]))
             rec = HostRecord(f"s{s}-h{i}", "192.0.2.1", f"school-{s}", district, level, "debian", status,
                              None if status == "audited" else "timeout", "", "t", "t", 1.0, city=city)
             hosts.append((rec, results))
+        if s % 3 == 0:   # the network view's record of the school's segments: findings, no items of its own
+            rec = HostRecord(f"network@school-{s}", "192.0.2.0/24", f"school-{s}", district, 3, "", "audited", None,
+                             "", "t", "t", 1.0, city=city)
+            hosts.append((rec, [_result("network.school.undeclared_hosts", "fail", "medium",
+                                        ["GB/T 22239-2019 8.1.10.2 a"])]))
     return hosts
 
 
@@ -77,6 +92,7 @@ def python_rollup(store: Store, run_ids) -> dict:
     for sc in out["schools"].values():
         sc["high_risk"] = len(sc["high_risk"])
         del sc["systems"]      # per-system scores are the school report's detail, not a bureau roll-up
+        del sc["awaiting"]     # so is the list of what to attest
     return out
 
 
@@ -99,7 +115,8 @@ def test_sqlite_and_postgresql_give_identical_rollups(tmp_path, pg_url):
     from_lite, from_pg = rollup_sql(lite, lite_ids), rollup_sql(pg, pg_ids)
     assert from_lite == from_pg == python_rollup(pg, pg_ids)
     counts = {k for s in from_pg["schools"].values() for k in s["items"]}
-    assert {"conform", "partial", "nonconform", "not_applicable", "not_assessed"} <= counts
+    assert {"conform", "partial", "nonconform", "not_applicable", "not_assessed", "awaiting"} <= counts
+    assert any(s["attested"] for s in from_pg["schools"].values() if s["rate"] is not None)
     assert len(from_pg["districts"]) == 4 and from_pg["overall"]["schools"] == 14
 
 
@@ -133,6 +150,9 @@ def test_a_tied_district_mean_rounds_alike_in_sql_and_python(tmp_path):
                         _result("x.b2", "fail", "low", [f"GB/T 22239-2019 {clause_b}"])]
         else:
             results.append(_result("x.b", b, "low", [f"GB/T 22239-2019 {clause_b}"]))
+        # every other item not applicable, so the two items alone make the rate (none is awaiting evidence)
+        results.append(_result("x.na", "not_applicable", "low", [f"GB/T 22239-2019 {c}" for c in item_table().weights[3]
+                                                                 if c not in (clause_a, clause_b)]))
         store.save_host(rid, HostRecord(f"{school}-h", "a", school, "d", 3, "debian", "audited", None, "", "t", "t",
                                         1.0, city="c"), results)
     got = rollup_sql(store, [rid])

@@ -42,7 +42,8 @@ def test_local_run_writes_store_json_and_html(tmp_path):
     ids = {r["check_id"] for r in host["results"]}
     assert "mlps.access.passwd_mode" in ids and "fleet.ssh.host_key" in ids
     passwd = next(r for r in host["results"] if r["check_id"] == "mlps.access.passwd_mode")
-    assert passwd["status"] == "pass" and passwd["references"] == ["GB/T 22239-2019 8.1.4.2 f"]  # level 3 clause
+    # level-3 clauses: 8.1.4.2 a as well as f (issue #15 item 1)
+    assert passwd["status"] == "pass" and passwd["references"] == ["GB/T 22239-2019 8.1.4.2 a", "GB/T 22239-2019 8.1.4.2 f"]
     html = out / doc["run"]["id"] / "s1" / "index.html"
     assert html.exists() and "mlps" in html.read_text()
     assert Store(f"sqlite:///{db}").run(doc["run"]["id"])["status"] == "completed"

@@ -192,7 +192,14 @@ def test_a_collector_task_message_carries_no_secret_and_the_worker_refuses_clean
     inv = load_inventory(vaulted / "inv.yaml")
     vault.unlock_inventory(inv)
     msg = json.dumps(host_message(inv.hosts["old01"]))
-    assert "Zq8#vault-secret-1" not in msg and "legacy_root" in msg
+    # neither the secret nor even the vault entry's name: a collector's credentials are its own (site config)
+    assert "Zq8#vault-secret-1" not in msg and "legacy_root" not in msg
     host = host_from_message(json.loads(msg))
-    with pytest.raises(Unreachable, match="not unlocked here"):
-        SSHTransport(host)._auth(None, "root", "")
+    assert "password" not in host.settings and "key_passphrase" not in host.settings
+    import dataclasses
+
+    from audits.model.inventory import VaultRef
+
+    unresolved = dataclasses.replace(host, settings={**host.settings, "password": VaultRef("legacy_root", "f", 1)})
+    with pytest.raises(Unreachable, match="not unlocked here"):   # a reference that did arrive is still refused
+        SSHTransport(unresolved)._auth(None, "root", "")

@@ -22,6 +22,11 @@ OS_FAMILIES = ("auto", "linux", "debian", "rhel", "windows")
 PLATFORMS = ("linux",)
 SEGMENT_ROLE = "network-segment"  # the role of the synthetic per-school host; only school checks apply to it
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# A login name: never starting with '-' (it would be read as an ssh option), no spaces or shell syntax.
+USER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@$-]{0,63}$")
+# A jump host: [user@]host[:port] or [user@][v6-address][:port] (a host id is a host name here).
+JUMP = re.compile(r"^(?:[A-Za-z0-9_][A-Za-z0-9_.$-]{0,63}@)?(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9_][A-Za-z0-9_.-]{0,252})"
+                  r"(?::[0-9]{1,5})?$")
 
 
 def is_str_list(v):
@@ -64,13 +69,16 @@ SETTINGS: dict[str, tuple] = {
     "platform": (lambda v: v in PLATFORMS, f"one of {', '.join(PLATFORMS)}"),
     "connection": (lambda v: v in CONNECTIONS, f"one of {', '.join(CONNECTIONS)}"),
     "os": (lambda v: v in OS_FAMILIES, f"one of {', '.join(OS_FAMILIES)}"),
-    "user": (lambda v: isinstance(v, str) and v != "", "a user name"),
+    "user": (lambda v: isinstance(v, str) and bool(USER_NAME.match(v)),
+             "a user name (letters, digits, '_', '.', '-', '@'; not starting with '-')"),
     "port": (_port, "a port number 1-65535"),
     "key_file": (lambda v: isinstance(v, str), "a path"),
     "password_env": (lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v), "an environment variable name"),
     "password": (_vault_ref, "a vault reference {vault: NAME} (a password is never written in the inventory)"),
     "key_passphrase": (_vault_ref, "a vault reference {vault: NAME} for the key file's passphrase"),
-    "jump": (lambda v: isinstance(v, str), "a jump host as [user@]host[:port] or a host id"),
+    "jump": (lambda v: isinstance(v, str) and bool(JUMP.match(v)), "a jump host as [user@]host[:port] or a host id"),
+    # the name of a key in the collector's site configuration (--dispatch celery; a collector never takes a path)
+    "key": (lambda v: isinstance(v, str) and bool(IDENTIFIER.match(v)), "a key name of the collector's site configuration"),
     "sudo": (lambda v: isinstance(v, bool), "true or false"),
     "known_hosts": (lambda v: isinstance(v, str), "a path"),
     "host_keys": (is_str_list, "a list of pinned public keys ('ssh-ed25519 AAAA...')"),
@@ -82,7 +90,7 @@ SETTINGS: dict[str, tuple] = {
     "ports": (lambda v: isinstance(v, list) and all(port_spec(p) for p in v),
               "a list of ports the host is expected to expose (443 or '161/udp')"),
     "facts": (lambda v: isinstance(v, dict), "a mapping of declared facts"),
-    # the collector queue that audits the host (`auditctl worker --queue SITE`, `run --dispatch celery`)
+    # the collector queue that audits the host (the collector's site configuration `site:`, `run --dispatch celery`)
     "site": (lambda v: isinstance(v, str) and bool(IDENTIFIER.match(v)), "a queue name (letters, digits, '.', '_', '-')"),
 }
 DEFAULT_SETTINGS = {"platform": "linux", "connection": "ssh", "os": "auto", "port": 22, "sudo": False, "roles": [], "facts": {},

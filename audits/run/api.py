@@ -21,7 +21,7 @@ from audits.model.evaluation import validate_params
 from audits.model.severity import SEVERITY_ORDER, worst
 from audits.model.waivers import validate_exception_checks
 from audits.run.collector import make_app
-from audits.run.dispatch import DEFAULT_TIMEOUT, BrokerError, dispatch_run, sites_of
+from audits.run.dispatch import DEFAULT_TIMEOUT, BrokerError, Keys, dispatch_run, sites_of
 from audits.run.lock import LockError, PlanBusy, plan_lock
 from audits.run.plan import Plan, load_plan
 from audits.run.runner import DEFAULT_FORKS, RunSummary, run_hosts, start_run
@@ -58,6 +58,8 @@ class RunRequest:
     broker: str | None = None
     result_backend: str | None = None
     dispatch_timeout: float | None = None
+    dispatch_key: str | None = None        # the dispatcher's Ed25519 key: tasks are signed with it
+    collector_keys: str | None = None      # SITE: public key of each site's collector (replies verify under it)
     quiet: bool = False
     # Given the loaded plan, returns what writes the outputs: publish(store, run_id). Called before
     # anything is written, so bad output settings are input errors like any other.
@@ -162,8 +164,14 @@ def _run(request: RunRequest) -> RunOutcome:
     exceptions = inv.exceptions.extend(plan.exceptions)
     validate_exception_checks(exceptions, registry.by_id)
     if request.dispatch == "celery":  # checked before anything is written: a queue per host, a usable broker setting
-        sites_of(hosts)
+        sites = sites_of(hosts)
         make_app(request.broker, request.result_backend)
+        keys = Keys.load(request.dispatch_key, request.collector_keys)
+        unregistered = sorted(set(sites.values()) - set(keys.collectors))
+        if unregistered:
+            raise InputError([Problem(request.collector_keys or "$AUDITCTL_COLLECTOR_KEYS", 0, site,
+                                      "no collector key registered for this site (its replies could not be verified)")
+                              for site in unregistered])
     checks, hosts, view = _network_stage(request, plan, cfg.packs, registry, checks, inv, hosts)
     store = Store(cfg.db)
     if resume:
@@ -178,7 +186,7 @@ def _run(request: RunRequest) -> RunOutcome:
     options = {"known_hosts": request.known_hosts, "tofu": request.trust_on_first_use,
                "exceptions": exceptions, "network": view, "network_only": request.network_only}
     if request.dispatch == "celery":  # the network view is not sent to collectors
-        summary = _dispatch_celery(request, store, run_id, hosts, checks, cfg, options)
+        summary = _dispatch_celery(request, store, run_id, hosts, checks, cfg, options, keys)
     else:
         summary = run_hosts(store, run_id, hosts, checks, cfg.params, forks=cfg.forks or DEFAULT_FORKS,
                             options=options, quiet=request.quiet)
@@ -187,13 +195,13 @@ def _run(request: RunRequest) -> RunOutcome:
     return _outcome(store, run_id, summary, cfg)
 
 
-def _dispatch_celery(request, store, run_id, hosts, checks, cfg, options) -> RunSummary:
+def _dispatch_celery(request, store, run_id, hosts, checks, cfg, options, keys) -> RunSummary:
     """Send each host's audit to its site's collector queue and collect the results (audits/run/dispatch.py)."""
     request.say(f"dispatching to collector queues: {', '.join(sorted({h.settings['site'] for h in hosts}))}")
     try:
         return dispatch_run(store, run_id, hosts, sorted({c.pack for c in checks}), cfg.params, options,
                             broker=request.broker, backend=request.result_backend,
-                            timeout=request.dispatch_timeout or DEFAULT_TIMEOUT, quiet=request.quiet)
+                            timeout=request.dispatch_timeout or DEFAULT_TIMEOUT, quiet=request.quiet, keys=keys)
     except BrokerError as exc:  # the run is marked interrupted; --resume sends what is not saved
         request.say(f"auditctl: {exc}")
         return RunSummary(run_id, "interrupted", 0, 0, interrupted=True)

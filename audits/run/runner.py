@@ -71,7 +71,7 @@ def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict
             facts = Facts(host.id, meta={**net_meta, "os_family": "", "connection": "none"})
             results = evaluate_host(meta_only(checks), facts, host, plan_params, *exc_opts)
         else:
-            facts = gather(host, gather_plan(checks, host), options)
+            facts = gather(host, gather_plan(checks, host, plan_params), options)
             facts.meta.update(net_meta)
             results = evaluate_host(checks, facts, host, plan_params, *exc_opts)
             os_family = facts.meta.get("os_family", "")

@@ -200,11 +200,14 @@ class Vault:
 
 
 def read_text(path) -> str:
-    p = Path(path)
-    try:
-        if p.stat().st_size > MAX_FILE:
-            raise _problem(path, f"larger than {MAX_FILE} bytes")
-        return p.read_text(encoding="utf-8")
+    from audits.boundedfile import read_bounded
+
+    try:  # never more than MAX_FILE bytes, and only a regular file (/dev/zero has size 0 and never ends)
+        return read_bounded(path, MAX_FILE, "vault").decode("utf-8")
+    except ValueError as exc:
+        if isinstance(exc, UnicodeDecodeError):
+            raise _problem(path, "not UTF-8 text", 0, "(file)") from None
+        raise _problem(path, str(exc).replace(f"vault {path} ", ""), 0, "(file)") from None
     except FileNotFoundError:
         raise _problem(path, "no such file", 0, "(file)") from None
     except UnicodeDecodeError:
@@ -218,8 +221,10 @@ def passphrase(password_file: str | None = None, confirm: bool = False) -> str:
     Never from the command line (it would show in ``ps`` and shell history)."""
     if password_file:
         try:
-            text = Path(password_file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            from audits.boundedfile import read_bounded
+
+            text = read_bounded(password_file, 64 * 1024, "vault password file").decode("utf-8")
+        except (OSError, ValueError) as exc:
             raise _problem(password_file, f"cannot read the vault password file: {type(exc).__name__}", 0,
                            "--vault-password-file") from None
         pw = text.rstrip("\r\n")

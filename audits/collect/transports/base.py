@@ -24,6 +24,13 @@ def printable(text: str, limit: int = 300) -> str:
     text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text).replace("\n", " "))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
+def terminal_text(text: str) -> str:
+    """Multi-line text for a terminal (diff, reports on stdout): line breaks kept, every other control
+    and bidi character escaped, so stored host or collector text cannot move the cursor or retitle it."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if m.group() not in "\n\t" else m.group(),
+                        str(text).replace("\r\n", "\n"))
+
+
 REASONS = ("dns", "refused", "no_route", "timeout", "auth_failed", "host_key_unknown", "host_key_changed",
            "sudo_denied", "protocol", "unsupported", "error")
 

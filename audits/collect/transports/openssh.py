@@ -60,8 +60,15 @@ class OpenSSHTransport(Transport):
         if s.get("key_file"):
             args += ["-i", os.path.expanduser(s["key_file"]), "-o", "IdentitiesOnly=yes"]
         if s.get("jump"):
-            args += ["-J", s["jump"]]
-        return args + [f"{self.user}@{self.host.address}"]
+            args += ["-J", s["jump"], "-o", f"HostKeyAlias={self._alias()}"]
+        # '-l USER' and '--': no inventory value can be read as an option, and the destination is last.
+        return args + ["-l", self.user, "--", self.host.address]
+
+    def _alias(self) -> str:
+        from audits.collect.transports.ssh import SSHTransport, known_name
+
+        return known_name(self.host.address, int(self.host.settings.get("port", 22)),
+                          SSHTransport(self.host, self.options).via())
 
     def open(self) -> None:
         if not shutil.which("ssh"):
@@ -80,7 +87,8 @@ class OpenSSHTransport(Transport):
 
             fd, path = tempfile.mkstemp(prefix="auditctl-kh-")
             with os.fdopen(fd, "w") as fh:
-                name = known_name(self.host.address, int(self.host.settings.get("port", 22)))
+                name = (self._alias() if self.host.settings.get("jump")
+                        else known_name(self.host.address, int(self.host.settings.get("port", 22))))
                 fh.writelines(f"{name} {line.split()[0]} {line.split()[1]}\n" for line in pinned)
             self.known_hosts = path
             try:

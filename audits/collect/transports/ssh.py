@@ -34,8 +34,30 @@ def fingerprint(key: paramiko.PKey) -> str:
     return "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
 
 
-def known_name(address: str, port: int) -> str:
+MAX_KNOWN_HOSTS = 32 * 1024 * 1024  # a known_hosts file of ~100 000 keys; /dev/zero or larger is refused
+MAX_KEY_FILE = 64 * 1024
+
+
+def known_name(address: str, port: int, via: str | None = None) -> str:
+    """The known_hosts name of a host key: per (jump chain, address, port). Two schools' ``web.lan``
+    behind different bastions are different hosts: a host reached through a jump host is recorded as
+    ``[web.lan]:22/via/bastion.example:22`` (also the system client's HostKeyAlias)."""
+    if via:
+        return f"[{address}]:{port}/via/{via}"
     return address if port == 22 else f"[{address}]:{port}"
+
+
+def read_limited(path: str, limit: int, what: str) -> bytes:
+    """A file named by an inventory or a configuration (key, known_hosts), never more than ``limit``
+    bytes and only a regular file (a device such as /dev/zero is refused): Unreachable('error') otherwise."""
+    from audits.boundedfile import read_bounded
+
+    try:
+        return read_bounded(path, limit, what)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise Unreachable("error", str(exc)) from None
 
 
 def parse_pinned(lines: list[str]) -> dict[str, bytes]:
@@ -102,9 +124,17 @@ class SSHTransport(Transport):
                 raise Unreachable("timeout", f"jump host {jaddr}: {exc}") from None
         else:
             sock = _connect_socket(self.host.address, self.port, self.connect_timeout)
-        t = self._handshake(sock, self.host.address, self.port, "")
+        t = self._handshake(sock, self.host.address, self.port, "", via=self.via())
         self._auth(t, self.user, "")
         self.transport = t
+
+    def via(self) -> str | None:
+        """The jump chain of this host as part of its host-key name (None without a jump host)."""
+        jump = self.host.settings.get("jump")
+        if not jump:
+            return None
+        _, jaddr, jport = self._parse_jump(jump)
+        return f"{jaddr}:{jport}"
 
     def _parse_jump(self, spec: str):
         user, _, rest = spec.rpartition("@")
@@ -114,27 +144,33 @@ class SSHTransport(Transport):
             port = port.lstrip(":")
         return user or self.user, addr, int(port or 22)
 
-    def _expected_keys(self, address: str, port: int) -> dict[str, bytes]:
+    def _expected_keys(self, address: str, port: int, via: str | None = None, target: bool = False) -> dict[str, bytes]:
         pinned = self.host.settings.get("host_keys")
-        if pinned and address == self.host.address:
+        if pinned and target:
             return parse_pinned(pinned)
-        hk = paramiko.HostKeys()
         try:
-            hk.load(self.known_hosts)
+            data = read_limited(self.known_hosts, MAX_KNOWN_HOSTS, "known_hosts")
         except FileNotFoundError:
             return {}
-        except (OSError, paramiko.SSHException) as exc:
-            raise Unreachable("error", f"cannot read known_hosts {self.known_hosts}: {exc}") from None
-        entry = hk.lookup(known_name(address, port)) or {}
+        hk = paramiko.HostKeys()
+        for line in data.decode("utf-8", "replace").splitlines():
+            try:
+                e = paramiko.hostkeys.HostKeyEntry.from_line(line)
+            except (paramiko.SSHException, ValueError, TypeError):
+                continue
+            if e is not None:
+                for name in e.hostnames:
+                    hk.add(name, e.key.get_name(), e.key)
+        entry = hk.lookup(known_name(address, port, via)) or {}
         return {ktype: key.asbytes() for ktype, key in entry.items()}
 
-    def _handshake(self, sock, address: str, port: int, what: str) -> paramiko.Transport:
+    def _handshake(self, sock, address: str, port: int, what: str, via: str | None = None) -> paramiko.Transport:
         t = paramiko.Transport(sock)
         self._transports.append(t)
         t.banner_timeout = self.connect_timeout
         t.handshake_timeout = self.connect_timeout
         t.auth_timeout = self.connect_timeout
-        expected = self._expected_keys(address, port)
+        expected = self._expected_keys(address, port, via, target=not what)
         if expected:
             usable = [k for k in t.get_security_options().key_types if k in expected or
                       (k.startswith("rsa-sha2") and "ssh-rsa" in expected)]
@@ -172,7 +208,7 @@ class SSHTransport(Transport):
             raise Unreachable("host_key_changed", f"{what}{address} presented a {ktype} key but the known key is "
                               f"{', '.join(sorted(expected))}; refusing")
         elif self.tofu:
-            self._record(address, port, key)
+            self._record(address, port, key, via)
             self.meta["host_key_recorded"] = f"{ktype} {fingerprint(key)}"
         else:
             raise Unreachable("host_key_unknown", f"{what}{address} host key {ktype} {fingerprint(key)} is not in "
@@ -180,11 +216,11 @@ class SSHTransport(Transport):
         self.meta.setdefault("host_key", f"{ktype} {fingerprint(key)}")
         return t
 
-    def _record(self, address, port, key) -> None:
+    def _record(self, address, port, key, via=None) -> None:
         with _tofu_lock:
             os.makedirs(os.path.dirname(os.path.abspath(self.known_hosts)), exist_ok=True)
             with open(self.known_hosts, "a", encoding="ascii") as fh:
-                fh.write(f"{known_name(address, port)} {key.get_name()} {key.get_base64()}\n")
+                fh.write(f"{known_name(address, port, via)} {key.get_name()} {key.get_base64()}\n")
 
     def _auth(self, t: paramiko.Transport, user: str, what: str) -> None:
         s = self.host.settings
@@ -200,6 +236,7 @@ class SSHTransport(Transport):
             path = os.path.expanduser(s["key_file"])
             phrase = s.get("key_passphrase")
             try:
+                read_limited(path, MAX_KEY_FILE, "key file")  # a device or a huge file is refused before paramiko reads it
                 keys.append(paramiko.PKey.from_path(path, password=phrase.reveal().encode() if phrase else None))
             except FileNotFoundError:
                 raise Unreachable("auth_failed", f"key file {path} does not exist") from None

@@ -1,5 +1,5 @@
 """Disaster-recovery pack: level-3 systems (GB/T 22239-2019 8.1.4.9 c hot redundancy; 8.1.10.13
-应急预案管理 b–d for the DR plan and drills).
+应急预案管理 c–d for the DR plan and drills) and drills at level 2 too (7.1.10.13 b).
 
 The inventory declares each system's RPO/RTO (``rpo_hours``/``rto_hours``) and ``dr:`` (standby,
 plan review date, last drill with its achieved RTO; ``audits.model.declarations``). Dates are judged in UTC
@@ -20,19 +20,23 @@ CONNECT_SECONDS = 5
 
 
 def standby_probe(address: str, port: int) -> Probe:
-    target = shlex.quote(f"exec 3<>/dev/tcp/{address}/{int(port)}")
-    return Probe("command", f"timeout {CONNECT_SECONDS} bash -c {target} && echo open")
+    # The address is data, never script text: bash -c receives it as $0 (quoted), so an address such
+    # as 127.0.0.1$(id>/tmp/x) is only ever a (bad) file name under /dev/tcp.
+    return Probe("command", f"timeout {CONNECT_SECONDS} bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' "
+                            f"{shlex.quote(str(address))} {int(port)} && echo open")
 
 
 @declared_probes("dr.standby_ready")
 def standby_probes(host) -> list[Probe]:
-    """timeout 5 bash -c 'exec 3<>/dev/tcp/STANDBY/PORT' && echo open, run on the primary"""
+    """timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"' STANDBY PORT && echo open, run on the primary"""
     return [standby_probe(d.standby.address, d.standby.port) for d in getattr(host, "dr", ())
             if d.standby and d.standby.address and d.standby.port]
 
 
-def _policies(host) -> tuple[tuple, Outcome | None]:
-    drs = tuple(getattr(host, "dr", ()) or ())
+def _policies(host, min_level: int = 3) -> tuple[tuple, Outcome | None]:
+    """The host's DR declarations of systems at ``min_level`` or above (level 3 for objectives, plan reviews and
+    standbys; level 2 for drills), or a not-applicable outcome when it has none and lacks none."""
+    drs = tuple(d for d in getattr(host, "dr", ()) or () if d.level >= min_level)
     if drs or getattr(host, "no_dr", ()):
         return drs, None
     return drs, Outcome.not_applicable("主机不属于声明了灾备的三级系统", "the host serves no level-3 system with DR declarations")
@@ -60,12 +64,13 @@ def objectives_declared(facts, host):
                                          f"{d.standby.host or d.standby.site}" for d in drs))
 
 
-def _dated(facts, host, pick, what_zh, what_en, limit_days, extra=None) -> Outcome:
-    """Every declaration's date (``pick(d)``) within ``limit_days`` of the run's start."""
-    drs, na = _policies(host)
-    if na:
+def _dated(facts, host, pick, what_zh, what_en, limit_days, extra=None, missing=(), min_level=3) -> Outcome:
+    """Every declaration's date (``pick(d)``) within ``limit_days`` of the run's start; ``missing`` adds
+    systems that should have declared one and did not."""
+    drs, na = _policies(host, min_level)
+    if na and not missing:
         return na
-    fails, ok = _missing(host), []
+    fails, ok = _missing(host) + list(missing), []
     for d in drs:
         when = pick(d)
         if when is None:
@@ -97,14 +102,20 @@ def plan_reviewed(facts, host, params):
 
 @evaluator("dr.drill_recorded")
 def drill_recorded(facts, host, params):
+    """Level 2 (7.1.10.13 b) and level 3 (8.1.10.13 c) both require drills: a level-2 system with no ``dr:``
+    has no drill on record (a fail); the achieved RTO is compared where an RTO is declared (required at level 3)."""
     def rto_gap(d):
         if d.rto_hours is None:
-            return "no rto_hours declared to compare with"
+            return "no rto_hours declared to compare with" if d.level >= 3 else None
         if d.drill_rto_hours is not None and d.drill_rto_hours > d.rto_hours:
             return f"achieved RTO {d.drill_rto_hours:g} h worse than the declared {d.rto_hours:g} h"
         return None
 
-    return _dated(facts, host, lambda d: d.drill_date, "灾备演练", "DR drill", float(params["drill_days"]), rto_gap)
+    declared = {d.system for d in getattr(host, "dr", ()) or ()}
+    level2 = [f"system {s['id']}: no dr: declared (no drill on record)" for s in getattr(host, "system_info", ()) or ()
+              if s.get("level") == 2 and s["id"] not in declared]
+    return _dated(facts, host, lambda d: d.drill_date, "灾备演练", "DR drill", float(params["drill_days"]), rto_gap,
+                  missing=level2, min_level=2)
 
 
 @evaluator("dr.standby_ready")

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Benchmark (not a test): peak memory of auditing ONE hostile host whose answer fills the whole output
+budget, for several shapes of output, each in a fresh process (peak RSS from getrusage).
+
+The host is a stand-in transport that answers the real batched script (every probe of every pack,
+the run's nonce, well-framed markers) with the budget's worth of bytes; the rest is the real runner:
+``parse_output`` and the evaluation of every check.
+
+Shapes:
+  flat       each probe's stdout: 256 KiB without a newline, base64 in 76-column lines (well-formed)
+  lines      each probe's stdout: 256 KiB of one-byte lines ("a\\n" ...)
+  rawlines   the base64 itself cut into 2-character lines (10 million lines in the budget)
+  markers    the budget filled with forged markers for probe 0 (a marker every 24 bytes)
+
+Usage: .venv/bin/python bench/host_memory.py [--shapes flat,lines,rawlines,markers]
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def one(shape: str) -> dict:
+    from checks.registry import load_registry
+
+    from audits.collect.script import STDOUT_CAP, output_budget
+    from audits.collect.transports.base import Transport
+    from audits.model.inventory import DEFAULT_SETTINGS, Host, Source
+    from audits.run import platforms
+    from audits.run.runner import audit_host
+
+    class HostileHost(Transport):
+        name = "bench"
+
+        def open(self):
+            pass
+
+        def is_root(self):
+            return True
+
+        def run_script(self, script, timeout, max_bytes=0):
+            nonce = re.search(r"^N=(\w+)$", script, re.M).group(1)
+            n = len(re.findall(r"^p \d+ ", script, re.M))
+            out, budget = bytearray(), min(max_bytes, output_budget(n))
+            if shape == "markers":
+                m = f"\n@@{nonce} B 0\n".encode()
+                while len(out) < budget:
+                    out += m
+            for i in range(n):
+                if len(out) >= budget:
+                    break
+                stdout = b"a" * STDOUT_CAP if shape in ("flat", "rawlines") else b"a\n" * (STDOUT_CAP // 2)
+                b64 = base64.encodebytes(stdout)
+                if shape == "rawlines":
+                    flat = b64.replace(b"\n", b"")
+                    cut = bytearray(len(flat) // 2 * 3)   # two characters per line (distinct objects)
+                    cut[0::3], cut[1::3], cut[2::3] = flat[0::2], flat[1::2], b"\n" * (len(flat) // 2)
+                    b64 = bytes(cut)
+                out += f"\n@@{nonce} B {i}\n".encode() + b64 + f"\n@@{nonce} E {i}\n\n@@{nonce} R {i} 0\n".encode()
+            out += f"\n@@{nonce} DONE\n".encode()
+            self.meta["bytes"] = min(len(out), max_bytes)
+            return bytes(out[:max_bytes])
+
+
+    plat = platforms.platform_for(Host("h", "192.0.2.1", "s", "d", [], 3, {**DEFAULT_SETTINGS}, Source("b", 0)))
+    plat.connect = lambda host, options: HostileHost(host, options)  # the hostile host instead of SSH
+    platforms.platform_for = lambda host: plat
+    import audits.run.runner as runner
+    runner.platform_for = platforms.platform_for
+    host = Host("h", "192.0.2.1", "s", "d", [], 3, {**DEFAULT_SETTINGS}, Source("bench", 0))
+    checks = load_registry().select(None)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rec, results = audit_host(host, checks, {}, {})
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"shape": shape, "status": rec.status, "detail": rec.detail[:80], "results": len(results),
+            "baseline_mb": round(before / 1024), "peak_rss_mb": round(peak / 1024)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shapes", default="flat,lines,rawlines,markers")
+    ap.add_argument("--one")
+    a = ap.parse_args()
+    if a.one:
+        print(json.dumps(one(a.one)))
+        return
+    for shape in a.shapes.split(","):
+        r = subprocess.run([sys.executable, __file__, "--one", shape], capture_output=True, text=True, cwd=ROOT)
+        print(r.stdout.strip() or r.stderr[-500:])
+
+
+if __name__ == "__main__":
+    main()
