@@ -86,7 +86,9 @@ def environment() -> Environment:
 
 
 def safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:64] or "_"
+    """One path component from any id: never empty, '.', '..' or a hidden name (issue #18)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:64] or "_"
+    return "_" + name[1:] if name.startswith(".") else name
 
 
 def password_risks_first(risks: list[dict], hosts: list[dict]) -> list[dict]:
