@@ -6,8 +6,8 @@ beside the inventory (``NAME``, ``NAME.yml``, ``NAME.yaml``, ``NAME.json`` or a 
 and each host's variables resolved with Ansible's precedence (``resolve``): group ``all`` in the
 inventory < ``group_vars/all`` < other groups in the inventory < their ``group_vars/`` (groups sorted
 by depth, ``ansible_group_priority``, name; the later wins) < the host in the inventory < ``host_vars/``.
-Values keep Ansible's types: INI inline host values are Python literals, INI ``[g:vars]`` values are
-strings, YAML values are YAML.
+Values keep Ansible's types: INI values (inline host values and ``[g:vars]``) are Python literals when
+they read as one (``22``, ``True``, ``'22'``), else strings (``yes``); YAML values are YAML.
 
 Then the campus view (``build``): connection variables map to settings, coerced as Ansible coerces
 them when it connects (``ansible_port: "22"`` → 22, ``ansible_become: "yes"`` → true):
@@ -126,7 +126,7 @@ def expand(pattern: str) -> list[str]:
     for v in values:
         total *= len(v)
         if total > MAX_PATTERN_HOSTS:
-            raise PatternError(f"pattern '{pattern[:80]}' names more than {MAX_PATTERN_HOSTS} hosts")
+            raise PatternError(f"pattern '{pattern[:80]}' names more than {MAX_PATTERN_HOSTS} hosts; at most {MAX_PATTERN_HOSTS} per pattern")
     out = [pieces[0]]
     for v, tail in zip(values, pieces[1:]):
         out = [o + x + tail for o in out for x in v]
@@ -143,6 +143,7 @@ class Group:
     where: dict = field(default_factory=dict)     # name -> (file, line)
     children: list = field(default_factory=list)
     hosts: list = field(default_factory=list)
+    priority: int = 1
 
 
 @dataclass
@@ -171,6 +172,15 @@ class View:
                 return None
             self.groups[name] = Group(name, file, line)
         return self.groups[name]
+
+    def set_group_var(self, g: Group, k: str, v, file: str, line: int):
+        if k == "ansible_group_priority":  # a property of the group, not a variable (as in Ansible)
+            if isinstance(v, bool) or not isinstance(_int(v), int):
+                self.col.add(file, line, f"{g.name}.{k}", f"wrong type or value {short(v)}: expected an integer")
+            else:
+                g.priority = _int(v)
+            return
+        g.vars[k], g.where[k] = v, (file, line)
 
     def add_child(self, parent: Group, child: Group):
         if child.name not in parent.children:
@@ -230,7 +240,7 @@ class View:
                 self.col.add(file, node.line_of("vars"), f"{path}.vars", "must be a mapping")
             else:
                 for k, v in gv.items():
-                    g.vars[str(k)], g.where[str(k)] = v, (file, gv.line_of(k))
+                    self.set_group_var(g, str(k), v, file, gv.line_of(k))
         hosts = node.get("hosts")
         if hosts is not None and not isinstance(hosts, YMap):
             self.col.add(file, node.line_of("hosts"), f"{path}.hosts", "must be a mapping of host names")
@@ -304,7 +314,7 @@ class View:
                     self.col.add(file, no, f"[{section.name}:vars]", f"expected key=value, got {short(line)}")
                     continue
                 k, v = (p.strip() for p in line.split("=", 1))
-                section.vars[k], section.where[k] = v, (file, no)
+                self.set_group_var(section, k, _ini_literal(v), file, no)
             else:
                 m = re.fullmatch(r"([^\s:\[\]]+)\s*(?:[#;].*)?", line)
                 if not m:
@@ -399,17 +409,10 @@ class View:
         depth = self.depths()
         memberships = self.host_groups()
 
-        def priority(g: Group):
-            p = g.vars.get("ansible_group_priority", 1)
-            try:
-                return int(p)
-            except (TypeError, ValueError):
-                return 1
-
         out = {}
         for h, names in memberships.items():
             groups = sorted((self.groups[n] for n in names if n != "all"),
-                            key=lambda g: (depth.get(g.name, 0), priority(g), g.name))
+                            key=lambda g: (depth.get(g.name, 0), g.priority, g.name))
             layers = [(self.groups["all"].vars, self.groups["all"].where), self.extra_vars.get(("group", "all"))]
             layers += [(g.vars, g.where) for g in groups]
             layers += [self.extra_vars.get(("group", g.name)) for g in groups]
