@@ -43,6 +43,13 @@ def run_in_chroot(base: Path, src: Path, command: str, timeout: int = 1500) -> P
         (work / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src / f, work / f)
     shutil.copy("/etc/resolv.conf", root / "etc" / "resolv.conf")
+    # this machine's TLS trust (a site CA, where the network has one) for pip in the chroot; the bare
+    # root's own ca-certificates stays as the distribution made it
+    host_ca = Path(os.environ.get("PIP_CERT") or "/etc/ssl/certs/ca-certificates.crt")
+    pip_env = []
+    if host_ca.is_file():
+        shutil.copy(host_ca, root / "host-ca.crt")
+        pip_env = ["PIP_CERT=/host-ca.crt"]
     mounts = []
     try:
         for what, where, opts in (("proc", "proc", ["-t", "proc"]), ("/dev", "dev", ["--bind"]),
@@ -50,7 +57,7 @@ def run_in_chroot(base: Path, src: Path, command: str, timeout: int = 1500) -> P
             subprocess.run(["mount", *opts, what, str(root / where)], check=True)
             mounts.append(root / where)
         env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8"]
-        env += [f"{k}={v}" for k, v in os.environ.items() if k in ("PIP_INDEX_URL", "PIP_DEFAULT_TIMEOUT")]
+        env += pip_env + [f"{k}={v}" for k, v in os.environ.items() if k in ("PIP_INDEX_URL", "PIP_DEFAULT_TIMEOUT")]
         r = subprocess.run(["chroot", str(root), "/usr/bin/env", "-i", *env, "/bin/sh", "-c",
                             f"cd /src/campus-audit && {command}"], capture_output=True, text=True, timeout=timeout)
         assert r.returncode == 0, f"exit {r.returncode}\n--- stdout\n{r.stdout[-4000:]}\n--- stderr\n{r.stderr[-4000:]}"
