@@ -77,7 +77,7 @@ def needs(checks, host: Host) -> tuple[list[list[str]], list[str]]:
 
 def script(sudo_cmds: list[list[str]], programs: list[str], use_sudo: bool) -> str:
     q = shlex.quote
-    lines = ["export LC_ALL=C", f"echo {MARK}-OS", "cat /etc/os-release 2>/dev/null", f"echo {MARK}-ID $(id -u)"]
+    lines = ["export LC_ALL=C PATH=\"$PATH:/usr/local/sbin:/usr/sbin:/sbin\"", f"echo {MARK}-OS", "cat /etc/os-release 2>/dev/null", f"echo {MARK}-ID $(id -u)"]
     for p in programs:
         lines.append(f"command -v {q(p)} >/dev/null 2>&1 || echo {MARK}-MISSING {q(p)}")
     if use_sudo:
@@ -193,7 +193,10 @@ def _on_host(r: HostReport, host: Host, transport: Transport, checks, packs: str
     uid = next((m[1].strip() for m in marks if m[0] == f"{MARK}-ID" and len(m) > 1), "")
     missing = sorted({m[1].strip() for m in marks if m[0] == f"{MARK}-MISSING" and len(m) > 1} & set(programs))
     denied_idx = {int(m[1]) for m in marks if m[0] == f"{MARK}-DENIED" and len(m) > 1 and m[1].strip().isdigit()}
-    denied = [all_sudo[i] for i in sorted(denied_idx) if i < len(all_sudo) and all_sudo[i] in sudo_cmds]
+    # sudo -l cannot allow a program that is not installed: that is the programs column's business
+    absent = {m[1].strip() for m in marks if m[0] == f"{MARK}-MISSING" and len(m) > 1}
+    denied = [all_sudo[i] for i in sorted(denied_idx) if i < len(all_sudo) and all_sudo[i] in sudo_cmds
+              and all_sudo[i][0] not in absent]
     user = host.settings.get("user") or "audit"
     pm = "apt-get install" if fam == "debian" else "dnf install"
     required = sorted({m[1].strip() for m in marks if m[0] == f"{MARK}-MISSING" and len(m) > 1} & set(REQUIRED)
