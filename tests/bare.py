@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+work_output: list[str] = []  # the stdout of each part of the last run_in_chroot
 MIRROR = os.environ.get("CAMPUS_AUDIT_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 
 
@@ -32,9 +33,11 @@ def _source_files(src: Path) -> list[str]:
     return [f for f in r.stdout.decode().split("\0") if f and (src / f).is_file()]
 
 
-def run_in_chroot(base: Path, src: Path, command: str, timeout: int = 1500) -> Path:
+def run_in_chroot(base: Path, src: Path, command: str, timeout: int = 1500, own_network: bool = False) -> Path:
     """Copy the base and the source tree (as git would check it out), run ``command`` in the tree as root
-    in the chroot with a clean environment; return the tree's path (outside the chroot)."""
+    in the chroot with a clean environment; return the tree's path (outside the chroot). ``own_network``:
+    in a new network namespace whose loopback is its own (services there never meet this machine's on
+    the same ports), after the packages are fetched: the command then runs in two parts, ``FETCH ;; RUN``."""
     root = base.parent / f"{base.name}.run"
     shutil.rmtree(root, ignore_errors=True)
     subprocess.run(["cp", "-a", str(base), str(root)], check=True)
@@ -51,6 +54,7 @@ def run_in_chroot(base: Path, src: Path, command: str, timeout: int = 1500) -> P
         shutil.copy(host_ca, root / "host-ca.crt")
         pip_env = ["PIP_CERT=/host-ca.crt"]
     mounts = []
+    work_output.clear()
     try:
         for what, where, opts in (("proc", "proc", ["-t", "proc"]), ("/dev", "dev", ["--bind"]),
                                   ("/dev/pts", "dev/pts", ["--bind"])):
@@ -58,9 +62,15 @@ def run_in_chroot(base: Path, src: Path, command: str, timeout: int = 1500) -> P
             mounts.append(root / where)
         env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8"]
         env += pip_env + [f"{k}={v}" for k, v in os.environ.items() if k in ("PIP_INDEX_URL", "PIP_DEFAULT_TIMEOUT")]
-        r = subprocess.run(["chroot", str(root), "/usr/bin/env", "-i", *env, "/bin/sh", "-c",
-                            f"cd /src/campus-audit && {command}"], capture_output=True, text=True, timeout=timeout)
-        assert r.returncode == 0, f"exit {r.returncode}\n--- stdout\n{r.stdout[-4000:]}\n--- stderr\n{r.stderr[-4000:]}"
+        parts = command.split(" ;; ", 1) if own_network else [command]
+        for i, part in enumerate(parts):
+            argv = ["chroot", str(root), "/usr/bin/env", "-i", *env, "/bin/sh", "-c", f"cd /src/campus-audit && {part}"]
+            if own_network and i == 1:
+                argv = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *argv]
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+            assert r.returncode == 0, (f"exit {r.returncode}\n--- stdout\n{r.stdout[-4000:]}\n"
+                                       f"--- stderr\n{r.stderr[-4000:]}")
+            work_output.append(r.stdout)
     finally:
         for m in reversed(mounts):
             subprocess.run(["umount", "-l", str(m)], check=False)

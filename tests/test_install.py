@@ -179,3 +179,33 @@ def test_bare_debian_root_runs_the_readme_command(tmp_path):
     reports = list((work / "reports").glob("*/localhost/index.html"))
     assert reports, "no report written"
     assert "<html" in reports[0].read_text(encoding="utf-8").lower()
+
+
+# .ci/run's service part on a bare root: what .ci/services.sh installs and configures, then the same
+# start commands as .ci/run, in the chroot's own network namespace.
+CI_SERVICES = (
+    "apt-get update -qq && bash .ci/services.sh install ;; "
+    "pg_ctlcluster --skip-systemctl-redirect \"$(ls /etc/postgresql)\" main start && "
+    "for i in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done && "
+    "bash .ci/services.sh database && "
+    "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no --dir /var/lib/redis "
+    "--logfile /var/log/redis/ci.log && sleep 1 && redis-cli -h 127.0.0.1 ping && "
+    "redis-cli -h 127.0.0.1 ACL WHOAMI && "
+    "rabbitmq-server -detached && "
+    "for i in $(seq 60); do rabbitmqctl -q list_vhosts >/dev/null 2>&1 && break; sleep 1; done && "
+    "rabbitmqctl -q list_vhosts && echo SERVICES-UP; "
+    "rabbitmqctl -q stop >/dev/null 2>&1; redis-cli -h 127.0.0.1 shutdown nosave >/dev/null 2>&1; "
+    "pg_ctlcluster \"$(ls /etc/postgresql)\" main stop >/dev/null 2>&1; true"
+)
+
+
+@pytest.mark.lab
+@pytest.mark.skipif(os.geteuid() != 0 and os.environ.get("CI") != "true", reason="needs root (chroot, debootstrap)")
+def test_bare_debian_root_gets_the_test_services():
+    """PostgreSQL, Redis and RabbitMQ from Debian's packages on a root that has none of them: installed,
+    configured for the tests (postgres@127.0.0.1 without a password, database test), started, answering."""
+    assert os.geteuid() == 0, "the bare-root test needs root"
+    from tests.bare import bare_root, run_in_chroot, work_output
+    run_in_chroot(bare_root(BARE), ROOT, CI_SERVICES, own_network=True)
+    out = work_output[-1]
+    assert "postgresql: database test ready" in out and "PONG" in out and "SERVICES-UP" in out, out
