@@ -20,7 +20,8 @@ install() {
   command -v psql >/dev/null || missing+=(postgresql-client)
   if [ ${#missing[@]} -gt 0 ]; then
     printf '\n== apt-get install %s\n' "${missing[*]}"
-    apt-get update -qq
+    # an offline machine may still have the packages in its cache: the install below is what must work
+    apt-get update -qq || echo ".ci/services.sh: apt-get update failed; trying the package cache" >&2
     apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
   local clusters

@@ -33,6 +33,25 @@ def _source_files(src: Path) -> list[str]:
     return [f for f in r.stdout.decode().split("\0") if f and (src / f).is_file()]
 
 
+def _kill_inside(root: Path) -> None:
+    """End every process this run left in the chroot (daemons the packages or the command started)."""
+    import signal
+    import time
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        left = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if os.readlink(f"/proc/{pid}/root") == str(root):
+                    os.kill(int(pid), sig)
+                    left.append(pid)
+            except OSError:
+                continue
+        if not left:
+            return
+        time.sleep(2)
+
+
 def run_in_chroot(base: Path, src: Path, command: str, timeout: int = 1500, own_network: bool = False) -> Path:
     """Copy the base and the source tree (as git would check it out), run ``command`` in the tree as root
     in the chroot with a clean environment; return the tree's path (outside the chroot). ``own_network``:
@@ -72,6 +91,7 @@ def run_in_chroot(base: Path, src: Path, command: str, timeout: int = 1500, own_
                                        f"--- stderr\n{r.stderr[-4000:]}")
             work_output.append(r.stdout)
     finally:
+        _kill_inside(root)
         for m in reversed(mounts):
             subprocess.run(["umount", "-l", str(m)], check=False)
     return work

@@ -184,7 +184,10 @@ def test_bare_debian_root_runs_the_readme_command(tmp_path):
 # .ci/run's service part on a bare root: what .ci/services.sh installs and configures, then the same
 # start commands as .ci/run, in the chroot's own network namespace.
 CI_SERVICES = (
-    "apt-get update -qq && bash .ci/services.sh install ;; "
+    # fetched with this machine's network, installed (and the clusters made) in the chroot's own, where
+    # port 5432 is free as on a bare machine
+    "apt-get update -qq && apt-get install -y -qq -d --no-install-recommends postgresql postgresql-client "
+    "redis-server rabbitmq-server ;; bash .ci/services.sh install && "
     "pg_ctlcluster --skip-systemctl-redirect \"$(ls /etc/postgresql)\" main start && "
     "for i in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done && "
     "bash .ci/services.sh database && "
@@ -209,3 +212,4 @@ def test_bare_debian_root_gets_the_test_services():
     run_in_chroot(bare_root(BARE), ROOT, CI_SERVICES, own_network=True)
     out = work_output[-1]
     assert "postgresql: database test ready" in out and "PONG" in out and "SERVICES-UP" in out, out
+    assert "port = 5432" in (BARE.parent / f"{BARE.name}.run" / "etc/postgresql/15/main/postgresql.conf").read_text()

@@ -249,3 +249,23 @@ def test_validate_cli_reads_an_ini_inventory(tmp_path):
     r = subprocess.run([sys.executable, "-m", "auditctl", "validate", str(f)], capture_output=True, text=True,
                        cwd=Path(__file__).resolve().parents[1])
     assert r.returncode == 0 and "1 hosts" in r.stdout + r.stderr or "1 host" in r.stdout, (r.stdout, r.stderr)
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_INI_PIECES = st.sampled_from(["[web]", "[web:vars]", "[web:children]", "[all:vars]", "[x:bad]", "[", "web[1:3]",
+                               "h[01:5]", "h[a:z]", "h[1:99999]", "db:2222", "ansible_port=22", "ansible_become=yes",
+                               "k='v", "school=s1", "mlps_level=3", "=", "# c", "; c", "web", "h\x00", "é"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(_INI_PIECES, min_size=1, max_size=4).map(" ".join), max_size=12))
+def test_any_ini_text_gives_a_model_or_file_line_problems(tmp_path, lines):
+    f = tmp_path / "fuzz.ini"
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        inv = load_inventory(f)
+    except InputError as e:
+        assert e.problems and all(p.file == str(f) and p.line >= 0 for p in e.problems)
+    else:
+        assert all(len(h) <= 64 for h in inv.hosts)
