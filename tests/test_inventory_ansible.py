@@ -248,7 +248,7 @@ def test_validate_cli_reads_an_ini_inventory(tmp_path):
     f = write(tmp_path / "hosts", "[s1]\nweb1 ansible_host=127.0.0.1 ansible_port='22'\n[s1:vars]\nmlps_level=3\n")
     r = subprocess.run([sys.executable, "-m", "auditctl", "validate", str(f)], capture_output=True, text=True,
                        cwd=Path(__file__).resolve().parents[1])
-    assert r.returncode == 0 and "1 hosts" in r.stdout + r.stderr or "1 host" in r.stdout, (r.stdout, r.stderr)
+    assert r.returncode == 0 and "1 schools, 0 systems, 1 hosts" in r.stdout, (r.stdout, r.stderr)
 
 
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
