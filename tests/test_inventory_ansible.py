@@ -269,3 +269,22 @@ def test_any_ini_text_gives_a_model_or_file_line_problems(tmp_path, lines):
         assert e.problems and all(p.file == str(f) and p.line >= 0 for p in e.problems)
     else:
         assert all(len(h) <= 64 for h in inv.hosts)
+
+
+def test_children_cycles_and_long_chains(tmp_path):
+    f = write(tmp_path / "cycle.ini", "[a]\nh1\n[a:children]\nb\n[b:children]\na\n")
+    got = problems(f)
+    assert any(p.startswith(f"{f}:") and "is its own ancestor" in p for p in got), got
+    chain = "".join(f"[g{i}:children]\ng{i + 1}\n" for i in range(3000)) + "[g3000]\nh1\n"
+    inv = load_inventory(write(tmp_path / "chain.ini", chain))
+    assert list(inv.hosts) == ["h1"] and inv.hosts["h1"].school == "g0"
+
+
+def test_yaml_keys_are_read_in_document_order(tmp_path):
+    # children before hosts: the parent's later host definition wins, as in ansible-inventory
+    f = write(tmp_path / "order.yml", "all:\n  children:\n    s1:\n      children:\n        web:\n          hosts:\n"
+                                      "            w1: {ansible_port: 2201}\n      hosts:\n"
+                                      "        w1: {ansible_port: 2202}\n")
+    assert load_inventory(f).hosts["w1"].settings["port"] == 2202
+    if ANSIBLE_INVENTORY:
+        assert ansible_list(f)["_meta"]["hostvars"]["w1"]["ansible_port"] == 2202

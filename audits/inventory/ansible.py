@@ -234,36 +234,50 @@ class View:
         for k in node:
             if k not in GROUP_KEYS:
                 self.col.add(file, node.line_of(k), f"{path}.{k}", "unknown group key (expected hosts, children, vars)")
+        for key in node:  # in the document's order, as Ansible reads them (a later host definition wins)
+            if key == "vars":
+                self._yaml_vars(file, g, node, path)
+            elif key == "hosts":
+                self._yaml_hosts(file, g, node, path)
+            elif key == "children":
+                self._yaml_children(file, g, node, path, stack)
+
+    def _yaml_vars(self, file, g: Group, node: YMap, path: str):
         gv = node.get("vars")
-        if gv is not None:
-            if not isinstance(gv, YMap):
-                self.col.add(file, node.line_of("vars"), f"{path}.vars", "must be a mapping")
-            else:
-                for k, v in gv.items():
-                    self.set_group_var(g, str(k), v, file, gv.line_of(k))
+        if gv is None:
+            return
+        if not isinstance(gv, YMap):
+            self.col.add(file, node.line_of("vars"), f"{path}.vars", "must be a mapping")
+            return
+        for k, v in gv.items():
+            self.set_group_var(g, str(k), v, file, gv.line_of(k))
+
+    def _yaml_hosts(self, file, g: Group, node: YMap, path: str):
         hosts = node.get("hosts")
         if hosts is not None and not isinstance(hosts, YMap):
             self.col.add(file, node.line_of("hosts"), f"{path}.hosts", "must be a mapping of host names")
-        elif hosts:
-            for pat, hv in hosts.items():
-                hline = hosts.line_of(pat)
-                if hv is not None and not isinstance(hv, YMap):
-                    self.col.add(file, hline, f"{path}.hosts.{pat}", "host variables must be a mapping")
-                    hv = None
-                hvars = {str(k): v for k, v in (hv or {}).items()}
-                hwhere = {str(k): (file, hv.line_of(k)) for k in (hv or {})}
-                self.add_hosts(g, pat, file, hline, hvars, hwhere, f"{path}.hosts.{pat}")
+            return
+        for pat, hv in (hosts or {}).items():
+            hline = hosts.line_of(pat)
+            if hv is not None and not isinstance(hv, YMap):
+                self.col.add(file, hline, f"{path}.hosts.{pat}", "host variables must be a mapping")
+                hv = None
+            hvars = {str(k): v for k, v in (hv or {}).items()}
+            hwhere = {str(k): (file, hv.line_of(k)) for k in (hv or {})}
+            self.add_hosts(g, pat, file, hline, hvars, hwhere, f"{path}.hosts.{pat}")
+
+    def _yaml_children(self, file, g: Group, node: YMap, path: str, stack: tuple):
         children = node.get("children")
         if children is not None and not isinstance(children, YMap):
             self.col.add(file, node.line_of("children"), f"{path}.children", "must be a mapping of groups")
-        elif children:
-            for cname, cnode in children.items():
-                c = self.group(cname, file, children.line_of(cname))
-                if c is None:
-                    continue
-                self.add_child(g, c)
-                self._yaml_group(file, cname, cnode, children.line_of(cname), f"{path}.children.{cname}",
-                                 stack + (name,))
+            return
+        for cname, cnode in (children or {}).items():
+            c = self.group(cname, file, children.line_of(cname))
+            if c is None:
+                continue
+            self.add_child(g, c)
+            self._yaml_group(file, cname, cnode, children.line_of(cname), f"{path}.children.{cname}",
+                             stack + (g.name,))
 
     # INI -----------------------------------------------------------------------------------------
     def read_ini(self, file: str, text: str):
@@ -363,6 +377,7 @@ class View:
     # the tree ------------------------------------------------------------------------------------
     def finish(self):
         """Ansible's reconciliation: 'all' holds every parentless group; hosts in no group are 'ungrouped'."""
+        self._refuse_cycles()
         top = self.groups.setdefault("all", Group("all", "", 1))
         ungrouped = self.groups.setdefault("ungrouped", Group("ungrouped", "", 1))
         parented = {c for g in self.groups.values() for c in g.children}
@@ -375,6 +390,29 @@ class View:
                 ungrouped.hosts.append(h)
         top.hosts = []
         ungrouped.hosts = [h for h in ungrouped.hosts if h not in grouped]
+
+    def _refuse_cycles(self):
+        """A group that is its own ancestor (through [g:children] or children:) is an error, as in Ansible;
+        the link that closes the loop is dropped so that nothing below loops."""
+        state: dict[str, int] = {}  # 1 on the current path, 2 done
+        for root in list(self.groups):  # iterative depth-first search: a long chain of groups never recurses
+            if root in state:
+                continue
+            state[root] = 1
+            stack = [(root, iter(list(self.groups[root].children)))]
+            while stack:
+                name, it = stack[-1]
+                c = next(it, None)
+                if c is None:
+                    state[name] = 2
+                    stack.pop()
+                elif state.get(c) == 1:
+                    g = self.groups[name]
+                    self.col.add(g.file, g.line, name, f"group '{c}' is its own ancestor (cycle in children)")
+                    g.children.remove(c)
+                elif c not in state and c in self.groups:
+                    state[c] = 1
+                    stack.append((c, iter(list(self.groups[c].children))))
 
     def depths(self) -> dict[str, int]:
         depth = {"all": 0}
