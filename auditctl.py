@@ -167,6 +167,9 @@ def cmd_run(args, network_only: bool = False) -> int:
     r = outcome.results
     print(f"run {outcome.run_id} {outcome.status}: {outcome.audited} audited, {outcome.unreachable} unreachable; "
           f"{r.get('fail', 0)} failed, {r.get('pass', 0)} passed, {r.get('error', 0)} errors", file=sys.stderr)
+    if outcome.legacy_ssh:
+        print(f"reached through the legacy SSH path (weak algorithms reported): {', '.join(outcome.legacy_ssh)}",
+              file=sys.stderr)
     if outcome.status == "interrupted":
         print(f"resume with: auditctl run --resume {outcome.run_id}" + (f" --db {outcome.db}" if outcome.db else ""),
               file=sys.stderr)

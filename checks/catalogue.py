@@ -28,6 +28,7 @@ def describe(c: Check) -> dict:
             "references": [str(r) for r in c.refs], "references_by_level": by_level, "levels": list(c.levels),
             "applies": {"os": list(c.applies.os), "levels": list(c.applies.levels), "roles": list(c.applies.roles)},
             "manual": c.attest.to_json() if c.attest else None,
+            "manual_only": c.manual_only.to_json() if c.manual_only else None,
             "probes": {k: [str(p) for p in v] for k, v in c.probes.items()}, "params": dict(c.params),
             "rationale": c.rationale.to_json(), "remediation": c.remediation.to_json(), "source": c.source}
 
@@ -112,6 +113,8 @@ def markdown(checks: list[Check], pack: str) -> str:
                     f"| evidence | {_evidence(c)} |"]
             if c.attest:
                 out.append(f"| attestation | {_cell(c.attest.zh)} / {_cell(c.attest.en)} |")
+            if c.manual_only:
+                out.append(f"| manual only | {_cell(c.manual_only.zh)} / {_cell(c.manual_only.en)} |")
             out += ["", f"**理由 / Rationale.** {c.rationale.zh}", "", c.rationale.en, "",
                     f"**整改 / Remediation.** {c.remediation.zh}", "", c.remediation.en, ""]
     return "\n".join(out).rstrip() + "\n"

@@ -28,6 +28,7 @@ SHADOW = named("shadow")          # hashes are blanked on the host (audits.colle
 LOGIN_DEFS = named("login_defs")
 SSHD_T = named("sshd_t")
 SS = named("ss")
+SS_PROCS = named("ss_procs")  # with process names (root sees every process)
 PS = named("ps")
 DPKG_VERSIONS = named("dpkg_versions")
 # PAM stacks: Debian/Ubuntu (and Kylin/UOS desktop) use common-*, the RHEL family system-auth/password-auth.
@@ -89,11 +90,50 @@ def evidence_lines(lines, cap: int = 20) -> str:
 
 
 def listeners(facts: Facts):
-    """(sockets listening beyond loopback from ``ss``, None) or (None, why they cannot be listed)."""
-    res = facts.get(SS)
+    """(sockets listening beyond loopback, None) or (None, why they cannot be listed). From
+    ``sudo ss -tulpn`` when it was gathered (each socket with its process names), else from
+    ``ss -tuln`` (ports only: ``procs`` empty)."""
+    res = facts.get(SS_PROCS)
+    if res.error or res.rc != 0:
+        res = facts.get(SS)
     if res.error or res.rc != 0:
         return None, res.error or f"ss failed (exit {res.rc})"
     return [entry for entry in listening(res.stdout) if not entry["address"].startswith(LOOPBACK)], None
+
+
+# The services a listening process provides (``ss -p`` shows the process name, cut to 15 characters).
+# A process not listed here, or a super-server that starts others on demand (systemd socket units,
+# inetd, xinetd, busybox), says nothing: the port number decides, as without process names.
+PROCESS_SERVICES = {
+    "sshd": ("ssh",), "dropbear": ("ssh",),
+    "in.telnetd": ("telnet",), "telnetd": ("telnet",), "utelnetd": ("telnet",),
+    "vsftpd": ("ftp",), "proftpd": ("ftp",), "pure-ftpd": ("ftp",), "in.ftpd": ("ftp",), "ftpd": ("ftp",),
+    "in.rshd": ("rsh",), "rshd": ("rsh",), "in.rlogind": ("rlogin",), "rlogind": ("rlogin",),
+    "in.rexecd": ("rexec",), "rexecd": ("rexec",),
+    "Xvnc": ("vnc",), "Xtigervnc": ("vnc",), "x11vnc": ("vnc",), "vino-server": ("vnc",), "wayvnc": ("vnc",),
+    "Xvnc-core": ("vnc",), "krfb": ("vnc",), "gnome-remote-de": ("rdp", "vnc"), "xrdp": ("rdp",),
+    "in.tftpd": ("tftp",), "tftpd": ("tftp",), "atftpd": ("tftp",),
+    "rpcbind": ("rpcbind",), "smbd": ("smb", "netbios"), "nmbd": ("netbios-ns",), "samba-dcerpcd": ("msrpc",),
+    "rsync": ("rsync",), "redis-server": ("redis",), "memcached": ("memcached",), "mongod": ("mongodb",),
+    "nginx": ("http", "https"), "apache2": ("http", "https"), "httpd": ("http", "https"), "caddy": ("http", "https"),
+    "postgres": ("postgresql",), "mysqld": ("mysql",), "mariadbd": ("mysql",), "named": ("dns",),
+    "dnsmasq": ("dns", "dhcp"), "chronyd": ("ntp",), "ntpd": ("ntp",), "cupsd": ("ipp",),
+}
+
+
+def service_of(entry: dict, ports: dict[int, str]) -> str | None:
+    """The service behind a listening socket: the one its process provides when ``ss -p`` named a
+    known process (telnetd on 2323 is telnet, sshd on 23 is not), else the port's name in
+    ``ports`` (None when the port is not listed)."""
+    by_port = ports.get(int(entry["port"]))
+    known = [PROCESS_SERVICES[p[:15]] for p in entry.get("procs") or [] if p[:15] in PROCESS_SERVICES]
+    if not known:
+        return by_port
+    provided = [svc for group in known for svc in group]
+    if by_port in provided:
+        return by_port
+    wanted = set(ports.values())
+    return next((svc for svc in provided if svc in wanted), provided[0])
 
 
 def running(facts: Facts, names) -> tuple[list[str] | None, Outcome | None]:
@@ -129,4 +169,4 @@ def age_hours(facts: Facts, when, what: str) -> tuple[float | None, Outcome | No
 
 __all__ = ["PASSWD", "GROUP", "SHADOW", "LOGIN_DEFS", "SSHD_T", "SS", "PS", "DPKG_VERSIONS", "PAM", "SECURITY_CONF",
            "PROFILE", "LOOPBACK", "os_family", "gathered", "probe_state", "probe_failure", "files", "evidence_lines",
-           "listeners", "running", "run_start", "age_hours"]
+           "listeners", "service_of", "PROCESS_SERVICES", "SS_PROCS", "running", "run_start", "age_hours"]

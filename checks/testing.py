@@ -158,3 +158,26 @@ def load_fixture(path) -> tuple[Facts, Host, str]:
 def run_fixture(check: Check, path, params: dict | None = None) -> tuple[Outcome, str]:
     facts, host, expect = load_fixture(path)
     return check.run(facts, host, params), expect
+
+
+def fail_coverage(cases: list[Case], registry) -> dict[str, dict]:
+    """Per check: the statuses its own logic gave on its fixture cases (attestations and waivers left out),
+    whether some case fails on its own logic (``own_fail``), whether some case fails only through an
+    expired attestation (``attestation_fail``), and its ``manual_only`` reason if it declares one.
+    A check whose only failing case is an expired attestation never shows that its logic can fail."""
+    from audits.model.evaluation import check_params
+
+    out: dict[str, dict] = {c.id: {"own": set(), "own_fail": False, "attestation_fail": False,
+                                   "manual_only": c.manual_only.en if c.manual_only else None} for c in registry}
+    for case in cases:
+        check = registry.by_id.get(case.check_id)
+        if check is None:
+            continue
+        own = check.run(case.facts, case.host, check_params(check, {check.pack: case.params})).status.value
+        row = out[check.id]
+        row["own"].add(own)
+        if own == "fail":
+            row["own_fail"] = True
+        elif case.expect == "fail":
+            row["attestation_fail"] = True
+    return out

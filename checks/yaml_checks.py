@@ -7,7 +7,7 @@ packs may cite clauses directly with ``refs``), ``applies`` {os, levels, roles},
 keyvalue, sshd, stat), ``when_missing`` (status when the file or command does not exist),
 ``expect`` (a list of conditions that must all hold), ``params`` (defaults a plan may override),
 ``shared_params`` (names of parameters shared with other packs, from ``checks/baselines.yaml``),
-``rationale``, ``remediation``, ``manual``.
+``rationale``, ``remediation``, ``manual``, ``manual_only``.
 
 A check whose logic is Python has the same entry without ``probe``/``expect``: ``probes`` lists what it
 gathers (a list, or a mapping of os family to list), ``needs_host: true`` keeps it from judging an
@@ -18,7 +18,9 @@ string (``sudo file:/etc/shadow``) or by its name in ``checks/probes.yaml`` / th
 ``manual: {zh, en}`` marks an item no probe can prove (or can only hint at): it says what a person
 must attest. Without a ``probe`` the check is always ``manual`` (answered by an attestation in the
 inventory); with a probe and ``expect``, the probe's evidence passes it and anything else leaves it
-``manual`` instead of ``fail`` (auto-hint + attest).
+``manual`` instead of ``fail`` (auto-hint + attest). ``manual_only: {zh, en}`` says why no host can hold the
+evidence of an item that is always ``manual`` (no probe, no Python); every other check must be able to fail on
+what a host shows (``tests/test_check_fixtures.py`` keeps a failing fixture of each check's own logic).
 
 Conditions (like Wazuh SCA / kube-bench):
 - ``{key: K, <op>: V, default: D}`` on keyvalue/sshd/stat output; ops ``eq ne in not_in lt le gt ge
@@ -46,7 +48,8 @@ from .contract import SEVERITIES, Check, Outcome, Reference, Status, Text, appli
 from .controls import parse_requirement, references
 
 ENTRY_FIELDS = {"id", "title", "severity", "refs", "requires", "applies", "probe", "probes", "sudo", "parse",
-                "when_missing", "expect", "params", "shared_params", "rationale", "remediation", "manual", "needs_host"}
+                "when_missing", "expect", "params", "shared_params", "rationale", "remediation", "manual", "manual_only",
+                "needs_host"}
 PYTHON_ONLY = ("probes", "needs_host")     # fields of a check evaluated by Python
 DECLARATIVE_ONLY = ("probe", "sudo", "parse", "when_missing", "expect")
 OPS = {"eq", "ne", "in", "not_in", "lt", "le", "gt", "ge", "regex", "not_regex"}
@@ -287,6 +290,16 @@ def _validate_entry(file: str, e, path: str, problems: list[Problem], python: bo
             bad("probes", str(exc).strip('"'))
     if "manual" in e and not (isinstance(e["manual"], dict) and {"zh", "en"} <= set(e["manual"])):
         bad("manual", "must be {zh: ..., en: ...}: what a person must attest")
+    if "manual_only" in e:
+        if not (isinstance(e["manual_only"], dict) and {"zh", "en"} <= set(e["manual_only"])):
+            bad("manual_only", "must be {zh: ..., en: ...}: why no host can hold the evidence")
+        if "manual" not in e:
+            bad("manual_only", "needs 'manual': what a person must attest")
+        for k in ("probe", "probes"):
+            if k in e:
+                bad("manual_only", f"a manual-only item gathers nothing; drop '{k}' or 'manual_only'")
+        if python:
+            bad("manual_only", f"{e.get('id')} is evaluated by Python, so it is not manual-only")
     if "severity" in e and e["severity"] not in SEVERITIES:
         bad("severity", f"{e['severity']!r} is not one of {', '.join(SEVERITIES)}")
     if "refs" in e and not isinstance(e["refs"], list):
@@ -380,6 +393,7 @@ def load_pack_file(path, evaluators=None, declared=None) -> list[Check]:
                              applies=applicability(e.get("applies")), rationale=Text.of(e.get("rationale", "")),
                              remediation=Text.of(e.get("remediation", "")), params=entry_params(e),
                              source=f"{file}:{e.line}", attest=Text.of(e["manual"]) if "manual" in e else None,
+                             manual_only=Text.of(e["manual_only"]) if "manual_only" in e else None,
                              host_probes=declared.get(str(e["id"])), needs_host=bool(e.get("needs_host", False)),
                              requires=tuple(str(r) for r in e.get("requires") or ())))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:  # a value of the wrong shape

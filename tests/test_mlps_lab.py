@@ -10,6 +10,7 @@ import json
 import pytest
 
 import auditctl
+from checks.registry import load_registry
 
 pytestmark = pytest.mark.lab
 
@@ -48,9 +49,13 @@ def test_each_planted_problem_is_found_by_its_check(campus_lab, mlps_run, proble
         r = mlps_run[h.id][check_id]
         assert r["status"] == "fail", (problem, r["message"], r["evidence"])
         assert r["evidence"]
+    # on a compliant host the check finds nothing; an item a register answers (shared accounts) then
+    # awaits its attestation (manual), never a failure
+    attested = load_registry().by_id[check_id].attest is not None
     for h in campus_lab.by_kind("compliant"):
         r = mlps_run[h.id][check_id]
-        assert r["status"] == "pass", (h.id, problem, r["message"], r["evidence"])
+        assert r["status"] == "pass" or (attested and r["status"] == "manual"), (h.id, problem, r["message"],
+                                                                                  r["evidence"])
 
 
 def test_misconfigured_hosts_differ_from_compliant_ones_by_exactly_the_planted_problems(campus_lab, mlps_run):
@@ -89,7 +94,7 @@ def test_scores_judge_the_stock_and_planted_hosts_as_an_assessor_would(campus_la
     # the lab hosts share this machine's packages (no PAM lockout, auditd, AV, …): both kinds fail those alike, so
     # the gap is exactly what the planted problems cost — every item they touch is lower on the planted host
     c_items, m_items = host_items(compliant[0]), host_items(planted[0])
-    touched = {"8.1.4.1 a", "8.1.4.2 b", "8.1.4.2 d"}
+    touched = {"8.1.4.1 a", "8.1.4.2 b", "8.1.4.2 c", "8.1.4.2 d"}   # c: the planted guest account (shared_accounts)
     assert {k for k in c_items if c_items[k].verdict != m_items[k].verdict} == touched
     assert all(m_items[k].score < c_items[k].score for k in touched)
     weights = sum(i.weight for i in c_items.values() if i.score is not None)

@@ -3,9 +3,9 @@ one factor), no log forwarding and no collection agent, and no attestation, judg
 by the item-verdict rules: 8.1.4.1 d (two-factor) and 8.1.4.3 c (records backed up off the host: central
 collection) must not be left out of the rate.
 
-Today the two checks return `manual` on such a host, so both items are 待取证 and score 0. The
-checks-can-fail and config-logs work makes them fail on this evidence; the strict xfail below turns into a
-failure the day that lands, to be changed into a plain test."""
+Both checks fail on this evidence (a single-factor login path; nothing forwarded and no collection agent
+running), both are the items' key points, so both items are 不符合 and no second factor is a high-risk
+candidate."""
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from checks.testing import load_cases
 from reports.scoring import high_risks, host_items, score_hosts
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "checks"
-CASES = {("mlps.auth.multi_factor", "manual-debian-12-default"), ("mlps.audit.log_forwarding", "manual-debian-no-forwarding")}
+CASES = {("mlps.auth.multi_factor", "fail-debian-12-default-password-or-key-alone"), ("mlps.audit.log_forwarding", "fail-debian-no-forwarding-no-agent-level3")}
 
 
 def recorded_host() -> dict:
@@ -45,9 +45,6 @@ def test_unanswered_second_factor_and_central_collection_count_against_the_rate(
         assert listed["8.1.4.1 d"]["checks"] == ["mlps.auth.multi_factor"] and listed["8.1.4.1 d"]["attest"]["zh"]
 
 
-@pytest.mark.xfail(strict=True, reason="needs the checks-can-fail branch (multi_factor fails on password-only "
-                                       "login at level 3) and the config-logs branch (log_forwarding fails with no "
-                                       "forwarding and no collection agent); on this branch both return manual")
 def test_password_only_level_3_host_without_central_logging_is_nonconform_with_a_high_risk():
     h = recorded_host()
     items = host_items(h)

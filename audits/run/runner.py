@@ -71,12 +71,14 @@ def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict
             facts = Facts(host.id, meta={**net_meta, "os_family": "", "connection": "none"})
             results = evaluate_host(meta_only(checks), facts, host, plan_params, *exc_opts)
         else:
-            facts = gather(host, gather_plan(checks, host), options)
+            facts = gather(host, gather_plan(checks, host, plan_params), options)
             facts.meta.update(net_meta)
             results = evaluate_host(checks, facts, host, plan_params, *exc_opts)
             os_family = facts.meta.get("os_family", "")
         denied = [p for p, r in facts.results.items() if r.error and r.error.startswith("sudo denied")]
         notes = []
+        if facts.meta.get("legacy_ssh"):
+            notes.append("reached through the legacy SSH path (system OpenSSH with legacy algorithms)")
         if denied:
             reason = "sudo_denied"
             notes.append(f"sudo -n refused {len(denied)} probe(s): {denied[0]}")

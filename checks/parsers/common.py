@@ -63,8 +63,13 @@ def shadow(text: str) -> list[dict[str, str]]:
     return colon_table(text, SHADOW)
 
 
-def listening(text: str) -> list[dict[str, str]]:
-    """``ss -H -tuln`` lines → [{'proto', 'address', 'port'}]."""
+_SS_USER = re.compile(r'\("((?:[^"\\]|\\.){1,64})",pid=\d+')
+
+
+def listening(text: str) -> list[dict]:
+    """``ss -H -tuln`` / ``ss -H -tulpn`` lines → [{'proto', 'address', 'port', 'procs'}]; ``procs``
+    are the process names of ``users:(("sshd",pid=812,fd=3),…)`` (``-p``, as root), cleaned and
+    at most 8 per socket, empty when ss did not show them."""
     out = []
     for ln in lines(text):
         parts = ln.split()
@@ -73,7 +78,12 @@ def listening(text: str) -> list[dict[str, str]]:
         proto, local = parts[0], parts[4]
         addr, _, port = local.rpartition(":")
         if port.isdigit():
-            out.append({"proto": proto, "address": addr.strip("[]"), "port": port})
+            procs = []
+            for name in _SS_USER.findall(ln)[:8]:
+                clean = re.sub(r"[^\w.@+:-]", "", name)[:32]
+                if clean and clean not in procs:
+                    procs.append(clean)
+            out.append({"proto": proto, "address": addr.strip("[]"), "port": port, "procs": procs})
     return out
 
 

@@ -339,15 +339,17 @@ def ipt_chains(text: str, fam: int) -> dict[str, Chain]:
         except ValueError:
             tok = line.split()
         ch = chains.setdefault(tok[1], Chain(name=tok[1], families=fams, label=f"{tool} filter/{tok[1]}"))
-        ch.rules.append(ipt_rule(line, tok[2:], fams))
+        ch.rules.append(ipt_rule(line, tok[2:], fams, user_chains=set(chains)))
     return chains
 
 
 _IPT_NEUTRAL = {"--comment", "--set", "--name", "--mask", "--rsource", "--rdest"}
 
 
-def ipt_rule(text: str, tok: list[str], fams: frozenset) -> Rule:
-    """One ``-A CHAIN`` line's tokens after the chain name → a Rule."""
+def ipt_rule(text: str, tok: list[str], fams: frozenset, user_chains: set[str] | frozenset = frozenset()) -> Rule:
+    """One ``-A CHAIN`` line's tokens after the chain name → a Rule. A target that names a chain
+    of the table (``:NAME`` lines; any case, ``DOCKER-USER`` too) is a jump into it; other
+    upper-case targets are extensions (LOG, NFQUEUE...) that decide nothing here."""
     r = Rule(text=text, families=fams)
     neg = False
     i = 0
@@ -365,6 +367,8 @@ def ipt_rule(text: str, tok: list[str], fams: frozenset) -> Rule:
                 r.verdict = "accept"
             elif tgt in ("DROP", "REJECT"):
                 r.verdict = "deny"
+            elif tgt in user_chains and tgt not in ("INPUT", "FORWARD", "OUTPUT"):
+                r.verdict, r.target = ("goto" if t in ("-g", "--goto") else "jump"), tgt
             elif tgt == "RETURN":
                 r.verdict = "return"
             elif tgt in ("LOG", "NFLOG", "ULOG", "MARK", "CONNMARK", "CT", "NOTRACK", "TRACE", "AUDIT", ""):
@@ -505,3 +509,67 @@ def default_deny(rulesets: list[dict[str, Chain]], fam: int) -> list[str]:
             elif last is not None and last.verdict == "deny" and last.bare and fam in last.families:
                 out.append(f"{ch.label}: last rule '{last.text}'")
     return out
+
+
+# firewalld: ``firewall-cmd --list-all-zones`` (the runtime configuration firewalld has applied)
+def firewalld_zones(text: str) -> list[dict]:
+    """``firewall-cmd --list-all-zones`` → [{name, default, active, target, interfaces, sources,
+    services, ports, rich}]. A zone's heading is ``NAME`` or ``NAME (default, active)``; its
+    settings are indented ``key: values`` lines; ``rich rules:`` continue on indented lines."""
+    zones: list[dict] = []
+    cur = None
+    key = None
+    for raw in (text or "").splitlines()[:20000]:
+        if not raw.strip():
+            continue
+        if not raw[0].isspace():
+            m = re.match(r"^([A-Za-z0-9_.-]{1,64})(?:\s+\(([^)]*)\))?\s*$", raw.strip())
+            if not m:
+                cur = None
+                continue
+            flags = {f.strip() for f in (m.group(2) or "").split(",")}
+            cur = {"name": m.group(1), "default": "default" in flags, "active": "active" in flags, "target": "default",
+                   "interfaces": [], "sources": [], "services": [], "ports": [], "rich": []}
+            zones.append(cur)
+            key = None
+            continue
+        if cur is None:
+            continue
+        line = raw.strip()
+        k, sep, v = line.partition(":")
+        if sep and re.fullmatch(r"[a-z][a-z0-9 -]*", k.strip()):
+            key = k.strip()
+            vals = v.split()
+            if key == "target":
+                cur["target"] = (vals[0] if vals else "default")
+            elif key in ("interfaces", "sources", "services", "ports"):
+                cur[key] = vals
+            elif key == "rich rules":
+                cur["rich"] = [v.strip()] if v.strip() else []
+            continue
+        if key == "rich rules":
+            cur["rich"].append(line)
+    return zones
+
+
+def firewalld_exposure(zones: list[dict]) -> tuple[list[str], list[str]]:
+    """(zones that accept everything, notes) for the zones firewalld applies to this host's
+    traffic: each zone bound to an interface, and the default zone for interfaces bound to none.
+    A zone whose target is ACCEPT (the stock ``trusted`` zone) accepts every connection, so a host
+    whose interfaces sit in it is not filtered. A zone bound only to source addresses decides for
+    those sources alone (noted, not counted)."""
+    open_, notes = [], []
+    default = next((z for z in zones if z["default"]), None)
+    bound = [z for z in zones if z["interfaces"]]
+    applied = bound + ([default] if default is not None and default not in bound else [])
+    for z in applied:
+        who = f"interfaces {' '.join(z['interfaces'])}" if z["interfaces"] else "every interface not bound to a zone"
+        if z["target"].upper() == "ACCEPT":
+            open_.append(f"firewalld zone {z['name']} (target ACCEPT) applies to {who}: every connection is accepted")
+        else:
+            notes.append(f"firewalld zone {z['name']} (target {z['target']}) applies to {who}; services: "
+                         f"{' '.join(z['services']) or '-'}; ports: {' '.join(z['ports']) or '-'}")
+    for z in zones:
+        if z["sources"] and z["target"].upper() == "ACCEPT":
+            notes.append(f"firewalld zone {z['name']} (target ACCEPT) for sources {' '.join(z['sources'])} only")
+    return open_, notes

@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from .times import parse_when
+from .times import parse_when, record_time
 
 LISTING_CAP = 256 * 1024
 _RSYNC_DONE = re.compile(r"^(\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}) \[\d+\] sent [\d,.]+ bytes\s+received [\d,.]+ bytes", re.M)
@@ -83,19 +83,13 @@ def newest_in_listing(fmt: str, text: str, tz: dt.timezone | None) -> tuple[dt.d
     return (max(times) if times else None), len(times)
 
 
-def marker_time(content: str, mtime: str, tz: dt.timezone | None) -> tuple[dt.datetime | None, str]:
-    """A last-success marker: its first line is the time (ISO 8601 or epoch seconds), or it is empty
-    and its modification time counts. (None, why) when the written time cannot be read."""
-    first = next((ln.strip() for ln in (content or "").splitlines() if ln.strip()), "")
-    if not first:
-        when = parse_when(mtime)
-        return when, "modification time" if when else f"unreadable modification time {mtime[:40]!r}"
-    words = first.split()
-    for token in (first[:40], " ".join(words[:2]), words[0]):  # "TIME", "DATE TIME note", "TIME note"
-        when = host_time(token, tz)
-        if when:
-            return when, "time written in the marker"
-    return None, f"unreadable time {first[:60]!r}"
+def marker_time(content: str, mtime: str, tz: dt.timezone | None,
+                not_after: dt.datetime | None = None) -> tuple[dt.datetime | None, str]:
+    """A marker or record file (a backup job's last-success marker, a restore-test log written by
+    people): the newest date or time written anywhere in it (``checks.parsers.times.record_time``:
+    ISO, 2026/03/01, 2026.3.1, 2026年3月1日, date(1) output, epoch seconds on a line of their own),
+    else its modification time. (None, why) when neither can be read."""
+    return record_time(content, mtime, tz, not_after)
 
 
 @dataclass(frozen=True)

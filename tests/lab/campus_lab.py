@@ -95,8 +95,11 @@ PROFILES: dict[str, dict] = {
             # a problem can rightly be found by more than one check: toor shares root's UID, guest
             # is a default account name with a login shell
             f"passwd: extra UID-0 account '{EXTRA_UID0_USER}'": ("mlps.auth.uid0_only_root", "mlps.auth.duplicate_ids"),
+            # ... and a loginable generic account anyone may use: a shared account
             f"shadow: account '{EMPTY_PASSWORD_USER}' has an empty password": ("mlps.auth.empty_passwords",
-                                                                               "mlps.access.vendor_accounts"),
+                                                                               "mlps.access.vendor_accounts",
+                                                                               "mlps.access.shared_accounts",
+                                                                               "mlps.auth.weak_passwords"),
         },
     },
 }

@@ -37,3 +37,11 @@ def test_execve_rules_that_record_every_admin_command():
     assert records_all_exec(audit_rules("-a always,exit -S execve -F euid=0\n")[0])
     assert not records_all_exec(audit_rules("-a always,exit -S execve -F auid>=5000\n")[0])
     assert not records_all_exec(audit_rules("-a always,exit -S execve -F exe=/usr/bin/sudo\n")[0])
+
+
+def test_audit_status_enabled_flag_off_on_immutable_and_hostile_text():
+    assert audit_status("enabled 0\nfailure 1\npid 0\n")["enabled"] == 0
+    assert audit_status("enabled 1\npid 812\n")["enabled"] == 1
+    assert audit_status("enabled 2\npid 812\n")["enabled"] == 2          # -e 2: rules locked until reboot
+    assert audit_status("You must be root to run this program.\n") == {}
+    assert audit_status("\x1b[2Jdisabled 1\nnotenabled 3\n" + "x" * 100000) == {}

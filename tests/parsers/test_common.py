@@ -24,7 +24,16 @@ def test_stat_and_ss():
         "mode": "0640", "owner": "root", "group": "adm", "size": "1024", "mtime": "1767225600", "type": "regular file"}
     assert stat("stat: cannot stat") is None
     assert listening("tcp LISTEN 0 128 [::]:22 [::]:*\nudp UNCONN 0 0 127.0.0.53%lo:53 0.0.0.0:*\n") == [
-        {"proto": "tcp", "address": "::", "port": "22"}, {"proto": "udp", "address": "127.0.0.53%lo", "port": "53"}]
+        {"proto": "tcp", "address": "::", "port": "22", "procs": []},
+        {"proto": "udp", "address": "127.0.0.53%lo", "port": "53", "procs": []}]
+
+
+def test_ss_with_process_names_from_ss_tulpn():
+    out = listening('tcp LISTEN 0 128 0.0.0.0:2323 0.0.0.0:* users:(("in.telnetd",pid=901,fd=3))\n'
+                    'tcp LISTEN 0 4096 *:22 *:* users:(("sshd",pid=812,fd=3),("systemd",pid=1,fd=48))\n'
+                    'tcp LISTEN 0 5 0.0.0.0:23 0.0.0.0:* users:(("evil\x1b[2J\\"x",pid=7,fd=3))\n')
+    assert out[0]["procs"] == ["in.telnetd"] and out[1]["procs"] == ["sshd", "systemd"]
+    assert out[2]["procs"] and "\x1b" not in out[2]["procs"][0] and len(out[2]["procs"][0]) <= 32
 
 
 def test_os_family_from_os_release_then_the_package_tool():

@@ -24,11 +24,15 @@ def test_rsync_counts_only_finished_runs_and_bad_json_is_an_error():
         newest_in_listing("restic", "[{\"time\": ", CST)
 
 
-def test_markers_written_time_or_modification_time():
-    assert marker_time("2026-03-02 01:00:00 nightly ok\n", "0", CST)[1] == "time written in the marker"
+def test_markers_newest_written_time_or_modification_time():
+    when, how = marker_time("2026-03-02 01:00:00 nightly ok\n", "0", CST)
+    assert when == dt.datetime(2026, 3, 1, 17, tzinfo=dt.timezone.utc) and how.startswith("newest date written")
     when, how = marker_time("", "1767225600", CST)
-    assert how == "modification time" and when.year == 2026
-    assert marker_time("yesterday\n", "0", CST) == (None, "unreadable time 'yesterday'")
+    assert how.endswith("its modification time") and when.year == 2026
+    when, how = marker_time("yesterday\n", "1767225600", CST)
+    assert when.year == 2026 and "modification time" in how
+    assert marker_time("yesterday\n", "?", CST)[0] is None
+    assert marker_time("1767225600\n", "0", CST)[0] == dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
 def test_find_entries_split_on_nul_or_its_replacement():

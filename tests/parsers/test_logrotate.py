@@ -38,3 +38,32 @@ def test_globs_do_not_cross_directories():
     assert path_match("/var/log/*.log", "/var/log/auth.log")
     assert not path_match("/var/log/*.log", "/var/log/app/x.log")
     assert path_match("/var/log/syslog", "/var/log/syslog")
+
+
+def _days(text):
+    from checks.parsers.logrotate import retention_days
+    (b,) = [b for b in _blocks({"/etc/logrotate.conf": fixture("debian12-logrotate.conf"),
+                                "/etc/logrotate.d/rsyslog": text}) if "/var/log/auth.log" in b["patterns"]]
+    return retention_days(b)
+
+
+def test_logrotate_stock_weekly_four_is_28_days_and_monthly_seven_is_enough():
+    assert _days(fixture("debian12-logrotate.d-rsyslog"))[0] == 28
+    assert _days("/var/log/auth.log {\n monthly\n rotate 7\n}\n")[0] == 217
+    assert _days("/var/log/auth.log {\n weekly\n rotate 24\n}\n")[0] == 168      # the classic trap: < 183
+    assert _days("/var/log/auth.log {\n rotate -1\n weekly\n}\n")[0] == float("inf")
+
+
+def test_logrotate_maxage_caps_and_maxsize_makes_retention_unprovable():
+    assert _days("/var/log/auth.log {\n daily\n rotate 365\n maxage 90\n}\n")[0] == 90
+    days, how = _days("/var/log/auth.log {\n daily\n rotate 400\n maxsize 100M\n}\n")
+    assert days is None and "maxsize 100M" in how
+    days, how = _days("maxsize 50M\n/var/log/auth.log {\n monthly\n rotate 12\n}\n")   # a global maxsize applies too
+    assert days is None
+
+
+def test_logrotate_size_and_period_last_one_wins_and_minsize_dateext_keep_the_count():
+    assert _days("/var/log/auth.log {\n weekly\n size 10M\n rotate 52\n}\n")[0] is None
+    assert _days("/var/log/auth.log {\n size 10M\n weekly\n rotate 52\n}\n")[0] == 364
+    days, how = _days("/var/log/auth.log {\n monthly\n rotate 6\n minsize 1M\n dateext\n}\n")
+    assert days == 186 and "dateext" in how and "minsize" in how

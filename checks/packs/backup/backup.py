@@ -10,15 +10,16 @@ no declared backup is no backup, the 高风险 trigger 数据备份措施缺失.
 """
 from __future__ import annotations
 
+import re
 import shlex
 
 from audits.model.probes import Probe
 from checks import parsers
 from checks.contract import Outcome, Status, declared_probes, evaluator
 from checks.probe_catalogue import named
-from checks.facts import age_hours, evidence_lines
+from checks.facts import PS, age_hours, evidence_lines, gathered, run_start
 from checks.parsers.listings import ListingError, find_entries, marker_time, newest_in_listing, utc_offset
-from checks.parsers.times import human, stamp
+from checks.parsers.times import CLOCK_SKEW, human, stamp
 
 TZ = named("tz")
 CRON = named("cron")
@@ -110,7 +111,9 @@ def _dated_file(facts, path, tz, what_zh, what_en):
         return None, "", Outcome.error(f"无法读取{what_zh} {path}：{why}", f"cannot read {what_en} {path}: {why}")
     if st.rc != 0 or body.rc != 0:
         return None, "missing", None
-    when, how = marker_time(body.stdout, (parsers.stat(st.stdout) or {}).get("mtime", ""), tz)
+    start = run_start(facts)
+    when, how = marker_time(body.stdout, (parsers.stat(st.stdout) or {}).get("mtime", ""), tz,
+                            start + CLOCK_SKEW if start else None)
     if when is None:
         return None, "", Outcome.error(f"{what_zh} {path} 的时间无法识别", f"the time in {what_en} {path} cannot be read",
                                        f"{path}: {how}")
@@ -329,6 +332,61 @@ def offsite_copy(facts, host, params):
     if not ok:
         return Outcome.not_applicable("未要求异地备份", "no off-site copy is required")
     return Outcome.passed("有新近的异地备份副本", "a recent off-site copy exists", evidence_lines(ok))
+
+
+# Real-time replication (level 3, 8.1.4.9 b "实时"): what a host shows of continuous copying.
+WALSENDER = named("walsender")
+DRBD_STATUS = named("drbd_status")
+_DRBD_THREAD = re.compile(r"^drbd_[rsaw]_\S+$")
+
+
+@evaluator("backup.realtime_replication")
+def realtime_replication(facts, host, params):
+    holders = _holders(host)
+    if not holders:
+        none = _no_policy(host)
+        if none.status is Status.FAIL:
+            none.severity = "medium"
+        return none
+    if not any(p.offsite for p in holders):
+        return Outcome.not_applicable("所属系统声明不需要异地备份（由 backup.offsite_copy 判定）",
+                                      "its systems declare no off-site copy (judged by backup.offsite_copy)")
+    if params["scheduled_copy_counts_at_level3"]:
+        return Outcome.not_applicable("本计划接受三级系统的定时异地备份（参数 scheduled_copy_counts_at_level3）",
+                                      "this plan accepts scheduled off-site copies at level 3 "
+                                      "(parameter scheduled_copy_counts_at_level3)")
+    found, seen = [], []
+    ps, perr = gathered(facts, PS, missing=None)
+    if perr is None:
+        comms = {ln.strip() for ln in ps.splitlines() if ln.strip()}
+        found += [f"process {n}" for n in params["replication_processes"] if str(n)[:15] in comms]
+        found += [f"DRBD kernel thread {c}" for c in sorted(comms) if _DRBD_THREAD.match(c)][:3]
+    else:
+        seen.append(f"ps: {perr.message.en}")
+    wal = facts.get(WALSENDER)
+    if wal.ok:
+        found += [f"PostgreSQL {ln.strip()[:120]}" for ln in wal.stdout.splitlines() if "streaming" in ln][:5]
+    drbd = facts.get(DRBD_STATUS)
+    if drbd.ok:
+        text = drbd.stdout
+        if re.search(r"replication:Established|cs:Connected", text) and re.search(r"peer-disk:UpToDate|ds:UpToDate/UpToDate", text):
+            found.append("drbdadm status: " + " ".join(text.split())[:160])
+        else:
+            seen.append("drbdadm status: " + (" ".join(text.split())[:160] or "(empty)"))
+    if found:
+        return Outcome.passed("发现实时复制：" + "；".join(found[:3]), "real-time replication found: " + "; ".join(found[:3]),
+                              evidence_lines(found + seen))
+    decl = getattr(host, "facts", None)
+    declared = decl.get("realtime_replication") if isinstance(decl, dict) else None
+    ev = evidence_lines(seen + ["no process among: " + ", ".join(params["replication_processes"]),
+                                "no DRBD connection, no PostgreSQL walsender streaming"])
+    if declared:
+        return Outcome.manual(f"主机上未见实时复制；清单声明由 {str(declared)[:100]} 实时复制到备份场地，需人工证明",
+                              f"no real-time replication seen on the host; the inventory declares {str(declared)[:100]}, "
+                              "which needs an attestation", ev)
+    return Outcome.failed("三级系统要求实时异地备份，主机上只见定时副本或没有副本（无数据库流复制、DRBD、lsyncd 等实时复制）",
+                          "level 3 requires a real-time off-site copy; the host shows scheduled copies at most (no database "
+                          "streaming replication, DRBD, lsyncd or other continuous replication)", ev)
 
 
 @evaluator("backup.not_world_readable")

@@ -14,12 +14,14 @@ from audits.model.probes import Probe
 from checks import parsers
 from checks.contract import Outcome, evaluator
 from checks.probe_catalogue import named
-from checks.facts import evidence_lines, files, gathered, os_family
+from checks.facts import PS, age_hours, evidence_lines, files, gathered, os_family, probe_failure, probe_state
 from checks.parsers.auditd import audit_rules, audit_status, records_all_exec, watch_coverage
 from checks.parsers.common import to_int
-from checks.parsers.journald import journald_storage
-from checks.parsers.logrotate import PERIODS, logrotate_blocks, path_match
-from checks.parsers.syslog import rsyslog_rules, rule_picks, syslog_ng_paths
+from checks.parsers.journald import journald_settings, journald_storage, timespan_seconds
+from checks.parsers.times import dates_in_text, stamp
+from checks.parsers.logrotate import logrotate_blocks, path_match, retention_days
+from checks.parsers.logagents import AGENTS, agent_of_process, agent_outputs
+from checks.parsers.syslog import forwarding, rsyslog_rules, rule_picks, syslog_ng_paths
 
 AUDITCTL_S = named("auditctl_s")            # kernel audit status: enabled 0/1/2, daemon pid
 AUDITCTL_L = named("auditctl_l")            # the rules the kernel has loaded
@@ -27,11 +29,14 @@ PGREP_AUDITD = named("pgrep_auditd")
 PGREP_LOGGERS = named("pgrep_loggers")  # comm is cut to 15 chars
 JOURNALD_CONF = named("journald_conf")
 JOURNAL_DIR = named("journal_dir")
+JOURNAL_BOOTS = named("journal_boots")      # journalctl --list-boots: the first entry of the oldest boot
 SYSLOG_CONF = named("syslog_conf")
 # /etc/audit is 0750 root: read as root, and name the files (a glob would expand as the login user).
 AU_REMOTE = named("au_remote")
 LOGROTATE = named("logrotate")
 AUDITD_CONF = named("auditd_conf")
+LOG_AGENTS = named("log_agents")                  # filebeat, fluent-bit, vector, wazuh-agent, nxlog, journal-upload
+JOURNAL_UPLOAD_ACTIVE = named("journal_upload_active")
 TIMEDATECTL = named("timedatectl")
 CHRONYC = named("chronyc")
 NTPQ = named("ntpq")
@@ -308,44 +313,162 @@ def _au_remote(facts) -> tuple[list[str], list[str], str | None]:
     return [], ev, None
 
 
+def _agents(facts, others=()):
+    """(configured remote outputs, running agents, evidence, problems) of the log shipping agents;
+    ``others`` are process names of further agents (a vendor's log-audit agent) whose destination
+    this check cannot read."""
+    ev, problems = [], []
+    outputs = []
+    res = facts.get(LOG_AGENTS)
+    if res.error and not _absent(res):
+        problems.append(f"agent configuration: {res.error}"[:200])
+    elif res.stdout:
+        outputs = agent_outputs(res.stdout)
+    procs: set[str] = set()
+    ps = facts.get(PS)
+    if ps.ok:
+        for ln in ps.stdout.splitlines():
+            a = agent_of_process(ln.strip()) or (ln.strip() if ln.strip() in others else None)
+            if a:
+                procs.add(a)
+    else:
+        problems.append(f"ps: {ps.error or ps.rc}"[:200])
+    ju = facts.get(JOURNAL_UPLOAD_ACTIVE)
+    if ju.stdout.strip() == "active":
+        procs.add("systemd-journal-upload")
+    for o in outputs:
+        ev.append(f"{o['where']}  ({o['agent']} {o['type']} → {o['target'] or 'no host'}"
+                  f"{'' if o['remote'] else ', stays on this host'})")
+    ev.append("running agents: " + (", ".join(sorted(procs)) or "none of " + ", ".join(list(AGENTS) + sorted(others))))
+    return outputs, procs, ev, problems
+
+
 @evaluator("mlps.audit.log_forwarding")
-def log_forwarding(facts, host):
+def log_forwarding(facts, host, params):
     by_file, out = _syslog_text(facts)
     if out:
         return out
-    found, ignored = [], []
-    for r in rsyslog_rules(by_file):
-        if r["kind"] != "forward":
-            continue
-        picks = [rule_picks(r, f, 6) for f in ("auth", "authpriv")]
-        if not r["target"] or LOOPBACK.match(r["target"]):
-            ignored.append(f"{r['where']}  (loopback)")
-        elif any(p is not False for p in picks):
-            found.append(r["where"])
-        else:
-            ignored.append(f"{r['where']}  (no auth/authpriv)")
+    need = [str(f) for f in params["forward_facilities"]]
+    found, ev = [], []
+    fw = forwarding(rsyslog_rules(by_file), 6, LOOPBACK)
+    empty = {"forwarded": None, "conditional": [], "stopped": None, "maybe_stopped": []}
+    fw = {**{f: dict(empty) for f in need}, **fw}  # a facility name rsyslog does not know is never forwarded
+    got = {f: fw[f]["forwarded"] for f in need if fw.get(f, {}).get("forwarded")}
+    if len(got) == len(need):
+        found.extend(dict.fromkeys(got.values()))
+        rest = [f for f in fw if not fw[f]["forwarded"]]
+        if rest:
+            ev.append(f"rsyslog forwards {', '.join(need)}; not forwarded: {', '.join(rest)}")
+        for f in need:
+            for where in fw[f]["maybe_stopped"][:2]:
+                ev.append(f"{f}: some messages may be discarded before the forward by {where}")
+    else:
+        for f in need:
+            if f in got:
+                ev.append(f"{f}: forwarded by {got[f]}")
+            elif fw[f]["stopped"]:
+                ev.append(f"{f}: discarded before any forward by {fw[f]['stopped']}")
+            elif fw[f]["conditional"]:
+                ev.append(f"{f}: only under a condition this check cannot prove: {fw[f]['conditional'][0]}")
+        if got:
+            ev.append(f"rsyslog forwards only {', '.join(got)}; also needed: {', '.join(x for x in need if x not in got)}")
     for p in syslog_ng_paths(by_file):
         for target in p["forwards"]:
             if LOOPBACK.match(target):
-                ignored.append(f"{p['where']}  (loopback)")
-            elif {"auth", "authpriv", "*"} & p["facilities"]:
+                ev.append(f"{p['where']}  (loopback)")
+            elif "*" in p["facilities"] or set(need) <= p["facilities"]:
                 found.append(p["where"])
             else:
-                ignored.append(f"{p['where']}  (no auth/authpriv)")
+                ev.append(f"{p['where']}  (only {', '.join(sorted(p['facilities']))})")
     remote, remote_ev, problem = _au_remote(facts)
     found.extend(remote)
+    outputs, procs, agent_ev, agent_problems = _agents(facts, {str(x)[:15] for x in params["other_agent_processes"]})
+    shipping = [o for o in outputs if o["remote"] and not LOOPBACK.match(o["target"]) and o["agent"] in procs]
+    found.extend(f"{o['agent']} → {o['target']} ({o['where']})" for o in shipping)
     if found:
         return Outcome.passed("日志已转发到日志服务器（收集端保存期需另行证明不少于 6 个月）",
                               "logs are forwarded to a log host (the collector's retention of ≥ 6 months must be shown "
-                              "separately)", evidence_lines(found + remote_ev))
-    ev = ["no rsyslog/syslog-ng forwarding rule for auth/authpriv", "au-remote: not active or no remote_server"
-          if not problem else problem] + ignored + remote_ev
-    return Outcome.manual("未发现日志转发配置；需人工证明日志已由其他方式集中收集并保存不少于 6 个月",
-                          "no log forwarding found; needs an attestation that logs are collected centrally by other "
-                          "means and kept for at least 6 months", evidence_lines(ev))
+                              "separately)", evidence_lines(list(dict.fromkeys(found)) + ev + remote_ev))
+    ev = ev + ["no rsyslog/syslog-ng forwarding of " + ", ".join(need),
+               "au-remote: not active or no remote_server" if not problem else problem] + remote_ev + agent_ev
+    idle = sorted({o["agent"] for o in outputs if o["remote"] and o["agent"] not in procs})
+    unknown = sorted(a for a in procs if not any(o["agent"] == a and o["remote"] for o in outputs))
+    if unknown:
+        return Outcome.manual(f"采集代理 {', '.join(unknown)} 正在运行，但未读到其发送目标；需人工证明日志已集中收集并保存不少于 6 个月",
+                              f"the collection agent {', '.join(unknown)} runs but its destination could not be read; needs "
+                              "an attestation that logs are collected centrally and kept for at least 6 months",
+                              evidence_lines(ev))
+    strict = getattr(host, "level", None) in [int(x) for x in params["fail_at_levels"]]
+    if strict and (agent_problems or problem):
+        return Outcome.error("无法确认日志采集代理的状态：" + "；".join(agent_problems + ([problem] if problem else [])),
+                             "cannot tell whether a log collection agent runs: " + "; ".join(agent_problems + ([problem] if problem else [])),
+                             evidence_lines(ev))
+    if strict:
+        extra_zh = f"（{', '.join(idle)} 已配置但未运行）" if idle else ""
+        extra_en = f" ({', '.join(idle)} configured but not running)" if idle else ""
+        return Outcome.failed(f"未把日志转发到日志服务器，也没有运行任何已知的日志采集代理{extra_zh}，审计记录未集中收集",
+                              f"logs are not forwarded to a log host and no known log collection agent runs{extra_en}: "
+                              "audit records are not collected centrally", evidence_lines(ev))
+    return Outcome.manual("未发现日志转发或采集代理；需人工证明日志已由其他方式集中收集或备份并保存不少于 6 个月",
+                          "no log forwarding or collection agent found; needs an attestation that logs are collected "
+                          "or backed up by other means and kept for at least 6 months", evidence_lines(ev))
 
 
 # --------------------------------------------------------------------------------------------
+def _journal_retention(facts, need: float):
+    """When systemd-journald is the only logger (no rsyslogd/syslog-ng runs): how long its journal
+    keeps records, or None when another logger runs (or the logger list is not known)."""
+    procs = facts.get(PGREP_LOGGERS)
+    if not procs.ok:
+        return None
+    names = {ln.split()[1] for ln in procs.stdout.splitlines() if len(ln.split()) >= 2}
+    if names & {"rsyslogd", "syslog-ng"} or "systemd-journal" not in names:
+        return None
+    text, out = gathered(facts, JOURNALD_CONF)
+    if out:
+        return out
+    conf = journald_settings(text)
+    storage, where = conf.get("Storage", ("auto", "Storage=auto (default)"))
+    storage = storage.lower()
+    jdir = facts.get(JOURNAL_DIR)
+    st = parsers.stat(jdir.stdout) if jdir.ok else None
+    has_dir = bool(st and st.get("type", "").startswith("directory"))
+    ev = [where, f"/var/log/journal: {'present' if has_dir else 'absent'}"]
+    ev += [conf[k][1] for k in ("MaxRetentionSec", "SystemMaxUse", "SystemKeepFree", "MaxFileSec") if k in conf]
+    if storage in ("volatile", "none") or (storage == "auto" and not has_dir):
+        return Outcome.failed(f"日志只由 systemd-journald 保存在内存中（Storage={storage}），重启即丢失，无法保留 {need:g} 天",
+                              f"only systemd-journald keeps the logs, in memory (Storage={storage}): lost at reboot, "
+                              f"not kept for {need:g} days", evidence_lines(ev))
+    if "MaxRetentionSec" in conf:
+        secs = timespan_seconds(conf["MaxRetentionSec"][0])
+        if secs and secs < need * 86400:
+            return Outcome.failed(f"journald 的 MaxRetentionSec 只保留约 {secs / 86400:.0f} 天，少于 {need:g} 天",
+                                  f"journald's MaxRetentionSec keeps about {secs / 86400:.0f} days, less than {need:g}",
+                                  evidence_lines(ev))
+    bst, bres = probe_state(facts, JOURNAL_BOOTS)
+    if bst == "error":
+        return Outcome.error(f"无法读取日志的最早记录（journalctl --list-boots）：{probe_failure(bres)}",
+                             f"cannot read the journal's oldest entry (journalctl --list-boots): {probe_failure(bres)}",
+                             evidence_lines(ev))
+    dates = [w for w, _t in dates_in_text(bres.stdout)] if bst == "ok" else []
+    if not dates:
+        return Outcome.failed(f"仅 systemd-journald 保存日志，无法证明保留 {need:g} 天（读不到最早记录的时间）",
+                              f"only systemd-journald keeps the logs and {need:g} days of retention cannot be shown "
+                              "(the oldest entry's time is not readable)", evidence_lines(ev + ["journalctl --list-boots: no entries"]))
+    oldest = min(dates)
+    hours, err = age_hours(facts, oldest.isoformat(), "the journal's oldest entry")
+    if err:
+        return err
+    days = hours / 24
+    ev.append(f"oldest journal entry {stamp(oldest)} ({days:.0f} days before the run)")
+    limits = "，".join(f"{k}={conf[k][0]}" for k in ("SystemMaxUse", "MaxRetentionSec") if k in conf) or "默认上限（文件系统的 10%，最多 4G）"
+    if days < need:
+        return Outcome.failed(f"journald 日志最早只到 {days:.0f} 天前，少于 {need:g} 天（{limits}）",
+                              f"the journal goes back only {days:.0f} days, less than {need:g}", evidence_lines(ev))
+    return Outcome.passed(f"journald 日志保留了 {days:.0f} 天（不少于 {need:g} 天）",
+                          f"the journal goes back {days:.0f} days (at least {need:g})", evidence_lines(ev))
+
+
 @evaluator("mlps.audit.log_retention")
 def log_retention(facts, host, params):
     text, out = gathered(facts, LOGROTATE)
@@ -358,20 +481,13 @@ def log_retention(facts, host, params):
         b = next((b for b in blocks if any(path_match(p, f) for p in b["patterns"])), None)
         if b is None:
             continue
-        period, rotate, maxage = b["period"], b["rotate"], b["maxage"]
-        if period in (None, "size"):
-            days, how = None, "rotated by size only" if period else "no rotation period"
-        elif rotate is not None and rotate < 0:
-            days, how = float("inf"), f"{period}, rotate {rotate} (never removed)"
-        else:
-            days = (rotate or 0) * PERIODS[period]
-            how = f"{period} × rotate {rotate or 0} = {days:g} days"
-        if maxage is not None and days is not None and maxage < days:
-            days = maxage
-            how += f", but maxage {maxage} → {maxage} days"
+        days, how = retention_days(b)
         line = f"{f}: {how} ({b['where']})"
         (good if days is not None and days >= need else short).append(line)
     if not short and not good:
+        journal = _journal_retention(facts, need)
+        if journal is not None:
+            return journal
         return Outcome.not_applicable("logrotate 不管理这些日志文件（未写入或不轮转），见 mlps.audit.auth_logging",
                                       "logrotate manages none of these log files (not written, or never rotated); "
                                       "see mlps.audit.auth_logging",
@@ -475,6 +591,10 @@ def process_protection(facts, host, params):
           f"RefuseManualStop={refuse}" if refuse else
           f"systemctl show auditd: {'not available' if _absent(u) else (u.error or u.stderr.strip() or u.rc)}"]
     ev = "\n".join(str(x)[:200] for x in ev)
+    if status.get("enabled") == 2 and status.get("pid", 1) == 0:
+        return Outcome.failed("审计配置已锁定（enabled 2），但没有审计守护进程在运行（pid 0），记录无人接收",
+                              "the audit configuration is locked (enabled 2) but no audit daemon runs (pid 0): nothing "
+                              "receives the records", ev + f"\npid {status['pid']}")
     if status.get("enabled") == 2:
         return Outcome.passed("审计配置已锁定（enabled 2）", "the audit configuration is locked (enabled 2)", ev)
     if refuse == "yes" and params["accept_refuse_manual_stop"]:

@@ -255,9 +255,16 @@ def storage_encryption(facts, host):
     if hits:
         return Outcome.passed(f"发现 {len(hits)} 处磁盘加密（LUKS/dm-crypt）", f"disk encryption found ({len(hits)} place(s): LUKS/dm-crypt)",
                               evidence_lines(hits, 10))
-    return Outcome.manual("未发现磁盘加密（LUKS、/etc/crypttab）；数据库或应用层的存储加密需人工核查并提供证明",
-                          "no disk encryption (LUKS, /etc/crypttab) found; database or application encryption at rest "
-                          "needs an attestation", evidence_lines(parsers.lines(res.stdout), 12))
+    ev = evidence_lines(parsers.lines(res.stdout), 12)
+    decl = getattr(host, "facts", None)
+    declared = decl.get("data_encryption") if isinstance(decl, dict) else None
+    if declared:
+        return Outcome.manual(f"未发现磁盘加密（LUKS、/etc/crypttab）；清单声明数据在数据库/应用层加密（{str(declared)[:100]}），需人工证明",
+                              "no disk encryption (LUKS, /etc/crypttab) found; the inventory declares database or "
+                              f"application encryption ({str(declared)[:100]}), which needs an attestation", ev)
+    return Outcome.failed("未发现任何存储加密：没有 LUKS/dm-crypt 加密卷，清单也未声明数据库或应用层加密（facts: data_encryption）",
+                          "no encryption at rest found: no LUKS/dm-crypt volume, and the inventory declares no database "
+                          "or application encryption (facts: data_encryption)", ev)
 
 
 __all__ = ["TLS_CONF", "CRYPTO_POLICY", "DISK_CRYPT"]

@@ -142,19 +142,79 @@ def _ima_appraise(facts) -> tuple[bool, list[str]]:
     return bool(builtin or rules), notes
 
 
+SB_EFIVAR = named("sb_efivar")
+
+
+def _secure_boot_efivar(facts) -> tuple[bool | None, str]:
+    """Without mokutil: the firmware's SecureBoot variable (4 attribute bytes, then 1 = on); no variable
+    means legacy BIOS boot or firmware without Secure Boot. None: not readable."""
+    res = facts.get(SB_EFIVAR)
+    if res.error:
+        return None, f"SecureBoot efivar: {res.error}"
+    if res.missing() or (res.rc not in (0, None) and "no such file" in res.stderr.lower()):
+        return False, "SecureBoot efivar: absent (legacy BIOS boot or no Secure Boot in the firmware)"
+    nums = res.stdout.split()
+    if res.rc == 0 and nums and nums[-1].isdigit():
+        return nums[-1] == "1", f"SecureBoot efivar: {' '.join(nums[:8])}"
+    return None, f"SecureBoot efivar: unreadable (exit {res.rc})"
+
+
+def _tpm_note(facts) -> str:
+    tpm = facts.get(TPM)
+    return ("TPM: " + ", ".join(ln.strip() for ln in tpm.stdout.splitlines() if ln.strip())
+            + " present (measures the boot, verifies nothing by itself)"
+            if tpm.ok and tpm.stdout.strip() else "TPM: none visible in /sys/class/tpm")
+
+
+def _trusted_product(host) -> str:
+    decl = getattr(host, "facts", None)
+    value = decl.get("trusted_product") if isinstance(decl, dict) else None
+    return str(value)[:100] if value else ""
+
+
 @evaluator("mlps.trusted.boot_verification")
 def boot_verification(facts, host):
     sb, sb_note = _secure_boot(facts)
+    notes = [sb_note]
+    sbres = facts.get(SB_STATE)
+    if not sb and sbres.missing() and not sbres.error:
+        efi, efi_note = _secure_boot_efivar(facts)
+        notes.append(efi_note)
+        if efi is None:
+            return Outcome.error("未安装 mokutil，且无法读取固件的 SecureBoot 变量", "mokutil is not installed and the "
+                                 "firmware's SecureBoot variable cannot be read", evidence_lines(notes, 8))
+        sb = efi
+    evidence = evidence_lines(notes + [_tpm_note(facts)], 8)
+    if sb:
+        return Outcome.passed("UEFI 安全启动已启用：引导程序和内核经可信根验证（运行时验证见 mlps.trusted.runtime_verification）",
+                              "UEFI Secure Boot is on: boot loader and kernel are verified against a root of trust "
+                              "(run-time verification: mlps.trusted.runtime_verification)", evidence)
+    product = _trusted_product(host)
+    if product:
+        return Outcome.manual(f"主机未启用 UEFI 安全启动；清单声明部署了可信计算产品 {product}，需人工证明其启动验证与报警",
+                              "UEFI Secure Boot is off; the inventory declares the trusted-computing product "
+                              f"{product}, whose boot verification and alarms need an attestation", evidence)
+    return Outcome.failed("引导程序和内核未经可信根验证（未启用 UEFI 安全启动，或 shim 已关闭验证）",
+                          "boot loader and kernel are not verified against a root of trust (UEFI Secure Boot off, or "
+                          "shim validation disabled)", evidence)
+
+
+@evaluator("mlps.trusted.runtime_verification")
+def runtime_verification(facts, host):
     ima, ima_notes = _ima_appraise(facts)
-    tpm = facts.get(TPM)
-    tpm_note = ("TPM: " + ", ".join(ln.strip() for ln in tpm.stdout.splitlines() if ln.strip())
-                + " present (measures the boot, verifies nothing by itself)"
-                if tpm.ok and tpm.stdout.strip() else "TPM: none visible in /sys/class/tpm")
-    evidence = evidence_lines([sb_note] + ima_notes + [tpm_note], 8)
-    if sb or ima:
-        what_zh = "、".join(x for x, on in (("UEFI 安全启动", sb), ("IMA 评估", ima)) if on)
-        what_en = " and ".join(x for x, on in (("UEFI Secure Boot", sb), ("IMA appraisal", ima)) if on)
-        return Outcome.passed(f"已启用 {what_zh}", f"{what_en} enabled", evidence)
-    return Outcome.manual("主机未启用安全启动或 IMA 评估；需证明已部署可信验证产品",
-                          "neither Secure Boot nor IMA appraisal is enabled; a trusted-verification product must be "
-                          "attested", evidence)
+    evidence = evidence_lines(ima_notes + [_tpm_note(facts)], 8)
+    if ima:
+        return Outcome.passed("IMA 评估已强制执行：程序在执行或加载前验证签名/散列",
+                              "IMA appraisal is enforced: programs are verified (signature/hash) before they run or load",
+                              evidence)
+    product = _trusted_product(host)
+    if product:
+        return Outcome.manual(f"主机未启用 IMA 评估；清单声明部署了可信计算产品 {product}，需人工证明其对系统程序和应用的动态验证与报警",
+                              "IMA appraisal is off; the inventory declares the trusted-computing product "
+                              f"{product}, whose dynamic verification of programs and alarms need an attestation", evidence)
+    pol = facts.get(IMA_POLICY)
+    if pol.error and not any(n.startswith("/proc/cmdline: ima_appraise=") for n in ima_notes):
+        return Outcome.error("无法读取 IMA 策略", "cannot read the IMA policy", evidence)
+    return Outcome.failed("系统程序和应用在执行时不经可信验证（未强制执行 IMA 评估）",
+                          "system programs and applications are not verified when they run (IMA appraisal not enforced)",
+                          evidence)

@@ -21,7 +21,8 @@ from checks.contract import Outcome, evaluator
 from checks.probe_catalogue import named
 from checks.facts import (DPKG_VERSIONS, SSHD_T, evidence_lines, gathered, listeners, os_family, probe_failure, probe_state, running)
 from checks.parsers.exports import export_lines, export_problems
-from checks.parsers.firewall import default_deny, input_chains, ipt_chains, nft_chains, port_reachability
+from checks.parsers.firewall import (default_deny, firewalld_exposure, firewalld_zones, input_chains, ipt_chains, nft_chains,
+                                     port_reachability)
 from checks.parsers.samba import guest_shares, smb_sections
 from checks.parsers.sshd import host_pattern_admits, sshd_values
 from checks.parsers.tcpwrappers import libwrap_honoured, sshd_access
@@ -45,6 +46,10 @@ NFT = named("nft")
 IPT4 = named("ipt4")
 IPT6 = named("ipt6")
 FIREWALLD = named("firewalld")
+FIREWALLD_ZONES = named("firewalld_zones")   # the zones firewalld applies (targets, interfaces, sources)
+UNLISTED_PORT = 64999                        # a port no service of a school server listens on
+IPTL4 = named("iptl4")                       # iptables-legacy beside iptables-nft: both tables filter
+IPTL6 = named("iptl6")
 UFW = named("ufw")
 
 
@@ -120,7 +125,8 @@ def undeclared_listeners(facts, host, params):
     declared = ", ".join(roles) or "无"
 
     def show(e):
-        return f"{e['proto']} " + (f"[{e['address']}]" if ":" in e["address"] else e["address"]) + f":{e['port']}"
+        return (f"{e['proto']} " + (f"[{e['address']}]" if ":" in e["address"] else e["address"]) + f":{e['port']}"
+                + (f" ({', '.join(e['procs'])})" if e.get("procs") else ""))
 
     if bad:
         ports = sorted({f"{e['port']}/{e['proto']}" for e in bad}, key=lambda s: (int(s.split("/")[0]), s))
@@ -192,6 +198,15 @@ def _rulesets(facts, fams: set[int]):
             present.append(probe.arg.split()[0])
         elif st == "error":
             errors.append(f"{probe.arg}: {probe_failure(res)}")
+    # iptables-legacy tables still filter beside nftables (iptables-nft's iptables-save does not show
+    # them); an absent or refused legacy tool means there is nothing more to add.
+    for probe in (IPTL4, IPTL6):
+        if probe is IPTL6 and 6 not in fams:
+            continue
+        st, res = probe_state(facts, probe)
+        if st == "ok" and re.search(r"^\*filter", res.stdout, re.M):
+            out.append(ipt_chains(res.stdout, 4 if probe is IPTL4 else 6))
+            present.append(probe.arg.split()[0])
     return out, present, errors
 
 
@@ -331,7 +346,26 @@ def host_firewall(facts, host):
     extra = []
     st, res = probe_state(facts, FIREWALLD)
     if st == "ok" and res.stdout.strip() == "running":
-        extra.append("firewalld: running")
+        zst, zres = probe_state(facts, FIREWALLD_ZONES)
+        zones = firewalld_zones(zres.stdout) if zst == "ok" else []
+        if zones:
+            open_, notes = firewalld_exposure(zones)
+            if open_:
+                return Outcome.failed("firewalld 在运行，但网卡所在区域接受全部连接（如 trusted 区域，target ACCEPT），等于没有过滤",
+                                      "firewalld runs but the zone the interfaces are in accepts every connection (e.g. the "
+                                      "trusted zone, target ACCEPT): nothing is filtered", evidence_lines(open_ + notes))
+            extra.extend(["firewalld: running"] + notes)
+        else:
+            # zones unreadable: judge the ruleset firewalld wrote instead of trusting "running". Its
+            # filter_INPUT ends in a reject, so also follow a NEW packet to an unlisted port through
+            # the zone dispatch: a zone that accepts everything (trusted) shows up as "open".
+            covered.setdefault(0, []).append("firewalld: running (zones not readable: "
+                                             f"{probe_failure(zres) if zst != 'ok' else 'no zone listed'})")
+            for f in sorted(fams):
+                verdict, ev = port_reachability(rulesets, f, {UNLISTED_PORT})
+                if verdict == "open":
+                    covered[f] = []
+                    covered[0].append(f"IPv{f}: a new connection to port {UNLISTED_PORT} is accepted: " + "; ".join(ev[:3]))
     ust, ures = probe_state(facts, UFW)
     if ust == "ok" and re.search(r"^Status:\s*active", ures.stdout, re.M):
         if re.search(r"^Default:\s*(deny|reject)\s*\(incoming\)", ures.stdout, re.M):
@@ -413,6 +447,12 @@ def hids_agent(facts, host, params):
     if names:
         return Outcome.passed(f"入侵检测代理正在运行：{', '.join(names)}", f"intrusion-detection agent running: {', '.join(names)}",
                               "\n".join(f"process {n[:15]}" for n in names))
-    return Outcome.manual("未发现主机入侵检测代理进程；需人工核查网络入侵检测覆盖及告警途径并提供证明",
-                          "no host intrusion-detection agent process found; network IDS coverage and the alarm path must be "
-                          "attested", "none of: " + ", ".join(params["hids_processes"]))
+    ev = "none of: " + ", ".join(params["hids_processes"])
+    nids = (getattr(host, "facts", None) or {}).get("network_ids") if isinstance(getattr(host, "facts", None), dict) else None
+    if nids:
+        return Outcome.manual(f"未发现主机入侵检测代理进程；清单声明该主机由网络入侵检测 {str(nids)[:100]} 覆盖，需人工证明其覆盖范围和告警途径",
+                              "no host intrusion-detection agent process found; the inventory declares the host covered by "
+                              f"the network IDS {str(nids)[:100]}, whose coverage and alarm path need an attestation", ev)
+    return Outcome.failed("未发现任何已知的主机入侵检测代理进程，且清单未声明网络入侵检测覆盖（facts: network_ids）",
+                          "no known host intrusion-detection agent process runs and the inventory declares no network IDS "
+                          "covering the host (facts: network_ids)", ev)
