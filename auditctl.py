@@ -661,6 +661,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-i", "--inventory", help="also list the commands this inventory's declarations add (backup paths...)")
     p.add_argument("--limit", help="with -i: only these hosts (ids, schools, roles or globs)")
     p.set_defaults(func=cmd_sudoers)
+    from audits.inventory import starter
+
+    starter.add_parser(sub)  # auditctl init
+    from audits.run import preflight
+
+    preflight.add_parser(sub)  # auditctl preflight
     pk = sub.add_parser("keys", help="school signing keys and the bureau's trusted keys")
     ksub = pk.add_subparsers(dest="keys_command", required=True)
     p = ksub.add_parser("init", help="create this school's Ed25519 signing key ($XDG_CONFIG_HOME/auditctl/keys)")
