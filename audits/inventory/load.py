@@ -33,16 +33,6 @@ def _is_ini(f: Path, single: bool) -> bool:
     return f.suffix.lower() == ".ini" or (single and ansible.looks_like_ini(f))
 
 
-def _read_ini(f: Path) -> str:
-    raw = f.read_bytes()
-    if len(raw) > yamlsafe.MAX_BYTES:
-        raise InputError([Problem(str(f), 1, "(file)", f"larger than {yamlsafe.MAX_BYTES} bytes")])
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError([Problem(str(f), raw[:exc.start].count(b"\n") + 1, "(file)", "not UTF-8 text")]) from None
-
-
 def _read(path: Path, col: Collector) -> tuple[list[Path], list[tuple[str, object]], set[str]]:
     if not path.exists():
         raise InputError([Problem(str(path), 0, "(file)", "no such file or directory")])
@@ -54,7 +44,7 @@ def _read(path: Path, col: Collector) -> tuple[list[Path], list[tuple[str, objec
     for f in files:
         try:
             if _is_ini(f, not path.is_dir()):
-                docs.append((str(f), _read_ini(f)))
+                docs.append((str(f), yamlsafe.read_text(f)))
                 ini.add(str(f))
             else:
                 docs.append((str(f), yamlsafe.load_file(f)))

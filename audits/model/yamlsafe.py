@@ -156,15 +156,16 @@ def load(text: str, filename: str) -> object:
     return value
 
 
-def load_file(path) -> object:
-    from pathlib import Path
-
+def read_text(path) -> str:
+    """An input file's text, its size checked before reading: a regular file over MAX_BYTES is not read; a
+    device (/dev/zero) or a pipe is read to one byte past the limit, never to the end; not UTF-8 is an error
+    naming the line."""
     import os
     import stat
+    from pathlib import Path
 
     p = Path(path)
-    try:  # the size before reading: a regular file over the limit is not read; a device (/dev/zero) or
-        # a pipe is read to one byte past it, never to the end
+    try:
         with open(p, "rb") as fh:
             st = os.fstat(fh.fileno())
             if stat.S_ISREG(st.st_mode) and st.st_size > MAX_BYTES:
@@ -175,8 +176,11 @@ def load_file(path) -> object:
     if len(raw) > MAX_BYTES:
         raise InputError([Problem(str(p), 0, "(file)", f"larger than {MAX_BYTES} bytes; read no further")])
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise InputError([Problem(str(p), line, "(file)", "not UTF-8 text")]) from None
-    return load(text, str(p))
+
+
+def load_file(path) -> object:
+    return load(read_text(path), str(path))
