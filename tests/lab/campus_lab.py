@@ -91,6 +91,7 @@ PROFILES: dict[str, dict] = {
                  "ClientAliveInterval": "300", "ClientAliveCountMax": "2", **HARDENED_SSHD},
         "login_defs": {"PASS_MAX_DAYS": "90", "PASS_MIN_DAYS": "1", "PASS_WARN_AGE": "7", "UMASK": "027"},
         "files": HARDENED_FILES,
+        "ssh_from_management_net": True,
         "extra_uid0": False,
         "empty_password": False,
         "problems": {},
@@ -100,6 +101,7 @@ PROFILES: dict[str, dict] = {
                  "ClientAliveInterval": "0", "ClientAliveCountMax": "3", **HARDENED_SSHD},
         "login_defs": {"PASS_MAX_DAYS": "99999", "PASS_MIN_DAYS": "1", "PASS_WARN_AGE": "7", "UMASK": "027"},
         "files": HARDENED_FILES,
+        "ssh_from_management_net": True,
         "extra_uid0": True,
         "empty_password": True,
         "problems": {
@@ -869,6 +871,9 @@ root\tALL=(ALL:ALL) ALL
         self.set_sudo(h.id, True)
 
         settings = {**h.sshd, **self._extra_sshd}
+        if prof.get("ssh_from_management_net"):
+            # SSH only from the management network (the lab subnet); no Match block, so tests may append settings
+            settings.setdefault("AllowUsers", f"*@{self.subnet}")
         _write(etc / "ssh" / "sshd_config", f"""\
 # /etc/ssh/sshd_config of campus-lab host {h.id} ({h.kind})
 # campus-lab host: {h.id}
