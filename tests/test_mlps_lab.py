@@ -104,6 +104,17 @@ def test_no_check_errors_on_a_reachable_host(campus_lab, mlps_run):
         assert not errors, (h.id, errors)
 
 
+# Measured on the lab (level 3): compliant 57.2 %, misconfigured 46.6 %.
+COMPLIANT_RATE = 57.0
+MIN_GAP = 10.0
+# the compliant hosts' items below 符合, each for want of what the lab cannot give per host (see the test)
+ENVIRONMENT_ITEMS = {"8.1.4.1 d", "8.1.4.2 g", "8.1.4.3 a", "8.1.4.3 b", "8.1.4.3 c", "8.1.4.3 d", "8.1.4.4 c",
+                     "8.1.4.4 f", "8.1.4.5", "8.1.4.6", "8.1.4.7 b", "8.1.4.8 b", "8.1.4.9 a", "8.1.4.9 b", "8.1.4.9 c"}
+# the items the planted problems lower: empty password / PASS_MAX_DAYS (a), ClientAliveInterval 0 (b), the
+# guest account (8.1.4.2 b default account, c shared account), toor and PermitRootLogin yes (8.1.4.2 d)
+TOUCHED = {"8.1.4.1 a", "8.1.4.1 b", "8.1.4.2 b", "8.1.4.2 c", "8.1.4.2 d"}
+
+
 def test_scores_judge_the_stock_and_planted_hosts_as_an_assessor_would(campus_lab, mlps_doc):
     """Item verdicts and rates from the run, as an assessor would give them.
 
@@ -113,7 +124,7 @@ def test_scores_judge_the_stock_and_planted_hosts_as_an_assessor_would(campus_la
     (c), su limited to admins (d), SSH only from the management network (8.1.4.4 c, with the firewall
     missing: partial). Attested (ATTESTED, documents a school holds; no host file can show them): the
     administrators' role separation, the access policy's owner, the account register, personal-information
-    and residual-data handling. What keeps the compliant rate at COMPLIANT_RATE and not 100 %: the lab
+    and residual-data handling. What keeps the compliant rate at 57.2 % (asserted ≥ 57) and not 100 %: the lab
     hosts share this machine's processes, packages and kernel, so they have no second factor (8.1.4.1 d),
     no MAC (8.1.4.2 g), no auditd/rsyslog/time sync (8.1.4.3 a–d), no firewall tool, HIDS, AV, AIDE,
     Secure Boot/IMA or LUKS (8.1.4.4 c/f, 8.1.4.5, 8.1.4.6, 8.1.4.7 b, 8.1.4.8 b), and backups belong to
@@ -122,8 +133,8 @@ def test_scores_judge_the_stock_and_planted_hosts_as_an_assessor_would(campus_la
     The misconfigured hosts are the same baseline plus the planted problems: the empty password is a failing
     key point of 8.1.4.1 a (不符合) and the high-risk candidate 弱口令、空口令或相同口令; the extra UID 0 fails
     the key point of 8.1.4.2 d and labels no trigger of its own; MaxAuthTries 10 is found but informational.
-    Every item whose verdict differs is explained by a planted problem's check, and the gap is exactly
-    their cost."""
+    Every item whose verdict differs is explained by a planted problem's check, and the gap (10.6 points,
+    asserted ≥ 10) is exactly their cost."""
     from reports.scoring import host_items, score_hosts
     from tests.lab.campus_lab import PROFILES
 
