@@ -167,6 +167,9 @@ def cmd_run(args, network_only: bool = False) -> int:
     r = outcome.results
     print(f"run {outcome.run_id} {outcome.status}: {outcome.audited} audited, {outcome.unreachable} unreachable; "
           f"{r.get('fail', 0)} failed, {r.get('pass', 0)} passed, {r.get('error', 0)} errors", file=sys.stderr)
+    if outcome.legacy_ssh:
+        print(f"reached through the legacy SSH path (weak algorithms reported): {', '.join(outcome.legacy_ssh)}",
+              file=sys.stderr)
     if outcome.status == "interrupted":
         print(f"resume with: auditctl run --resume {outcome.run_id}" + (f" --db {outcome.db}" if outcome.db else ""),
               file=sys.stderr)
@@ -393,6 +396,7 @@ def cmd_keys_list(args) -> int:
 
 
 def cmd_bundle(args) -> int:
+    """One signed bundle per school of the run (each signed with that school's key), or one for --school."""
     from audits.trust.signing import SigningKeyError, key_paths, load_private
     from reports.bundle import make_bundle
     from reports.document import run_document
@@ -400,35 +404,49 @@ def cmd_bundle(args) -> int:
     store = _store(args)
     run = store.run(args.run)
     schools = sorted({h.school for h in store.hosts(args.run)})
-    school = args.school or (schools[0] if len(schools) == 1 else None)
-    if school is None or school not in schools:
+    if args.school is not None and args.school not in schools:
         raise InputError([Problem("command line", 0, "--school", f"run {args.run} has hosts of school(s) "
-                                  f"{', '.join(schools) or '(none)'}; name one with --school")])
+                                  f"{', '.join(schools) or '(none)'}; name one of them with --school")])
+    if not schools:
+        raise InputError([Problem("command line", 0, "--run", f"run {args.run} has no hosts")])
+    chosen = [args.school] if args.school else schools
+    if len(chosen) > 1 and (args.output or args.key):
+        raise InputError([Problem("command line", 0, "-o" if args.output else "--key",
+                                  f"run {args.run} covers {len(chosen)} schools ({', '.join(chosen)}): one bundle "
+                                  "per school is written as RUN-SCHOOL.bundle.json with each school's own key; "
+                                  "name one with --school to choose its file or key")])
     if run["status"] == "running":
         raise InputError([Problem("command line", 0, "--run", f"run {args.run} is still running")])
-    try:
-        key = load_private(Path(args.key) if args.key else key_paths(school)[0], args.passphrase_file)
-    except SigningKeyError as exc:
-        return _key_problem(exc)
-    bundle = make_bundle(run_document(store, args.run, school=school), school, key)
-    out = args.output or f"{args.run}-{school}.bundle.json"
-    text = json.dumps(bundle, ensure_ascii=False) + "\n"
-    if out == "-":
-        sys.stdout.write(text)
-    else:
-        _atomic_write(out, text)
-    print(f"bundle: {out} (school {school}, {len(bundle['body']['hosts'])} host(s), key {bundle['signer']['key_id'][:16]})",
-          file=sys.stderr)
+    keys = {}
+    for school in chosen:  # every key first: nothing is written unless every school can be signed
+        try:
+            keys[school] = load_private(Path(args.key) if args.key else key_paths(school)[0], args.passphrase_file)
+        except SigningKeyError as exc:
+            return _key_problem(exc)
+    from reports.html import safe_name
+
+    for school in chosen:
+        bundle = make_bundle(run_document(store, args.run, school=school), school, keys[school])
+        out = args.output or f"{safe_name(args.run)}-{safe_name(school)}.bundle.json"
+        text = json.dumps(bundle, ensure_ascii=False) + "\n"
+        if out == "-":
+            sys.stdout.write(text)
+        else:
+            _atomic_write(out, text)
+        print(f"bundle: {out} (school {school}, {len(bundle['body']['hosts'])} host(s), "
+              f"key {bundle['signer']['key_id'][:16]})", file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_import(args) -> int:
-    from audits.trust.importer import import_bundle
+    from audits.inventory.load import load_inventory
+    from audits.trust.importer import bureau_identity, import_bundle
 
+    identity = bureau_identity(load_inventory(args.inventory)) if args.inventory else None
     store, rc = _store(args), EXIT_OK
     for path in args.bundles:
         try:
-            r = import_bundle(store, path)
+            r = import_bundle(store, path, identity)
         except InputError as exc:
             _print_problems(exc.problems)
             rc = EXIT_INPUT
@@ -483,14 +501,15 @@ def cmd_schedule_list(args) -> int:
 
 
 def cmd_schedule_remove(args) -> int:
-    from audits.run.schedule import dirs, remove, schedule_name
+    from audits.run.schedule import remove, schedule_files, schedule_target
 
-    name = schedule_name(args.target)
-    if (dirs(args.root)[0] / f"{name}.timer").exists():
+    name, plan = schedule_target(args.target)
+    if any(p.suffix == ".timer" for p in schedule_files(name, args.root, plan)):
         _systemctl(args.root, "disable", "--now", f"{name}.timer")
-    gone = remove(name, args.root)
+    gone = remove(name, args.root, plan)
     if not gone:
-        raise InputError([Problem("command line", 0, "schedule", f"no schedule '{name}' (see: auditctl schedule list)")])
+        what = f"no schedule '{name}'" + (f" of plan {plan}" if plan else "")
+        raise InputError([Problem("command line", 0, "schedule", f"{what} (see: auditctl schedule list)")])
     for path in gone:
         print(f"removed {path}")
     if any(p.suffix == ".timer" for p in gone):
@@ -642,6 +661,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-i", "--inventory", help="also list the commands this inventory's declarations add (backup paths...)")
     p.add_argument("--limit", help="with -i: only these hosts (ids, schools, roles or globs)")
     p.set_defaults(func=cmd_sudoers)
+    from audits.inventory import starter
+
+    starter.add_parser(sub)  # auditctl init
+    from audits.run import preflight
+
+    preflight.add_parser(sub)  # auditctl preflight
     pk = sub.add_parser("keys", help="school signing keys and the bureau's trusted keys")
     ksub = pk.add_subparsers(dest="keys_command", required=True)
     p = ksub.add_parser("init", help="create this school's Ed25519 signing key ($XDG_CONFIG_HOME/auditctl/keys)")
@@ -667,7 +692,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bundle", help="write a stored run as a signed bundle for the bureau")
     p.add_argument("--run", required=True, help="run id")
     p.add_argument("--db")
-    p.add_argument("--school", help="the school whose hosts go in the bundle (default: the run's only school)")
+    p.add_argument("--school", help="the school whose hosts go in the bundle (default: one bundle per school of the run)")
     p.add_argument("--key", help="signing key file (default: $XDG_CONFIG_HOME/auditctl/keys/SCHOOL.key)")
     p.add_argument("--passphrase-file", help="passphrase of an encrypted key (else AUDITCTL_KEY_PASSPHRASE or a prompt)")
     p.add_argument("-o", "--output", help="bundle file (default: RUN-SCHOOL.bundle.json; '-' for stdout)")
@@ -676,6 +701,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="verify signed bundles and store their runs (bureau)")
     p.add_argument("bundles", nargs="+", metavar="BUNDLE")
     p.add_argument("--db")
+    p.add_argument("-i", "--inventory", help="the bureau's inventory: the schools' districts, cities and names "
+                   "(required; a bundle that says otherwise is refused)")
     p.set_defaults(func=cmd_import)
 
     ps = sub.add_parser("schedule", help="run a plan on its schedule (systemd timer or cron)")
@@ -716,6 +743,20 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("auditctl: interrupted", file=sys.stderr)
         return EXIT_INCOMPLETE
+    except OSError as e:  # an output path that cannot be written (name too long, /proc, no permission)
+        print(f"auditctl: cannot write or read {_printable(e.filename)}: {e.strerror or type(e).__name__}",
+              file=sys.stderr)
+        return EXIT_INPUT
+
+
+def _printable(value, limit: int = 300) -> str:
+    """A path for an error line: control characters escaped, undecodable bytes shown, bounded."""
+    import re
+
+    text = "(file)" if value is None else os.fsdecode(value) if isinstance(value, bytes) else str(value)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", text)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 if __name__ == "__main__":

@@ -188,9 +188,15 @@ class Check:
             out |= set(ps)
         return out
 
-    def probes_for_host(self, host) -> set[Probe]:
-        """The static probes for the host's os plus those its declarations ask for."""
-        extra = self.host_probes(host) if self.host_probes else ()
+    def probes_for_host(self, host, params: Mapping[str, Any] | None = None) -> set[Probe]:
+        """The static probes for the host's os plus those its declarations ask for; a ``host_probes``
+        function taking ``params`` gets the check's parameters (defaults, then the plan's)."""
+        extra = ()
+        if self.host_probes:
+            if "params" in inspect.signature(self.host_probes).parameters:
+                extra = self.host_probes(host, params={**self.params, **(params or {})})
+            else:
+                extra = self.host_probes(host)
         return self.probes_for(getattr(host, "os", "auto")) | {parse_probe(p) for p in extra}
 
     def refs_for_level(self, level: int | None) -> tuple[Reference, ...]:
@@ -235,8 +241,9 @@ def evaluator(check_id: str):
 
 
 def declared_probes(*check_ids: str):
-    """Registers ``def probes(host) -> [probe strings]`` for the checks ``check_ids``: probes built from the
-    host's inventory declarations (a backup path, a standby address), quoted by the function."""
+    """Registers ``def probes(host[, params]) -> [probe strings]`` for the checks ``check_ids``: probes built
+    from the host's inventory declarations (a backup path, a standby address), quoted by the function; with
+    ``params`` it also gets the check's parameters (e.g. a CPU budget the probe must keep)."""
 
     def wrap(fn):
         fn.declares_probes_for = tuple(check_ids)

@@ -2,8 +2,9 @@
 compares (ranking of schools and districts, districts × MLPS control points, the distribution of
 scores, the trend over time, schools with unreachable hosts or no recent result).
 
-Built from stored runs in the order the store made them (``seq``): a school's latest run is the last
-run that audited any of its hosts. Scores come from ``reports.scoring`` on the stored results each
+Built from stored runs in the order of their start time, ties broken by run id (never by the order
+they were stored: an old bundle imported late goes into the school's history, not to the top): a
+school's latest run is the latest started run that audited any of its hosts. Scores come from ``reports.scoring`` on the stored results each
 time (nothing is stored on its own). The view is plain data: ``reports/dashboard.py`` renders it and
 ``auditctl dashboard --json`` writes it.
 """
@@ -177,10 +178,10 @@ def _by_day(events):
 
 
 def from_store(store) -> BureauView:
-    """Every finished stored run, oldest first (a run may hold one school or a whole bureau). Only the
-    columns scoring needs are read."""
+    """Every finished stored run, oldest started first (a run may hold one school or a whole bureau).
+    Only the columns scoring needs are read."""
     view = BureauView()
-    for run in reversed(store.runs(limit=None)):
+    for run in reversed(store.runs(limit=None, order="started")):
         if run["status"] == "running":
             continue
         results = store.scoring_rows(run["id"])

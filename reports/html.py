@@ -11,6 +11,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from audits.atomicfile import atomic_write
 
+from checks.controls import framework
+
 from .document import SEVERITY_ORDER, summarise
 from .scoring import item_breakdown, item_table, score_hosts, system_scores, top_fixes
 
@@ -84,7 +86,19 @@ def environment() -> Environment:
 
 
 def safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:64] or "_"
+    """One path component from any id: never empty, '.', '..' or a hidden name (issue #18)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:64] or "_"
+    return "_" + name[1:] if name.startswith(".") else name
+
+
+def password_risks_first(risks: list[dict], hosts: list[dict]) -> list[dict]:
+    """High-risk candidates for the report: those of the weak/empty/shared-password item (GB/T 22239-2019
+    8.1.4.1 a / 7.1.4.1 a, requirement auth.a in the controls file: the commonest 重大风险隐患) first, the rest
+    in their order; each with the failing result's remediation."""
+    auth_a = set(framework().clauses("auth.a"))
+    remedy = {(h["id"], r["check_id"]): r.get("remediation") for h in hosts for r in h["results"]}
+    return sorted((dict(x, remediation=remedy.get((x["host"], x["check_id"]))) for x in risks),
+                  key=lambda x: x["clause"] not in auth_a)
 
 
 def school_context(doc: dict, school: str, lang: str, previous: dict | None = None) -> dict:
@@ -100,7 +114,7 @@ def school_context(doc: dict, school: str, lang: str, previous: dict | None = No
     names = [h.get("school_name") for h in hosts if h.get("school_name")]
     return {"doc": doc, "school": school, "school_name": names[0] if names else school, "hosts": hosts,
             "breakdown": item_breakdown(hosts), "systems": score.get("systems") or system_scores(hosts), "summary": summarise(hosts), "findings": findings,
-            "score": score, "change": change, "previous_run": (previous or {}).get("run", {}).get("id"),
+            "score": score, "high_risk": password_risks_first(score["high_risk"], hosts), "change": change, "previous_run": (previous or {}).get("run", {}).get("id"),
             "fixes": fixes, "points": item_table().points, "titles": titles,
             "lang": lang, "L": LABELS[lang], "severities": list(SEVERITY_ORDER)}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, and_, case, column, func, insert, literal, or_,
+                        tuple_,
                         select, text, values)
 
 from audits.store.database import Store, hosts_t, items_t
@@ -54,23 +55,28 @@ def _materialised(conn, name: str, query, *columns: Column) -> Table:
     return t
 
 
-def rollup_sql(store: Store, run_ids: list[str]) -> dict:
-    """Scores per school, district, city and overall for the hosts of the given runs."""
+def rollup_sql(store: Store, run_ids: list[str] | None = None) -> dict:
+    """Scores per school, district, city and overall for the hosts of the given runs; without run ids,
+    for each school's latest run (by start time, ``Store.latest_runs_query``: a run imported late does
+    not replace a newer one; issue #18)."""
     with store.engine.begin() as conn:
         if conn.dialect.name == "postgresql":   # the per-host step hashes millions of groups in memory
             conn.execute(text("SET LOCAL work_mem = '256MB'"))
         temps = []
+        h = hosts_t.alias("h")
+        scope = (h.c.run_id.in_(list(run_ids)) if run_ids is not None else
+                 tuple_(h.c.school, h.c.run_id).in_(store.latest_runs_query()))
         try:
-            return _rollup(conn, list(run_ids), temps)
+            return _rollup(conn, h, scope, temps)
         finally:
             for t in temps:
                 t.drop(conn, checkfirst=True)
 
 
-def _rollup(conn, run_ids: list[str], temps: list) -> dict:
+def _rollup(conn, h, scope, temps: list) -> dict:
     weights, roles, triggers = _tables()
-    h, ri = hosts_t.alias("h"), items_t.alias("ri")
-    audited = and_(h.c.run_id.in_(run_ids), h.c.status == "audited")
+    ri = items_t.alias("ri")
+    audited = and_(scope, h.c.status == "audited")
 
     def count(cond):
         return func.sum(case((cond, 1), else_=0))
@@ -134,7 +140,7 @@ def _rollup(conn, run_ids: list[str], temps: list) -> dict:
     # 4. every school of the runs (unreachable-only schools too) with its rate and candidates
     members = (select(h.c.school, func.max(h.c.district).label("district"),
                       func.coalesce(func.max(h.c.city), "").label("city"))
-               .where(h.c.run_id.in_(run_ids)).group_by(h.c.school)).subquery()
+               .where(scope).group_by(h.c.school)).subquery()
     per_school = (select(members.c.school, members.c.district, members.c.city, rates.c.rate, rates.c.attested,
                          func.coalesce(risks.c.n, 0))
                   .select_from(members.outerjoin(rates, rates.c.school == members.c.school)

@@ -193,3 +193,61 @@ class HostileServer:
         chan.get_transport().close()  # no exit status, no DONE: the connection just drops
 
     _stall_exec = _auth_banner = _honest
+
+
+class OfferOnlyServer:
+    """An SSH server that only says who it is and what it offers (banner + KEXINIT), then waits: it
+    stands in for firmware speaking algorithms no installed client or server has any more (a client
+    that finds nothing in common hangs up with "Unable to negotiate ... no matching X")."""
+
+    def __init__(self, kex=("diffie-hellman-group1-sha1",), host_key=("ssh-rsa",),
+                 cipher=("blowfish-cbc", "arcfour256"), mac=("hmac-md5",), banner="SSH-2.0-OpenSSH_4.3"):
+        import os
+        import struct
+
+        def namelist(items):
+            data = ",".join(items).encode()
+            return struct.pack(">I", len(data)) + data
+
+        payload = (b"\x14" + os.urandom(16) + namelist(kex) + namelist(host_key) + namelist(cipher) * 2
+                   + namelist(mac) * 2 + namelist(["none"]) * 2 + namelist([]) * 2 + b"\x00" + b"\x00" * 4)
+        pad = 8 - (len(payload) + 5) % 8
+        pad += 8 if pad < 4 else 0
+        self.packet = struct.pack(">IB", len(payload) + pad + 1, pad) + payload + b"\x00" * pad
+        self.banner = banner
+        self.stop = threading.Event()
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True, name="offer-only").start()
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        try:
+            conn.sendall(self.banner.encode() + b"\r\n" + self.packet)
+            conn.settimeout(15)
+            while conn.recv(4096):  # until the client gives up
+                pass
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

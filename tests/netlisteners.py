@@ -69,6 +69,67 @@ class RedisLike(socketserver.StreamRequestHandler):
             pass
 
 
+class AnonymousFTP(socketserver.StreamRequestHandler):
+    """Accepts USER anonymous with any PASS (code 230), like vsftpd with anonymous_enable=YES; no data channel."""
+
+    def handle(self):
+        self.request.settimeout(5)
+        try:
+            self.wfile.write(b"220 (vsFTPd 3.0.3)\r\n")
+            while True:
+                line = self.rfile.readline(1024)
+                if not line:
+                    return
+                cmd = line.strip().split(b" ")[0].upper()
+                reply = {b"USER": b"331 Please specify the password.", b"PASS": b"230 Login successful.",
+                         b"SYST": b"215 UNIX Type: L8", b"QUIT": b"221 Goodbye."}.get(cmd, b"502 Command not implemented.")
+                self.wfile.write(reply + b"\r\n")
+                if cmd == b"QUIT":
+                    return
+        except OSError:
+            pass
+
+
+class MemcachedLike(socketserver.StreamRequestHandler):
+    """Answers the ASCII stats commands without authentication, like memcached without SASL."""
+
+    def handle(self):
+        self.request.settimeout(5)
+        try:
+            while True:
+                line = self.rfile.readline(1024)
+                if not line:
+                    return
+                if line.strip() == b"stats":
+                    self.wfile.write(b"STAT pid 4242\r\nSTAT uptime 100\r\nSTAT time 1796000000\r\n"
+                                     b"STAT pointer_size 64\r\nSTAT curr_connections 2\r\nSTAT total_connections 9\r\n"
+                                     b"END\r\n")
+                elif line.startswith(b"stats"):
+                    self.wfile.write(b"STAT maxconns 1024\r\nSTAT tcpport 11211\r\nSTAT udpport 0\r\n"
+                                     b"STAT auth_enabled_sasl no\r\nEND\r\n")
+                else:
+                    self.wfile.write(b"ERROR\r\n")
+        except OSError:
+            pass
+
+
+class ElasticLike(BaseHTTPRequestHandler):
+    """Elasticsearch 8 with security disabled: 200 and its product header to anyone."""
+
+    def do_HEAD(self):
+        self.send_response(200)
+        self.send_header("X-elastic-product", "Elasticsearch")
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+
+    def do_GET(self):
+        self.do_HEAD()
+        self.wfile.write(b'{"cluster_name":"campus","tagline":"You Know, for Search"}')
+
+    def log_message(self, *a):
+        pass
+
+
 class PlainHTTP(BaseHTTPRequestHandler):
     """200 OK with no security headers and no redirect."""
 
@@ -163,6 +224,9 @@ class Listeners:
         self._serve(_Server((self.addr, 23), TelnetLike))
         self._serve(_Server((self.addr, 6379), RedisLike))
         self._serve(_Server((self.addr, 80), PlainHTTP))
+        self._serve(_Server((self.addr, 21), AnonymousFTP))
+        self._serve(_Server((self.addr, 11211), MemcachedLike))
+        self._serve(_Server((self.addr, 9200), ElasticLike))
         self._serve(_TLSServer((self.addr, 443), cert, key))
         if ssh:
             self._start_sshd()

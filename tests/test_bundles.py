@@ -54,6 +54,7 @@ def school(tmp_path_factory):
                 r["status"], r["evidence"] = "fail", "mode 0666"
         st.save_host(second, h, rows)
     st.finish_run(second, "completed")
+    BUREAU_INVENTORY["path"] = str(inv)
     return {"tmp": tmp, "db": str(db), "runs": [first["id"], second]}
 
 
@@ -99,8 +100,11 @@ def trust(bureau, keys, school_id, key_of=None):
     assert auditctl.main(["keys", "trust", school_id, str(keys[key_of or school_id][1]), "--db", bureau]) == 0
 
 
+BUREAU_INVENTORY = {}  # the school fixture's inventory is also the bureau's (issue #18: identity from the bureau)
+
+
 def import_(bureau, *paths):
-    return auditctl.main(["import", *map(str, paths), "--db", bureau])
+    return auditctl.main(["import", *map(str, paths), "--db", bureau, "-i", BUREAU_INVENTORY["path"]])
 
 
 # -- keys ---------------------------------------------------------------------------------------
@@ -206,25 +210,26 @@ def test_valid_bundle_imported_once_reads_back_like_the_schools_run(school, keys
                                                                         items.c.host_id == "me")).scalar()
         st.engine.dispose()
         return n
-    assert n_items(bureau, school["runs"][0]) == n_items(school["db"], school["runs"][0]) > 0
+    at = [f"{r}@s1" for r in school["runs"]]  # the bureau stores a school's run as RUN_ID@SCHOOL (issue #18)
+    assert n_items(bureau, at[0]) == n_items(school["db"], school["runs"][0]) > 0
     # reports, scores and diff on the bureau are those of the school
     bureau_store, school_store = Store(bureau), Store(school["db"])
     for rid in school["runs"]:
-        mine, theirs = run_document(bureau_store, rid), run_document(school_store, rid, school="s1")
-        assert mine["hosts"] == theirs["hosts"] and mine["run"] == theirs["run"]
+        mine, theirs = run_document(bureau_store, f"{rid}@s1"), run_document(school_store, rid, school="s1")
+        assert mine["hosts"] == theirs["hosts"] and mine["run"] == {**theirs["run"], "id": f"{rid}@s1"}
         assert {h["city"] for h in mine["hosts"]} == {h["city"] for h in theirs["hosts"]} != {None}  # city kept
         assert mine["scores"] == theirs["scores"] and mine["summary"] == theirs["summary"]
-    d = diff_runs(run_document(bureau_store, school["runs"][0]), run_document(bureau_store, school["runs"][1]))
+    d = diff_runs(run_document(bureau_store, at[0]), run_document(bureau_store, at[1]))
     assert [r["check_id"] for r in d["new"]] == ["mlps.access.passwd_mode"]
-    assert auditctl.main(["report", "--run", school["runs"][1], "--db", bureau, "--out", str(tmp_path / "html")]) == 0
-    assert (tmp_path / "html" / school["runs"][1] / "s1" / "index.html").exists()
-    assert auditctl.main(["diff", *school["runs"], "--db", bureau]) == 0
+    assert auditctl.main(["report", "--run", at[1], "--db", bureau, "--out", str(tmp_path / "html")]) == 0
+    assert (tmp_path / "html" / at[1].replace("@", "_") / "s1" / "index.html").exists()
+    assert auditctl.main(["diff", *at, "--db", bureau]) == 0
     # and the bureau dashboard ranks the school from the imported run, with the school's own score
     assert auditctl.main(["dashboard", "--db", bureau, "--json", str(tmp_path / "view.json"),
                           "-o", str(tmp_path / "dash")]) == 0
     (row,) = json.loads((tmp_path / "view.json").read_text(encoding="utf-8"))["schools"]
     latest = run_document(school_store, school["runs"][1], school="s1")["scores"]["schools"]["s1"]
-    assert row["id"] == "s1" and row["run_id"] == school["runs"][1] and row["rate"] == latest["rate"]
+    assert row["id"] == "s1" and row["run_id"] == at[1] and row["rate"] == latest["rate"]
     # revoking the key later does not undo the import; re-importing stays a no-op
     before = counts(bureau)
     assert auditctl.main(["keys", "revoke", "s1", "--db", bureau]) == 0
@@ -279,7 +284,7 @@ REFUSALS = {
                       and t / "dup.json", "duplicate key"),
     "replay, different bundle": (lambda s, k, t, b: _resigned(s, k, t, edit=_change_rendered_by),
                                  "already imported on"),
-    "run id already stored": (lambda s, k, t, b: (Store(b).create_run(s["runs"][1], {}, "0.1.0"),
+    "run id already stored": (lambda s, k, t, b: (Store(b).create_run(s["runs"][1] + "@s1", {}, "0.1.0"),
                                                   write_bundle(s, t, 1))[1], "already exists in this store"),
 }
 
@@ -336,13 +341,13 @@ def test_one_refused_bundle_does_not_stop_the_others(school, keys, bureau, tmp_p
     good = write_bundle(school, tmp_path, 1)
     bad = _tamper_one_byte(write_bundle(school, tmp_path, 0), tmp_path)
     assert import_(bureau, bad, good) == 2
-    assert [r["id"] for r in Store(bureau).runs()] == [school["runs"][1]]
+    assert [r["id"] for r in Store(bureau).runs()] == [school["runs"][1] + "@s1"]
 
 
-def _import_in_process(url, path):
+def _import_in_process(url, path, inventory):
     import auditctl as cli
 
-    return cli.main(["import", str(path), "--db", url])
+    return cli.main(["import", str(path), "--db", url, "-i", inventory])
 
 
 def test_the_same_bundle_imported_by_two_processes_at_once_is_stored_once(school, keys, bureau, tmp_path):
@@ -351,7 +356,7 @@ def test_the_same_bundle_imported_by_two_processes_at_once_is_stored_once(school
     trust(bureau, keys, "s1")
     path = write_bundle(school, tmp_path)
     with multiprocessing.get_context("spawn").Pool(2) as pool:
-        codes = pool.starmap(_import_in_process, [(bureau, path)] * 2)
+        codes = pool.starmap(_import_in_process, [(bureau, path, BUREAU_INVENTORY["path"])] * 2)
     assert codes == [0, 0]
     c = counts(bureau)
     assert c["runs"] == 1 and c["imported_bundles"] == 1 and c["run_hosts"] == 1

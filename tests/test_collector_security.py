@@ -10,6 +10,7 @@ and least privilege on the broker (per-site RabbitMQ users and Redis ACL users).
 """
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import resource
@@ -148,6 +149,13 @@ def _hostile_host(value: str) -> Host:
                 backup=(backup,), dr=(dr,))
 
 
+def _declared(check, host):
+    """The probes a check builds from the host's declarations (with its default parameters when it takes them)."""
+    if "params" in inspect.signature(check.host_probes).parameters:
+        return check.host_probes(host, params=dict(check.params))
+    return check.host_probes(host)
+
+
 def test_every_probe_built_from_declarations_keeps_hostile_values_inert(tmp_path):
     """Walk every check with probes from declarations (@declared_probes: backup and DR packs, and any
     other), give every declared string shell syntax, and RUN the resulting probe script: nothing of it
@@ -166,7 +174,7 @@ def test_every_probe_built_from_declarations_keeps_hostile_values_inert(tmp_path
     seen = 0
     for v in values:
         host = _hostile_host(v)
-        probes = {p for c in checks for p in c.host_probes(host)}
+        probes = {p for c in checks for p in _declared(c, host)}
         assert any(v in p.arg for p in probes), v
         runnable = set()
         for p in probes:   # a sudo probe with shell syntax is refused outright (sudo_argv): inert by refusal

@@ -199,7 +199,7 @@ def test_ansible_inventory_groups_vars_and_connection_variables(tmp_path):
 
 def test_ansible_bad_port_is_reported_with_file_and_line(tmp_path):
     f = write(tmp_path / "hosts.yml", "all:\n  hosts:\n    h1: {ansible_port: ssh}\n")
-    assert any(g.startswith(f"{f}:3: h1.port: wrong type or value 'ssh'") for g in problems(f)), problems(f)
+    assert any(g.startswith(f"{f}:3: h1.ansible_port: wrong type or value 'ssh'") for g in problems(f)), problems(f)
 
 
 def test_limit_selects_hosts_schools_districts_roles_and_globs(tmp_path):

@@ -1,6 +1,7 @@
 """The network view against real services: real nmap scans loopback listeners this test starts
 (tests/netlisteners.py: telnet-like banner, unauthenticated Redis protocol, TLS 1.0 with an expired
-self-signed certificate, HTTP without headers or redirect, an sshd with weak algorithms), through
+self-signed certificate, HTTP without headers or redirect, an sshd with weak algorithms, anonymous FTP,
+memcached and Elasticsearch answering without authentication), through
 `auditctl scan`; every planted weakness must come back as a failed result with its evidence."""
 import json
 import os
@@ -46,7 +47,7 @@ def _need_root():
 @pytest.fixture(scope="module")
 def services(tmp_path_factory):
     _need_root()
-    busy = [p for p in (22, 23, 80, 443, 6379) if port_in_use(ADDR, p)]
+    busy = [p for p in (21, 22, 23, 80, 443, 6379, 9200, 11211) if port_in_use(ADDR, p)]
     assert not busy, f"ports {busy} on {ADDR} are taken by something else"
     lst = Listeners(ADDR, tmp_path_factory.mktemp("listeners")).start()
     yield lst
@@ -85,6 +86,10 @@ def test_every_planted_weakness_is_found_with_evidence(scanned):
         "network.web.security_headers": "80/tcp (http): missing",
         "network.web.https_redirect": "80/tcp: no redirect",
         "network.exposure.undeclared_ports": "23/tcp",
+        # issue #16: services answering without credentials
+        "network.service.ftp_anonymous": "21/tcp: Anonymous FTP login allowed (FTP code 230)",
+        "network.service.memcached_no_auth": "11211/tcp answers stats without authentication",
+        "network.service.elasticsearch_no_auth": "9200/tcp: HEAD / answered 200 without credentials (Elasticsearch)",
     }
     for check_id, evidence in expect.items():
         r = portal[check_id]

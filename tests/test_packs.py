@@ -36,7 +36,7 @@ schools:
         backup:
           hosts: [db01]
           targets:
-            - {path: /srv/backup/portal dir}
+            - {path: /srv/backup/portal~dir}
             - {remote: "backup@dr.example:/pool", marker: /var/backups/portal.offsite}
           marker: /var/backups/portal.ok
           listing: {format: borg, file: /var/log/borg.json}
@@ -77,7 +77,7 @@ def test_every_probe_of_every_check_builds_into_the_script(inventory):
         probes = gather_plan(list(REG), host)
         script = build_script(probes, "0123456789abcdef", 30)
         assert script.count("\np ") == len(probes)
-    assert any("'/srv/backup/portal dir'" in p.arg for p in gather_plan(list(REG), hosts[0]))
+    assert any("'/srv/backup/portal~dir'" in p.arg for p in gather_plan(list(REG), hosts[0]))
 
 
 def test_checks_with_declared_probes_do_not_run_for_unreachable_hosts():

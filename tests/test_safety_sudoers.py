@@ -58,14 +58,14 @@ def test_every_sudo_probe_is_listed_exactly_and_nothing_else():
 def test_commands_sudoers_cannot_match_exactly_are_refused_not_widened():
     with pytest.raises(ValueError, match="shell syntax"):
         sudo_argv(Probe("command", "cat /etc/shadow | head", True))
-    for bad in (["-rH", "", "/etc/sudoers"], ["a\\b"], ["'q'"], ["a\tb"]):
+    for bad in (["-rH", "", "/etc/sudoers"], ["a\\b"], ["'q'"], ["a\tb"], ["%T@ %m "], ["/x -fprintf"]):
         with pytest.raises(ValueError, match="exactly"):
             sudoers_args(bad)
     with pytest.raises(ValueError, match="regular expression"):
         sudoers_args(["^x", "y$"])
     # glob and sudoers syntax characters are escaped, so they match only themselves
-    assert sudoers_args(["-e", "^[[:space:]]*#", "/etc/*.conf", "a=b,c", "%T@ %m "]) == \
-        "-e ^\\[\\[\\:space\\:\\]\\]\\*\\# /etc/\\*.conf a\\=b\\,c %T@\\ %m\\ "
+    assert sudoers_args(["-e", "^[[:space:]]*#", "/etc/*.conf", "a=b,c", "%T@/%m/"]) == \
+        "-e ^\\[\\[\\:space\\:\\]\\]\\*\\# /etc/\\*.conf a\\=b\\,c %T@/%m/"
 
     class FakeCheck:  # the fragment only reads a check's probes
         probes = {"any": (Probe("command", "grep -rH '' /etc/sudoers", True), Probe("file", "/etc/shadow", True))}

@@ -18,6 +18,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from audits.collect import nmapxml
 from audits.model.errors import InputError, Problem
@@ -30,7 +31,10 @@ SCAN_TYPES = ("auto", "syn", "connect")
 BASE_TCP = (21, 22, 23, 25, 80, 110, 135, 139, 143, 389, 443, 445, 512, 513, 514, 873, 1433, 1521, 2049, 3306,
             3389, 5432, 5900, 5901, 5902, 5903, 5904, 5905, 5906, 5907, 5908, 5909, 5910, 6379, 8000, 8080, 8443,
             9200, 11211, 27017)
-SCRIPTS = ("ssh2-enum-algos", "ssl-enum-ciphers", "ssl-cert", "http-headers", "redis-info")
+SCRIPTS = ("ssh2-enum-algos", "ssl-enum-ciphers", "ssl-cert", "http-headers", "redis-info",
+           "ftp-anon", "mongodb-info", "memcached-info")  # services without credentials (issue #16): one read-only ask each
+# Our own scripts (by path): HEAD / on the Elasticsearch ports without credentials (issue #16)
+OWN_SCRIPTS = (str(Path(__file__).parent / "nse" / "campus-es-auth.nse"),)
 SNMP_COMMUNITIES = ("public", "private")  # the tiny default-community list tried by snmp-brute
 
 
@@ -81,7 +85,7 @@ def nmap_arguments(opts: ScanOptions, tcp: list[int], udp: list[int], communitie
     args = (["-sS", "-PE", discovery, "-PA80"] if opts.resolved_type() == "syn" else ["-sT", discovery]) + [
         "-T4", "-sV", "--version-intensity", "0", "-n", "--max-retries", "2", "--max-rate", str(int(opts.max_rate)),
         "--host-timeout", f"{int(opts.host_timeout)}s", "--script-timeout", f"{int(opts.script_timeout)}s"]
-    scripts = list(SCRIPTS)
+    scripts = list(SCRIPTS) + list(OWN_SCRIPTS)
     if udp:
         args.append("-sU")
         if communities:

@@ -2,14 +2,18 @@
 
 python-nmap parses hosts, ports, services and script text; one more ElementTree pass over the same
 bytes picks what its dict leaves out (a service's ``tunnel="ssl"``, a certificate's PEM from the
-structured script output). Every byte is hostile: the document is size-capped and refused if it
-declares entities, and hosts, ports and script outputs are capped before anything keeps them.
+structured script output). Every byte is hostile: the document is size-capped, parsed first by
+defusedxml, which refuses entity declarations and external references in whatever encoding the
+document declares (a byte search for ``<!ENTITY`` missed UTF-16), and hosts, ports and script
+outputs are capped before anything keeps them.
 """
 from __future__ import annotations
 
 import ipaddress
 import xml.etree.ElementTree as ET
 
+import defusedxml
+import defusedxml.ElementTree as SafeET
 import nmap
 
 from audits.model.errors import InputError, Problem
@@ -41,10 +45,9 @@ class NmapXMLError(ValueError):
     pass
 
 
-def _extras(data: bytes) -> tuple[dict[tuple[str, str, int], dict], dict]:
+def _extras(root) -> tuple[dict[tuple[str, str, int], dict], dict]:
     """What python-nmap does not keep: (address, proto, port) -> {tunnel, pem}, and the run's attributes."""
     out: dict[tuple[str, str, int], dict] = {}
-    root = ET.fromstring(data)
     info = {"nmap_version": _cap(root.get("version"), 20), "args": _cap(root.get("args"), 500),
             "started": _started(root.get("start"))}
     finished = root.find("runstats/finished")
@@ -77,12 +80,17 @@ def parse(data: bytes) -> tuple[dict[str, dict], dict]:
     """(address -> {state, reason, hostname, ports: [...]}, run info); raises NmapXMLError on a bad document."""
     if len(data) > XML_CAP:
         raise NmapXMLError(f"larger than {XML_CAP // (1024 * 1024)} MiB")
-    if b"<!ENTITY" in data:
-        raise NmapXMLError("declares XML entities (nmap never does); refused")
-    if b"<nmaprun" not in data[:4096]:
+    try:  # defusedxml first: entities and external references are refused in any encoding, before
+        # python-nmap (plain ElementTree) sees the bytes
+        root = SafeET.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except defusedxml.DefusedXmlException:
+        raise NmapXMLError("declares XML entities or external references (nmap never does); refused") from None
+    except (ET.ParseError, ValueError, TypeError) as exc:
+        raise NmapXMLError(f"cannot be read as nmap XML: {str(exc)[:200]}") from None
+    if root.tag != "nmaprun":
         raise NmapXMLError("not an nmap XML document (no <nmaprun> element; write it with nmap -oX FILE)")
     try:
-        extras, info = _extras(data)
+        extras, info = _extras(root)
         if info.get("error"):  # nmap quit before scanning: there are no hosts to read
             return {}, info
         result = nmap.PortScanner.__new__(nmap.PortScanner).analyse_nmap_xml_scan(nmap_xml_output=data)

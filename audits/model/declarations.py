@@ -43,8 +43,43 @@ DR_FIELDS = {"standby", "plan_reviewed", "drill"}
 STANDBY_FIELDS = {"host", "port", "site"}
 DRILL_FIELDS = {"date", "achieved_rto_hours", "scenario"}
 DEFAULT_RPO_HOURS = 24.0
-# absolute, and no shell syntax or glob characters: the path goes into a plain (sudo-able) command
-_PATH = re.compile(r"^/[^\x00-\x1f\x7f|;&<>`$(){}\\'\"*?\[\]]{0,1023}$")
+# absolute, and no shell syntax, glob characters or whitespace: the path goes into a plain (sudo-able)
+# command, and sudo matches a command's arguments joined by spaces, so a space inside a path would let
+# the audit account split it into options of its own (`find /x -fprintf FILE TEXT`; issue #18)
+_PATH = re.compile(r"^/[^\x00-\x20\x7f-\xa0\s|;&<>`$(){}\\'\"*?\[\]!#,:=]{0,1023}$")
+# What a declaration may never name: the audit reads a declared path as root (cat, stat, find), so a
+# careless or hostile inventory must not turn the sudoers fragment into a way to read these.
+DENIED_PATHS = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers", "/etc/sudoers.d",
+                "/etc/ssl/private", "/etc/pki/tls/private", "/etc/ssh/ssh_host_*_key", "/root", "/home/*/.ssh",
+                "/home/*/.gnupg", "/var/lib/*/.ssh", "/proc", "/sys", "/dev", "/run/secrets")
+DENIED_NAMES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk", "*.pem", "*.key", "*_key",
+                "*.p12", "*.pfx", "*.jks", "*.keystore")
+
+
+def path_problem(path: str) -> str | None:
+    """Why a declared path cannot be read by the audit as root, or None. Absolute, no whitespace, shell,
+    glob or sudoers syntax characters, in its normal form (no '.', '..', '//' components) and not a
+    secret (``DENIED_PATHS``, ``DENIED_NAMES``: shadow files, sudoers, private keys)."""
+    import fnmatch
+    import posixpath
+
+    if not isinstance(path, str) or not _PATH.match(path):
+        return "is not an absolute path without whitespace, shell, glob or sudoers syntax characters"
+    parts = path.split("/")[1:]
+    if path != "/" and (any(p in ("", ".", "..") for p in parts[:-1]) or parts[-1] in (".", "..")
+                        or posixpath.normpath(path) != path.rstrip("/")):
+        return "is not in its normal form (no '.', '..' or '//' in it)"
+    if any(p.startswith("-") for p in parts):
+        return "has a part starting with '-' (read as an option by some programs)"
+    plain = path.rstrip("/") or "/"
+    for denied in DENIED_PATHS:
+        if fnmatch.fnmatchcase(plain, denied) or fnmatch.fnmatchcase(plain, denied + "/*"):
+            return f"is refused: it is or lies under {denied}, which the audit must never read as root"
+    name = plain.rsplit("/", 1)[-1]
+    for denied in DENIED_NAMES:
+        if fnmatch.fnmatchcase(name, denied):
+            return f"is refused: a file named like {denied!r} holds a private key, which the audit must never read"
+    return None
 _REMOTE = re.compile(r"^[^\x00-\x1f\x7f\s]{1,512}$")
 
 
@@ -124,8 +159,9 @@ class _Ctx:
         v = node.get(key)
         if v is None:
             return None
-        if not isinstance(v, str) or not _PATH.match(v):
-            self.add(node, key, f"{path}.{key}", f"{str(v)[:60]!r} is not an absolute path without shell or glob characters")
+        problem = path_problem(v)
+        if problem:
+            self.add(node, key, f"{path}.{key}", f"{str(v)[:60]!r} {problem}")
             return None
         return v
 

@@ -53,10 +53,10 @@ def applicable_checks(checks: Iterable[Check], host: Host) -> list[Check]:
     return [c for c in checks if c.applies.reason_not(host.os, host.level, host.roles) is None]
 
 
-def gather_plan(checks: Iterable[Check], host: Host) -> set:
+def gather_plan(checks: Iterable[Check], host: Host, plan_params: dict | None = None) -> set:
     probes = {OS_PROBE}
     for c in applicable_checks(checks, host):
-        probes |= c.probes_for_host(host)
+        probes |= c.probes_for_host(host, check_params(c, plan_params or {}))
     return probes
 
 

@@ -21,12 +21,12 @@ OS_FAMILIES = ("auto", "linux", "debian", "rhel", "windows")
 # Platforms a host may declare (`platform:`); each one is an `audits.run.platforms.Platform`.
 PLATFORMS = ("linux",)
 SEGMENT_ROLE = "network-segment"  # the role of the synthetic per-school host; only school checks apply to it
-IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 # A login name: never starting with '-' (it would be read as an ssh option), no spaces or shell syntax.
-USER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@$-]{0,63}$")
+USER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@$-]{0,63}\Z")
 # A jump host: [user@]host[:port] or [user@][v6-address][:port] (a host id is a host name here).
 JUMP = re.compile(r"^(?:[A-Za-z0-9_][A-Za-z0-9_.$-]{0,63}@)?(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9_][A-Za-z0-9_.-]{0,252})"
-                  r"(?::[0-9]{1,5})?$")
+                  r"(?::[0-9]{1,5})?\Z")
 
 
 def is_str_list(v):

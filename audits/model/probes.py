@@ -102,7 +102,10 @@ OS_PROBE = Probe("command", "cat /etc/os-release 2>/dev/null; echo; echo KERNEL=
 _UNSAFE_FOR_SUDO = re.compile(r"[|;&<>`$(){}\\\n]")
 
 
-STAT_FORMAT = "%a %U %G %s %Y %F"
+# No space in any argument of a sudo command: sudo matches arguments joined by spaces, so a space
+# inside one would let the caller pass the same text as several arguments (issue #18). '/' cannot
+# occur in a mode, a user or group name, a size or a time.
+STAT_FORMAT = "%a/%U/%G/%s/%Y/%F"
 
 
 def sudo_argv(probe: Probe) -> list[str]:

@@ -159,11 +159,21 @@ def load(text: str, filename: str) -> object:
 def load_file(path) -> object:
     from pathlib import Path
 
+    import os
+    import stat
+
     p = Path(path)
-    try:
-        raw = p.read_bytes()
+    try:  # the size before reading: a regular file over the limit is not read; a device (/dev/zero) or
+        # a pipe is read to one byte past it, never to the end
+        with open(p, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if stat.S_ISREG(st.st_mode) and st.st_size > MAX_BYTES:
+                raise InputError([Problem(str(p), 0, "(file)", f"larger than {MAX_BYTES} bytes; not read")])
+            raw = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise InputError([Problem(str(p), 0, "(file)", f"cannot read: {exc.strerror}")]) from None
+    if len(raw) > MAX_BYTES:
+        raise InputError([Problem(str(p), 0, "(file)", f"larger than {MAX_BYTES} bytes; read no further")])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -82,6 +82,7 @@ class RunOutcome:
     db: str | None = None             # the store, as named (for the resume hint)
     plan_busy: bool = False           # another run of the plan holds its lock: nothing done
     lock_error: str | None = None
+    legacy_ssh: list = field(default_factory=list)  # hosts reached only through the legacy SSH path
 
     @property
     def fail_on_met(self) -> bool:
@@ -210,10 +211,14 @@ def _dispatch_celery(request, store, run_id, hosts, checks, cfg, options, keys) 
 def _outcome(store: Store, run_id: str, summary: RunSummary, cfg: _Settings) -> RunOutcome:
     """The run as stored: hosts audited or not, results by status, the worst failed severity."""
     records = store.hosts(run_id)
-    rows = [r for rs in store.results(run_id).values() for r in rs]
+    by_host = store.results(run_id)
+    rows = [r for rs in by_host.values() for r in rs]
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     audited = sum(1 for h in records if h.status == "audited")
+    legacy = sorted(host for host, rs in by_host.items()
+                    if any(r["check_id"] == "fleet.ssh.legacy_algorithms" and r["status"] == "fail" for r in rs))
     return RunOutcome(run_id, summary.status, store.run(run_id)["status"], audited, len(records) - audited, counts,
-                      worst(r["severity"] for r in rows if r["status"] == "fail"), cfg.fail_on, cfg.db)
+                      worst(r["severity"] for r in rows if r["status"] == "fail"), cfg.fail_on, cfg.db,
+                      legacy_ssh=legacy)

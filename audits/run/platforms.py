@@ -55,21 +55,11 @@ class Linux(Platform):
         raise Unreachable("unsupported", f"connection '{kind}' runs no host probes")
 
     def connect(self, host: Host, options: dict) -> Transport:
-        transport = self.transport(host, options)
-        try:
-            transport.open()
-        except Unreachable as exc:
-            if not (exc.reason == "protocol" and getattr(exc, "legacy", False)):
-                raise
-            # paramiko 5 cannot speak SHA-1 kex / ssh-rsa: retry with the system OpenSSH client,
-            # and let fleet.ssh.legacy_algorithms report the weak algorithms as a finding.
-            from audits.collect.transports.openssh import OpenSSHTransport
+        # paramiko 5 cannot speak SHA-1 kex / ssh-rsa: the system OpenSSH client takes over, and
+        # fleet.ssh.legacy_algorithms reports the weak algorithms as a finding.
+        from audits.collect.transports.openssh import open_with_fallback
 
-            transport.close()
-            transport = OpenSSHTransport(host, options)
-            transport.meta["legacy_ssh"] = exc.detail
-            transport.open()
-        return transport
+        return open_with_fallback(self.transport(host, options), host, options)
 
     def exchange(self, transport: Transport, host: Host, probes: Iterable[Probe]) -> Facts:
         probes = set(probes)

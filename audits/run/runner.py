@@ -71,12 +71,14 @@ def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict
             facts = Facts(host.id, meta={**net_meta, "os_family": "", "connection": "none"})
             results = evaluate_host(meta_only(checks), facts, host, plan_params, *exc_opts)
         else:
-            facts = gather(host, gather_plan(checks, host), options)
+            facts = gather(host, gather_plan(checks, host, plan_params), options)
             facts.meta.update(net_meta)
             results = evaluate_host(checks, facts, host, plan_params, *exc_opts)
             os_family = facts.meta.get("os_family", "")
         denied = [p for p, r in facts.results.items() if r.error and r.error.startswith("sudo denied")]
         notes = []
+        if facts.meta.get("legacy_ssh"):
+            notes.append("reached through the legacy SSH path (system OpenSSH with legacy algorithms)")
         if denied:
             reason = "sudo_denied"
             notes.append(f"sudo -n refused {len(denied)} probe(s): {denied[0]}")
@@ -114,11 +116,13 @@ class Progress:
         self.total, self.done, self.quiet = total, 0, quiet
         self.lock = threading.Lock()
         self.bar = None
+        self.rows: list[tuple[str, str, int, int, float]] = []  # host, status, checks, failed, seconds
         if not quiet and sys.stderr.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TimeElapsedColumn
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress, TimeElapsedColumn,
+                                       TimeRemainingColumn)
 
             self.bar = RichProgress("[bold]audit", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                    "{task.description}", transient=True)
+                                    "ETA", TimeRemainingColumn(), "{task.description}", transient=True)
             self.bar.start()
             self.task = self.bar.add_task("", total=total)
 
@@ -128,6 +132,8 @@ class Progress:
             fails = sum(1 for r in results if r["status"] == "fail")
             line = (f"{rec.host_id}: {len(results)} checks, {fails} failed" if rec.status == "audited"
                     else f"{rec.host_id}: UNREACHABLE ({rec.reason}) {rec.detail}")
+            self.rows.append((rec.host_id, rec.status if rec.status == "audited" else f"unreachable ({rec.reason})",
+                              len(results), fails, rec.duration))
             if self.bar:
                 self.bar.update(self.task, advance=1, description=line[:60])
             elif not self.quiet:
@@ -136,6 +142,14 @@ class Progress:
     def close(self):
         if self.bar:
             self.bar.stop()
+            if len(self.rows) > 1:  # the closing summary, on a terminal (cron and pipes keep the plain lines)
+                from rich.console import Console
+                from rich.table import Table
+
+                t = Table("host", "status", "checks", "failed", "seconds", title="audit summary")
+                for host, status, n, fails, secs in sorted(self.rows, key=lambda r: (r[1] == "audited", -r[3], r[0])):
+                    t.add_row(host, status, str(n), str(fails), f"{secs:.1f}")
+                Console(stderr=True).print(t)
 
 
 def run_hosts(store: Store, run_id: str, hosts: list[Host], checks: list[Check], plan_params: dict,

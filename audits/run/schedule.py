@@ -187,21 +187,40 @@ def installed(root: str | None) -> list[dict]:
     return found
 
 
-def schedule_name(target: str) -> str:
-    """The schedule name of a plan file, or a name given with or without its prefix and suffix."""
+def schedule_target(target: str) -> tuple[str, str | None]:
+    """(schedule name, plan path or None): for a plan file, its unit name and its absolute path (only
+    files whose marker names that very plan are its schedule); else a name given with or without its
+    prefix and suffix."""
     if Path(target).is_file():
         plan = load_plan(target)
-        return unit_name(plan.name, str(Path(plan.source).resolve()))
+        plan_path = str(Path(plan.source).resolve())
+        return unit_name(plan.name, plan_path), plan_path
     name = target if target.startswith(PREFIX) else PREFIX + target
-    return name.removesuffix(".timer").removesuffix(".service")
+    return name.removesuffix(".timer").removesuffix(".service"), None
 
 
-def remove(name: str, root: str | None) -> list[Path]:
-    """Remove a schedule's timer + service and/or cron file; only files carrying auditctl's markers."""
+def schedule_name(target: str) -> str:
+    """The schedule name of a plan file, or a name given with or without its prefix and suffix."""
+    return schedule_target(target)[0]
+
+
+def schedule_files(name: str, root: str | None, plan: str | None = None) -> list[Path]:
+    """A schedule's files that carry auditctl's markers (and, with ``plan``, name that plan)."""
     systemd_dir, cron_dir = dirs(root)
-    gone = []
+    out = []
     for path in (systemd_dir / f"{name}.timer", systemd_dir / f"{name}.service", cron_dir / name):
-        if path.is_file() and "plan" in read_markers(path):
-            path.unlink()
-            gone.append(path)
+        marks = read_markers(path) if path.is_file() else {}
+        if "plan" in marks and (plan is None or marks["plan"] == plan):
+            out.append(path)
+    return out
+
+
+def remove(name: str, root: str | None, plan: str | None = None) -> list[Path]:
+    """Remove a schedule's timer + service and/or cron file; only files carrying auditctl's markers and,
+    when removed by plan file (``plan``: its absolute path), only those whose marker names that plan —
+    never another plan's schedule that happens to have the same name."""
+    gone = []
+    for path in schedule_files(name, root, plan):
+        path.unlink()
+        gone.append(path)
     return gone

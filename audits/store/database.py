@@ -24,11 +24,14 @@ from sqlalchemy.engine import Engine
 from audits.model.clock import now
 
 metadata = MetaData()
+# A run's id: the runner's ``20261202T060656Z-82dee5``, or the bureau's ``RUN_ID@SCHOOL`` for an
+# imported school bundle (both ids up to 64 characters: a run id is unique only with its school).
+RUN_ID_LENGTH = 160
 
 meta_t = Table("auditctl_meta", metadata, Column("key", String(64), primary_key=True), Column("value", Text))
 runs_t = Table(
     "runs", metadata,
-    Column("id", String(64), primary_key=True),
+    Column("id", String(RUN_ID_LENGTH), primary_key=True),
     # Order of creation in this store: wall clocks on campus machines are unreliable and two runs can
     # start in the same second, so "the previous run" is decided by seq, never by started_at.
     Column("seq", Integer, nullable=False, unique=True),
@@ -40,7 +43,7 @@ runs_t = Table(
 )
 hosts_t = Table(
     "run_hosts", metadata,
-    Column("run_id", String(64), ForeignKey("runs.id"), primary_key=True),
+    Column("run_id", String(RUN_ID_LENGTH), ForeignKey("runs.id"), primary_key=True),
     Column("host_id", String(64), primary_key=True),
     Column("address", String(255), nullable=False),
     Column("school", String(64), nullable=False),
@@ -63,7 +66,7 @@ hosts_t = Table(
 results_t = Table(
     "results", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", String(64), ForeignKey("runs.id"), nullable=False),
+    Column("run_id", String(RUN_ID_LENGTH), ForeignKey("runs.id"), nullable=False),
     Column("host_id", String(64), nullable=False),
     Column("check_id", String(128), nullable=False),
     Column("status", String(20), nullable=False),
@@ -83,7 +86,7 @@ Index("ix_results_run_host", results_t.c.run_id, results_t.c.host_id)
 # status/severity/underlying cannot drift.
 items_t = Table(
     "result_items", metadata,
-    Column("run_id", String(64), ForeignKey("runs.id"), primary_key=True),
+    Column("run_id", String(RUN_ID_LENGTH), ForeignKey("runs.id"), primary_key=True),
     Column("host_id", String(64), primary_key=True),
     Column("check_id", String(128), primary_key=True),
     Column("clause", String(32), primary_key=True),  # '8.1.4.1 a' (the clause at the host's level)
@@ -153,16 +156,27 @@ trusted_keys_t = Table(
 imported_bundles_t = Table(
     "imported_bundles", metadata,
     Column("digest", String(64), primary_key=True),  # sha256 hex of the signed bytes
-    Column("run_id", String(64), ForeignKey("runs.id"), nullable=False, unique=True),
+    Column("run_id", String(RUN_ID_LENGTH), ForeignKey("runs.id"), nullable=False, unique=True),  # RUN_ID@SCHOOL
     Column("school", String(64), nullable=False),
     Column("key_id", String(64), nullable=False),
     Column("imported_at", String(40), nullable=False),
 )
 
+def _widen_run_ids(conn):
+    """Migration 18: run id columns wide enough for the bureau's ``RUN_ID@SCHOOL`` (PostgreSQL enforces
+    VARCHAR lengths; SQLite does not, so there it is nothing to do)."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table, column in (("runs", "id"), ("run_hosts", "run_id"), ("results", "run_id"),
+                          ("result_items", "run_id"), ("imported_bundles", "run_id")):
+        conn.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE VARCHAR({RUN_ID_LENGTH})")
+
+
 MIGRATIONS = {1: [runs_t, hosts_t, results_t],
               2: [_add_missing_columns(hosts_t, ("name", "school_name", "district_name", "systems"))],
               3: [trusted_keys_t, imported_bundles_t],  # signed bundles
-              6: [_add_missing_columns(hosts_t, ("city",)), items_t, _backfill_result_items]}
+              6: [_add_missing_columns(hosts_t, ("city",)), items_t, _backfill_result_items],
+              18: [_widen_run_ids]}  # issue #18: imported runs are RUN_ID@SCHOOL
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -431,11 +445,30 @@ class Store:
         d["scope"] = json.loads(d["scope"])
         return d
 
-    def runs(self, limit: int = 50) -> list[dict]:
+    def runs(self, limit: int | None = 50, order: str = "seq") -> list[dict]:
+        """Stored runs, newest first: by ``seq`` (the order this store made them: a local history), or
+        with ``order="started"`` by the runs' own start time, ties broken by run id (the bureau: a run
+        imported late is not newer for it)."""
+        keys = ((runs_t.c.seq.desc(),) if order == "seq" else (runs_t.c.started_at.desc(), runs_t.c.id.desc()))
         with self.engine.connect() as conn:
-            rows = conn.execute(select(runs_t).order_by(runs_t.c.seq.desc())
-                                .limit(limit)).mappings().all()
+            rows = conn.execute(select(runs_t).order_by(*keys).limit(limit)).mappings().all()
         return [{**r, "scope": json.loads(r["scope"])} for r in rows]
+
+    def latest_runs_query(self):
+        """SQL: (school, run_id) of each school's latest finished run — the latest by the run's start
+        time, ties broken by the larger run id — whatever order the runs were stored or imported in."""
+        pairs = (select(hosts_t.c.school, runs_t.c.id.label("run_id"), runs_t.c.started_at)
+                 .select_from(hosts_t.join(runs_t, runs_t.c.id == hosts_t.c.run_id))
+                 .where(runs_t.c.status != "running").distinct().subquery("pairs"))
+        ranked = select(pairs.c.school, pairs.c.run_id, func.row_number().over(
+            partition_by=pairs.c.school, order_by=(pairs.c.started_at.desc(), pairs.c.run_id.desc())).label("n")
+        ).subquery("ranked")
+        return select(ranked.c.school, ranked.c.run_id).where(ranked.c.n == 1)
+
+    def latest_runs(self) -> dict[str, str]:
+        """school -> the id of its latest finished run (``latest_runs_query``)."""
+        with self.engine.connect() as conn:
+            return dict(conn.execute(self.latest_runs_query()).all())
 
     def hosts(self, run_id: str) -> list[HostRecord]:
         with self.engine.connect() as conn:

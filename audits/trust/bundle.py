@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import re
 
 from audits.model.errors import InputError, Problem
@@ -19,6 +20,15 @@ from audits.trust.signing import SCHOOL_ID
 
 BUNDLE_VERSION = 1
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
+# Parsed JSON costs far more memory than its bytes (a 64 MiB file of ``{},`` is 21 million dicts,
+# 1.8 GB): before parsing, the number of values is bounded by counting the bytes that can start one
+# (``{ [ ,``; an over-count, since those bytes inside strings count too). A real bundle of 500 hosts
+# with 100 results each has about 1.5 million.
+MAX_JSON_ITEMS = 4_000_000
+MAX_STRING = 1024 * 1024       # no field of a run document is longer (evidence is capped at 2 000)
+MAX_INT = 2 ** 31 - 1          # the store's INTEGER columns (PostgreSQL int4)
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_KEY_SHOWN = re.compile(r"[^A-Za-z0-9_.-]")  # a key shown in a refusal's field: nothing a terminal acts on
 ENVELOPE = ("bundle_version", "signer", "run_id", "body", "signature")
 
 
@@ -50,6 +60,43 @@ def _no_constant(name):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def _bounded_int(text):
+    value = int(text)
+    if abs(value) > MAX_INT:
+        raise ValueError(f"integer {text[:20]} is out of range")
+    return value
+
+
+def bad_value(value, where: str = "") -> tuple[str, str] | None:
+    """(field path, reason) of the first value no store can hold as it is, or None: a lone surrogate
+    (not encodable as UTF-8), a NUL (PostgreSQL text refuses it), a string longer than MAX_STRING. Keys
+    are checked like values. Iterative, so depth costs no stack."""
+    stack = [(value, where)]
+    while stack:
+        v, at = stack.pop()
+        if isinstance(v, str):
+            if _SURROGATE.search(v):
+                return at, "holds a lone surrogate (not Unicode text)"
+            if "\x00" in v:
+                return at, "holds a NUL character"
+            if len(v) > MAX_STRING:
+                return at, f"longer than {MAX_STRING} characters"
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                stack.append((k, at))
+                stack.append((x, f"{at}.{_KEY_SHOWN.sub('?', k[:40])}" if isinstance(k, str) else at))
+        elif isinstance(v, list):
+            stack.extend((x, f"{at}[{i}]") for i, x in enumerate(v))
+    return None
+
+
 def parse(data: bytes, source: str) -> tuple[dict, bytes]:
     """A received bundle file's bytes as (envelope of the right shape, signature), or InputError naming ``source``.
     Duplicate keys and NaN/Infinity are refused: the signed bytes must have one meaning."""
@@ -58,8 +105,12 @@ def parse(data: bytes, source: str) -> tuple[dict, bytes]:
 
     if len(data) > MAX_BUNDLE_BYTES:
         raise bad(f"larger than {MAX_BUNDLE_BYTES} bytes")
+    items = data.count(b"{") + data.count(b"[") + data.count(b",")
+    if items > MAX_JSON_ITEMS:
+        raise bad(f"more than {MAX_JSON_ITEMS} JSON values; refused unparsed")
     try:
-        doc = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        doc = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
+                         parse_float=_finite, parse_int=_bounded_int)
     except UnicodeDecodeError:
         raise bad("not UTF-8 text") from None
     except RecursionError:
@@ -68,6 +119,9 @@ def parse(data: bytes, source: str) -> tuple[dict, bytes]:
         raise bad(f"not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(doc, dict):
         raise bad("a bundle must be a JSON object")
+    found = bad_value(doc)
+    if found:
+        raise bad(found[1], found[0].lstrip(".") or "(bundle)")
     missing = [k for k in ENVELOPE if k not in doc]
     extra = sorted(set(doc) - set(ENVELOPE))
     if missing or extra:

@@ -1,26 +1,61 @@
 """The bureau's side of signed bundles: verify a received bundle and store its run, or refuse it.
 
-Order of checks (each refusal names the file; nothing is stored): size and JSON shape; signed bytes
-already imported are skipped here (they passed every check when imported; the store is unchanged);
-the signer's key is registered, not revoked and registered for the school the bundle claims; the
-Ed25519 signature over the signed bytes; the body against the published run-document schema, the
-run id and every host's school, the store's column limits; another bundle for a run already in the
-store is refused.
+Order of checks (each refusal names the file and the field; nothing is stored): size (before
+reading), JSON shape, numbers, surrogates, NULs and string lengths (before any database work);
+signed bytes already imported are skipped here (they passed every check when imported; the store is
+unchanged); the signer's key is registered, not revoked and registered for the school the bundle
+claims; the Ed25519 signature over the signed bytes; the body against the published run-document
+schema; the run id and every id that becomes a file name or a key (run, host, school, district,
+system) against the rule they were created under; every host's school, district, city and names
+against the bureau's own inventory (identity comes from the bureau, never from the bundle); waivers
+and attestations complete; every row against the store's column limits. Control characters in the
+body's text are cleaned again (a bundle need not come from our collector). A run is stored under the
+bureau-side id ``RUN_ID@SCHOOL``: a run id is unique only together with its school, so each school of
+a multi-school run imports its own bundle and no school can take another school's run id.
 The run, hosts, results and the import record are written in one transaction.
 """
 from __future__ import annotations
 
 import json
+import math
+import os
+import re
+import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from sqlalchemy import Float, Integer, String
 from sqlalchemy.exc import IntegrityError
 
 from audits.model.errors import InputError, Problem
+from audits.model.inventory import IDENTIFIER
 from audits.trust import bundle as fmt
 from audits.trust.signing import verify
-from audits.store.database import HostRecord, Store, hosts_t, results_t
+from audits.store.database import (STANDARD, HostRecord, Store, hosts_t, imported_bundles_t, items_t,
+                                   result_item_rows, results_t, runs_t)
+
+# Text the collector would never have kept (script._text): C0 except tab/newline/CR, DEL, C1, and the
+# bidirectional overrides and line separators that reorder what a terminal or a page shows.
+_CONTROL = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+IDENTITY_FIELDS = ("district", "city", "school_name", "district_name")
+
+
+def stored_run_id(run_id: str, school: str) -> str:
+    """The bureau's id of a school's imported run: a run id is unique only together with its school."""
+    return f"{run_id}@{school}"
+
+
+def bureau_identity(inventory) -> dict[str, dict]:
+    """school id -> what the bureau's inventory says it is: {district, city, school_name, district_name}
+    exactly as the inventory loader gives them to the school's hosts and the runner stores them (the
+    district's city, else the bureau's id; None for a name left empty)."""
+    out = {}
+    for sid, s in inventory.schools.items():
+        d = inventory.districts.get(s.district)
+        out[sid] = {"district": s.district, "city": ((d.city if d else "") or inventory.bureau_id or "bureau"),
+                    "school_name": s.name or None, "district_name": (d.name if d else s.district) or None}
+    return out
 
 
 
@@ -72,7 +107,7 @@ HOST_FIELDS = {"id": "host_id", "address": "address", "school": "school", "distr
 RESULT_FIELDS = {"check_id": "check_id", "status": "status", "severity": "severity"}
 
 
-def _check_body(body: dict, claimed_school: str, run_id: str, refuse) -> None:
+def _check_body(body: dict, claimed_school: str, run_id: str, refuse, identity: dict) -> None:
     error = next(iter(sorted(_validator().iter_errors(body), key=lambda e: list(e.absolute_path))), None)
     if error is not None:
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
@@ -89,6 +124,18 @@ def _check_body(body: dict, claimed_school: str, run_id: str, refuse) -> None:
         if h["school"] != claimed_school:
             refuse(f"host {h['id'][:64]!r} belongs to school {h['school'][:64]!r}, not to the signer's school "
                    f"{claimed_school!r}", f"body.hosts[{i}].school")
+        if not IDENTIFIER.match(h["id"]):
+            refuse(f"{h['id'][:64]!r} is not a valid host id", f"body.hosts[{i}].id")
+        for k, sys_ in enumerate(h.get("systems") or []):
+            if not IDENTIFIER.match(sys_["id"]):
+                refuse(f"{sys_['id'][:64]!r} is not a valid system id", f"body.hosts[{i}].systems[{k}].id")
+        for field in IDENTITY_FIELDS:  # the bureau's word, not the school's
+            claimed, known = h.get(field) or None, identity.get(field)
+            if field == "district":
+                claimed = h["district"]
+            if claimed != known:
+                refuse(f"the bundle says {str(claimed)[:64]!r}, the bureau's inventory says {known!r} for school "
+                       f"{claimed_school!r}", f"body.hosts[{i}].{field}")
         if h["id"] in seen:
             refuse(f"host {h['id'][:64]!r} appears twice", f"body.hosts[{i}].id")
         seen.add(h["id"])
@@ -99,19 +146,30 @@ def _check_body(body: dict, claimed_school: str, run_id: str, refuse) -> None:
             for field, column in RESULT_FIELDS.items():
                 if len(r[field]) > result_limits[column]:
                     refuse(f"longer than {result_limits[column]} characters", f"body.hosts[{i}].results[{j}].{field}")
-    if len(run_id) > 64:
-        refuse("longer than 64 characters", "run_id")
+            for k, ref in enumerate(r["references"]):
+                if ref.startswith(STANDARD) and len(ref) - len(STANDARD) > items_t.c.clause.type.length:
+                    refuse(f"clause longer than {items_t.c.clause.type.length} characters",
+                           f"body.hosts[{i}].results[{j}].references[{k}]")
+            for k, e in enumerate(r.get("exceptions") or []):  # what the report shows of each, present
+                need = ("reason", "approver") if e["kind"] == "waiver" else ("document", "by")
+                for field in need:
+                    if not isinstance(e.get(field), str) or not e[field].strip():
+                        refuse(f"a {e['kind']} must carry its {field}",
+                               f"body.hosts[{i}].results[{j}].exceptions[{k}].{field}")
+                if e["kind"] == "attestation" and not (e.get("date") is None or isinstance(e.get("date"), str)):
+                    refuse("must be a date or null", f"body.hosts[{i}].results[{j}].exceptions[{k}].date")
     if len(body["tool"]["version"]) > 40:
         refuse("longer than 40 characters", "body.tool.version")
 
 
-def _rows(body: dict) -> tuple[dict, list[tuple[HostRecord, list[dict]]]]:
+def _rows(body: dict, run_id: str) -> tuple[dict, list[tuple[HostRecord, list[dict]]]]:
     """The store rows of a run document, as the runner and ``Store.save_host`` write them, so an
-    imported run reads back (``reports.document.run_document``) exactly as the school's own."""
+    imported run reads back (``reports.document.run_document``) exactly as the school's own, under
+    the bureau's ``run_id``."""
     run = body["run"]
     scope = {k: run.get(k) for k in ("inventory", "plan", "limit", "bureau", "bureau_name")}
     scope["packs"] = run.get("packs", [])
-    run_row = {"id": run["id"], "started_at": run["started_at"], "finished_at": run["finished_at"],
+    run_row = {"id": run_id, "started_at": run["started_at"], "finished_at": run["finished_at"],
                "status": run["status"], "scope": scope, "tool_version": body["tool"]["version"]}
     hosts = []
     for h in body["hosts"]:
@@ -130,20 +188,77 @@ def _rows(body: dict) -> tuple[dict, list[tuple[HostRecord, list[dict]]]]:
     return run_row, hosts
 
 
+def _clean(value):
+    """The body with control characters in every string (keys too) replaced by U+FFFD, as the collector
+    cleans host output: imported text reaches terminals, CSV and JUnit like the school's own."""
+    if isinstance(value, str):
+        return _CONTROL.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    return value
+
+
+def _check_rows(run_row: dict, hosts: list, refuse) -> None:
+    """Every value against its column before any database work: string lengths, integer range, finite
+    floats (PostgreSQL refuses what SQLite would keep, and the refusal must be the same on both)."""
+    def check(table, row, where):
+        for c in table.c:
+            v = row.get(c.name)
+            if v is None:
+                continue
+            if isinstance(c.type, String) and getattr(c.type, "length", None) and isinstance(v, str) \
+                    and len(v) > c.type.length:
+                refuse(f"longer than {c.type.length} characters", f"{where}.{c.name}")
+            if isinstance(c.type, Integer) and not isinstance(c.type, Float) and isinstance(v, int) \
+                    and abs(v) > fmt.MAX_INT:
+                refuse("integer out of range", f"{where}.{c.name}")
+            if isinstance(c.type, Float) and isinstance(v, float) and not math.isfinite(v):
+                refuse("number out of range", f"{where}.{c.name}")
+
+    check(runs_t, run_row, "body.run")
+    for i, (rec, results) in enumerate(hosts):
+        check(hosts_t, rec.__dict__, f"body.hosts[{i}]")
+        for j, r in enumerate(results):
+            check(results_t, r, f"body.hosts[{i}].results[{j}]")
+        for item in result_item_rows(run_row["id"], rec.host_id, results):
+            check(items_t, item, f"body.hosts[{i}].results")
+
+
 def _counts(body: dict) -> tuple[int, int]:
     return len(body["hosts"]), sum(len(h["results"]) for h in body["hosts"])
 
 
-def import_bundle(store: Store, path) -> Imported:
-    """Verify one bundle file and store it, or raise InputError (nothing stored)."""
+class TooLarge(Exception):
+    def __init__(self, size: int):
+        super().__init__(size)
+        self.size = size
+
+
+def read_bounded(path, limit: int) -> bytes:
+    """A file's bytes, its size checked before reading: a regular file larger than ``limit`` is not read
+    at all (TooLarge); a device or pipe is read to at most ``limit + 1`` bytes. OSError as raised."""
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if stat.S_ISREG(st.st_mode) and st.st_size > limit:
+            raise TooLarge(st.st_size)
+        return fh.read(limit + 1)
+
+
+def import_bundle(store: Store, path, identity: dict[str, dict] | None = None) -> Imported:
+    """Verify one bundle file and store it, or raise InputError (nothing stored). ``identity``: the
+    bureau's inventory as ``bureau_identity`` gives it; without it nothing can be imported (the
+    bureau, not the bundle, says which district and city a school belongs to and what it is called)."""
     source = str(path)
 
     def refuse(msg, field="(bundle)"):
         raise InputError([Problem(source, 0, field, f"refused: {msg}")])
 
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(fmt.MAX_BUNDLE_BYTES + 1)
+        data = read_bounded(path, fmt.MAX_BUNDLE_BYTES)
+    except TooLarge as exc:
+        refuse(f"larger than {fmt.MAX_BUNDLE_BYTES} bytes ({exc.size}); not read")
     except OSError as exc:
         refuse(f"cannot read: {exc.strerror}")
     try:
@@ -151,11 +266,14 @@ def import_bundle(store: Store, path) -> Imported:
     except InputError as exc:
         refuse(exc.problems[0].message, exc.problems[0].field)
     school, key_id = bundle["signer"]["school"], bundle["signer"]["key_id"]
+    if not IDENTIFIER.match(bundle["run_id"]):
+        refuse(f"{bundle['run_id'][:64]!r} is not a valid run id (letters, digits, '_', '.', '-'; up to 64; "
+               "not starting with '.')", "run_id")
     dig = fmt.digest(bundle)
     before = store.imported_bundle(digest=dig)
     if before:  # these exact signed bytes passed every check below when they were imported (a later
         # revocation of the key does not undo an import; runs are append-only)
-        return Imported(source, bundle["run_id"], school, *_counts(bundle["body"]), skipped=True,
+        return Imported(source, before["run_id"], school, *_counts(bundle["body"]), skipped=True,
                         imported_at=before["imported_at"])
     key = store.trusted_key(key_id)
     if key is None:
@@ -169,18 +287,26 @@ def import_bundle(store: Store, path) -> Imported:
                f"'{key['school']}'", "signer.school")
     if not verify(key["public_key"], signature, fmt.signed_bytes(bundle)):
         refuse("the signature does not match the content (tampered, or signed with another key)", "signature")
+    if identity is None:
+        refuse("the bureau's inventory is needed to know the school's district, city and names "
+               "(auditctl import -i INVENTORY)", "signer.school")
+    if school not in identity:
+        refuse(f"school {school!r} is not in the bureau's inventory", "signer.school")
     body = bundle["body"]
-    _check_body(body, school, bundle["run_id"], refuse)
+    _check_body(body, school, bundle["run_id"], refuse, identity[school])
+    body = _clean(body)
     counts = _counts(body)
-    other = store.imported_bundle(run_id=bundle["run_id"])
+    run_id = stored_run_id(bundle["run_id"], school)
+    other = store.imported_bundle(run_id=run_id)
     if other and other["digest"] == dig:  # the same bundle, imported by another process meanwhile
-        return Imported(source, bundle["run_id"], school, *counts, skipped=True, imported_at=other["imported_at"])
+        return Imported(source, run_id, school, *counts, skipped=True, imported_at=other["imported_at"])
     if other:
-        refuse(f"run {bundle['run_id']} was already imported on {other['imported_at']} from a different bundle "
-               f"(sha256 {other['digest'][:16]}); a run is imported once", "run_id")
-    if store.has_run(bundle["run_id"]):
-        refuse(f"a run with id {bundle['run_id']} already exists in this store", "run_id")
-    run_row, hosts = _rows(body)
+        refuse(f"run {bundle['run_id']} of school {school} was already imported on {other['imported_at']} from a "
+               f"different bundle (sha256 {other['digest'][:16]}); a run is imported once", "run_id")
+    if store.has_run(run_id):
+        refuse(f"a run with id {run_id} already exists in this store", "run_id")
+    run_row, hosts = _rows(body, run_id)
+    _check_rows(run_row, hosts, refuse)
     try:
         stored = store.import_run(run_row, hosts, {"digest": dig, "school": school, "key_id": key_id})
     except IntegrityError:  # another import of this run committed between our checks and our write
@@ -189,5 +315,5 @@ def import_bundle(store: Store, path) -> Imported:
         before = store.imported_bundle(digest=dig)
         if before is None:
             refuse(f"run {bundle['run_id']} was stored by another import at the same time", "run_id")
-        return Imported(source, bundle["run_id"], school, *counts, skipped=True, imported_at=before["imported_at"])
-    return Imported(source, bundle["run_id"], school, *counts)
+        return Imported(source, run_id, school, *counts, skipped=True, imported_at=before["imported_at"])
+    return Imported(source, run_id, school, *counts)

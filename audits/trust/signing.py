@@ -60,8 +60,8 @@ def read_passphrase(passphrase_file: str | None, confirm: bool = False, required
         if not value:
             raise SigningKeyError(f"passphrase file {passphrase_file} is empty")
         return value
-    if os.environ.get(PASSPHRASE_ENV):
-        return os.environ[PASSPHRASE_ENV].encode()
+    if os.environb.get(PASSPHRASE_ENV.encode()):  # the bytes as set: a non-UTF-8 passphrase is still one
+        return os.environb[PASSPHRASE_ENV.encode()]
     if not required:
         return None
     if not sys.stdin.isatty():

@@ -15,6 +15,7 @@ import os
 import re
 from typing import Iterable
 
+from audits.model.declarations import path_problem
 from audits.model.evaluation import gather_plan
 from audits.model.probes import Probe, sudo_argv
 
@@ -22,9 +23,12 @@ STANDARD_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")  # not /usr/local: au
 _CLASSIC = {"/usr/sbin": "/sbin", "/usr/bin": "/bin", "/sbin": "/usr/sbin", "/bin": "/usr/bin"}
 # Escaped with a backslash: sudoers syntax characters (the backslash is dropped by the parser) and
 # glob characters (kept, so sudo's fnmatch matches them literally).
-# A space inside an argument is escaped too, so an argument like printf's '%T@ %m ' stays one word.
-_ESCAPE = re.compile(r"([,:=#*?\[\]! ])")
-_INEXPRESSIBLE = re.compile(r"[\\\"'\t\n]|^$")
+_ESCAPE = re.compile(r"([,:=#*?\[\]!])")
+# sudo matches the caller's arguments JOINED BY SPACES against the rule: an argument holding a space
+# (escaped or not) can be passed as several arguments, each an option of the program's own
+# (`find '/x -fprintf F T'` → `find /x -fprintf F T`; issue #18). Such commands, and those with quotes,
+# backslashes or empty arguments, are refused and reported, never widened.
+_INEXPRESSIBLE = re.compile(r"[\\\"'\s]|^$")
 USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,31}$")
 
 
@@ -63,6 +67,22 @@ def sudoers_args(argv: list[str]) -> str:
     return " ".join(_ESCAPE.sub(r"\\\1", a) for a in argv)
 
 
+def declared_args(args: list[str]) -> None:
+    """ValueError unless every argument of a command built from an inventory's declarations is safe to
+    list: each path passes ``declarations.path_problem`` (absolute, normal, no whitespace, option-like,
+    glob or sudoers characters, not a secret such as /etc/shadow or a private key)."""
+    for a in args:
+        if a.startswith("/"):
+            problem = path_problem(a)
+            if problem:
+                raise ValueError(f"declared path {a[:80]!r} {problem}")
+        elif _GLOB.search(a) and not a.startswith("%"):
+            raise ValueError(f"declared argument {a[:80]!r} holds glob characters")
+
+
+_GLOB = re.compile(r"[*?\[\]]")
+
+
 def fragment(checks: Iterable, user: str = "audit", root: str = "/", hosts: Iterable = ()) -> tuple[str, list[str]]:
     """(sudoers text, reasons for probes left out). The text passes ``visudo -cf``. With hosts (an
     inventory), the commands their declarations add (backup markers, targets) are listed too."""
@@ -70,9 +90,13 @@ def fragment(checks: Iterable, user: str = "audit", root: str = "/", hosts: Iter
         raise ValueError(f"{user!r} is not a valid user name")
     entries: list[str] = []
     skipped: list[str] = []
+    checks = list(checks)
+    packs_own = set(sudo_probes(checks))
     for probe in sudo_probes(checks, hosts):
         try:
             argv = sudo_argv(probe)
+            if probe not in packs_own:  # from an inventory's declarations: every path checked again here
+                declared_args(argv[1:])
             args = sudoers_args(argv[1:])
         except ValueError as exc:
             skipped.append(f"{probe}: {exc}")

@@ -230,6 +230,11 @@ def passphrase(password_file: str | None = None, confirm: bool = False) -> str:
         pw = text.rstrip("\r\n")
     elif os.environ.get(PASSWORD_ENV):
         pw = os.environ[PASSWORD_ENV]
+        try:  # os.environ keeps undecodable bytes as lone surrogates: refuse them here, by name only
+            pw.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _problem(PASSWORD_ENV, f"${PASSWORD_ENV} is not UTF-8 text; set it in UTF-8 or use "
+                           "--vault-password-file", 0, "passphrase") from None
     elif sys.stdin.isatty():
         import getpass
 

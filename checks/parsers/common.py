@@ -34,8 +34,9 @@ def sshd_t(text: str) -> dict[str, str]:
 
 
 def stat(text: str) -> dict[str, str] | None:
-    """Output of ``stat -c '%a %U %G %s %Y %F'``."""
-    parts = text.strip().split(" ", 5)
+    """Output of ``stat -c '%a/%U/%G/%s/%Y/%F'`` (``probes.STAT_FORMAT``; the older space-separated form too)."""
+    text = text.strip()
+    parts = text.split("/", 5) if re.match(r"[0-7]{1,4}/", text) else text.split(" ", 5)
     if len(parts) < 5 or not re.fullmatch(r"[0-7]{1,4}", parts[0]):
         return None
     return {"mode": parts[0].zfill(4), "owner": parts[1], "group": parts[2], "size": parts[3],

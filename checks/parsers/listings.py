@@ -102,10 +102,11 @@ class Entry:
 
 
 def find_entries(text: str) -> list[Entry]:
-    """``find PATH -printf '%T@ %m %u %y ' -print0`` output (NUL separated; NULs reach us as U+FFFD)."""
+    """``find PATH -printf '%T@/%m/%u/%y/' -print0`` output (NUL separated; NULs reach us as U+FFFD); the
+    older space-separated form too."""
     out = []
     for rec in re.split("[\x00\ufffd]", text or ""):
-        parts = rec.split(" ", 4)
+        parts = rec.split("/", 4) if re.match(r"[0-9.]+/", rec) else rec.split(" ", 4)
         if len(parts) < 5 or not re.fullmatch(r"[0-7]{1,4}", parts[1]):
             continue
         out.append(Entry(parse_when(parts[0]), int(parts[1], 8), parts[2], parts[3], parts[4]))

@@ -16,6 +16,27 @@ def dpkg_versions(text: str) -> dict[str, str]:
     return out
 
 
+def upstream_version(version: str | None) -> tuple[int, ...] | None:
+    """The upstream part of a dpkg or rpm version as numbers: '1:9.2p1-2+deb12u3' → (9, 2),
+    '1.5.2-6' → (1, 5, 2), '1.3.1-16.el8' → (1, 3, 1); None when it cannot be read."""
+    if not version:
+        return None
+    v = version.split(":", 1)[-1].split("-", 1)[0]
+    out = []
+    for part in v.split("."):
+        digits = ""
+        for ch in part:
+            if not ch.isdigit():
+                break
+            digits += ch
+        if not digits:
+            break
+        out.append(int(digits))
+        if len(digits) < len(part):
+            break
+    return tuple(out) or None
+
+
 @dataclass
 class ListVersions:
     """Versions that package lists offer: the lists seen and the highest version per package."""

@@ -115,7 +115,8 @@ PROFILES: dict[str, dict] = {
             # ... and a loginable generic account anyone may use: a shared account
             f"shadow: account '{EMPTY_PASSWORD_USER}' has an empty password": ("mlps.auth.empty_passwords",
                                                                                "mlps.access.vendor_accounts",
-                                                                               "mlps.access.shared_accounts"),
+                                                                               "mlps.access.shared_accounts",
+                                                                               "mlps.auth.weak_passwords"),
         },
     },
 }

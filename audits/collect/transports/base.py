@@ -36,11 +36,14 @@ REASONS = ("dns", "refused", "no_route", "timeout", "auth_failed", "host_key_unk
 
 
 class Unreachable(Exception):
-    def __init__(self, reason: str, detail: str = "", legacy: bool = False):
+    def __init__(self, reason: str, detail: str = "", legacy: bool = False, offer: dict | None = None,
+                 limit: int = 300):
         assert reason in REASONS, reason
         self.reason = reason
         self.legacy = legacy  # no common algorithm: a pre-7.2 OpenSSH the system client may still reach
-        self.detail = printable(redact.scrub(detail))  # often quotes what the host sent (banner, version, stderr)
+        self.offer = offer or {}  # what the server offered (banner, KEXINIT lists), when it was read
+        # often quotes what the host sent (banner, version, stderr); a legacy-path failure quotes more
+        self.detail = printable(redact.scrub(detail), limit)
         super().__init__(f"{reason}: {self.detail}" if detail else reason)
 
 
@@ -75,13 +78,13 @@ class Transport:
 
 
 def run_bounded(argv: list[str], script: str, timeout: float, max_bytes: int, stderr=subprocess.DEVNULL,
-                meta: dict | None = None) -> tuple[bytes, int | None]:
+                meta: dict | None = None, env: dict | None = None) -> tuple[bytes, int | None]:
     """Run a local process (bash, or the system ssh client) fed the script; read at most max_bytes
     of its stdout and stop at the deadline (the whole process group is killed). Returns (output,
     exit status or None when it was stopped); meta gets host_timeout / output_capped."""
     meta = meta if meta is not None else {}
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
 
     def feed():
         try:

@@ -190,9 +190,10 @@ class SSHTransport(Transport):
                 if "host key" in low and expected and "ssh-rsa" not in expected:
                     raise Unreachable("host_key_changed", f"{what}{address} no longer offers a host key of the known "
                                       f"type(s) {', '.join(sorted(expected))}") from None
+                offer = self._offer(address, port, what)
                 raise Unreachable("protocol", f"{what}{address}: no common SSH algorithms with paramiko ({text}); "
-                                  "the server offers only legacy SHA-1 key exchange or ssh-rsa signatures",
-                                  legacy=not what) from None
+                                  "the server offers only legacy algorithms (SHA-1 key exchange, ssh-rsa signatures)",
+                                  legacy=True, offer=offer) from None
             raise Unreachable("protocol", f"{what}{address}: SSH handshake failed: {text}") from None
         except (EOFError, OSError) as exc:
             raise Unreachable("protocol", f"{what}{address}: connection closed during the SSH handshake ({exc})") from None
@@ -215,6 +216,21 @@ class SSHTransport(Transport):
                               f"{self.known_hosts}; add it, pin it in the inventory, or use --trust-on-first-use")
         self.meta.setdefault("host_key", f"{ktype} {fingerprint(key)}")
         return t
+
+    def _offer(self, address: str, port: int, what: str) -> dict:
+        """What the server offers (banner, KEXINIT lists), read over a fresh connection (through the jump
+        host for a jumped target); {} when it cannot be read."""
+        from audits.collect.transports.offer import OfferError, fetch_offer
+
+        channel = None
+        try:
+            if not what and self.host.settings.get("jump") and self._transports[:-1]:
+                channel = self._transports[0].open_channel("direct-tcpip", (address, port), ("127.0.0.1", 0),
+                                                           timeout=self.connect_timeout)
+            return {**fetch_offer(address, port, self.connect_timeout, channel), "host": f"{what}{address}:{port}"}
+        except (OfferError, paramiko.SSHException, OSError, EOFError) as exc:
+            log.debug("%s%s: offer not read: %s", what, address, exc)
+            return {}
 
     def _record(self, address, port, key, via=None) -> None:
         with _tofu_lock:

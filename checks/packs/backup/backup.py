@@ -29,7 +29,7 @@ TIMERS = named("timers")
 # ---------------------------------------------------------------------------------------------
 # Probes built from the declarations (every declared path was checked to hold no shell syntax).
 def _listing_probe(path: str) -> Probe:
-    return Probe("command", f"find {shlex.quote(path)} -maxdepth 2 -printf '%T@ %m %u %y ' -print0", True)
+    return Probe("command", f"find {shlex.quote(path)} -maxdepth 2 -printf '%T@/%m/%u/%y/' -print0", True)
 
 
 def _stat_probe(path: str) -> Probe:
@@ -78,7 +78,7 @@ def offsite_probes(host) -> list[Probe]:
 
 @declared_probes("backup.not_world_readable")
 def mode_probes(host) -> list[Probe]:
-    """find PATH -maxdepth 2 -printf '%T@ %m %u %y ' -print0 for each declared target path, under sudo"""
+    """find PATH -maxdepth 2 -printf '%T@/%m/%u/%y/' -print0 for each declared target path, under sudo"""
     return [_listing_probe(t.path) for p in _holders(host) for t in p.targets if t.path]
 
 

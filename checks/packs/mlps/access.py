@@ -12,7 +12,11 @@ from checks.facts import GROUP, LOGIN_DEFS, PAM, PASSWD, PROFILE, SHADOW, eviden
 from checks.parsers.common import to_int
 from checks.parsers.logins import host_day, last_logins
 from checks.parsers.pam import pam_entries
-from checks.parsers.sudoers import rule_lines, sudo_grants
+from checks.parsers.sshd import match_blocks, may_match_user
+from checks.parsers.sudoers import root_grants, rule_lines
+
+from ._sshd import SSHD_CONFIG_FILES, sshd_views
+from ._versions import SSH_PKGS, package_version
 
 # Every sudoers file sudo reads by default (sudo skips sudoers.d names with a '.' or ending in '~').
 SUDOERS = named("sudoers")
@@ -221,30 +225,63 @@ def unused_accounts(facts, host, params):
 
 
 
+_ROOT_OK = ("no", "prohibit-password", "without-password", "forced-commands-only")
+
+
+@evaluator("mlps.access.sshd_root_login")
+def sshd_root_login(facts, host):
+    views, note = sshd_views(facts)
+    if views is None:
+        return note
+    _text, version = package_version(facts, SSH_PKGS)
+    default = "yes" if version is not None and version < (7, 0) else "prohibit-password"  # OpenSSH 7.0 changed it
+    ev, bad = [], []
+    for label, kv in views:
+        if "root" not in label and "sshd -T" not in label:
+            continue  # the ordinary-user view says nothing about root
+        v = (kv.get("permitrootlogin") or [default])[0].lower()
+        ev.append(f"{label}: permitrootlogin {v}")
+        if v not in _ROOT_OK:
+            bad.append(f"{label}: permitrootlogin {v}")
+    res = facts.get(SSHD_CONFIG_FILES)
+    if not res.error and res.rc in (0, 1, 2) and res.stdout.strip():
+        for path, criteria, keys in match_blocks(files(res.stdout)):
+            v = (keys.get("permitrootlogin") or [""])[0].lower()
+            if v and v not in _ROOT_OK and may_match_user(criteria, "root"):
+                bad.append(f"{path}: Match {' '.join(criteria)} → PermitRootLogin {v}")
+    if note:
+        ev.append(note)
+    if bad:
+        return Outcome.failed("允许 root 通过 SSH 口令登录（" + "；".join(b.split(":")[0] for b in bad[:3]) + "）",
+                              "root may log in over SSH with a password", evidence_lines(bad + ev))
+    return Outcome.passed("SSH 不允许 root 口令登录", "SSH does not allow root to log in with a password", evidence_lines(ev))
+
+
 @evaluator("mlps.access.sudo_nopasswd_all")
 def sudo_nopasswd_all(facts, host, params):
     text, bad = gathered(facts, SUDOERS)
     if bad:
         return bad
-    exempt = set(params["sudo_exempt_users"])
-    settings = getattr(host, "settings", {}) or {}
-    audit_user = settings.get("user") if params["sudo_exempt_audit_user"] and settings.get("sudo") else None
-    if audit_user:
-        exempt.add(audit_user)
-    grants, defaults = sudo_grants(text)
+    exempt = set(params["sudo_exempt_users"])  # the audit account is judged like any other
+    grants, defaults, unread = root_grants(text)
     found, skipped = [], []
-    for path, users, line in grants + defaults:
-        entry = f"{path}: {line}"
-        (skipped if users and set(users) <= exempt else found).append(entry)
+    for g in grants + defaults:
+        entry = f"{g.file}: {g.line}  ← {g.reason}" + (f"; {g.note}" if g.note else "")
+        (skipped if g.users and set(g.users) <= exempt else found).append(entry)
     note = ("\nnot counted (exempt): " + "; ".join(skipped)) if skipped else ""
     if found:
-        return Outcome.failed(f"{len(found)} 条 sudo 规则免口令授予全部命令",
-                              f"{len(found)} sudo rule(s) grant every command without a password",
+        return Outcome.failed(f"{len(found)} 条 sudo 规则免口令授予全部命令或等同于全部命令的权限（shell、su、可逃逸到 shell 的命令）",
+                              f"{len(found)} sudo rule(s) grant every command, or a command equivalent to it (a shell, su, "
+                              "a command with a shell escape), without a password",
                               evidence_lines(found) + note)
+    if unread:
+        return Outcome.error(f"sudoers 引用了未采集的文件：{', '.join(unread)}，无法判断其中的授权",
+                             f"sudoers includes files that were not gathered: {', '.join(unread)}; their grants are unknown",
+                             "\n".join(f"@include {u}" for u in unread))
     if not text.strip():
         return Outcome.passed("未发现 sudoers 配置（未安装 sudo）", "no sudoers configuration (sudo not installed)")
-    return Outcome.passed("没有免口令执行全部命令的 sudo 规则", "no sudo rule grants every command without a password",
-                          note.strip())
+    return Outcome.passed("没有免口令授予全部命令或等同权限的 sudo 规则",
+                          "no sudo rule grants every command, or an equivalent, without a password", note.strip())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,19 +15,26 @@ from checks import parsers
 from checks.contract import Outcome, evaluator
 from checks.probe_catalogue import named
 
-from checks.facts import (LOGIN_DEFS, PAM, PASSWD, PROFILE, SECURITY_CONF, SHADOW, SSHD_T, evidence_lines, files, gathered, os_family)
+from checks.facts import (LOGIN_DEFS, PAM, PASSWD, PROFILE, SECURITY_CONF, SHADOW, SSHD_T, evidence_lines,
+                          files, gathered, os_family)
 from checks.parsers.common import to_int
-from checks.parsers.pam import (FAILLOCK_CONF, LOCKOUT, QUALITY, conf_settings, effective_min_length, is_enforcing,
-                                lockout_active, lockout_settings, pam_stack, pwquality_conf, quality_settings,
-                                required_classes, strip_comment)
+from checks.parsers.shell import ZSH_FILES, csh_autologout, read_order, tmout
+from checks.parsers.sshd import idle_timeout
+from checks.parsers.pam import (FAILLOCK_CONF, LOCKOUT, QUALITY, checks_lock, conf_settings, effective_min_length, enforced,
+                                failures_recorded, flatten, is_enforcing, lockout_settings, pam_stack, pam_tree,
+                                pwquality_conf, quality_settings, regular_user, required_classes, stack_paths,
+                                strip_comment)
 
 from ._listen import port_check
+from ._sshd import sshd_views as _sshd_views
+from ._versions import PAM_PKGS, PWQ_PKGS, SSH_PKGS, package_version as _version
 
 # Probes only this family needs (read-only; sudo only where root is needed to see the data).
 # find prints hosts.equiv/shosts.equiv under /etc (and /etc/ssh) and .rhosts/.shosts in /etc/skel, /root and
 # /home/*; /etc is a start point (not /etc/hosts.equiv itself) so that a missing file is not an error.
 RHOSTS = named("rhosts")
 PWHISTORY = named("pwhistory")
+
 
 # Password changes: Debian's passwd includes common-password; RHEL's passwd uses system-auth and
 # sshd (expired passwords) password-auth, so both must carry the policy.
@@ -51,6 +58,18 @@ def _pam_layout(facts) -> str | None:
         if not res.error and marker in res.stdout:
             return name
     return None
+
+
+def _pam_semantics(facts) -> tuple[frozenset, bool, str]:
+    """(modules this Linux-PAM lacks, whether pam_faillock reads faillock.conf, the version shown).
+    Linux-PAM 1.5.0 removed pam_tally/pam_tally2 (RHEL 8 already dropped pam_tally2 from pam 1.3.1);
+    faillock.conf arrived with pam_faillock upstream in 1.4.0 (RHEL 8.2 backported it to 1.3.1).
+    Unknown version: both are assumed absent/read as on current systems."""
+    text, v = _version(facts, PAM_PKGS)
+    el8 = bool(text and re.search(r"\.el8", text))
+    missing = frozenset({"pam_tally.so", "pam_tally2.so"}) if v is None or v >= (1, 5, 0) or el8 else frozenset()
+    reads_conf = v is None or v >= (1, 4, 0) or el8
+    return missing, reads_conf, f"Linux-PAM {text or 'version unknown'}"
 
 
 def _pam(facts):
@@ -78,28 +97,44 @@ def _security(facts):
 
 
 def _quality(facts):
-    """Per password stack file: (path, enforcing quality entries with settings, all password entries, file present)."""
+    """Per password stack file: (path, enforced quality entries with settings, all password entries, file present).
+    A quality line counts only if the stack, executed as Linux-PAM does, cannot succeed without it succeeding."""
     fam, pam = _pam(facts)
     if fam is None:
         return None, pam
     sec, raw, bad = _security(facts)
     if bad:
         return None, bad
-    pwq, src = pwquality_conf(sec, raw)
+    _text, pwq_version = _version(facts, PWQ_PKGS)
+    missing, _reads, _shown_v = _pam_semantics(facts)
+    pwq, src = pwquality_conf(sec, raw, pwq_version)
     out = []
     for path in PASSWORD_STACKS[fam]:
-        entries = pam_stack(pam, path, "password")
-        q = []
+        tree = pam_tree(pam, path, "password")
+        entries = flatten(tree)
+        cand = []
         for e in entries:
             if e["module"] not in QUALITY:
                 continue
             s, s_src = quality_settings(e, pwq, src)
-            if not is_enforcing(e):
-                e["why"] = f"control {e['control']} only warns"
+            if e["module"] in missing:
+                e["why"] = "module not in this Linux-PAM"
             elif str(s.get("enforcing", "1")).strip() == "0":
                 e["why"] = f"enforcing=0 ({s_src.get('enforcing')}) only warns"
             else:
-                q.append({**e, "settings": s, "source": s_src})
+                cand.append((e, s, s_src))
+        q = []
+        if cand:
+            paths, cut = stack_paths(tree, missing)
+            ids = {id(e) for e, _s, _src in cand}
+            ok, why = enforced(paths, lambda x: id(x) in ids)
+            if cut:  # too many ways through to follow them all: no pass on a partial reading
+                ok, why = False, f"the stack has more than {len(paths)} ways through; not judged"
+            if ok:
+                q = [{**e, "settings": s, "source": s_src} for e, s, s_src in cand]
+            else:
+                for e, _s, _src in cand:
+                    e["why"] = f"control {e['control']}: {why}"
         out.append((path, q, entries, path in pam))
     return out, None
 
@@ -380,28 +415,55 @@ def password_hash(facts, host, params):
 
 # --------------------------------------------------------------------------------------------- b: login failures
 def _lockout(facts):
-    """{group: (stack file, lockout entries with settings)} for ssh and console logins, or an Outcome."""
+    """{group: (stack file, lockout entries with settings, verdict)} for ssh and console logins, or an Outcome.
+    The auth stack is executed as Linux-PAM does: the lock must be checked (faillock preauth/authsucc,
+    tally2) on every path that lets a login through, and with pam_faillock every failed password of an
+    ordinary account must reach an authfail line; ``root`` says whether root's failures are recorded too."""
     fam, pam = _pam(facts)
     if fam is None:
         return None, pam
     sec, _raw, bad = _security(facts)
     if bad:
         return None, bad
-    fl_conf = {k.lower(): v for k, v in conf_settings([strip_comment(x) for x in sec.get(FAILLOCK_CONF, [])]).items()}
+    missing, reads_conf, shown_v = _pam_semantics(facts)
+    fl_conf = {k.lower(): v for k, v in conf_settings([strip_comment(x) for x in sec.get(FAILLOCK_CONF, [])]).items()} \
+        if reads_conf else {}
     groups = {}
     for group, candidates in LOGIN_STACKS[fam].items():
         path = next((p for p in candidates if p in pam), None)
-        entries = [e for e in pam_stack(pam, path, "auth") if e["module"] in LOCKOUT]
+        tree = pam_tree(pam, path, "auth")
+        entries = [e for e in flatten(tree) if e["module"] in LOCKOUT]
         for e in entries:
             e["settings"] = lockout_settings(e, fl_conf)
-        groups[group] = (path, entries)
+        verdict = {"active": False, "root": False, "why": "", "version": shown_v}
+        gone = sorted({e["module"] for e in entries if e["module"] in missing})
+        live = [e for e in entries if e["module"] not in missing]
+        if not live:
+            verdict["why"] = (f"{', '.join(gone)} not in {shown_v}" if gone else "no pam_faillock/pam_tally2 in the auth stack")
+        else:
+            paths, cut = stack_paths(tree, missing)
+            ok, why = enforced(paths, checks_lock)
+            if cut:  # too many ways through to follow them all: no pass on a partial reading
+                ok, why = False, f"the stack has more than {len(paths)} ways through; not judged"
+            if not any(checks_lock(e) for e in live):
+                ok, why = False, "no line checks the lock (faillock preauth/authsucc)"
+            faillock = any(e["module"] == "pam_faillock.so" for e in live)
+            is_fail = lambda e: e["module"] == "pam_faillock.so" and "authfail" in e["args"]  # noqa: E731
+            rec, why2 = failures_recorded(paths, checks_lock, is_fail, only=regular_user) if faillock else (True, "")
+            rec_all, why3 = failures_recorded(paths, checks_lock, is_fail) if faillock else (True, "")
+            verdict["active"] = ok and rec
+            verdict["root"] = verdict["active"] and rec_all
+            verdict["why"] = why or why2 or (f"root and system accounts: {why3}" if not rec_all else "")
+        groups[group] = (path, entries, verdict)
     return groups, None
 
 
 def _deciding(groups) -> list[dict]:
-    """Lockout lines whose settings decide (faillock preauth/authfail, tally lines)."""
+    """Lockout lines whose settings decide (faillock preauth/authfail, tally lines) in working stacks."""
     out = []
-    for _path, entries in groups.values():
+    for _path, entries, verdict in groups.values():
+        if not verdict["active"]:
+            continue
         for e in entries:
             if e["module"] != "pam_faillock.so" or {"preauth", "authfail"} & set(e["args"]):
                 if e not in out:
@@ -413,11 +475,19 @@ def _mode(e) -> str:
     return " ".join([e["module"]] + [a for a in e["args"] if a in ("preauth", "authfail", "authsucc")])
 
 
-def _no_lockout(groups) -> Outcome:
-    ev = "\n".join(f"{g} ({path or 'no PAM file'}): no pam_faillock/pam_tally2 in the auth stack"
-                   for g, (path, _) in groups.items())
-    return Outcome.failed("未配置登录失败锁定（见 mlps.auth.lockout_enabled）",
-                          "no login-failure lockout configured (see mlps.auth.lockout_enabled)", ev)
+def _no_lockout(groups) -> Outcome | None:
+    """The failure to return when a login group has no working lockout, else None."""
+    gaps = {g: (path, v) for g, (path, _e, v) in groups.items() if not v["active"]}
+    if not gaps:
+        return None
+    ev = "\n".join(f"{g} ({path or 'no PAM file'}): {v['why']}" for g, (path, v) in gaps.items())
+    return Outcome.failed("未配置有效的登录失败锁定（见 mlps.auth.lockout_enabled）",
+                          "no working login-failure lockout (see mlps.auth.lockout_enabled)", ev)
+
+
+def _group_evidence(groups) -> str:
+    return "\n".join(f"{g} ({path or 'no PAM file'}): " + (", ".join(_mode(e) for e in entries) or "no lockout module")
+                     + (f" — {v['why']}" if v["why"] else "") for g, (path, entries, v) in groups.items())
 
 
 @evaluator("mlps.auth.lockout_enabled")
@@ -425,12 +495,11 @@ def lockout_enabled(facts, host):
     groups, bad = _lockout(facts)
     if bad:
         return bad
-    gaps = [g for g, (_p, entries) in groups.items() if not lockout_active(entries)]
-    ev = "\n".join(f"{g} ({path or 'no PAM file'}): " + (", ".join(_mode(e) for e in entries) or "no lockout module")
-                   for g, (path, entries) in groups.items())
+    gaps = [g for g, (_p, _e, v) in groups.items() if not v["active"]]
+    ev = _group_evidence(groups)
     if gaps:
         zh = {"ssh": "SSH 登录", "console": "本地登录"}
-        return Outcome.failed(f"{'、'.join(zh[g] for g in gaps)}未启用登录失败锁定",
+        return Outcome.failed(f"{'、'.join(zh[g] for g in gaps)}未启用有效的登录失败锁定",
                               f"no working lockout for {' and '.join(gaps)} logins", ev)
     return Outcome.passed("SSH 与本地登录均启用了失败锁定", "lockout covers SSH and console logins", ev)
 
@@ -440,9 +509,9 @@ def lockout_deny(facts, host, params):
     groups, bad = _lockout(facts)
     if bad:
         return bad
+    if (gap := _no_lockout(groups)):
+        return gap
     lines = _deciding(groups)
-    if not lines:
-        return _no_lockout(groups)
     limit = int(params["lockout_max_attempts"])
     ev, worse = [], []
     for e in lines:
@@ -465,9 +534,9 @@ def lockout_unlock_time(facts, host, params):
     groups, bad = _lockout(facts)
     if bad:
         return bad
+    if (gap := _no_lockout(groups)):
+        return gap
     lines = _deciding(groups)
-    if not lines:
-        return _no_lockout(groups)
     limit = int(params["lockout_min_seconds"])
     ev, short = [], []
     for e in lines:
@@ -489,9 +558,9 @@ def lockout_root(facts, host):
     groups, bad = _lockout(facts)
     if bad:
         return bad
+    if (gap := _no_lockout(groups)):
+        return gap
     lines = _deciding(groups)
-    if not lines:
-        return _no_lockout(groups)
     ev, off = [], []
     for e in lines:
         on = "even_deny_root" in e["settings"]
@@ -502,56 +571,80 @@ def lockout_root(facts, host):
     if off:
         return Outcome.failed("root 不受登录失败锁定（未设置 even_deny_root）", "root is exempt from lockout (no even_deny_root)",
                               "\n".join(ev))
+    skipped = [f"{g}: {v['why']}" for g, (_p, _e, v) in groups.items() if not v["root"]]
+    if skipped:
+        return Outcome.failed("root 与系统账户的登录失败不被记录（PAM 栈在 authfail 之前结束），不会被锁定",
+                              "failed logins of root and system accounts are never recorded (the stack ends before "
+                              "authfail), so they are never locked", "\n".join(ev + skipped))
     return Outcome.passed("root 同样会被锁定", "root is locked out too", "\n".join(ev))
 
 
 @evaluator("mlps.auth.sshd_idle_timeout")
 def sshd_idle_timeout(facts, host, params):
-    res = facts.get(SSHD_T)
-    if res.error:
-        return Outcome.error(f"无法采集 sshd -T：{res.error}", f"could not gather sshd -T: {res.error}")
-    if res.missing():
-        return Outcome.not_applicable("未安装 sshd", "sshd is not installed")
-    if res.rc != 0:
-        return Outcome.error(f"sshd -T 失败（退出码 {res.rc}）", f"sshd -T failed (exit {res.rc})", res.stderr[:300])
-    kv = parsers.sshd_t(res.stdout)
-    interval = int(kv.get("clientaliveinterval", "0") or 0)
-    count = int(kv.get("clientalivecountmax", "3") or 3)
-    evidence = f"clientaliveinterval {interval}\nclientalivecountmax {count}"
+    views, note = _sshd_views(facts)
+    if views is None:
+        return note
+    text, version = _version(facts, SSH_PKGS)
     limit = int(params["max_idle_seconds"])
-    idle = interval * max(count, 1)
-    if interval <= 0:
-        return Outcome.failed("未配置空闲超时（ClientAliveInterval 为 0）", "no idle timeout (ClientAliveInterval is 0)",
-                              evidence)
-    if idle > limit:
-        return Outcome.failed(f"空闲 {idle} 秒后才断开，超过 {limit} 秒", f"idle sessions end after {idle} s, more than {limit} s",
-                              evidence)
-    return Outcome.passed(f"空闲 {idle} 秒后断开", f"idle sessions end after {idle} s", evidence)
+    ev, worst = [f"OpenSSH {text or 'version unknown'}"], None
+    for label, kv in views:
+        t = idle_timeout(kv, version)
+        ev.append(f"{label}: {t['how']}" + (f" → {t['seconds']} s" if t["seconds"] else ""))
+        rank = (t["kind"] == "none", (t["seconds"] or 0) > limit, t["seconds"] or 0)
+        if worst is None or rank > worst[0]:
+            worst = (rank, label, t)
+    if note:
+        ev.append(note)
+    _rank, label, t = worst
+    evidence = evidence_lines(ev)
+    if t["kind"] == "none":
+        return Outcome.failed(f"SSH 连接（{label}）不会因空闲或无响应而断开", f"SSH connections ({label}) are never ended for idleness "
+                              "or unresponsiveness", evidence)
+    if t["seconds"] > limit:
+        return Outcome.failed(f"空闲 {t['seconds']} 秒后才断开，超过 {limit} 秒", f"idle sessions end after {t['seconds']} s, "
+                              f"more than {limit} s", evidence)
+    if t["kind"] == "idle":
+        return Outcome.passed(f"SSH 空闲会话 {t['seconds']} 秒后断开", f"idle SSH sessions end after {t['seconds']} s", evidence)
+    return Outcome.passed(f"无响应的 SSH 连接 {t['seconds']} 秒后断开（在线但空闲的会话靠 TMOUT）",
+                          f"unresponsive SSH connections end after {t['seconds']} s (live idle sessions need TMOUT)", evidence)
 
 
-_TMOUT_ASSIGN = re.compile(r"^TMOUT=(.*)$")
+SHELLS_CONF = named("shells_conf")
+_NO_LOGIN = re.compile(r"(nologin|/false|/true|/sync|/halt|/shutdown)$")
 
 
-def _tmout_statements(line: str):
-    """(value or None, readonly?) for each statement of a shell line that touches TMOUT."""
-    for stmt in re.split(r";|&&|\|\|", line):
-        words = stmt.strip().split()
-        while words and words[0] in ("then", "do", "else", "{", "if", "!"):
-            words = words[1:]
-        if not words:
+def _login_shells(facts, fam: str) -> dict[str, list[str]]:
+    """{shell kind: accounts} for accounts with a login shell: bash (also ksh, and sh on RHEL), zsh, csh,
+    and 'none' for shells without an idle timeout (dash — Debian's /bin/sh —, fish, others)."""
+    res = facts.get(PASSWD)
+    if res.error or res.rc != 0:
+        return {}
+    out: dict[str, list[str]] = {}
+    for r in parsers.passwd(res.stdout):
+        sh = r["shell"].strip()
+        if not sh or _NO_LOGIN.search(sh):
             continue
-        cmd, ro = words[0], False
-        if cmd in ("readonly", "export", "declare", "typeset", "local"):
-            flags = [w for w in words[1:] if w.startswith("-")]
-            ro = cmd == "readonly" or any("r" in f for f in flags if cmd in ("declare", "typeset", "local"))
-            names = [w for w in words[1:] if not w.startswith("-")]
-        else:
-            names = [w for w in words if "=" in w] if "=" in cmd else []
-        for n in names:
-            if n == "TMOUT":
-                yield None, ro
-            elif (m := _TMOUT_ASSIGN.match(n)):
-                yield m.group(1).strip("'\""), ro
+        base = sh.rsplit("/", 1)[-1]
+        kind = ("bash" if base in ("bash", "rbash", "ksh", "ksh93", "mksh") or (base == "sh" and fam == "rhel") else
+                "zsh" if base == "zsh" else "csh" if base in ("tcsh", "csh") else "none")
+        out.setdefault(kind, []).append(f"{r['name']} ({sh})")
+    return out
+
+
+def _judge_tmout(t, limit: int, what: str, what_en: str = "") -> tuple[str, str] | None:
+    """(zh, en) of what is wrong with a shell's TMOUT, or None."""
+    what_en = what_en or what
+    if t.value is None:
+        return f"{what} 未设置 TMOUT", f"{what_en}: TMOUT is not set"
+    secs = to_int(t.value)
+    if secs is None or secs <= 0 or secs > limit:
+        return f"{what} TMOUT={t.value}，应为 1–{limit} 秒", f"{what_en}: TMOUT={t.value}; it must be 1-{limit} seconds"
+    if t.condition:
+        return (f"{what} TMOUT 只在条件 {t.condition} 下设置，root 或部分账户不受约束",
+                f"{what_en}: TMOUT is set only under the user test {t.condition}, so root or other accounts escape it")
+    if not t.readonly:
+        return f"{what} TMOUT={secs} 未设为 readonly，用户可以取消", f"{what_en}: TMOUT={secs} is not readonly; users can unset it"
+    return None
 
 
 @evaluator("mlps.auth.shell_timeout")
@@ -560,27 +653,54 @@ def shell_timeout(facts, host, params):
     if bad:
         return bad
     limit = int(params["max_idle_seconds"])
-    value, readonly, shown = None, False, []
-    for path, lines in files(text).items():
-        for ln in lines:
-            if "TMOUT" not in ln:
-                continue
-            shown.append(f"{path}: {ln}")
-            for val, ro in _tmout_statements(strip_comment(ln)):
-                if readonly:
-                    continue  # bash refuses to change a readonly variable
-                if val is not None:
-                    value = val
-                readonly = readonly or ro
-    ev = evidence_lines(shown)
-    secs = to_int(value)
-    if value is None:
-        return Outcome.failed("未设置 TMOUT", "TMOUT is not set", ev or "no TMOUT in /etc/profile, /etc/profile.d/*.sh, /etc/bashrc, /etc/bash.bashrc")
-    if secs is None or secs <= 0 or secs > limit:
-        return Outcome.failed(f"TMOUT={value}，应为 1–{limit} 秒", f"TMOUT={value}; it must be 1-{limit} seconds", ev)
-    if not readonly:
-        return Outcome.failed(f"TMOUT={secs} 未设为 readonly，用户可以取消", f"TMOUT={secs} is not readonly; users can unset it", ev)
-    return Outcome.passed(f"TMOUT={secs}（只读）", f"TMOUT={secs} (readonly)", ev)
+    fam = os_family(facts, host)
+    pf = files(text)
+    if "/etc/profile" in pf:
+        order = read_order(pf, family=fam)
+    else:  # /etc/profile not readable: every file in the order gathered
+        order = [(p, ln, "") for p, lines in pf.items() for ln in lines]
+    t = tmout(order)
+    ev = [f"{p}: {ln}" for p, ln in t.lines] + [f"(refused: readonly) {p}: {ln}" for p, ln in t.refused]
+    problems = []
+    shells = _login_shells(facts, fam)
+    if not shells or "bash" in shells:
+        if (p := _judge_tmout(t, limit, "bash/ksh")):
+            problems.append(p)
+    conf_text = facts.get(SHELLS_CONF)
+    other = files(conf_text.stdout) if not conf_text.error else {}
+    if "zsh" in shells:
+        zlines = [(p, ln, "") for p in ZSH_FILES.get(fam, ZSH_FILES["debian"]) for ln in other.get(p, [])]
+        zt = tmout(zlines)
+        ev += [f"{p}: {ln}" for p, ln in zt.lines]
+        who = ", ".join(shells["zsh"][:3])
+        if (p := _judge_tmout(zt, limit, f"zsh（{who}）", f"zsh ({who})")):
+            problems.append(p)
+    if "csh" in shells:
+        secs, shown = csh_autologout(other)
+        ev += [f"{p}: {ln}" for p, ln in shown]
+        if secs is None or secs <= 0 or secs > limit:
+            problems.append((f"tcsh/csh（{', '.join(shells['csh'][:3])}）未设置 autologout 或超过 {limit} 秒",
+                             f"tcsh/csh ({', '.join(shells['csh'][:3])}): autologout unset or above {limit} s"))
+    if "none" in shells:
+        who = ", ".join(shells["none"][:5])
+        problems.append((f"以下账户的登录 shell 不支持空闲超时（dash、fish 等）：{who}",
+                         f"these accounts' login shells have no idle timeout (dash, fish, …): {who}"))
+    evidence = evidence_lines(ev) or "no TMOUT in the start-up files a login shell reads"
+    if not problems:
+        return Outcome.passed(f"TMOUT={t.value}（只读，登录 shell 均受约束）", f"TMOUT={t.value} (readonly, every login shell)", evidence)
+    # Alternative: sshd itself ends idle SSH sessions (ChannelTimeout, or ClientAliveCountMax 0 before OpenSSH 8.2).
+    views, _note = _sshd_views(facts)
+    if views:
+        _txt, version = _version(facts, SSH_PKGS)
+        ts = [idle_timeout(kv, version) for _label, kv in views]
+        if all(x["kind"] == "idle" and x["seconds"] <= limit for x in ts):
+            secs = max(x["seconds"] for x in ts)
+            return Outcome.passed(f"sshd 在空闲 {secs} 秒后断开 SSH 会话（替代 TMOUT；本地控制台不在此列）",
+                                  f"sshd ends idle SSH sessions after {secs} s (instead of TMOUT; console logins not covered)",
+                                  evidence + "\n" + "\n".join(x["how"] for x in ts) + "\n" + "\n".join(e for _z, e in problems))
+    zh = "；".join(z for z, _e in problems)
+    en = "; ".join(e for _z, e in problems)
+    return Outcome.failed(zh, en, evidence)
 
 
 # --------------------------------------------------------------------------------------------- c: remote management
