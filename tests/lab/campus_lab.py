@@ -988,6 +988,25 @@ LogLevel VERBOSE
                 if time.monotonic() > deadline:
                     raise LabError("hosts not ready after %.0f s: %s" % (self.ready_timeout, ", ".join(h.id for h in pending)))
                 time.sleep(0.05)
+        for h in hosts:
+            self._hide_machine_services(h)
+
+    # The machine's own database servers (e.g. the test suite's MariaDB, whose root may have no password) are not
+    # part of any lab host: each SSH host sees an empty run directory in their place, so what the MLPS pack finds
+    # on a lab host does not depend on what this machine runs. A test that plants a database on a host binds its
+    # own directory on top (bind_path), and reset() leaves this one in place.
+    MACHINE_SERVICE_DIRS = ("/run/mysqld",)
+
+    def _hide_machine_services(self, h: LabHost):
+        p = self._procs.get(h.id)
+        if not h.has_sshd or p is None or p.poll() is not None:
+            return
+        for target in self.MACHINE_SERVICE_DIRS:
+            if not Path(target).is_dir():
+                continue
+            empty = h.dir / ("empty" + target.replace("/", "-"))
+            empty.mkdir(mode=0o755, exist_ok=True)
+            _run(["nsenter", f"--mount=/proc/{p.pid}/ns/mnt", "mount", "--bind", str(empty), target])
 
     @staticmethod
     def _answers(h: LabHost) -> bool:
