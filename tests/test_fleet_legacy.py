@@ -41,6 +41,8 @@ def legacy_host(campus_lab):
         subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", str(key)], check=True)
     config = (host.etc / "ssh" / "sshd_config").read_text()
     config = config.replace("HostKey /etc/ssh/ssh_host_ed25519_key", "HostKey /etc/ssh/ssh_host_rsa_key")
+    # the lab's hardened baseline allows SHA-2 MACs only; sshd takes the first value, so drop it for LEGACY's
+    config = "".join(ln for ln in config.splitlines(keepends=True) if not ln.startswith("MACs "))
     campus_lab.write_etc_file(host.id, "ssh/sshd_config", config + LEGACY, restart=True)
     host.rsa_key = "ssh-rsa " + key.with_suffix(".pub").read_text().split()[1]
     return host

@@ -70,21 +70,38 @@ SSH_KINDS = ("compliant", "misconfigured")
 DEFAULT_MIX = ("compliant", "compliant", "compliant", "misconfigured", "misconfigured")
 _SLUG = {"compliant": "compliant", "misconfigured": "misconf", "down": "down", "silent": "silent"}
 
-# What each kind of SSH host is configured with. The misconfigured hosts' planted problems are
-# listed with the MLPS-pack check that should fail because of each.
+# The hardened baseline of every SSH host: Debian 12's stock files (from the debs: libpam-runtime,
+# libpam-modules, libpwquality-common, util-linux, passwd) with a careful administrator's edits, each
+# marked 'campus:' (tests/lab/hardened/): faillock lockout in auth (preauth/authfail) and account,
+# pwquality minlen 10 / minclass 3 / enforce_for_root, pwhistory remember=5, su limited to group sudo,
+# INACTIVE=30 for new accounts, TMOUT=600 readonly and exported with umask 027 in profile.d. Bound
+# over the host's /etc entries (directories start as copies of this machine's).
+HARDENED_DIR = Path(__file__).resolve().parent / "hardened"
+HARDENED_FILES: dict[str, str] = {str(f.relative_to(HARDENED_DIR)): f.read_text()
+                                  for f in sorted(HARDENED_DIR.rglob("*")) if f.is_file()}
+# sshd settings of the baseline besides the per-kind ones: strong MACs only, a 60 s login grace
+HARDENED_SSHD = {"LoginGraceTime": "60",
+                 "MACs": "hmac-sha2-512-etm@openssh.com,hmac-sha2-256-etm@openssh.com,hmac-sha2-512,hmac-sha2-256"}
+
+# What each kind of SSH host is configured with: the hardened baseline, and on the misconfigured
+# hosts planted problems, listed with the MLPS-pack check that should fail because of each.
 PROFILES: dict[str, dict] = {
     "compliant": {
         "sshd": {"PermitRootLogin": "no", "PermitEmptyPasswords": "no", "MaxAuthTries": "4",
-                 "ClientAliveInterval": "300", "ClientAliveCountMax": "2"},
-        "login_defs": {"PASS_MAX_DAYS": "90", "PASS_MIN_DAYS": "1", "PASS_WARN_AGE": "7"},
+                 "ClientAliveInterval": "300", "ClientAliveCountMax": "2", **HARDENED_SSHD},
+        "login_defs": {"PASS_MAX_DAYS": "90", "PASS_MIN_DAYS": "1", "PASS_WARN_AGE": "7", "UMASK": "027"},
+        "files": HARDENED_FILES,
+        "ssh_from_management_net": True,
         "extra_uid0": False,
         "empty_password": False,
         "problems": {},
     },
     "misconfigured": {
         "sshd": {"PermitRootLogin": "yes", "PermitEmptyPasswords": "no", "MaxAuthTries": "10",
-                 "ClientAliveInterval": "0", "ClientAliveCountMax": "3"},
-        "login_defs": {"PASS_MAX_DAYS": "99999", "PASS_MIN_DAYS": "1", "PASS_WARN_AGE": "7"},
+                 "ClientAliveInterval": "0", "ClientAliveCountMax": "3", **HARDENED_SSHD},
+        "login_defs": {"PASS_MAX_DAYS": "99999", "PASS_MIN_DAYS": "1", "PASS_WARN_AGE": "7", "UMASK": "027"},
+        "files": HARDENED_FILES,
+        "ssh_from_management_net": True,
         "extra_uid0": True,
         "empty_password": True,
         "problems": {
@@ -827,7 +844,7 @@ ENV_SUPATH      PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 ENV_PATH        PATH=/usr/local/bin:/usr/bin:/bin
 TTYGROUP        tty
 TTYPERM         0600
-UMASK           022
+UMASK           {ld.get('UMASK', '022')}
 PASS_MAX_DAYS   {ld['PASS_MAX_DAYS']}
 PASS_MIN_DAYS   {ld['PASS_MIN_DAYS']}
 PASS_WARN_AGE   {ld['PASS_WARN_AGE']}
@@ -855,6 +872,9 @@ root\tALL=(ALL:ALL) ALL
         self.set_sudo(h.id, True)
 
         settings = {**h.sshd, **self._extra_sshd}
+        if prof.get("ssh_from_management_net"):
+            # SSH only from the management network (the lab subnet); no Match block, so tests may append settings
+            settings.setdefault("AllowUsers", f"*@{self.subnet}")
         _write(etc / "ssh" / "sshd_config", f"""\
 # /etc/ssh/sshd_config of campus-lab host {h.id} ({h.kind})
 # campus-lab host: {h.id}
@@ -968,6 +988,25 @@ LogLevel VERBOSE
                 if time.monotonic() > deadline:
                     raise LabError("hosts not ready after %.0f s: %s" % (self.ready_timeout, ", ".join(h.id for h in pending)))
                 time.sleep(0.05)
+        for h in hosts:
+            self._hide_machine_services(h)
+
+    # The machine's own database servers (e.g. the test suite's MariaDB, whose root may have no password) are not
+    # part of any lab host: each SSH host sees an empty run directory in their place, so what the MLPS pack finds
+    # on a lab host does not depend on what this machine runs. A test that plants a database on a host binds its
+    # own directory on top (bind_path), and reset() leaves this one in place.
+    MACHINE_SERVICE_DIRS = ("/run/mysqld",)
+
+    def _hide_machine_services(self, h: LabHost):
+        p = self._procs.get(h.id)
+        if not h.has_sshd or p is None or p.poll() is not None:
+            return
+        for target in self.MACHINE_SERVICE_DIRS:
+            if not Path(target).is_dir():
+                continue
+            empty = h.dir / ("empty" + target.replace("/", "-"))
+            empty.mkdir(mode=0o755, exist_ok=True)
+            _run(["nsenter", f"--mount=/proc/{p.pid}/ns/mnt", "mount", "--bind", str(empty), target])
 
     @staticmethod
     def _answers(h: LabHost) -> bool:
