@@ -115,15 +115,24 @@ def _bastion_manual(bastion, why_zh, why_en, ev):
                           "whose two-factor authentication is not visible here and needs an attestation", ev)
 
 
-@evaluator("mlps.auth.multi_factor")
-def multi_factor(facts, host, params):
+def _paths_or_outcome(facts, params):
+    """(login paths, evidence) to judge, or (None, the Outcome) when there is nothing to judge: the probes
+    failed, or sshd enables no authentication method at all."""
     paths, ev = login_paths(facts, params)
     if paths is None:
-        return ev
+        return None, ev
     evidence = evidence_lines(ev, 14)
     if not paths:
-        return Outcome.passed("sshd 未启用任何鉴别方法，无法经 SSH 登录", "sshd enables no authentication method: no SSH login",
-                              evidence)
+        return None, Outcome.passed("sshd 未启用任何鉴别方法，无法经 SSH 登录",
+                                    "sshd enables no authentication method: no SSH login", evidence)
+    return paths, evidence
+
+
+@evaluator("mlps.auth.multi_factor")
+def multi_factor(facts, host, params):
+    paths, evidence = _paths_or_outcome(facts, params)
+    if paths is None:
+        return evidence
     single = [(lst, f) for lst, f in paths if len(f) < 2]
     key_pw = [(lst, f) for lst, f in paths if f == {_KEY, _PASSWORD}]
     if single:
@@ -147,13 +156,9 @@ def multi_factor(facts, host, params):
 
 @evaluator("mlps.auth.mfa_token_factor")
 def mfa_token_factor(facts, host, params):
-    paths, ev = login_paths(facts, params)
+    paths, evidence = _paths_or_outcome(facts, params)
     if paths is None:
-        return ev
-    evidence = evidence_lines(ev, 14)
-    if not paths:
-        return Outcome.passed("sshd 未启用任何鉴别方法，无法经 SSH 登录", "sshd enables no authentication method: no SSH login",
-                              evidence)
+        return evidence
     weak = [(lst, f) for lst, f in paths if _TOKEN not in f or len(f) < 2]
     if not weak:
         return Outcome.passed("SSH 每条登录路径均要求动态口令/硬件令牌/证书等独立因素",
