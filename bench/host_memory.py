@@ -29,6 +29,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def _hwm_kib() -> int:
+    """This process's peak resident memory (VmHWM, KiB). Not getrusage's ru_maxrss: Linux carries that over
+    execve from the forking parent, so a child of a large process (a pytest run) reports the parent's size."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def one(shape: str) -> dict:
     from checks.registry import load_registry
 
@@ -78,9 +88,9 @@ def one(shape: str) -> dict:
     runner.platform_for = platforms.platform_for
     host = Host("h", "192.0.2.1", "s", "d", [], 3, {**DEFAULT_SETTINGS}, Source("bench", 0))
     checks = load_registry().select(None)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _hwm_kib()
     rec, results = audit_host(host, checks, {}, {})
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _hwm_kib()
     return {"shape": shape, "status": rec.status, "detail": rec.detail[:80], "results": len(results),
             "baseline_mb": round(before / 1024), "peak_rss_mb": round(peak / 1024)}
 
