@@ -35,6 +35,7 @@ import json
 import os
 import pwd
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -65,10 +66,14 @@ DOWN_OCTET = 200            # declared but absent
 SILENT_OCTET = 201          # accepts TCP on 22, never sends a byte
 MAX_HOSTS = DOWN_OCTET - FIRST_OCTET
 
-KINDS = ("compliant", "misconfigured", "down", "silent")
-SSH_KINDS = ("compliant", "misconfigured")
+KINDS = ("compliant", "misconfigured", "neglected", "weakpw", "down", "silent")
+SSH_KINDS = ("compliant", "misconfigured", "neglected", "weakpw")
+# neglected and weakpw hosts appear only where a test asks for them (mix=, the campus_lab_mixed fixture)
 DEFAULT_MIX = ("compliant", "compliant", "compliant", "misconfigured", "misconfigured")
-_SLUG = {"compliant": "compliant", "misconfigured": "misconf", "down": "down", "silent": "silent"}
+_SLUG = {"compliant": "compliant", "misconfigured": "misconf", "neglected": "neglected", "weakpw": "weakpw",
+         "down": "down", "silent": "silent"}
+TEACHER_USER, TEACHER_UID = "zhanglei", 1001    # a teacher's own account: password 123456 on the neglected and weakpw hosts
+SUDO_USER, SUDO_UID = "wangwei", 1002           # an ordinary user with NOPASSWD: ALL on the neglected host
 
 # The hardened baseline of every SSH host: Debian 12's stock files (from the debs: libpam-runtime,
 # libpam-modules, libpwquality-common, util-linux, passwd) with a careful administrator's edits, each
@@ -82,6 +87,14 @@ HARDENED_FILES: dict[str, str] = {str(f.relative_to(HARDENED_DIR)): f.read_text(
 # sshd settings of the baseline besides the per-kind ones: strong MACs only, a 60 s login grace
 HARDENED_SSHD = {"LoginGraceTime": "60",
                  "MACs": "hmac-sha2-512-etm@openssh.com,hmac-sha2-256-etm@openssh.com,hmac-sha2-512,hmac-sha2-256"}
+
+# The same files as Debian 12 ships them (tests/lab/stock/: pam.d/su, security/faillock.conf and pwquality.conf,
+# default/useradd from the debs as shipped; pam.d/common-auth, -account, -password as pam-auth-update writes them
+# from libpam-runtime's templates and pam-configs/unix): the neglected host's, no hardening at all.
+STOCK_DIR = Path(__file__).resolve().parent / "stock"
+STOCK_FILES: dict[str, str] = {str(f.relative_to(STOCK_DIR)): f.read_text()
+                               for f in sorted(STOCK_DIR.rglob("*")) if f.is_file()}
+assert set(STOCK_FILES) == set(HARDENED_FILES) - {"profile.d/campus-tmout.sh"}, sorted(STOCK_FILES)
 
 # What each kind of SSH host is configured with: the hardened baseline, and on the misconfigured
 # hosts planted problems, listed with the MLPS-pack check that should fail because of each.
@@ -119,7 +132,81 @@ PROFILES: dict[str, dict] = {
                                                                                "mlps.auth.weak_passwords"),
         },
     },
+    # Debian 12 as installed, never hardened, plus what an overworked campus admin leaves behind: each problem
+    # below (planted, or a stock default the baseline would have changed) with the check(s) that find it.
+    "neglected": {
+        "sshd": {"PermitRootLogin": "yes", "PasswordAuthentication": "yes"},
+        "login_defs": {"PASS_MAX_DAYS": "99999", "PASS_MIN_DAYS": "0", "PASS_WARN_AGE": "7", "UMASK": "022"},
+        "files": {**STOCK_FILES,
+                  # the proxy settings someone made writable for everyone "so the teachers can change it"
+                  "profile.d/campus-proxy.sh": "# campus proxy\nexport http_proxy=http://10.0.0.1:3128/\n"},
+        "file_modes": {"profile.d/campus-proxy.sh": 0o666},
+        "sudoers_d": {"campus-helpers": f"# the student assistant who helps with the PCs\n{SUDO_USER}\tALL=(ALL:ALL) NOPASSWD: ALL\n"},
+        # (name, uid, password): hashed with this machine's libcrypt (yescrypt) at build time and written to the
+        # host's own shadow only; None: a random password nobody knows
+        "accounts": [(TEACHER_USER, TEACHER_UID, "123456"), (SUDO_USER, SUDO_UID, None)],
+        "ssh_from_management_net": False,
+        "extra_uid0": True,
+        "empty_password": True,
+        "problems": {},   # below
+    },
+    # the hardened baseline with one weak password: a teacher account with 123456
+    "weakpw": {
+        "sshd": {"PermitRootLogin": "no", "PermitEmptyPasswords": "no", "MaxAuthTries": "4",
+                 "ClientAliveInterval": "300", "ClientAliveCountMax": "2", **HARDENED_SSHD},
+        "login_defs": {"PASS_MAX_DAYS": "90", "PASS_MIN_DAYS": "1", "PASS_WARN_AGE": "7", "UMASK": "027"},
+        "files": HARDENED_FILES,
+        "ssh_from_management_net": True,
+        "extra_uid0": False,
+        "empty_password": False,
+        "accounts": [(TEACHER_USER, TEACHER_UID, "123456")],
+        "problems": {f"shadow: teacher account '{TEACHER_USER}' has the password 123456": "mlps.auth.weak_passwords"},
+    },
 }
+PROFILES["neglected"]["problems"] = {
+    # planted: what the admin did or left
+    f"shadow: teacher account '{TEACHER_USER}' has the password 123456": "mlps.auth.weak_passwords",
+    f"sudoers.d: '{SUDO_USER}' (an ordinary user) may run ALL with NOPASSWD": "mlps.access.sudo_nopasswd_all",
+    "sshd_config: PermitRootLogin yes (with PasswordAuthentication yes)": "mlps.access.sshd_root_login",
+    f"passwd: extra UID-0 account '{EXTRA_UID0_USER}'": ("mlps.auth.uid0_only_root", "mlps.auth.duplicate_ids"),
+    f"shadow: shared account '{EMPTY_PASSWORD_USER}' has an empty password": ("mlps.auth.empty_passwords",
+                                                                              "mlps.access.vendor_accounts",
+                                                                              "mlps.access.shared_accounts"),
+    "profile.d/campus-proxy.sh: world-writable (0666)": "mlps.access.world_writable_etc",
+    # left at Debian's defaults (what the hardened baseline changes)
+    "login.defs: PASS_MAX_DAYS 99999 (password accounts never expire)": ("mlps.auth.login_defs_max_days",
+                                                                         "mlps.auth.account_max_age"),
+    "login.defs: PASS_MIN_DAYS 0": "mlps.auth.login_defs_min_days",
+    "login.defs: UMASK 022, no umask in the profile": "mlps.access.umask",
+    "profile: no TMOUT": "mlps.auth.shell_timeout",
+    "sshd_config: no ClientAliveInterval": "mlps.auth.sshd_idle_timeout",
+    "sshd_config: MaxAuthTries 6 (default)": "mlps.auth.sshd_max_auth_tries",
+    "sshd_config: LoginGraceTime 120 (default)": "mlps.auth.sshd_login_grace_time",
+    "sshd_config: default MACs (umac-64, hmac-sha1)": "mlps.confidentiality.ssh_macs",
+    "sshd_config: SSH from any address (no AllowUsers)": "mlps.intrusion.ssh_source_restricted",
+    "pam.d: stock, no pam_faillock (no lockout)": ("mlps.auth.lockout_enabled", "mlps.auth.lockout_deny",
+                                                   "mlps.auth.lockout_unlock_time", "mlps.auth.lockout_root"),
+    "pam.d: stock, no pam_pwquality or pam_pwhistory": ("mlps.auth.pwquality_in_pam", "mlps.auth.password_min_length",
+                                                        "mlps.auth.password_classes",
+                                                        "mlps.auth.password_enforce_for_root",
+                                                        "mlps.auth.password_history"),
+    "pam.d/su: stock, pam_wheel commented out (su open to all)": "mlps.access.su_restricted",
+    "default/useradd: INACTIVE=-1 (accounts never disabled)": "mlps.access.inactive_lock",
+}
+
+
+def _crypt(password: str) -> str:
+    """A yescrypt hash from this machine's libcrypt (the lab hosts share it)."""
+    import ctypes
+
+    lib = ctypes.CDLL("libcrypt.so.1")
+    lib.crypt.restype = lib.crypt_gensalt.restype = ctypes.c_char_p
+    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
+    out = lib.crypt(password.encode(), lib.crypt_gensalt(b"$y$", 0, None, 0))
+    if not out or not out.startswith(b"$y$"):
+        raise LabError("this machine's libcrypt cannot make a yescrypt hash")
+    return out.decode()
 
 
 def audit_sudoers(inventory=None) -> str:
@@ -151,7 +238,7 @@ class LabHost:
 
     id: str
     address: str
-    kind: str                       # 'compliant' | 'misconfigured' | 'down' | 'silent'
+    kind: str                       # 'compliant' | 'misconfigured' | 'neglected' | 'weakpw' | 'down' | 'silent'
     user: str = AUDIT_USER
     port: int = 22
     netns: str | None = None        # None for the down host
@@ -828,6 +915,11 @@ class CampusLab:
             passwd.append(f"{EMPTY_PASSWORD_USER}:x:{EMPTY_PASSWORD_UID}:{EMPTY_PASSWORD_UID}:guest:/nonexistent:/bin/bash")
             shadow.append(f"{EMPTY_PASSWORD_USER}::{today}:0:99999:7:::")
             group.append(f"{EMPTY_PASSWORD_USER}:x:{EMPTY_PASSWORD_UID}:")
+        for name, uid, password in prof.get("accounts", []):
+            secret = password if password is not None else secrets.token_urlsafe(24)
+            passwd.append(f"{name}:x:{uid}:{uid}:{name}:/home/{name}:/bin/bash")
+            shadow.append(f"{name}:{_crypt(secret)}:{today}:{prof['login_defs']['PASS_MIN_DAYS']}:{max_days}:7:::")
+            group.append(f"{name}:x:{uid}:")
         _write(etc / "passwd", "\n".join(passwd) + "\n", 0o644)
         _write(etc / "group", "\n".join(group) + "\n", 0o644)
         _write(etc / "shadow", "\n".join(shadow) + "\n", 0o640, 0, shadow_gid)
@@ -870,8 +962,11 @@ root\tALL=(ALL:ALL) ALL
 @includedir /etc/sudoers.d
 """, 0o440)
         self.set_sudo(h.id, True)
+        for name, text in prof.get("sudoers_d", {}).items():
+            _write(etc / "sudoers.d" / name, text, 0o440)
 
         settings = {**h.sshd, **self._extra_sshd}
+        password_auth = settings.pop("PasswordAuthentication", "no")   # sshd takes the first value
         if prof.get("ssh_from_management_net"):
             # SSH only from the management network (the lab subnet); no Match block, so tests may append settings
             settings.setdefault("AllowUsers", f"*@{self.subnet}")
@@ -887,7 +982,7 @@ UseDNS no
 StrictModes no
 AuthorizedKeysFile {self.authorized_keys_dir}/%u
 PubkeyAuthentication yes
-PasswordAuthentication no
+PasswordAuthentication {password_auth}
 KbdInteractiveAuthentication no
 X11Forwarding no
 PrintMotd no
@@ -898,6 +993,8 @@ LogLevel VERBOSE
         if _MODULI:
             _write(etc / "ssh" / "moduli", _MODULI, 0o644)
         self._write_extra_files(h, prof.get("files", {}))
+        for name, mode in prof.get("file_modes", {}).items():
+            os.chmod(etc / name, mode)
 
     @staticmethod
     def _write_extra_files(h: LabHost, extra: dict[str, str]):

@@ -24,16 +24,48 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "lab: needs the network-namespace campus lab (root)")
 
 
-@pytest.fixture(scope="session")
-def campus_lab():
-    """A built CampusLab: 5 SSH hosts (3 compliant, 2 misconfigured), a down host, a silent host."""
+_SESSION_LABS: list[CampusLab] = []   # the session lab, while it exists (campus_lab_mixed pauses it)
+
+
+def _lab_available():
     problem = namespace_support_problem()
     if problem:
         if os.environ.get("CI") == "true":
             pytest.fail(f"campus lab required on CI but unavailable: {problem}", pytrace=False)
         pytest.skip(f"campus lab unavailable: {problem}")
+
+
+@pytest.fixture(scope="session")
+def campus_lab():
+    """A built CampusLab: 5 SSH hosts (3 compliant, 2 misconfigured), a down host, a silent host."""
+    _lab_available()
     workdir = CampusLab.make_workdir()
     lab = CampusLab(workdir, n_hosts=int(os.environ.get("CAMPUS_LAB_HOSTS", "5")),
+                    subnet_prefix=os.environ.get("CAMPUS_LAB_SUBNET", "10.203.0"))
+    _SESSION_LABS.append(lab)
+    try:
+        lab.build()
+        yield lab
+    finally:
+        _SESSION_LABS.remove(lab)
+        lab.teardown()
+        if os.environ.get("CAMPUS_LAB_KEEP") != "1":
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def campus_lab_mixed(request):
+    """A lab of the test module's own, one SSH host per kind in the module's ``LAB_MIX`` (e.g.
+    ``("compliant", "misconfigured", "neglected", "weakpw")``), no down or silent host. One lab per machine:
+    a session lab already up is taken down meanwhile and built again afterwards (same addresses and paths,
+    new host keys and known_hosts), so every other test keeps the default mix."""
+    _lab_available()
+    mix = tuple(request.module.LAB_MIX)
+    paused = [lab for lab in _SESSION_LABS if lab._built]
+    for lab in paused:
+        lab.teardown()
+    workdir = CampusLab.make_workdir()
+    lab = CampusLab(workdir, n_hosts=len(mix), mix=mix, with_down=False, with_silent=False,
                     subnet_prefix=os.environ.get("CAMPUS_LAB_SUBNET", "10.203.0"))
     try:
         lab.build()
@@ -42,6 +74,8 @@ def campus_lab():
         lab.teardown()
         if os.environ.get("CAMPUS_LAB_KEEP") != "1":
             shutil.rmtree(workdir, ignore_errors=True)
+        for other in paused:
+            other.build()
 
 
 @pytest.fixture(scope="session")
