@@ -150,18 +150,6 @@ PROFILES: dict[str, dict] = {
         "empty_password": True,
         "problems": {},   # below
     },
-    # the hardened baseline with one weak password: a teacher account with 123456
-    "weakpw": {
-        "sshd": {"PermitRootLogin": "no", "PermitEmptyPasswords": "no", "MaxAuthTries": "4",
-                 "ClientAliveInterval": "300", "ClientAliveCountMax": "2", **HARDENED_SSHD},
-        "login_defs": {"PASS_MAX_DAYS": "90", "PASS_MIN_DAYS": "1", "PASS_WARN_AGE": "7", "UMASK": "027"},
-        "files": HARDENED_FILES,
-        "ssh_from_management_net": True,
-        "extra_uid0": False,
-        "empty_password": False,
-        "accounts": [(TEACHER_USER, TEACHER_UID, "123456")],
-        "problems": {f"shadow: teacher account '{TEACHER_USER}' has the password 123456": "mlps.auth.weak_passwords"},
-    },
 }
 PROFILES["neglected"]["problems"] = {
     # planted: what the admin did or left
@@ -193,6 +181,10 @@ PROFILES["neglected"]["problems"] = {
     "pam.d/su: stock, pam_wheel commented out (su open to all)": "mlps.access.su_restricted",
     "default/useradd: INACTIVE=-1 (accounts never disabled)": "mlps.access.inactive_lock",
 }
+# the hardened baseline with one weak password: a teacher account with 123456
+PROFILES["weakpw"] = {**PROFILES["compliant"], "accounts": [(TEACHER_USER, TEACHER_UID, "123456")],
+                      "problems": {f"shadow: teacher account '{TEACHER_USER}' has the password 123456":
+                                   "mlps.auth.weak_passwords"}}
 
 
 def _crypt(password: str) -> str:
