@@ -19,16 +19,21 @@ from checks.registry import load_registry
 pytestmark = pytest.mark.lab
 
 
-@pytest.fixture(scope="module")
-def mlps_doc(campus_lab, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("mlps")
+def audit_lab(lab, tmp) -> dict:
+    """The MLPS pack run over a lab's hosts (with the school's attestations) through `auditctl run`: the
+    run document; the store, the JSON and the HTML are left in ``tmp``."""
     inv = tmp / "lab.yaml"
-    campus_lab.write_inventory(inv)
+    lab.write_inventory(inv)
     _attest_management(inv)
     js = tmp / "run.json"
     auditctl.main(["run", "-q", "-i", str(inv), "--packs", "mlps", "--db", str(tmp / "r.db"), "--json", str(js),
-                   "--out", str(tmp / "out"), "--known-hosts", str(campus_lab.known_hosts)])
+                   "--out", str(tmp / "out"), "--known-hosts", str(lab.known_hosts)])
     return json.loads(js.read_text())
+
+
+@pytest.fixture(scope="module")
+def mlps_doc(campus_lab, tmp_path_factory):
+    return audit_lab(campus_lab, tmp_path_factory.mktemp("mlps"))
 
 
 # What the school answers with documents, as a real school would: only checks whose evidence no host file

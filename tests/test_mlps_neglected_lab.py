@@ -15,13 +15,11 @@ The passwords are hashed with this machine's libcrypt (yescrypt) when the lab is
 own shadow only; the run's artefacts must carry neither the hash nor its salt. The lab is the module's own
 (campus_lab_mixed, all level 3), so every other lab test keeps the default 3 compliant / 2 misconfigured mix.
 """
-import json
 
 import pytest
 
-import auditctl
 from checks.registry import load_registry
-from tests.test_mlps_lab import COMPLIANT_RATE, ENVIRONMENT_ITEMS, _attest_management
+from tests.test_mlps_lab import COMPLIANT_RATE, ENVIRONMENT_ITEMS, audit_lab
 
 pytestmark = pytest.mark.lab
 LAB_MIX = ("compliant", "misconfigured", "neglected", "weakpw")
@@ -36,13 +34,7 @@ MIN_WEAKPW_GAP = 2.5
 @pytest.fixture(scope="module")
 def neglected_run(campus_lab_mixed, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("neglected")
-    inv = tmp / "lab.yaml"
-    campus_lab_mixed.write_inventory(inv)
-    _attest_management(inv)
-    js = tmp / "run.json"
-    auditctl.main(["run", "-q", "-i", str(inv), "--packs", "mlps", "--db", str(tmp / "r.db"), "--json", str(js),
-                   "--out", str(tmp / "out"), "--known-hosts", str(campus_lab_mixed.known_hosts)])
-    doc = json.loads(js.read_text())
+    doc = audit_lab(campus_lab_mixed, tmp)
     by_kind = {h.kind: h for h in campus_lab_mixed.hosts}
     hosts = {h["id"]: h for h in doc["hosts"]}
     return {"tmp": tmp, "doc": doc, "lab": campus_lab_mixed,

@@ -156,21 +156,38 @@ def load(text: str, filename: str) -> object:
     return value
 
 
-def read_text(path) -> str:
-    """An input file's text, its size checked before reading: a regular file over MAX_BYTES is not read; a
-    device (/dev/zero) or a pipe is read to one byte past the limit, never to the end; not UTF-8 is an error
-    naming the line."""
+class TooLarge(Exception):
+    """A regular file over the limit, by its size: not read at all."""
+
+    def __init__(self, size: int):
+        super().__init__(size)
+        self.size = size
+
+
+def read_capped(path, limit: int) -> bytes:
+    """A file's bytes, its size checked before reading: a regular file larger than ``limit`` is not read
+    (TooLarge); a device (/dev/zero) or a pipe is read to at most ``limit + 1`` bytes, never to the end, so
+    the caller sees it is over the limit. OSError as raised."""
     import os
     import stat
+
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if stat.S_ISREG(st.st_mode) and st.st_size > limit:
+            raise TooLarge(st.st_size)
+        return fh.read(limit + 1)
+
+
+def read_text(path) -> str:
+    """An input file's text through read_capped (MAX_BYTES); over the limit, unreadable or not UTF-8 is an
+    error naming the file (and the line)."""
     from pathlib import Path
 
     p = Path(path)
     try:
-        with open(p, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            if stat.S_ISREG(st.st_mode) and st.st_size > MAX_BYTES:
-                raise InputError([Problem(str(p), 0, "(file)", f"larger than {MAX_BYTES} bytes; not read")])
-            raw = fh.read(MAX_BYTES + 1)
+        raw = read_capped(p, MAX_BYTES)
+    except TooLarge:
+        raise InputError([Problem(str(p), 0, "(file)", f"larger than {MAX_BYTES} bytes; not read")]) from None
     except OSError as exc:
         raise InputError([Problem(str(p), 0, "(file)", f"cannot read: {exc.strerror}")]) from None
     if len(raw) > MAX_BYTES:

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -30,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from audits.model.errors import InputError, Problem
 from audits.model.inventory import IDENTIFIER
+from audits.model.yamlsafe import TooLarge, read_capped
 from audits.trust import bundle as fmt
 from audits.trust.signing import verify
 from audits.store.database import (STANDARD, HostRecord, Store, hosts_t, imported_bundles_t, items_t,
@@ -230,22 +229,6 @@ def _counts(body: dict) -> tuple[int, int]:
     return len(body["hosts"]), sum(len(h["results"]) for h in body["hosts"])
 
 
-class TooLarge(Exception):
-    def __init__(self, size: int):
-        super().__init__(size)
-        self.size = size
-
-
-def read_bounded(path, limit: int) -> bytes:
-    """A file's bytes, its size checked before reading: a regular file larger than ``limit`` is not read
-    at all (TooLarge); a device or pipe is read to at most ``limit + 1`` bytes. OSError as raised."""
-    with open(path, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if stat.S_ISREG(st.st_mode) and st.st_size > limit:
-            raise TooLarge(st.st_size)
-        return fh.read(limit + 1)
-
-
 def import_bundle(store: Store, path, identity: dict[str, dict] | None = None) -> Imported:
     """Verify one bundle file and store it, or raise InputError (nothing stored). ``identity``: the
     bureau's inventory as ``bureau_identity`` gives it; without it nothing can be imported (the
@@ -256,7 +239,7 @@ def import_bundle(store: Store, path, identity: dict[str, dict] | None = None) -
         raise InputError([Problem(source, 0, field, f"refused: {msg}")])
 
     try:
-        data = read_bounded(path, fmt.MAX_BUNDLE_BYTES)
+        data = read_capped(path, fmt.MAX_BUNDLE_BYTES)
     except TooLarge as exc:
         refuse(f"larger than {fmt.MAX_BUNDLE_BYTES} bytes ({exc.size}); not read")
     except OSError as exc:
