@@ -24,6 +24,7 @@ from audits.run.collector import make_app
 from audits.run.dispatch import DEFAULT_TIMEOUT, BrokerError, Keys, dispatch_run, sites_of
 from audits.run.lock import LockError, PlanBusy, plan_lock
 from audits.run.plan import Plan, load_plan
+from audits.run import enrich
 from audits.run.runner import DEFAULT_FORKS, RunSummary, run_hosts, start_run
 from audits.store.database import Store
 from audits.trust.vault import unlock_inventory
@@ -186,6 +187,8 @@ def _run(request: RunRequest) -> RunOutcome:
     say(f"run {run_id}: {len(hosts)} host(s), {len(checks)} checks")
     options = {"known_hosts": request.known_hosts, "tofu": request.trust_on_first_use,
                "exceptions": exceptions, "network": view, "network_only": request.network_only}
+    options["enrichers"] = enrich.prepare({"request": request, "plan": plan, "params": cfg.params, "hosts": hosts,
+                                           "inventory": inv, "say": say})
     if request.dispatch == "celery":  # the network view is not sent to collectors
         summary = _dispatch_celery(request, store, run_id, hosts, checks, cfg, options, keys)
     else:

@@ -22,6 +22,7 @@ from audits.model.clock import now
 from audits.model.evaluation import evaluate_host, gather_plan, meta_only
 from audits.model.inventory import SEGMENT_ROLE, Host
 from audits.model.probes import Facts
+from audits.run import enrich
 from audits.run.platforms import platform_for
 from audits.store.database import HostRecord, Store
 from audits.trust import redact
@@ -73,6 +74,7 @@ def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict
         else:
             facts = gather(host, gather_plan(checks, host, plan_params), options)
             facts.meta.update(net_meta)
+            enrich.apply(options.get("enrichers") or [], facts, host)
             results = evaluate_host(checks, facts, host, plan_params, *exc_opts)
             os_family = facts.meta.get("os_family", "")
         denied = [p for p, r in facts.results.items() if r.error and r.error.startswith("sudo denied")]
