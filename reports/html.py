@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -15,6 +14,7 @@ from checks.controls import framework
 
 from .document import SEVERITY_ORDER, summarise
 from .scoring import item_breakdown, item_table, score_hosts, system_scores, top_fixes
+from audits.model.once import once
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -79,7 +79,7 @@ def make_environment() -> Environment:
     return env
 
 
-@lru_cache(maxsize=1)
+@once
 def environment() -> Environment:
     """The shared environment: templates are compiled once per process."""
     return make_environment()
