@@ -170,6 +170,26 @@ def host_items(host: dict) -> dict[str, Item]:
     return {clause: _judge(table, clause, weight, cited.get(clause, {})) for clause, weight in weights.items()}
 
 
+def _rejudged(host: dict, items: dict[str, Item], check_id: str) -> dict[str, Item]:
+    """``host_items(host)`` where only ``check_id``'s results changed since ``items`` were judged: the
+    items it cites are judged again, the others kept (top_fixes asks this once per failing check and host)."""
+    level = host.get("level") or 0
+    weights = item_table().weights.get(level)
+    if not items or not weights:
+        return host_items(host)
+    clause_of = _clause_of(level)
+    touched = {clause_of[ref] for r in host["results"] if r["check_id"] == check_id
+               for ref in r["references"] if ref in clause_of}
+    cited: dict[str, dict[str, dict]] = {c: {} for c in touched}
+    for r in host["results"]:
+        for ref in r["references"]:
+            clause = clause_of.get(ref)
+            if clause in cited:
+                cited[clause][r["check_id"]] = r
+    table = item_table()
+    return {**items, **{c: _judge(table, c, weights[c], cited[c]) for c in touched}}
+
+
 def high_risks(host: dict) -> list[dict]:
     """High-risk candidates: failed (or waived-but-failing) results of severity high/critical whose check raises the
     trigger of an item it cites (a key point of that item, or a check declared as its trigger) — the label is the
@@ -321,7 +341,7 @@ def top_fixes(hosts: list[dict], n: int = 10) -> list[dict]:
         for i in where:
             fixed = dict(audited[i], results=[dict(r, status="pass") if r["check_id"] == cid and r["status"] == "fail"
                                               else r for r in audited[i]["results"]])
-            new_items[i], new_risks[i] = host_items(fixed), high_risks(fixed)
+            new_items[i], new_risks[i] = _rejudged(fixed, items[i], cid), high_risks(fixed)
         after = _aggregate([(h["level"], it) for h, it in zip(audited, new_items)], [x for rs in new_risks for x in rs])
         gain = round_half_up((after["rate"] or 0) - base["rate"], 1)
         lifts_cap = len(after["high_risk"]) < len(base["high_risk"])
