@@ -171,17 +171,22 @@ def host_items(host: dict) -> dict[str, Item]:
 
 
 def _rejudged(host: dict, items: dict[str, Item], check_id: str) -> dict[str, Item]:
-    """``host_items(host)`` where only ``check_id``'s results changed since ``items`` were judged: the
-    items it cites are judged again, the others kept (top_fixes asks this once per failing check and host)."""
+    """``host_items`` of the host as if ``check_id``'s failed results there had passed, from ``items``
+    (its items as they are): only the items that check cites are judged again (top_fixes asks this once
+    per failing check and host)."""
     level = host.get("level") or 0
     weights = item_table().weights.get(level)
+    results = host["results"]
     if not items or not weights:
-        return host_items(host)
+        return host_items(dict(host, results=[dict(r, status="pass") if r["check_id"] == check_id and
+                                              r["status"] == "fail" else r for r in results]))
     clause_of = _clause_of(level)
-    touched = {clause_of[ref] for r in host["results"] if r["check_id"] == check_id
+    touched = {clause_of[ref] for r in results if r["check_id"] == check_id
                for ref in r["references"] if ref in clause_of}
     cited: dict[str, dict[str, dict]] = {c: {} for c in touched}
-    for r in host["results"]:
+    for r in results:
+        if r["check_id"] == check_id and r["status"] == "fail":
+            r = dict(r, status="pass")
         for ref in r["references"]:
             clause = clause_of.get(ref)
             if clause in cited:
@@ -339,9 +344,10 @@ def top_fixes(hosts: list[dict], n: int = 10) -> list[dict]:
     for cid, where in sorted(failing_on.items()):
         new_items, new_risks = list(items), list(risks)
         for i in where:
-            fixed = dict(audited[i], results=[dict(r, status="pass") if r["check_id"] == cid and r["status"] == "fail"
-                                              else r for r in audited[i]["results"]])
-            new_items[i], new_risks[i] = _rejudged(fixed, items[i], cid), high_risks(fixed)
+            # as if cid's failures on this host passed: only the items cid cites change, and only its
+            # unwaived high-risk candidates go (a waived failure stays one)
+            new_items[i] = _rejudged(audited[i], items[i], cid)
+            new_risks[i] = [x for x in risks[i] if x["check_id"] != cid or x["waived"]]
         after = _aggregate([(h["level"], it) for h, it in zip(audited, new_items)], [x for rs in new_risks for x in rs])
         gain = round_half_up((after["rate"] or 0) - base["rate"], 1)
         lifts_cap = len(after["high_risk"]) < len(base["high_risk"])
