@@ -45,8 +45,13 @@ def keyvalue(text: str, lower: bool = False) -> dict[str, str]:
 
 def sshd_t(text: str) -> dict[str, str]:
     """``sshd -T`` output: lower-case keys; keys that repeat (e.g. listenaddress) are joined by commas."""
+    return dict(_sshd_t(text))
+
+
+@lru_cache(maxsize=_MEMO)
+def _sshd_t(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
-    for ln in lines(text):
+    for ln in _lines(text):
         key, _, value = ln.strip().partition(" ")
         key = key.lower()
         out[key] = f"{out[key]},{value.strip()}" if key in out else value.strip()

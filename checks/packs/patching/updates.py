@@ -9,7 +9,8 @@ too old to know. Both are read-only.
 from __future__ import annotations
 
 import re
-from fnmatch import fnmatchcase
+import fnmatch
+from functools import lru_cache
 
 from checks import parsers
 from checks.contract import Outcome, evaluator
@@ -99,9 +100,18 @@ def security_updates(facts, host, params):
     return _pending_outcome(rows, limit, params)
 
 
+_ARCH = re.compile(r"\.(x86_64|aarch64|i686|noarch|ppc64le|s390x)$")
+
+
+@lru_cache(maxsize=16)
+def _globs(globs: tuple[str, ...]) -> re.Pattern:
+    """The package globs as one pattern (fnmatchcase's rules: case-sensitive, whole name)."""
+    return re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in globs) or "(?!)")
+
+
 def _network_facing(name: str, globs) -> bool:
-    base = name.rsplit(".", 1)[0] if re.search(r"\.(x86_64|aarch64|i686|noarch|ppc64le|s390x)$", name) else name
-    return any(fnmatchcase(base, g) for g in globs)
+    base = name.rsplit(".", 1)[0] if _ARCH.search(name) else name
+    return _globs(tuple(globs)).match(base) is not None
 
 
 def _pending_outcome(rows: list[tuple[str, str, str]], limit: int, params) -> Outcome:
