@@ -11,9 +11,9 @@ Builds a campus lab of N live sshd hosts in network namespaces on this machine a
 4. ``auditctl run --packs fleet`` (the connection checks: handshake and the OS probe only);
 5. Ansible ad-hoc ``-m shell`` with the same commands, if ``ansible`` is on PATH.
 
-For each it measures host CPU: the lab hosts are sshd processes on this machine, and every session
-(sshd's per-connection processes, bash, the probes, sudo) is reaped by its host's sshd, so the growth
-of the sshd processes' own and children's CPU (/proc/PID/stat) is what the hosts spent. auditctl's own
+For each it measures host CPU: the lab hosts are sshd processes on this machine, put in a cpuacct
+cgroup of their own, so everything their sessions run (sshd's per-connection processes, bash, the
+probes, sudo) is counted there. auditctl's own
 CPU is its process's (RUSAGE_CHILDREN), per host both averaged and marginal (a one-host run's CPU,
 start-up included, taken off). From the per-host figures it projects a district of ``--district``
 hosts on one auditor and on ``--collectors`` collectors. The last line printed is ONE JSON object with
@@ -43,24 +43,35 @@ from audits.collect.script import build_script, new_nonce, shell_command  # noqa
 from audits.model.probes import OS_PROBE  # noqa: E402
 from tests.lab.campus_lab import CampusLab  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
 
 
-def proc_cpu(pids) -> float:
-    """Seconds of CPU of these processes and of their reaped children (utime stime cutime cstime)."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(x) for x in fields[11:15])
-    return total / TICK
+class HostCPU:
+    """CPU spent by the lab hosts: their sshd processes and everything they start (sessions, bash,
+    probes, sudo). A cgroup-v1 cpuacct group holding the lab's sshd processes counts it exactly, as
+    children are born into it; /proc's cutime would miss what sshd's session processes never wait for."""
+
+    ROOT = Path("/sys/fs/cgroup/cpuacct")
+
+    def __init__(self, pids):
+        self.group = self.ROOT / f"auditctl-bench-{os.getpid()}"
+        self.group.mkdir()
+        for pid in pids:
+            (self.group / "cgroup.procs").write_text(f"{pid}\n")
+
+    def seconds(self) -> float:
+        return int((self.group / "cpuacct.usage").read_text()) / 1e9
+
+    def close(self):
+        for pid in (self.group / "cgroup.procs").read_text().split():
+            try:
+                (self.ROOT / "cgroup.procs").write_text(f"{pid}\n")
+            except OSError:
+                pass
+        self.group.rmdir()
 
 
 def wait_reaped(pids, timeout: float = 10.0) -> None:
-    """Until every session of these sshd processes has ended and been reaped (its CPU then counts)."""
+    """Until every session of these sshd processes has ended (its CPU then counts)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         busy = False
@@ -112,6 +123,7 @@ def main() -> int:
         lab.write_inventory(inv)
         limit = ",".join(h.id for h in live)
         sshd_pids = [lab._procs[h.id].pid for h in live if h.id in lab._procs]
+        host_cpu = HostCPU(sshd_pids)
 
         from audits.inventory.load import load_inventory
         from audits.model.evaluation import gather_plan
@@ -133,9 +145,10 @@ def main() -> int:
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             r = subprocess.run(cmd, capture_output=True, text=True)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            if r.returncode not in (0, 1):
-                print(r.stderr[-2000:], file=sys.stderr)
+            if r.returncode not in (0, 1) or not (work / "b.json").exists():
+                sys.exit(f"auditctl run failed (exit {r.returncode}):\n{r.stderr[-3000:]}")
             doc = json.loads((work / "b.json").read_text())
+            (work / "b.json").unlink()
             ok = sum(1 for h in doc["hosts"] if h["status"] == "audited")
             return ok, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
@@ -179,18 +192,19 @@ def main() -> int:
             best = None
             for _ in range(args.repeat):
                 wait_reaped(sshd_pids)
-                host0 = proc_cpu(sshd_pids)
+                host0 = host_cpu.seconds()
                 t = time.monotonic()
                 ok, own = fn()
                 secs = time.monotonic() - t
                 wait_reaped(sshd_pids)
-                host = proc_cpu(sshd_pids) - host0
+                host = host_cpu.seconds() - host0
                 if best is None or secs < best["secs"]:
                     best = {"name": name, "ok": ok, "secs": secs, "own_cpu": own, "host_cpu": host}
             rows[key] = best
         # auditctl's fixed cost (start-up, registry, run bookkeeping): a one-host run, best of repeat
         one_cpu = min(auditctl_run(args.packs, live[0].id)[1] for _ in range(args.repeat))
         load = os.getloadavg()
+        host_cpu.close()
     shutil.rmtree(work, ignore_errors=True)
 
     a, fl, sc = rows["audit"], rows["floor"], rows["script"]
