@@ -136,6 +136,11 @@ def main() -> int:
                    for h in live}
         n_probes = max(s.count("\np ") for s in scripts.values())
 
+        # as installed: byte-compiled (pip compiles at install; this shell may say PYTHONDONTWRITEBYTECODE)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "auditctl.py")]
+                       + [str(ROOT / d) for d in ("audits", "checks", "reports")], env=env, capture_output=True)
+
         def auditctl_run(packs: str, hosts_limit: str = limit) -> tuple[int, float]:
             cmd = [sys.executable, str(ROOT / "auditctl.py"), "run", "-q", "-i", str(inv), "--limit", hosts_limit,
                    "--forks", str(forks), "--db", str(work / "b.db"), "--out", str(work / "out"),
@@ -143,7 +148,7 @@ def main() -> int:
             if packs:
                 cmd += ["--packs", packs]
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            r = subprocess.run(cmd, capture_output=True, text=True)
+            r = subprocess.run(cmd, capture_output=True, text=True, env=env)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             if r.returncode not in (0, 1) or not (work / "b.json").exists():
                 sys.exit(f"auditctl run failed (exit {r.returncode}):\n{r.stderr[-3000:]}")
