@@ -8,12 +8,18 @@ Host side, per probe, only one process is spawned besides the probe's own comman
 (``fork``, no ``exec``) that runs the probe read-only with ``ulimit -f`` bounding every file it writes,
 its stdout and stderr going to files in the run's private ``mktemp -d`` directory. The script reads
 them back with bash builtins (``read -d ''``, so NUL bytes survive), at most 256 KiB + 1 of stdout and
-2 KiB of stderr, and writes the section with ``printf``: no ``timeout``, ``bash -c``, ``head`` or
+2 KiB of stderr, and writes the whole section with one ``printf`` (one write for most probes, so few
+SSH packets): no ``timeout``, ``bash -c``, ``head`` or
 ``base64`` per probe. Per-probe timeouts come from ONE watchdog subshell for the whole run: each probe
 runs in its own process group (``set -m``) and the script tells the watchdog (through a FIFO in the
 private directory) which group runs until when; the watchdog sends TERM to the group at the deadline
 and KILL two seconds later. If the private directory cannot be made, each probe falls back to the
 old pipeline (``timeout``, ``bash -c``) read through a pipe with the same caps.
+
+The script's whole output goes through one ``dd obs=16384`` (``cat`` if dd refuses): bash writes
+every line separately (its stdout is line-buffered), and 16 KiB blocks make ~10 SSH packets of a
+host's ~150 KB instead of ~150, each of which the auditor decrypts and parses in Python; at a cut-off
+at most the last 16 KiB of finished sections is lost.
 
 Framing: each section is ``@@NONCE B index out_len err_len`` then exactly ``out_len + err_len`` raw
 bytes, then ``@@NONCE R index rc``; the run ends with ``@@NONCE DONE``. The parser skips a section's
@@ -37,6 +43,7 @@ _FSIZE_KIB = (STDOUT_CAP + 1) // 1024 + 2   # ulimit -f for a probe: files it wr
 
 _PRELUDE = r"""exec 2>/dev/null
 export LC_ALL=C LANG=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+exec > >(dd obs=16384 status=none || exec cat)
 umask 077
 set -m
 M=$$ W= D=$(mktemp -d 2>/dev/null) || D=
@@ -70,9 +77,9 @@ r() {
   done
 }
 s() {
-  local n=$(( ${#C[@]} - 1 ))
-  (( n > 0 )) && printf '%s\0' "${C[@]:0:n}"
-  printf '%s' "${C[n]}"
+  local k
+  for ((k = 1; k < ${#C[@]}; k++)); do F+='%s\0'; done
+  F+='%s'
 }
 p() {
   local rc pg O OL
@@ -95,11 +102,11 @@ p() {
     O=("${C[@]}") OL=$L C=("") L=0
     [ -n "$D" ] && { r ECAP <"$f"; : >"$f"; }
   fi
-  printf '\n@@%s B %s %s %s\n' "$N" "$1" "$OL" "$L"
-  local E=("${C[@]}")
+  local E=("${C[@]}") F='\n@@%s B %s %s %s\n'
   C=("${O[@]}"); s
   C=("${E[@]}"); s
-  printf '\n@@%s R %s %s\n' "$N" "$1" "$rc"
+  F+='\n@@%s R %s %s\n'
+  printf "$F" "$N" "$1" "$OL" "$L" "${O[@]}" "${E[@]}" "$N" "$1" "$rc"
 }
 """
 
