@@ -5,12 +5,12 @@ output back into ``Facts``; ``frame`` writes one probe's section the way the scr
 stand-in hosts in tests and benchmarks).
 
 Host side, per probe, only one process is spawned besides the probe's own commands: a subshell
-(``fork``, no ``exec``) that runs the probe read-only with ``ulimit -f`` bounding every file it writes,
+(a ``fork`` of the script's bash, no new shell; when the probe's command line is one plain command the
+subshell ``exec``\ s that program) that runs the probe read-only with ``ulimit -f`` bounding every file it writes,
 its stdout and stderr going to files in the run's private ``mktemp -d`` directory. The script reads
 them back with bash builtins (``read -d ''``, so NUL bytes survive), at most 256 KiB + 1 of stdout and
-2 KiB of stderr, and writes the whole section with one ``printf`` (one write for most probes, so few
-SSH packets): no ``timeout``, ``bash -c``, ``head`` or
-``base64`` per probe. Per-probe timeouts come from ONE watchdog subshell for the whole run: each probe
+2 KiB of stderr, and writes the whole section with one ``printf``: no ``timeout``, ``bash -c``,
+``head`` or ``base64`` per probe. Per-probe timeouts come from ONE watchdog subshell for the whole run: each probe
 runs in its own process group (``set -m``) and the script tells the watchdog (through a FIFO in the
 private directory) which group runs until when; the watchdog sends TERM to the group at the deadline
 and KILL two seconds later. If the private directory cannot be made, each probe falls back to the
