@@ -6,7 +6,8 @@ stand-in hosts in tests and benchmarks).
 
 Host side, per probe, only one process is spawned besides the probe's own commands: a subshell
 (a ``fork`` of the script's bash, no new shell; when the probe's command line is one plain command the
-subshell ``exec``\ s that program) that runs the probe read-only with ``ulimit -f`` bounding every file it writes,
+subshell becomes that program with ``exec``) that runs the probe read-only with ``ulimit -f`` bounding
+every file it writes,
 its stdout and stderr going to files in the run's private ``mktemp -d`` directory. The script reads
 them back with bash builtins (``read -d ''``, so NUL bytes survive), at most 256 KiB + 1 of stdout and
 2 KiB of stderr, and writes the whole section with one ``printf``: no ``timeout``, ``bash -c``,
