@@ -94,10 +94,11 @@ def evr_compare(a: str | tuple, b: str | tuple) -> int:
     return rpmvercmp(ra, rb)
 
 
-_CLONE = re.compile(r"\.([es]l)(\d+)(?:_\d+)?(?:\.(?:centos|rocky|alma|almalinux))?")
+_CLONE = re.compile(r"\.(?:centos|rocky|alma|almalinux)(?=\.|$)")
 
 
 def normalise_clone_release(release: str) -> str:
-    """Rebuilds of RHEL (CentOS, Rocky, Alma) add ``.rocky``/``.alma`` or minor-release suffixes to the
-    release ('27.el9_5.alma.1'); for comparison with a Red Hat fixed version they are folded to '.elN'."""
-    return _CLONE.sub(lambda m: f".{m.group(1)}{m.group(2)}", release)
+    """Rebuilds of RHEL (CentOS, Rocky, Alma) tag their release ('27.el9_4.alma.1', '28.el9_4.rocky.0.1'); for
+    comparison with a Red Hat fixed version the tag is dropped ('27.el9_4.1'). The minor-release part ``_4``
+    is kept: '28.el9_4' is older than '28.el9_5'."""
+    return _CLONE.sub("", release)

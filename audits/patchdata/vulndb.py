@@ -17,6 +17,7 @@ import json
 import os
 import sqlite3
 import tarfile
+import threading
 import zipfile
 from dataclasses import astuple, dataclass
 from pathlib import Path
@@ -120,8 +121,13 @@ class VulnDB:
             raise FileNotFoundError(str(self.path))
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.conn = sqlite3.connect(str(self.path), isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        if create:
+            self.conn = sqlite3.connect(str(self.path), isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+        else:  # a run only reads; hosts are matched from several threads, one query at a time
+            self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                        check_same_thread=False)
+        self._lock = threading.Lock()
         if create:
             self.conn.executescript(SCHEMA)
             self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -261,9 +267,10 @@ class VulnDB:
     def sources(self) -> list[dict]:
         """Per source and release: records held and the as-of date of the newest import that holds them
         (computed once per open database: a run reads, never writes)."""
-        if getattr(self, "_sources", None) is None:
-            self._sources = self._sources_query()
-        return self._sources
+        with self._lock:
+            if getattr(self, "_sources", None) is None:
+                self._sources = self._sources_query()
+            return self._sources
 
     def _sources_query(self) -> list[dict]:
         rows = self.conn.execute(
@@ -275,6 +282,10 @@ class VulnDB:
     def lookup(self, source: str, release: str, pkgs) -> list[dict]:
         """Rows of one source for one release and the given package names (indexed)."""
         out, names = [], sorted(set(pkgs))
+        with self._lock:
+            return self._lookup(source, release, names, out)
+
+    def _lookup(self, source, release, names, out):
         for i in range(0, len(names), 500):
             chunk = names[i:i + 500]
             q = (f"SELECT a.*, i.as_of FROM advisory a JOIN imports i ON i.id = a.import_id WHERE a.release=? AND "

@@ -61,7 +61,7 @@ def vulndb_enricher(context: dict):
         running = osrel.get("KERNEL", "")
         meta = {"release": release, "label": label, "db": str(path)}
         if db is None:
-            facts.meta["vulns"] = {**meta, "available": False,
+            facts.meta["vulns"] = {**meta, "available": False, "no_database": True,
                                    "reason": f"no vulnerability database at {path} (auditctl vulndb import)"}
             return
         res, family = (deb_res, "debian") if deb_res is not None and deb_res.error is None and deb_res.rc == 0 \

@@ -45,11 +45,12 @@ def known_vulnerabilities(facts, host, params):
     errs = [e for e in facts.meta.get("enrich_errors", []) if e.startswith("enrich_vulns")]
     if errs:
         return Outcome.error("漏洞数据比对失败", "matching with the vulnerability data failed", errs[0][:500])
-    if not isinstance(v, dict):
+    if not isinstance(v, dict) or v.get("no_database"):
         return Outcome.not_applicable("CVE 数据不可用：本次审计没有漏洞数据库（auditctl vulndb import）；待安装的安全更新见 "
                                       "patching.security_updates",
                                       "CVE data was not available: no vulnerability database in this run (auditctl "
-                                      "vulndb import); pending security updates are judged by patching.security_updates")
+                                      "vulndb import); pending security updates are judged by patching.security_updates",
+                                      str(v.get("reason", ""))[:300] if isinstance(v, dict) else "")
     if v.get("error"):
         return Outcome.error("无法列出已安装软件包，不能比对漏洞数据", "cannot list the installed packages to match the "
                              "vulnerability data", str(v["error"])[:300])
