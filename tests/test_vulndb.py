@@ -296,7 +296,8 @@ def test_a_whole_feed_replaces_the_previous_one_and_documents_replace_documents(
     small = tmp_path / "tracker.json"
     small.write_text(json.dumps({"bash": json.loads((FIX / "tracker.json").read_text())["bash"]}))
     db.import_file(small, as_of="2026-03-05")
-    assert _count_source(db, "debian-tracker") == 1
+    held = db.conn.execute("SELECT release, pkg FROM advisory WHERE source='debian-tracker' ORDER BY release").fetchall()
+    assert held == [("debian:11", "openssl"), ("debian:12", "bash")]   # debian:12 replaced; debian:11 not in the new file
     doc = json.loads((FIX / "csaf" / "cve-2099-0203.json").read_text())
     doc["vulnerabilities"][0]["product_status"] = {"known_affected": doc["vulnerabilities"][0]["product_status"]["fixed"]}
     (tmp_path / "cve-2099-0203.json").write_text(json.dumps(doc))
@@ -402,3 +403,38 @@ def test_vulndb_import_then_run_on_this_machine_lists_cve_ids(tmp_path):
     assert "CVE-2099-9999" in doc and "as of 2026-03-01" in doc
     html = "".join(p.read_text() for p in (tmp_path / "html").rglob("*.html"))
     assert "CVE-2099-9999" in html
+
+
+# -- OVAL -------------------------------------------------------------------------------------------
+def test_ubuntu_and_debian_oval_streamed_by_source_package(tmp_path):
+    d = VulnDB(tmp_path / "v.sqlite")
+    packed = tmp_path / "com.ubuntu.jammy.cve.oval.xml.bz2"
+    packed.write_bytes(bz2.compress((FIX / "com.ubuntu.jammy.cve.oval.xml").read_bytes()))
+    rec = d.import_file(packed)
+    assert rec.source == "ubuntu-oval" and rec.as_of == "2026-02-28T07:00:00Z" and rec.releases == "ubuntu:22.04"
+    rows = d.conn.execute("SELECT pkg, vuln_id, status, fixed_version, severity FROM advisory ORDER BY vuln_id").fetchall()
+    assert rows == [("curl", "CVE-2099-0101", "fixed", "7.81.0-1ubuntu1.20", "medium"),
+                    ("openssh", "CVE-2099-0103", "affected", "", "high")]
+    host = ("libcurl4:amd64\tii \t7.81.0-1ubuntu1.15\tcurl\t7.81.0-1ubuntu1.15\n"
+            "openssh-server\tii \t1:8.9p1-3ubuntu0.10\topenssh\t1:8.9p1-3ubuntu0.10\n")
+    r = vulnmatch.match(d, "ubuntu", "ubuntu:22.04", "debian", dpkg_sources(host))
+    assert r["source"] == "ubuntu-oval"
+    assert {(f["vuln_id"], f["state"]) for f in r["findings"]} == {("CVE-2099-0101", "fixable"), ("CVE-2099-0103", "unfixed")}
+    # a second release's file replaces only its own release
+    noble = (FIX / "com.ubuntu.jammy.cve.oval.xml").read_text().replace("jammy", "noble")
+    (tmp_path / "com.ubuntu.noble.cve.oval.xml").write_text(noble)
+    d.import_file(tmp_path / "com.ubuntu.noble.cve.oval.xml")
+    assert {r[0] for r in d.conn.execute("SELECT DISTINCT release FROM advisory")} == {"ubuntu:22.04", "ubuntu:24.04"}
+    rec = d.import_file(FIX / "oval-definitions-bookworm.xml")
+    assert rec.source == "debian-oval" and rec.records == 1
+    assert d.conn.execute("SELECT release, pkg, fixed_version FROM advisory WHERE source='debian-oval'").fetchall() == \
+        [("debian:12", "openssl", "3.0.13-1~deb12u1")]
+
+
+def test_malformed_oval_names_the_line(tmp_path):
+    d = VulnDB(tmp_path / "v.sqlite")
+    f = tmp_path / "com.ubuntu.jammy.cve.oval.xml"
+    f.write_text((FIX / "com.ubuntu.jammy.cve.oval.xml").read_text().replace("</tests>", "</testz>"))
+    with pytest.raises(FeedError) as e:
+        d.import_file(f)
+    assert e.value.field == "XML" and e.value.line > 40 and _count(d) == 0

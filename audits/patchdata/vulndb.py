@@ -4,7 +4,7 @@ and a manifest row per import (source, format, file, sha256, as-of date, record 
 ``auditctl vulndb import FILE…`` calls ``VulnDB.import_file`` once per file: the reader is chosen by content
 (``sniff``), rows stream in batches inside **one transaction per file** — a refused or broken file leaves
 the database as it was. A whole-feed file (the tracker JSON, an OSV dump) replaces everything earlier
-imported from its source; single documents (a CSAF or CVRF file, a directory of them) replace only the
+imported from its source for the releases it covers (one OVAL file per release); single documents (a CSAF or CVRF file, a directory of them) replace only the
 documents they carry. Default location ``$XDG_DATA_HOME/auditctl/vulndb.sqlite``; ``AUDITCTL_VULNDB`` or
 ``--db`` override it.
 """
@@ -170,9 +170,11 @@ class VulnDB:
             self._insert(batch)
             if info.documents == 0 or not info.sources:
                 raise FeedError(name, 0, "records", "no vulnerability records of a known distribution in this file")
-            if info.full:  # a whole feed replaces everything earlier imported from its sources
+            if info.full:  # a whole feed replaces what was earlier imported from its sources for its releases
                 for src in info.sources:
-                    c.execute("DELETE FROM advisory WHERE source=? AND import_id<>?", (src, import_id))
+                    for rel in releases:
+                        c.execute("DELETE FROM advisory WHERE source=? AND release=? AND import_id<>?",
+                                  (src, rel, import_id))
             basis = "document"
             stamp = _iso(as_of) if as_of else _iso(info.as_of)
             if as_of and not stamp:

@@ -20,7 +20,7 @@ from audits.patchdata.releases import EOL_AFTER, RHEL_CLONES
 from audits.patchdata.rpmver import evr_compare, normalise_clone_release, split_evr
 
 # Which source answers for a distribution, best first (the Debian team names its tracker the source of truth).
-PREFERENCE = {"debian": ("debian-tracker", "osv:debian"), "ubuntu": ("ubuntu-oval", "osv:ubuntu"),
+PREFERENCE = {"debian": ("debian-tracker", "osv:debian", "debian-oval"), "ubuntu": ("ubuntu-oval", "osv:ubuntu"),
               "rhel": ("redhat-csaf", "osv:rhel"), "openeuler": ("openeuler-cvrf", "osv:openeuler"),
               "almalinux": ("osv:almalinux",), "rocky": ("osv:rocky",)}
 KERNEL_SOURCES = ("linux", "linux-signed-amd64", "linux-signed-arm64", "kernel")
