@@ -19,7 +19,8 @@ import sqlite3
 import tarfile
 import threading
 import zipfile
-from dataclasses import astuple, dataclass
+import operator
+from dataclasses import dataclass
 from pathlib import Path
 
 from audits.patchdata.feeds import (Advisory, FeedError, FeedInfo, MAX_DOCUMENT, open_feed, read_document)
@@ -43,6 +44,7 @@ CREATE INDEX IF NOT EXISTS advisory_source_doc ON advisory (source, doc);
 """
 COLUMNS = ("source", "release", "pkg", "pkg_kind", "vuln_id", "status", "fixed_version", "severity", "advisory_ids",
            "note", "released", "fix_date", "arches", "doc")
+_values = operator.attrgetter(*COLUMNS)
 
 
 def default_path() -> Path:
@@ -161,7 +163,7 @@ class VulnDB:
                     c.execute("DELETE FROM advisory WHERE source=? AND doc=? AND import_id<>?",
                               (row.source, row.doc, import_id))
                     docs_replaced.add((row.source, row.doc))
-                batch.append(astuple(row)[:len(COLUMNS)] + (import_id,))
+                batch.append(_values(row) + (import_id,))
                 releases.add(row.release)
                 count += 1
                 if len(batch) >= BATCH:

@@ -13,6 +13,8 @@ but not yet released.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import ijson
 
 from audits.patchdata.feeds import Advisory, FeedError, FeedInfo, check_row, clean_text
@@ -22,7 +24,10 @@ SOURCE = "debian-tracker"
 URGENCY = {"unimportant": "negligible", "low": "low", "medium": "medium", "high": "high"}
 
 
+@lru_cache(maxsize=65536)
 def _version_ge(a: str, b: str) -> bool:
+    if a == b:
+        return True
     from debian.debian_support import version_compare
     try:
         return version_compare(a, b) >= 0
