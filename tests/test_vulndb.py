@@ -438,3 +438,18 @@ def test_malformed_oval_names_the_line(tmp_path):
     with pytest.raises(FeedError) as e:
         d.import_file(f)
     assert e.value.field == "XML" and e.value.line > 40 and _count(d) == 0
+
+
+def test_an_unreadable_database_is_an_error_on_every_host_never_a_pass(tmp_path, monkeypatch):
+    from audits.run import enrich
+    from checks.registry import load_registry
+
+    bad = tmp_path / "v.sqlite"
+    bad.write_bytes(b"not a database" * 100)
+    monkeypatch.setenv("AUDITCTL_VULNDB", str(bad))
+    said = []
+    facts = _facts('ID=debian\nVERSION_ID="12"', named("dpkg_sources"), DEB_HOST)
+    enrich.apply(enrich.prepare({"say": said.append}), facts, _host())
+    check = load_registry().by_id["patching.known_vulnerabilities"]
+    out = check.run(facts, _host(), dict(check.params))
+    assert str(out.status) == "error" and "cannot be read" in out.evidence and said

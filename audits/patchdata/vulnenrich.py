@@ -37,12 +37,18 @@ def vulndb_enricher(context: dict):
     from audits.patchdata.vulndb import VulnDB, default_path
 
     path = default_path()
-    db = None
+    db, broken = None, ""
+    say = context.get("say") or (lambda *_: None)
     if path.exists():
-        db = VulnDB(path, create=False)  # a broken database raises here: the run stops with the reason
-        say = context.get("say") or (lambda *_: None)
+        try:
+            db = VulnDB(path, create=False)
+            sources = db.sources()
+        except Exception as exc:  # unreadable, not SQLite, another schema: every host's check says error
+            db, broken = None, f"vulnerability database {path} cannot be read: {type(exc).__name__}: {exc}"[:300]
+            say(f"vulndb: {broken}")
+            sources = []
         now = dt.datetime.now(dt.timezone.utc)
-        for s in db.sources():
+        for s in sources:
             try:
                 age = (now - dt.datetime.fromisoformat(s["as_of"].replace("Z", "+00:00"))).days
             except ValueError:
@@ -60,6 +66,9 @@ def vulndb_enricher(context: dict):
         distro, release, label = host_release(osrel)
         running = osrel.get("KERNEL", "")
         meta = {"release": release, "label": label, "db": str(path)}
+        if broken:
+            facts.meta["vulns"] = {**meta, "available": False, "error": broken}
+            return
         if db is None:
             facts.meta["vulns"] = {**meta, "available": False, "no_database": True,
                                    "reason": f"no vulnerability database at {path} (auditctl vulndb import)"}

@@ -52,8 +52,9 @@ def known_vulnerabilities(facts, host, params):
                                       "vulndb import); pending security updates are judged by patching.security_updates",
                                       str(v.get("reason", ""))[:300] if isinstance(v, dict) else "")
     if v.get("error"):
-        return Outcome.error("无法列出已安装软件包，不能比对漏洞数据", "cannot list the installed packages to match the "
-                             "vulnerability data", str(v["error"])[:300])
+        return Outcome.error("无法比对漏洞数据（漏洞数据库不可读或无法列出已安装软件包）", "cannot match the vulnerability "
+                             "data (the database cannot be read, or the installed packages cannot be listed)",
+                             str(v["error"])[:300])
     label = v.get("label") or v.get("release") or "?"
     if not v.get("available"):
         reason = str(v.get("reason", ""))[:300]
