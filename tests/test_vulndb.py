@@ -453,3 +453,36 @@ def test_an_unreadable_database_is_an_error_on_every_host_never_a_pass(tmp_path,
     check = load_registry().by_id["patching.known_vulnerabilities"]
     out = check.run(facts, _host(), dict(check.params))
     assert str(out.status) == "error" and "cannot be read" in out.evidence and said
+
+
+def test_a_tar_xz_dump_as_canonical_ships_osv(tmp_path):
+    import io
+    import tarfile
+
+    d = VulnDB(tmp_path / "v.sqlite")
+    dump = tmp_path / "osv-all.tar.xz"
+    with tarfile.open(dump, "w:xz") as t:
+        data = (FIX / "osv-ubuntu-USN-9999-1.json").read_bytes()
+        info = tarfile.TarInfo("osv/usn/USN-9999-1.json")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    rec = d.import_file(dump)
+    assert rec.format == "osv" and rec.full == 1 and rec.records == 4 and rec.as_of == "2026-02-25T12:30:00Z"
+
+
+def test_the_command_line_imports_reports_status_and_refuses_with_file_line_field(tmp_path):
+    env = {**os.environ, "AUDITCTL_VULNDB": str(tmp_path / "v.sqlite")}
+    cli = [sys.executable, str(ROOT / "auditctl.py"), "vulndb"]
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<cvrfdoc>\n<DocumentTitle>\n</cvrfdoc>\n")
+    r = subprocess.run(cli + ["import", str(FIX / "openeuler-cvrf.xml"), str(bad)], capture_output=True, text=True,
+                       env=env, timeout=120)
+    assert r.returncode == 2
+    assert f"{bad}:3: XML:" in r.stderr and "nothing imported from this file" in r.stderr
+    assert "openeuler-cvrf.xml: 2 records" in r.stdout                    # the good file before it stays
+    r = subprocess.run(cli + ["status", "--json"], capture_output=True, text=True, env=env, timeout=120)
+    st = json.loads(r.stdout)
+    assert [(s["source"], s["release"], s["records"]) for s in st["sources"]] == [
+        ("openeuler-cvrf", "openeuler:22.03-LTS-SP2", 1), ("openeuler-cvrf", "openeuler:24.03-LTS", 1)]
+    assert st["imports"][0]["sha256"] == hashlib.sha256((FIX / "openeuler-cvrf.xml").read_bytes()).hexdigest()
+    assert r.returncode == (1 if any(s["stale"] for s in st["sources"]) else 0)
