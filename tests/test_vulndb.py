@@ -486,3 +486,13 @@ def test_the_command_line_imports_reports_status_and_refuses_with_file_line_fiel
         ("openeuler-cvrf", "openeuler:22.03-LTS-SP2", 1), ("openeuler-cvrf", "openeuler:24.03-LTS", 1)]
     assert st["imports"][0]["sha256"] == hashlib.sha256((FIX / "openeuler-cvrf.xml").read_bytes()).hexdigest()
     assert r.returncode == (1 if any(s["stale"] for s in st["sources"]) else 0)
+
+
+def test_a_signed_kernel_image_is_judged_as_the_linux_source(db):
+    # Debian's kernel images come from linux-signed-amd64 (version 6.1.106+3); the tracker tracks 'linux'
+    host = ("linux-image-6.1.0-25-amd64\tii \t6.1.106-3\tlinux-signed-amd64\t6.1.106+3\n"
+            "linux-image-6.1.0-28-amd64\tii \t6.1.119-1\tlinux-signed-amd64\t6.1.119+1\n")
+    assert {(p.source, p.source_version) for p in dpkg_sources(host)} == {("linux", "6.1.106-3"), ("linux", "6.1.119-1")}
+    r = vulnmatch.match(db, "debian", "debian:12", "debian", dpkg_sources(host), "6.1.0-25-amd64")
+    assert [(f["vuln_id"], f["installed"]) for f in r["findings"]] == [("CVE-2099-0050", "6.1.106-3")]
+    assert vulnmatch.match(db, "debian", "debian:12", "debian", dpkg_sources(host), "6.1.0-28-amd64")["findings"] == []

@@ -35,6 +35,8 @@ def dpkg_sources(text: str) -> list[Pkg]:
         name, _, arch = binary.partition(":")
         source = source or name
         sver = sver or version
+        if source.startswith("linux-signed"):  # signed kernel images: the feeds track the 'linux' source, and
+            source, sver = "linux", version     # the image carries linux's version ('6.1.119+1' is the wrapper's)
         if all(_FIELD.match(x) for x in (name, version, source, sver)):
             out.append(Pkg(name, version, source, sver, arch))
     return out

@@ -243,8 +243,7 @@ class VulnDB:
         container = path.is_dir() or zipfile.is_zipfile(path) or _is_tar(path)
         if not container:
             with open_feed(path) as f:
-                head = f.peek(1 << 16)[:1 << 16]
-                kind = fmt or _sniff_bytes(head if len(head) >= 16 else f.peek(1 << 20), name)
+                kind = fmt or _sniff_bytes(f.peek(1 << 16), name)
                 formats.add(kind)
                 if kind == "tracker":
                     yield from debian_tracker.rows(f, name, info)

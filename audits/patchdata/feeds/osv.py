@@ -60,19 +60,23 @@ def _severity(rec: dict, aff: dict) -> str:
     return "unknown"
 
 
+def _vuln_ids(rec: dict, rid: str) -> tuple[list[str], str]:
+    """The CVE ids a record is about, and its own id when that is an advisory (USN, DSA, OESA …) rather than a
+    CVE: ``DEBIAN-CVE-…``/``UBUNTU-CVE-…`` are the CVE itself (osv.dev#5616)."""
+    bare = rid.split("-", 1)[1] if rid.startswith(("DEBIAN-", "UBUNTU-")) else rid
+    if _CVE.fullmatch(bare):
+        return [bare], ""
+    named = {x for key in ("aliases", "related", "upstream") for x in (rec.get(key) or [])
+             if isinstance(x, str) and _CVE.fullmatch(x)}
+    return sorted(named)[:2000] or [rid], rid
+
+
 def record_rows(rec, name: str, info: FeedInfo):
     """Rows of one OSV record (already parsed)."""
     if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
         raise FeedError(name, 0, "id", "an OSV record must be an object with a string id")
     rid = rec["id"][:100]
-    ids = [rid] if _CVE.fullmatch(rid.split("-", 1)[-1] if rid.startswith(("DEBIAN-", "UBUNTU-")) else rid) else []
-    if ids and not rid.startswith("CVE-"):
-        ids = [rid.split("-", 1)[1]]
-    advisory = "" if ids else rid
-    if not ids:
-        related = [x for x in (rec.get("aliases") or []) + (rec.get("related") or []) + (rec.get("upstream") or [])
-                   if isinstance(x, str) and _CVE.fullmatch(x)]
-        ids = sorted(set(related))[:2000] or [rid]
+    ids, advisory = _vuln_ids(rec, rid)
     modified = str(rec.get("modified") or "")[:40]
     if modified > info.as_of:
         info.as_of = modified
