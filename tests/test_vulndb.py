@@ -412,9 +412,12 @@ def test_ubuntu_and_debian_oval_streamed_by_source_package(tmp_path):
     packed.write_bytes(bz2.compress((FIX / "com.ubuntu.jammy.cve.oval.xml").read_bytes()))
     rec = d.import_file(packed)
     assert rec.source == "ubuntu-oval" and rec.as_of == "2026-02-28T07:00:00Z" and rec.releases == "ubuntu:22.04"
-    rows = d.conn.execute("SELECT pkg, vuln_id, status, fixed_version, severity FROM advisory ORDER BY vuln_id").fetchall()
+    rows = d.conn.execute("SELECT pkg, vuln_id, status, fixed_version, severity FROM advisory ORDER BY vuln_id, pkg").fetchall()
     assert rows == [("curl", "CVE-2099-0101", "fixed", "7.81.0-1ubuntu1.20", "medium"),
-                    ("openssh", "CVE-2099-0103", "affected", "", "high")]
+                    ("openssh", "CVE-2099-0103", "affected", "", "high"),
+                    ("tiff", "CVE-2099-0104", "fix_deferred", "", "low"),       # the comment's triage, not the test's
+                    ("vim", "CVE-2099-0104", "will_not_fix", "", "low"),
+                    ("zlib", "CVE-2099-0104", "undetermined", "", "low")]
     host = ("libcurl4:amd64\tii \t7.81.0-1ubuntu1.15\tcurl\t7.81.0-1ubuntu1.15\n"
             "openssh-server\tii \t1:8.9p1-3ubuntu0.10\topenssh\t1:8.9p1-3ubuntu0.10\n")
     r = vulnmatch.match(d, "ubuntu", "ubuntu:22.04", "debian", dpkg_sources(host))

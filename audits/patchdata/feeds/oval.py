@@ -4,7 +4,9 @@ Canonical's ``com.ubuntu.<codename>.cve.oval.xml(.bz2)`` and Debian's ``oval-def
 A ``definition`` (class vulnerability) names its CVE (``reference@ref_id`` or the title), its severity
 (``advisory/severity``) and, through ``criterion@test_ref``, ``dpkginfo_test``s. A test's object names the
 package (directly or through a ``constant_variable`` of binary names); its state, ``evr`` "less than" V,
-makes V the fixed version; a test without a state means every installed version is affected. Rows are
+makes V the fixed version; a test without a state asks only whether the package is installed, and the
+criterion's comment says how Ubuntu triaged it (needs fixing → affected, defer → fix deferred, ignore →
+will not fix, may need fixing / not known → undetermined; Debian's say nothing: affected). Rows are
 keyed on the *source* package: Ubuntu's criterion comment names it ("openssl package in jammy was
 vulnerable but has been fixed"), Debian's object does. The release comes from the definition ids
 (``oval:com.ubuntu.jammy:…``), the platform ("Debian GNU/Linux 12") or the file name. The file's date is the
@@ -24,7 +26,17 @@ SEVERITY = {"critical": "critical", "high": "high", "important": "high", "medium
             "low": "low", "negligible": "negligible", "unimportant": "negligible"}
 _CVE = re.compile(r"CVE-\d{4}-\d{4,}")
 _UBUNTU_ID = re.compile(r"^oval:com\.ubuntu\.([a-z]+):")
-_SRC_COMMENT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9.+-]*) package in ")
+_SRC_COMMENT = re.compile(r"^(?:The ')?([A-Za-z0-9][A-Za-z0-9.+-]*)'?(?: source)? package in ")
+# Ubuntu's criterion comments carry the triage (its tests without a state only ask "is it installed?")
+_COMMENT_STATUS = (("pending publication", "pending"), ("has been fixed", "fixed"), ("is not affected", "not_affected"),
+                   ("decision has been made to defer", "fix_deferred"), ("decision has been made to ignore", "will_not_fix"),
+                   ("may need fixing", "undetermined"), ("not known", "undetermined"), ("needs fixing", "affected"))
+
+
+def comment_status(comment: str) -> str:
+    """The status a criterion comment states ('' when it states none, as in Debian's OVAL)."""
+    low = comment.lower()
+    return next((st for phrase, st in _COMMENT_STATUS if phrase in low), "")
 _DEB_PLATFORM = re.compile(r"Debian GNU/Linux (\d+)")
 _FILE_CODENAME = re.compile(r"(?:oval-definitions-|com\.ubuntu\.)([a-z]+)[.-]")
 CONTAINERS = {"definitions", "tests", "objects", "states", "variables"}
@@ -100,7 +112,7 @@ def rows(stream, name: str, info: FeedInfo):
     for cve, sev, release, crits in defs:
         info.documents += 1
         seen = set()
-        for test_ref, src_name in crits:
+        for test_ref, src_name, said in crits:
             obj_ref, ste_ref = tests.get(test_ref, ("", ""))
             names, var = objects.get(obj_ref, ([], ""))
             pkgs = [src_name] if src_name else (names or variables.get(var, [])[:1])
@@ -115,10 +127,13 @@ def rows(stream, name: str, info: FeedInfo):
                 if fixed in ("0", ""):
                     if ste_ref:  # "less than 0": nothing is below it
                         continue
-                    a = Advisory(source, release, pkg, "source", cve, "affected", severity=sev, doc=cve)
-                else:
+                    status = said if said in ("affected", "fix_deferred", "will_not_fix", "undetermined",
+                                              "not_affected") else "affected"
+                    a = Advisory(source, release, pkg, "source", cve, status, severity=sev, doc=cve)
+                else:  # "pending publication": fixed, not yet in the archive
                     a = Advisory(source, release, pkg, "source", cve, "fixed", fixed_version=fixed, severity=sev,
-                                 released=1, doc=cve)
+                                 released=0 if said == "pending" else 1, doc=cve,
+                                 note="update pending publication" if said == "pending" else "")
                 yield check_row(a, name, 0, f"definition {cve}")
 
 
@@ -142,8 +157,9 @@ def _definition(el, file_release: str):
             if mm and mm.group(1) in DEBIAN.values():
                 release = f"debian:{mm.group(1)}"
         elif t == "criterion" and c.get("test_ref"):
-            mm = _SRC_COMMENT.match(c.get("comment", ""))
-            crits.append((c.get("test_ref"), mm.group(1) if mm else ""))
+            comment = c.get("comment", "")
+            mm = _SRC_COMMENT.match(comment)
+            crits.append((c.get("test_ref"), mm.group(1) if mm else "", comment_status(comment)))
     release = release or file_release
     if not cve or not release or not crits:
         return None
