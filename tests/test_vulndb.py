@@ -222,13 +222,26 @@ RPM_TABLE = [("1.0", "1.0", 0), ("1.0", "2.0", -1), ("2.0.1", "2.0", 1), ("5.5p1
              ("10xyz", "10.1xyz", -1), ("xyz10", "xyz10.1", -1), ("1.0a", "1.0", 1), ("a", "1", -1), ("6.0.rc1", "6.0", 1),
              ("fc4", "fc.4", 0), ("1.0010", "1.9", 1), ("2_0", "2.0", 0), ("1.0~rc1", "1.0", -1), ("1.0~rc1", "1.0~rc2", -1),
              ("1.0~rc1~git123", "1.0~rc1", -1), ("1.0^", "1.0", 1), ("1.0^git1", "1.0^git2", -1), ("1.0^git1", "1.01", -1),
-             ("1.0^20160101", "1.0.1", -1), ("1.0~rc1^git1", "1.0~rc1", 1), ("el9_4", "el9_5", -1), ("28.el9_4.0.1", "28.el9_4", 1)]
+             ("1.0^20160101", "1.0.1", -1), ("1.0~rc1^git1", "1.0~rc1", 1), ("el9_4", "el9_5", -1), ("28.el9_4.0.1", "28.el9_4", 1),
+             ("1.0^20160101^git1", "1.0^20160101", 1), ("1.0^git1~pre", "1.0^git1", -1), ("1.0a", "1.0^git1", 1)]
 
 
 @pytest.mark.parametrize("a,b,want", RPM_TABLE)
 def test_rpmvercmp_golden_table(a, b, want):
     from audits.patchdata.rpmver import rpmvercmp
     assert rpmvercmp(a, b) == want and rpmvercmp(b, a) == -want
+
+
+def test_rpmvercmp_agrees_with_the_rpm_vercmp_package_where_that_knows_the_rules():
+    """A second oracle: the rpm-vercmp package (PyPI, 2018) — for strings without '^', which it predates
+    (rpm 4.15 added the caret in 2019; it orders '1.0^' equal to '1.0' and '1.0^20160101' after '1.0.1')."""
+    vercmp = pytest.importorskip("rpm_vercmp").vercmp
+    import itertools
+
+    from audits.patchdata.rpmver import rpmvercmp
+    words = sorted({w for a, b, _ in RPM_TABLE for w in (a, b) if "^" not in w} | {"", "1..0", "1-0", "aB", "A", "1b.fc17"})
+    bad = [(a, b) for a, b in itertools.product(words, words) if rpmvercmp(a, b) != vercmp(a, b)]
+    assert bad == [] and len(words) > 30
 
 
 def test_evr_epoch_is_an_integer_then_version_then_release():
