@@ -512,3 +512,10 @@ def test_a_signed_kernel_image_is_judged_as_the_linux_source(db):
     r = vulnmatch.match(db, "debian", "debian:12", "debian", dpkg_sources(host), "6.1.0-25-amd64")
     assert [(f["vuln_id"], f["installed"]) for f in r["findings"]] == [("CVE-2099-0050", "6.1.106-3")]
     assert vulnmatch.match(db, "debian", "debian:12", "debian", dpkg_sources(host), "6.1.0-28-amd64")["findings"] == []
+
+
+def test_a_host_without_a_release_number_is_told_no_feed_covers_it(db):
+    osrel = {"ID": "centos", "NAME": "CentOS Stream"}      # no VERSION_ID
+    distro, release, _ = host_release(osrel)
+    r = vulnmatch.match(db, distro, release, "rhel", [])
+    assert r["available"] is False

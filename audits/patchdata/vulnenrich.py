@@ -20,21 +20,13 @@ def _probes():
     return named("dpkg_sources"), named("rpm_sources")
 
 
-def _osrel(text: str) -> dict:
-    out = {}
-    for ln in (text or "").splitlines():
-        k, sep, v = ln.partition("=")
-        if sep and k.strip().isidentifier():
-            out[k.strip()] = v.strip().strip('"').strip("'")
-    return out
-
-
 @enricher
 def vulndb_enricher(context: dict):
     from audits.patchdata import vulnmatch
     from audits.patchdata.hostpkgs import dpkg_sources, rpm_sources
     from audits.patchdata.releases import host_release
     from audits.patchdata.vulndb import VulnDB, default_path
+    from checks.parsers import os_release
 
     path = default_path()
     db, broken = None, ""
@@ -62,7 +54,7 @@ def vulndb_enricher(context: dict):
         deb_res, rpm_res = facts.results.get(dpkg_probe), facts.results.get(rpm_probe)
         if deb_res is None and rpm_res is None:
             return
-        osrel = _osrel(facts.get(OS_PROBE).stdout)
+        osrel = os_release(facts.get(OS_PROBE).stdout or "")
         distro, release, label = host_release(osrel)
         running = osrel.get("KERNEL", "")
         meta = {"release": release, "label": label, "db": str(path)}

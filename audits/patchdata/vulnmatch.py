@@ -54,7 +54,7 @@ def choose_source(db, distro: str, release: str) -> tuple[str, str, bool]:
     for src in PREFERENCE.get(distro, ()):
         if (src, release) in held:
             return src, release, False
-    if distro in RHEL_CLONES:  # a rebuild judged with Red Hat's data: labelled as borrowed
+    if distro in RHEL_CLONES and ":" in release:  # a rebuild judged with Red Hat's data: labelled as borrowed
         major = release.split(":", 1)[1]
         for src in PREFERENCE["rhel"]:
             if (src, f"rhel:{major}") in held:
