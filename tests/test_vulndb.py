@@ -519,3 +519,76 @@ def test_a_host_without_a_release_number_is_told_no_feed_covers_it(db):
     distro, release, _ = host_release(osrel)
     r = vulnmatch.match(db, distro, release, "rhel", [])
     assert r["available"] is False
+
+
+# -- fuzz: hostile text never raises anything but FeedError ------------------------------------------
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                     lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=12), c, max_size=4),
+                     max_leaves=30)
+_keys = st.sampled_from(["document", "product_tree", "vulnerabilities", "id", "affected", "package", "ranges", "events",
+                         "product_status", "remediations", "threats", "relationships", "branches", "releases", "status",
+                         "fixed_version", "repositories", "ecosystem", "name", "fixed", "cve", "product", "purl"])
+_shaped = st.recursive(st.none() | st.text(max_size=20) | st.integers(),
+                       lambda c: st.lists(c, max_size=3) | st.dictionaries(_keys, c, max_size=5), max_leaves=40)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=st.one_of(_json, _shaped))
+def test_json_readers_refuse_any_shape_with_feed_errors_only(doc):
+    from audits.patchdata.feeds import FeedInfo, csaf, osv
+    data = json.dumps(doc).encode()
+    for reader in (csaf.document_rows, osv.document_rows):
+        try:
+            list(reader(data, "f.json", FeedInfo()))
+        except FeedError:
+            pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=400))
+def test_host_package_lists_never_raise(text):
+    for p in dpkg_sources(text) + rpm_sources(text.replace(" ", "\t")):
+        assert "\n" not in p.name and len(p.name) <= 200
+
+
+def _paths(node, prefix=()):
+    yield prefix
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _paths(v, prefix + (i,))
+
+
+def _replace(node, path, value):
+    if not path:
+        return value
+    node = json.loads(json.dumps(node))
+    cur = node
+    for p in path[:-1]:
+        cur = cur[p]
+    cur[path[-1]] = value
+    return node
+
+
+MUTABLE = {"csaf": json.loads((FIX / "csaf" / "cve-2099-0201.json").read_text()),
+           "osv": json.loads((FIX / "osv-ubuntu-USN-9999-1.json").read_text())}
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_real_shaped_documents_with_any_part_replaced_fail_only_as_feed_errors(data):
+    from audits.patchdata.feeds import FeedInfo, csaf, osv
+    kind = data.draw(st.sampled_from(sorted(MUTABLE)))
+    doc = MUTABLE[kind]
+    paths = list(_paths(doc))
+    path = data.draw(st.sampled_from(paths))
+    mutated = _replace(doc, path, data.draw(_json))
+    reader = {"csaf": csaf.document_rows, "osv": osv.document_rows}[kind]
+    try:
+        list(reader(json.dumps(mutated).encode(), "f.json", FeedInfo()))
+    except FeedError:
+        pass

@@ -9,6 +9,7 @@ database holds only what a check may show.
 from __future__ import annotations
 
 import bz2
+import functools
 import gzip
 import io
 import lzma
@@ -80,6 +81,22 @@ def check_row(a: Advisory, file: str, line: int, where: str) -> Advisory:
     a.advisory_ids = ",".join(i for i in a.advisory_ids.split(",") if _ID.match(i))[:500]
     a.note = clean_text(a.note, 300)
     return a
+
+
+def shaped(reader):
+    """Wrap a reader (``reader(data_or_stream, name, info)`` yielding rows) so that a document whose shape is not
+    the documented one — a list where an object belongs, a number for a name — is a ``FeedError`` naming the
+    file, never a crash: every field of a feed is hostile input."""
+    @functools.wraps(reader)
+    def wrapper(data, name, info):
+        try:
+            yield from reader(data, name, info)
+        except FeedError:
+            raise
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+            raise FeedError(name, 0, "structure", f"not the documented structure ({type(exc).__name__}: "
+                            f"{clean_text(str(exc), 120)})") from None
+    return wrapper
 
 
 def clean_text(s, limit: int) -> str:

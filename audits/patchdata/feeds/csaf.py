@@ -15,7 +15,7 @@ import json
 import re
 from urllib.parse import parse_qs, unquote
 
-from audits.patchdata.feeds import Advisory, FeedError, FeedInfo, check_row, clean_text
+from audits.patchdata.feeds import Advisory, FeedError, FeedInfo, check_row, clean_text, shaped
 
 SOURCE = "redhat-csaf"
 IMPACT = {"critical": "critical", "important": "high", "moderate": "medium", "low": "low"}
@@ -52,6 +52,7 @@ def _component(pid: str, helper: dict):
     return pid, "", ""
 
 
+@shaped
 def document_rows(data: bytes, name: str, info: FeedInfo):
     try:
         doc = json.loads(data)

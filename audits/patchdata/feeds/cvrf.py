@@ -14,7 +14,7 @@ from __future__ import annotations
 from defusedxml import ElementTree as ET
 from defusedxml.common import DefusedXmlException
 
-from audits.patchdata.feeds import Advisory, FeedError, FeedInfo, check_row, clean_text
+from audits.patchdata.feeds import Advisory, FeedError, FeedInfo, check_row, clean_text, shaped
 
 SOURCE = "openeuler-cvrf"
 IMPACT = {"critical": "critical", "high": "high", "important": "high", "medium": "medium", "moderate": "medium",
@@ -49,6 +49,7 @@ def parse_rpm_filename(fn: str):
     return name, f"{version}-{release}", arch
 
 
+@shaped
 def document_rows(data: bytes, name: str, info: FeedInfo):
     try:
         root = ET.fromstring(data, forbid_dtd=True)

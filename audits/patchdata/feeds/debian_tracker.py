@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import ijson
 
-from audits.patchdata.feeds import Advisory, FeedError, FeedInfo, check_row, clean_text
+from audits.patchdata.feeds import Advisory, FeedError, FeedInfo, check_row, clean_text, shaped
 from audits.patchdata.releases import debian_release
 
 SOURCE = "debian-tracker"
@@ -35,6 +35,7 @@ def _version_ge(a: str, b: str) -> bool:
         return False
 
 
+@shaped
 def rows(stream, name: str, info: FeedInfo):
     """Advisory rows of a tracker JSON stream; ``info`` gets the source. The tracker has no date of its own:
     the importer takes the file's date (or --as-of)."""

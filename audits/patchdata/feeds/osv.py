@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 
-from audits.patchdata.feeds import Advisory, FeedError, FeedInfo, check_row, clean_text
+from audits.patchdata.feeds import Advisory, FeedError, FeedInfo, check_row, clean_text, shaped
 
 SEVERITY_WORDS = {"critical": "critical", "high": "high", "important": "high", "medium": "medium",
                   "moderate": "medium", "low": "low", "negligible": "negligible", "unimportant": "negligible"}
@@ -108,6 +108,7 @@ def record_rows(rec, name: str, info: FeedInfo):
             yield check_row(a, name, 0, f"{rid}/affected[{i}]")
 
 
+@shaped
 def document_rows(data: bytes, name: str, info: FeedInfo):
     try:
         rec = json.loads(data)

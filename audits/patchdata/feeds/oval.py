@@ -19,7 +19,7 @@ import re
 from defusedxml import ElementTree as ET
 from defusedxml.common import DefusedXmlException
 
-from audits.patchdata.feeds import Advisory, FeedError, FeedInfo, check_row, clean_text
+from audits.patchdata.feeds import Advisory, FeedError, FeedInfo, check_row, clean_text, shaped
 from audits.patchdata.releases import DEBIAN, debian_release
 
 SEVERITY = {"critical": "critical", "high": "high", "important": "high", "medium": "medium", "moderate": "medium",
@@ -46,6 +46,7 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+@shaped
 def rows(stream, name: str, info: FeedInfo):
     defs: list = []          # (cve, severity, release, [(test_ref, source name or '')])
     tests: dict = {}         # test id → (object ref, state ref)
