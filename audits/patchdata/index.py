@@ -1,0 +1,376 @@
+"""The auditor's index of security fixes for Debian/Ubuntu: each security suite's verified
+``Release`` and ``Packages`` files, held in ``$XDG_CACHE_HOME/auditctl/patches/<dist>/<suite>/``
+(default ``~/.cache``), refreshed from a mirror when older than a run allows, or imported from a
+directory or tar archive for air-gapped sites.
+
+A held suite has ``meta.json`` (where it came from, the Release ``Date``, when it was last confirmed
+current, how the signature was checked), its ``Release``/``InRelease`` as received and the
+``Packages`` files as the Release lists them. Loading re-verifies the signature and the SHA256 sums,
+so a damaged cache is an error, never an empty index. "As of": a fetched suite is current as of the
+moment it was last fetched or confirmed (its Release unchanged); an imported one as of its Release
+``Date`` (nothing later is known). Writes are whole or not at all (a new directory renamed into
+place under a lock); a Release older than the one held never replaces it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from audits.patchdata import debrepo, fetch
+from audits.patchdata.debrepo import Offer, Release, RepoError
+
+MAX_RELEASE_BYTES = 4 * 1024 * 1024
+MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
+MAX_IMPORT_BYTES = 2 * 1024 * 1024 * 1024
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "auditctl" / "patches"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+def _iso(t: dt.datetime | None) -> str | None:
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
+
+
+def _parse_iso(s: str | None) -> dt.datetime | None:
+    if not s:
+        return None
+    return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def suite_key(suite: str) -> str:
+    """A suite name as a directory name: 'bookworm-security' stays, 'buster/updates' → 'buster_updates'."""
+    if not re.fullmatch(r"[A-Za-z0-9._/-]{1,80}", suite) or ".." in suite:
+        raise ValueError(f"not a suite name: {suite[:80]!r}")
+    return suite.replace("/", "_")
+
+
+@dataclass
+class SuiteIndex:
+    """One security suite as held: what it offers and since when it is known."""
+
+    dist: str
+    suite: str
+    release: Release
+    offers: dict[tuple[str, str], Offer]
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def as_of(self) -> dt.datetime:
+        return _parse_iso(self.meta.get("checked_at")) or self.release.date
+
+    def lookup(self, name: str, arch: str) -> Offer | None:
+        return self.offers.get((name, arch)) or self.offers.get((name, "all"))
+
+    def describe(self) -> dict:
+        """What a finding cites about this index."""
+        return {"dist": self.dist, "suite": self.suite, "via": self.meta.get("via", ""),
+                "source": self.meta.get("source", ""), "release_date": _iso(self.release.date),
+                "checked_at": self.meta.get("checked_at"), "as_of": _iso(self.as_of),
+                "valid_until": _iso(self.release.valid_until), "signature": self.release.signature,
+                "files": sorted(self.meta.get("files", [])), "packages": len(self.offers)}
+
+
+class IndexError_(Exception):
+    """The index cannot give an answer (nothing held, fetch failed, import refused)."""
+
+
+@contextmanager
+def _locked(root: Path):
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class Store:
+    """The held suites under one cache root."""
+
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root else cache_root()
+
+    def _dir(self, dist: str, suite: str) -> Path:
+        return self.root / re.sub(r"[^a-z0-9._-]", "_", dist.lower()) / suite_key(suite)
+
+    # -- reading --------------------------------------------------------------------------
+    def held(self, dist: str, suite: str) -> SuiteIndex | None:
+        """The held suite, re-verified; None when nothing is held. A damaged one raises RepoError."""
+        d = self._dir(dist, suite)
+        if not (d / "meta.json").exists():
+            return None
+        return self._load(d)
+
+    def _load(self, d: Path) -> SuiteIndex:
+        meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
+        rel = _verify_files(d, meta)
+        offers: dict[tuple[str, str], Offer] = {}
+        for name in meta.get("files", []):
+            data = _read(d / name, MAX_DOWNLOAD_BYTES)
+            debrepo.check_file(rel, name, data)
+            _merge(offers, debrepo.parse_packages(debrepo.decompress(name, data)))
+        return SuiteIndex(meta["dist"], meta["suite"], rel, offers, meta)
+
+    def list(self) -> list[dict]:
+        """Every held suite's description (or its error), for ``auditctl patches status``."""
+        out = []
+        for meta_file in sorted(self.root.glob("*/*/meta.json")):
+            try:
+                out.append(self._load(meta_file.parent).describe())
+            except (OSError, ValueError, KeyError, RepoError) as exc:
+                out.append({"dist": meta_file.parent.parent.name, "suite": meta_file.parent.name,
+                            "error": f"{type(exc).__name__}: {exc}"[:300]})
+        return out
+
+    # -- writing --------------------------------------------------------------------------
+    def _put(self, dist: str, suite: str, files: dict[str, bytes], meta: dict) -> Path:
+        """Write a suite's files and meta.json whole, replacing what is held."""
+        target = self._dir(dist, suite)
+        with _locked(self.root):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+            try:
+                for name, data in files.items():
+                    p = tmp / name
+                    p.parent.mkdir(parents=True, exist_ok=True)
+                    p.write_bytes(data)
+                (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True), encoding="utf-8")
+                old = None
+                if target.exists():
+                    old = target.parent / f".{target.name}.old"
+                    shutil.rmtree(old, ignore_errors=True)
+                    os.replace(target, old)
+                os.replace(tmp, target)
+                if old:
+                    shutil.rmtree(old, ignore_errors=True)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        return target
+
+    def _touch(self, held: SuiteIndex, when: dt.datetime) -> None:
+        """Record that the held Release was confirmed current at ``when``."""
+        d = self._dir(held.dist, held.suite)
+        with _locked(self.root):
+            held.meta["checked_at"] = _iso(when)
+            tmp = d / ".meta.json.tmp"
+            tmp.write_text(json.dumps(held.meta, indent=1, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, d / "meta.json")
+
+    # -- fetching -------------------------------------------------------------------------
+    def refresh(self, mirror: str, suite: str, components: list[str], archs: list[str], *,
+                keyring: str | None = None) -> tuple[SuiteIndex, str]:
+        """Bring the suite up to date from ``mirror`` (``…/debian-security``); returns the index and
+        what was done ('fetched', 'unchanged', 'kept: the mirror's Release is older')."""
+        base = f"{mirror.rstrip('/')}/dists/{suite}"
+        inrel = rel = sig = None
+        try:
+            inrel = fetch.get(f"{base}/InRelease", MAX_RELEASE_BYTES)
+        except fetch.FetchError as first:
+            try:
+                rel = fetch.get(f"{base}/Release", MAX_RELEASE_BYTES)
+            except fetch.FetchError:
+                raise first from None
+            try:
+                sig = fetch.get(f"{base}/Release.gpg", MAX_RELEASE_BYTES)
+            except fetch.NotFound:
+                sig = None
+        release = debrepo.verify_release(inrel, rel, sig, keyring=keyring)
+        dist = release.dist
+        now = _now()
+        held = None
+        try:
+            held = self.held(dist, suite)
+        except (OSError, ValueError, KeyError, RepoError):
+            held = None  # a damaged cache is replaced by a good fetch
+        wanted = _wanted_files(release, components, archs)
+        if held is not None:
+            if release.date < held.release.date:
+                return held, f"kept: the mirror's Release ({_iso(release.date)}) is older than the one held"
+            if release.date == held.release.date and set(wanted) <= set(held.meta.get("files", [])):
+                self._touch(held, now)
+                return held, "unchanged"
+        files = {}
+        for name in wanted:
+            data = fetch.get(f"{base}/{name}", MAX_DOWNLOAD_BYTES)
+            debrepo.check_file(release, name, data)
+            files[name] = data
+        meta = {"dist": dist, "suite": suite, "via": "fetched", "source": mirror, "checked_at": _iso(now),
+                "release_date": _iso(release.date), "files": sorted(files), "keyring": keyring,
+                "allow_unsigned": False}
+        files["InRelease" if inrel is not None else "Release"] = inrel if inrel is not None else rel
+        if sig is not None:
+            files["Release.gpg"] = sig
+        self._put(dist, suite, files, meta)
+        return self.held(dist, suite), "fetched"
+
+    # -- importing ------------------------------------------------------------------------
+    def import_path(self, path, *, keyring: str | None = None, allow_unsigned: bool = False,
+                    replace_newer: bool = False) -> list[str]:
+        """Import every suite found in ``path``: a mirror tree (``dists/<suite>/InRelease`` and its
+        ``<component>/binary-<arch>/Packages*``), a copy of ``/var/lib/apt/lists``, or a tar archive
+        (optionally compressed) of either. Returns one line per suite (imported, or why not)."""
+        path = Path(path)
+        if path.is_file():
+            if not tarfile.is_tarfile(path):
+                raise IndexError_(f"{path}: not a directory or a tar archive")
+            with tempfile.TemporaryDirectory(prefix="auditctl-import-") as tmp:
+                _extract(path, Path(tmp))
+                return self._import_tree(Path(tmp), str(path), keyring, allow_unsigned, replace_newer)
+        if not path.is_dir():
+            raise IndexError_(f"{path}: no such directory or file")
+        return self._import_tree(path, str(path), keyring, allow_unsigned, replace_newer)
+
+    def _import_tree(self, root: Path, label: str, keyring, allow_unsigned, replace_newer) -> list[str]:
+        found = list(_mirror_suites(root)) + list(_apt_list_suites(root))
+        if not found:
+            raise IndexError_(f"{label}: no dists/<suite>/InRelease or Release, and no apt lists (*_InRelease) found")
+        lines = []
+        for where, rel_files, packages in found:
+            try:
+                release = debrepo.verify_release(rel_files.get("InRelease"), rel_files.get("Release"),
+                                                 rel_files.get("Release.gpg"), keyring=keyring,
+                                                 allow_unsigned=allow_unsigned)
+                suite = suite_name(release, where)
+                files = {}
+                for name, data in packages.items():
+                    debrepo.check_file(release, name, data)
+                    files[name] = data
+                if not files:
+                    raise RepoError("no Packages file of the Release is present")
+                held = None
+                try:
+                    held = self.held(release.dist, suite)
+                except (OSError, ValueError, KeyError, RepoError):
+                    pass
+                if held is not None and held.release.date > release.date and not replace_newer:
+                    lines.append(f"{where}: {release.dist} {suite} dated {_iso(release.date)} not imported: "
+                                 f"the held one is newer ({_iso(held.release.date)})")
+                    continue
+                meta = {"dist": release.dist, "suite": suite, "via": "imported", "source": f"{label}:{where}",
+                        "checked_at": None, "release_date": _iso(release.date), "files": sorted(files),
+                        "imported_at": _iso(_now()), "keyring": keyring, "allow_unsigned": allow_unsigned}
+                for k, v in rel_files.items():
+                    files[k] = v
+                self._put(release.dist, suite, files, meta)
+                lines.append(f"{where}: imported {release.dist} {suite}, Release dated {_iso(release.date)}, "
+                             f"{len(meta['files'])} Packages file(s), {release.signature}")
+            except (RepoError, ValueError, OSError) as exc:
+                lines.append(f"{where}: not imported: {exc}")
+        return lines
+
+
+def suite_name(release: Release, where: str = "") -> str:
+    """The name hosts use for a suite: Debian ≥ 11 'bookworm-security' (its Codename; its Suite is an
+    alias such as 'oldstable-security'), Ubuntu 'jammy-security' (its Suite), Debian ≤ 10
+    'buster/updates'."""
+    if release.codename.endswith("-security"):
+        return release.codename
+    if release.suite.endswith("-security") and not re.match(r"(old)*stable|testing|unstable", release.suite):
+        return release.suite
+    if release.dist == "debian" and ("updates" in where or "Security" in release.text[:2000]):
+        return f"{release.codename}/updates"
+    return release.codename or release.suite
+
+
+def _wanted_files(release: Release, components: list[str], archs: list[str]) -> list[str]:
+    """The Packages file (preferred compression) of each component × architecture the Release lists."""
+    out = []
+    for comp in components or ["main"]:
+        for arch in archs:
+            for name in debrepo.packages_paths(comp, arch):
+                if name in release.sha256:
+                    out.append(name)
+                    break
+    if not out:
+        raise RepoError(f"the Release lists no Packages file for components {', '.join(components)} and "
+                        f"architectures {', '.join(archs)}")
+    return out
+
+
+def _merge(into: dict, more: dict) -> None:
+    from debian.debian_support import version_compare
+
+    for key, offer in more.items():
+        if key not in into or version_compare(offer.version, into[key].version) > 0:
+            into[key] = offer
+
+
+def _read(path: Path, limit: int) -> bytes:
+    from audits.boundedfile import read_bounded
+
+    return read_bounded(path, limit, "index file")
+
+
+def _verify_files(d: Path, meta: dict) -> Release:
+    get = {n: _read(d / n, MAX_RELEASE_BYTES) if (d / n).exists() else None
+           for n in ("InRelease", "Release", "Release.gpg")}
+    return debrepo.verify_release(get["InRelease"], get["Release"], get["Release.gpg"], keyring=meta.get("keyring"),
+                                  allow_unsigned=bool(meta.get("allow_unsigned")))
+
+
+def _extract(archive: Path, dest: Path) -> None:
+    """Unpack a tar archive safely: regular files and directories only, inside ``dest``, bounded in total."""
+    total = 0
+    with tarfile.open(archive) as tf:
+        for m in tf.getmembers():
+            if not (m.isfile() or m.isdir()):
+                continue
+            total += m.size
+            if total > MAX_IMPORT_BYTES:
+                raise IndexError_(f"{archive}: unpacks to more than {MAX_IMPORT_BYTES} bytes")
+            tf.extract(m, dest, filter="data")
+
+
+def _mirror_suites(root: Path):
+    """(where, release files, {Release-relative Packages name: bytes}) per ``dists/<suite>`` in a mirror tree."""
+    for rel_file in sorted(list(root.rglob("InRelease")) + list(root.rglob("Release"))):
+        d = rel_file.parent
+        if rel_file.name == "Release" and (d / "InRelease").exists():
+            continue
+        if "dists" not in d.parts or (d / "InRelease").is_symlink():
+            continue
+        rel_files = {n: _read(d / n, MAX_RELEASE_BYTES) for n in ("InRelease", "Release", "Release.gpg")
+                     if (d / n).is_file()}
+        packages = {}
+        for p in sorted(d.glob("*/binary-*/Packages*")):
+            if p.is_file() and p.name in ("Packages", "Packages.xz", "Packages.gz", "Packages.bz2"):
+                packages[str(p.relative_to(d))] = _read(p, MAX_DOWNLOAD_BYTES)
+        yield str(d.relative_to(root)), rel_files, packages
+
+
+def _apt_list_suites(root: Path):
+    """The same from a copy of /var/lib/apt/lists: ``<prefix>_InRelease`` and ``<prefix>_<comp>_binary-<arch>_Packages``."""
+    for rel_file in sorted(list(root.glob("*_InRelease")) + list(root.glob("*_Release"))):
+        prefix = rel_file.name.rsplit("_", 1)[0]
+        if rel_file.name.endswith("_Release") and (root / f"{prefix}_InRelease").exists():
+            continue
+        rel_files = {}
+        for n in ("InRelease", "Release", "Release.gpg"):
+            if (root / f"{prefix}_{n}").is_file():
+                rel_files[n] = _read(root / f"{prefix}_{n}", MAX_RELEASE_BYTES)
+        packages = {}
+        for p in sorted(root.glob(f"{prefix}_*_binary-*_Packages*")):
+            m = re.fullmatch(re.escape(prefix) + r"_(.+)_binary-([a-z0-9-]+)_(Packages(?:\.xz|\.gz|\.bz2)?)", p.name)
+            if m and "_" not in m.group(1):
+                packages[f"{m.group(1)}/binary-{m.group(2)}/{m.group(3)}"] = _read(p, MAX_DOWNLOAD_BYTES)
+        yield prefix, rel_files, packages
+
+
+__all__ = ["Store", "SuiteIndex", "IndexError_", "cache_root", "suite_name"]
