@@ -258,7 +258,8 @@ def parse_sources(text: str) -> list[SourceEntry]:
 
 
 def _uri_ok(uri: str) -> bool:
-    return bool(re.match(r"^(https?|ftp|file)://[^\s'\"<>]+$", uri)) and len(uri) < 500
+    """A plain mirror URL (no shell or quoting characters: a host's file is hostile, even if never run)."""
+    return bool(re.fullmatch(r"(https?|ftp|file)://[A-Za-z0-9._~:/%@+\[\]-]+", uri)) and len(uri) < 500
 
 
 def _deb822_sources(path: str, lines: list[str]) -> list[SourceEntry]:

@@ -51,8 +51,10 @@ def _params(context: dict) -> dict:
 class RunIndex:
     """The index as one run sees it: each suite looked up (and refreshed) at most once, thread-safe."""
 
-    def __init__(self, params: dict, say=None, store: Store | None = None, now: dt.datetime | None = None):
+    def __init__(self, params: dict, say=None, store: Store | None = None, now: dt.datetime | None = None,
+                 keyring: str | None = None):
         self.params = params
+        self.keyring = keyring  # None: the distribution's keyring
         self.say = say or (lambda _msg: None)
         self.store = store or Store()
         self.now = now or dt.datetime.now(dt.timezone.utc)
@@ -98,7 +100,7 @@ class RunIndex:
         errors = []
         for mirror in mirrors:
             try:
-                idx, did = self.store.refresh(mirror, suite, components, archs)
+                idx, did = self.store.refresh(mirror, suite, components, archs, keyring=self.keyring)
                 return idx, f"{did} from {mirror}", None
             except (fetch.FetchError, RepoError, OSError, ValueError, IndexError_) as exc:
                 errors.append(f"{mirror}: {exc}"[:300])
