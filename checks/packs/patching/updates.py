@@ -2,9 +2,11 @@
 known vulnerabilities found and patched in time.
 
 ``patching.security_updates`` (moved here from the MLPS pack; it still cites 8.1.4.4 e, so MLPS
-scoring counts it) computes pending security updates on the auditor's side from the host's own
-package caches, never refreshing them; ``patching.package_lists_age`` fails a host whose caches are
-too old to know. Both are read-only.
+scoring counts it) computes pending security updates on the auditor's side: on Debian/Ubuntu against
+the auditor's own index of the security suite (``facts.meta["patch_index"]``, put there by
+``audits.patchdata.provider`` before the checks run), else from the host's own package lists, never
+refreshing them; every result names its basis and "as of" date. ``patching.package_lists_age`` fails
+a host whose lists are too old (its apt upgrade would install nothing). Both are read-only.
 """
 from __future__ import annotations
 
@@ -234,6 +236,9 @@ def package_lists_age(facts, host, params):
         return err
     limit = float(params["max_list_age_days"])
     ev = f"newest: {path} modified {stamp(newest)} ({human(hours)} before the run started)"
+    if (facts.meta.get("patch_index") or {}).get("basis") == "index":
+        ev += ("\npending security updates were judged against the auditor's index, not these lists; stale lists "
+               "still keep apt upgrade on this host from installing them")
     if hours > limit * 24:
         return Outcome.failed(f"软件包列表已 {human(hours)} 未刷新（允许 {limit:g} 天）",
                               f"the package lists were last refreshed {human(hours)} ago (allowed: {limit:g} days)", ev)
