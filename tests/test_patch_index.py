@@ -384,3 +384,98 @@ def test_real_bookworm_security_from_the_mirror(tmp_path):
         assert debian_version_newer(o.version, version) == dpkg, (name, o.version, version)
         compared += 1
     assert compared > 20
+
+
+# -- the RHEL family (fixture only: no RPM mirror is reachable from here) -----------------------------
+ROCKY = FIX / "rocky9"
+ROCKY_OS = 'NAME="Rocky Linux"\nID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.5"\n'
+
+
+def _rpm_facts(os_release: str, rpm: str, repos: str) -> Facts:
+    f = Facts("r1")
+    f.results[OS_PROBE] = ProbeResult(os_release, 0, "")
+    f.results[named("rpm_packages")] = ProbeResult(rpm, 0, "")
+    f.results[named("yum_repos")] = ProbeResult(repos, 0 if repos else 2, "")
+    return f
+
+
+def test_rpm_import_needs_the_release_and_checks_repomd(tmp_path):
+    store = Store(tmp_path / "cache")
+    with pytest.raises(IndexError_, match="--release"):
+        store.import_path(ROCKY)
+    lines = store.import_path(ROCKY, release="rocky:9.5")
+    assert lines == ["BaseOS: imported rocky-9 baseos, repomd dated 2025-02-13T00:00:00Z, 7 security fixes"], lines
+    idx = store.held_rpm("rocky-9", "baseos")
+    assert idx.fixes[("openssl-libs", "x86_64")].evr == "1:3.2.2-6.el9_5.1"
+    assert idx.fixes[("openssh-server", "x86_64")].advisory == "RLSA-2024:9889"  # the newer of two errata
+    assert ("tzdata", "noarch") not in idx.fixes and ("openssl", "src") not in idx.fixes  # bugfix / source: not fixes
+    bad = tmp_path / "bad"
+    shutil.copytree(ROCKY, bad)
+    uinfo = next((bad / "BaseOS" / "repodata").glob("*-updateinfo.xml.gz"))
+    uinfo.write_bytes(uinfo.read_bytes() + b"\0")
+    assert "not imported" in Store(tmp_path / "other").import_path(bad, release="rocky:9")[0]
+
+
+def test_rpm_host_judged_from_its_repo_file(tmp_path):
+    from audits.model.evaluation import check_params
+    from audits.model.inventory import DEFAULT_SETTINGS, Host, Source, merge_settings
+    from audits.patchdata.provider import enrich_rpm
+    from checks.registry import load_registry
+
+    repos = (f"/etc/yum.repos.d/rocky.repo:[baseos]\n/etc/yum.repos.d/rocky.repo:name=Rocky Linux $releasever - BaseOS\n"
+             f"/etc/yum.repos.d/rocky.repo:baseurl={(ROCKY / 'BaseOS').as_uri()}\n/etc/yum.repos.d/rocky.repo:enabled=1\n"
+             "/etc/yum.repos.d/rocky.repo:[extras]\n/etc/yum.repos.d/rocky.repo:mirrorlist=https://mirrors.rockylinux.org/x\n")
+    rpm = ("openssl-libs x86_64 1:3.2.2-6.el9_5\nopenssh-server x86_64 0:8.7p1-43.el9\nkernel x86_64 0:5.14.0-427.13.1.el9_4\n"
+           "kernel x86_64 0:5.14.0-503.14.1.el9_5\nsudo x86_64 0:1.9.5p2-10.el9_3\ntzdata noarch 0:2024a-1.el9\n")
+    store = Store(tmp_path / "cache")
+    run = RunIndex(_params(), store=store, now=dt.datetime.now(dt.timezone.utc))
+    facts = _rpm_facts(ROCKY_OS, rpm, repos)
+    enrich_rpm(run, facts, named("rpm_packages"), named("yum_repos"))
+    pi = facts.meta["patch_index"]
+    assert pi["basis"] == "index" and pi["family"] == "rpm" and pi["fetch"].startswith("baseos: fetched from file://")
+    facts.meta["os_family"] = "rhel"
+    check = load_registry().by_id["patching.security_updates"]
+    host = Host("r1", "192.0.2.2", "s", "d", [], 3, merge_settings(DEFAULT_SETTINGS, {"os": "rhel"}), Source("t", 0))
+    out = check.run(facts, host, check_params(check, {}))
+    lines = out.evidence.splitlines()[1:]
+    assert out.status.value == "fail" and sorted(ln.split(":")[0] for ln in lines) == ["kernel.x86_64", "openssl-libs.x86_64"]
+    assert "RLSA-2025:1330 Moderate" in out.evidence and "rocky-9 baseos" in out.message.en
+
+
+def test_centos7_is_said_to_have_no_errata(tmp_path):
+    from audits.patchdata.provider import enrich_rpm
+
+    facts = _rpm_facts('NAME="CentOS Linux"\nID="centos"\nVERSION_ID="7"\n', "openssl-libs x86_64 1:1.0.2k-26.el7_9\n", "")
+    enrich_rpm(RunIndex(_params(), store=Store(tmp_path / "c")), facts, named("rpm_packages"), named("yum_repos"))
+    assert "end of life" in facts.meta["patch_index"]["no_errata"]["en"] and facts.meta["patch_index"]["basis"] == "none"
+
+
+RPM_PAIRS = [("1:1.0-1.el9", "2.0-1.el9", 1), ("3.2.2-6.el9_5.1", "3.2.2-6.el9_5", 1), ("3.2.2-6.el9_5", "3.2.2-6.el9", 1),
+             ("1.0~rc1-1", "1.0-1", -1), ("1.0^git1-1", "1.0-1", 1), ("5.14.0-503.22.1.el9_5", "5.14.0-503.3.1.el9_5", 1),
+             ("1.10-1", "1.9-1", 1), ("1.0a-1", "1.0-1", 1), ("8.7p1-43.el9", "8.7p1-43.el9", 0), ("0:1.0-1", "1.0-1", 0)]
+
+
+@pytest.mark.parametrize("a, b, want", RPM_PAIRS)
+def test_rpm_version_order(a, b, want):
+    """Golden values of rpm's order (rpmdev-vercmp gives the same); rpm itself is checked when installed."""
+    from checks.parsers import rpm_evr_compare
+
+    assert rpm_evr_compare(a, b) == want and rpm_evr_compare(b, a) == -want
+    if shutil.which("rpmdev-vercmp"):
+        rc = subprocess.run(["rpmdev-vercmp", a, b], capture_output=True).returncode
+        assert {0: 0, 11: 1, 12: -1}[rc] == want
+
+
+def test_cli_import_and_status(tmp_path, monkeypatch, capsys):
+    import json as _json
+
+    import auditctl
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert auditctl.main(["patches", "import", str(ROCKY), "--release", "rocky:9"]) == 0
+    assert auditctl.main(["patches", "import", str(tmp_path / "missing")]) == 2
+    capsys.readouterr()
+    assert auditctl.main(["patches", "status", "--json"]) == 0
+    doc = _json.loads(capsys.readouterr().out)
+    (row,) = doc["suites"]
+    assert (row["dist"], row["suite"], row["via"]) == ("rocky-9", "baseos", "imported") and row["stale"]

@@ -1,6 +1,6 @@
 """``auditctl patches``: the auditor's index of security fixes by hand — ``status`` (what is held,
-as of when, how verified), ``import DIR|FILE`` (air-gapped sites: a mirror tree, a copy of
-/var/lib/apt/lists, or a tar archive of either) and ``fetch`` (refresh one suite now)."""
+as of when, how verified), ``import DIR|FILE`` (air-gapped sites: a Debian/Ubuntu mirror tree, a
+copy of /var/lib/apt/lists, RPM ``repodata/`` trees with ``--release``, or a tar archive of any) and ``fetch`` (refresh one suite now)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -22,6 +22,8 @@ def add_parser(sub) -> None:
     p.add_argument("--keyring", help="verify the Release with this keyring instead of the distribution's")
     p.add_argument("--allow-unsigned", action="store_true", help="accept a Release without any signature (recorded)")
     p.add_argument("--replace-newer", action="store_true", help="replace a held suite even when its Release is newer")
+    p.add_argument("--release", metavar="ID:VERSION",
+                   help="for RPM repositories (repodata/repomd.xml): the hosts' os-release ID and VERSION_ID, e.g. rocky:9")
     p.set_defaults(func=cmd_import)
     p = psub.add_parser("fetch", help="refresh one security suite from a mirror now")
     p.add_argument("suite", help="DIST:SUITE, e.g. debian:bookworm-security or ubuntu:jammy-security")
@@ -63,7 +65,7 @@ def cmd_import(args) -> int:
 
     try:
         lines = Store().import_path(args.path, keyring=args.keyring, allow_unsigned=args.allow_unsigned,
-                                    replace_newer=args.replace_newer)
+                                    replace_newer=args.replace_newer, release=args.release)
     except (IndexError_, OSError, ValueError) as exc:
         print(f"auditctl: {exc}", file=sys.stderr)
         return EXIT_INPUT

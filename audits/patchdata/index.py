@@ -85,6 +85,29 @@ class SuiteIndex:
                 "files": sorted(self.meta.get("files", [])), "packages": len(self.offers)}
 
 
+@dataclass
+class RpmIndex:
+    """One RPM repository's security errata as held (RHEL family), keyed by release and repository id."""
+
+    release: str          # e.g. 'rocky-9'
+    repo: str             # e.g. 'baseos'
+    fixes: dict
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def as_of(self) -> dt.datetime:
+        return _parse_iso(self.meta.get("checked_at")) or _parse_iso(self.meta.get("repo_date")) or \
+            dt.datetime.fromtimestamp(0, dt.timezone.utc)
+
+    def describe(self) -> dict:
+        return {"dist": self.release, "suite": self.repo, "via": self.meta.get("via", ""),
+                "source": self.meta.get("source", ""), "release_date": self.meta.get("repo_date"),
+                "checked_at": self.meta.get("checked_at"), "as_of": _iso(self.as_of), "valid_until": None,
+                "signature": "not verified: RPM repository metadata is unsigned; updateinfo checked against "
+                             "repomd.xml's SHA256", "files": sorted(self.meta.get("files", [])),
+                "packages": len(self.fixes)}
+
+
 class IndexError_(Exception):
     """The index cannot give an answer (nothing held, fetch failed, import refused)."""
 
@@ -130,18 +153,19 @@ class Store:
     def list(self) -> list[dict]:
         """Every held suite's description (or its error), for ``auditctl patches status``."""
         out = []
-        for meta_file in sorted(self.root.glob("*/*/meta.json")):
+        for meta_file in sorted(self.root.glob("*/*/meta.json")) + sorted(self.root.glob("rpm/*/*/meta.json")):
             try:
-                out.append(self._load(meta_file.parent).describe())
+                d = meta_file.parent
+                out.append(self.held_rpm(d.parent.name, d.name).describe() if d.parent.parent.name == "rpm"
+                           else self._load(d).describe())
             except (OSError, ValueError, KeyError, RepoError) as exc:
                 out.append({"dist": meta_file.parent.parent.name, "suite": meta_file.parent.name,
                             "error": f"{type(exc).__name__}: {exc}"[:300]})
         return out
 
     # -- writing --------------------------------------------------------------------------
-    def _put(self, dist: str, suite: str, files: dict[str, bytes], meta: dict) -> Path:
-        """Write a suite's files and meta.json whole, replacing what is held."""
-        target = self._dir(dist, suite)
+    def _put(self, target: Path, files: dict[str, bytes], meta: dict) -> Path:
+        """Write a suite's files and meta.json whole into ``target``, replacing what is held."""
         with _locked(self.root):
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
@@ -217,12 +241,87 @@ class Store:
         files["InRelease" if inrel is not None else "Release"] = inrel if inrel is not None else rel
         if sig is not None:
             files["Release.gpg"] = sig
-        self._put(dist, suite, files, meta)
+        self._put(self._dir(dist, suite), files, meta)
         return self.held(dist, suite), "fetched"
+
+    # -- RPM repositories (RHEL family) -----------------------------------------------------
+    def _rpm_dir(self, release: str, repo: str) -> Path:
+        if not re.fullmatch(r"[a-z0-9._-]{1,40}", release) or not re.fullmatch(r"[A-Za-z0-9._-]{1,80}", repo):
+            raise ValueError(f"not a release/repository name: {release[:40]!r}/{repo[:80]!r}")
+        return self.root / "rpm" / release / repo.lower()
+
+    def held_rpm(self, release: str, repo: str) -> RpmIndex | None:
+        from audits.patchdata import rpmrepo
+
+        d = self._rpm_dir(release, repo)
+        if not (d / "meta.json").exists():
+            return None
+        meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
+        repomd = _read(d / "repomd.xml", MAX_RELEASE_BYTES)
+        href, sha, size = rpmrepo.updateinfo_location(repomd)
+        name = href.rsplit("/", 1)[-1]
+        data = _read(d / name, rpmrepo.MAX_UPDATEINFO_BYTES)
+        rpmrepo.check_updateinfo(data, sha, size)
+        return RpmIndex(release, repo.lower(), rpmrepo.parse_updateinfo(name, data), meta)
+
+    def _put_rpm(self, release: str, repo: str, repomd: bytes, href: str, data: bytes, meta: dict) -> None:
+        name = href.rsplit("/", 1)[-1]
+        meta = {**meta, "files": ["repomd.xml", name]}
+        self._put(self._rpm_dir(release, repo), {"repomd.xml": repomd, name: data}, meta)
+
+    def refresh_rpm(self, baseurl: str, release: str, repo: str) -> tuple[RpmIndex, str]:
+        from audits.patchdata import rpmrepo
+
+        repomd = fetch.get(f"{baseurl.rstrip('/')}/repodata/repomd.xml", MAX_RELEASE_BYTES)
+        href, sha, size = rpmrepo.updateinfo_location(repomd)
+        now = _now()
+        try:
+            held = self.held_rpm(release, repo)
+        except (OSError, ValueError, KeyError, RepoError):
+            held = None
+        if held is not None and held.meta.get("updateinfo_sha256") == sha:
+            d = self._rpm_dir(release, repo)
+            with _locked(self.root):
+                held.meta["checked_at"] = _iso(now)
+                (d / "meta.json").write_text(json.dumps(held.meta, indent=1, sort_keys=True), encoding="utf-8")
+            return held, "unchanged"
+        data = fetch.get(f"{baseurl.rstrip('/')}/{href}", rpmrepo.MAX_UPDATEINFO_BYTES)
+        rpmrepo.check_updateinfo(data, sha, size)
+        self._put_rpm(release, repo, repomd, href, data, {
+            "release": release, "repo": repo.lower(), "via": "fetched", "source": baseurl, "checked_at": _iso(now),
+            "repo_date": _repomd_date(repomd), "updateinfo_sha256": sha})
+        return self.held_rpm(release, repo), "fetched"
+
+    def _import_rpm_trees(self, root: Path, label: str, release: str) -> list[str]:
+        from audits.patchdata import rpmrepo
+
+        lines = []
+        for repomd_file in sorted(root.rglob("repodata/repomd.xml")):
+            repo_dir = repomd_file.parent.parent
+            repo = repo_dir.name if repo_dir != root else "repo"
+            where = str(repo_dir.relative_to(root)) or "."
+            try:
+                repomd = _read(repomd_file, MAX_RELEASE_BYTES)
+                href, sha, size = rpmrepo.updateinfo_location(repomd)
+                f = repo_dir / href
+                if not f.is_file():
+                    raise RepoError(f"{href} is missing")
+                data = _read(f, rpmrepo.MAX_UPDATEINFO_BYTES)
+                rpmrepo.check_updateinfo(data, sha, size)
+                fixes = rpmrepo.parse_updateinfo(href, data)
+                self._put_rpm(release, repo, repomd, href, data, {
+                    "release": release, "repo": repo.lower(), "via": "imported", "source": f"{label}:{where}",
+                    "checked_at": None, "repo_date": _repomd_date(repomd), "updateinfo_sha256": sha,
+                    "imported_at": _iso(_now())})
+                lines.append(f"{where}: imported {release} {repo.lower()}, repomd dated {_repomd_date(repomd)}, "
+                             f"{len(fixes)} security fixes")
+            except (RepoError, ValueError, OSError) as exc:
+                lines.append(f"{where}: not imported: {exc}")
+        return lines
 
     # -- importing ------------------------------------------------------------------------
     def import_path(self, path, *, keyring: str | None = None, allow_unsigned: bool = False,
-                    replace_newer: bool = False) -> list[str]:
+                    replace_newer: bool = False, release: str | None = None) -> list[str]:
         """Import every suite found in ``path``: a mirror tree (``dists/<suite>/InRelease`` and its
         ``<component>/binary-<arch>/Packages*``), a copy of ``/var/lib/apt/lists``, or a tar archive
         (optionally compressed) of either. Returns one line per suite (imported, or why not)."""
@@ -232,16 +331,23 @@ class Store:
                 raise IndexError_(f"{path}: not a directory or a tar archive")
             with tempfile.TemporaryDirectory(prefix="auditctl-import-") as tmp:
                 _extract(path, Path(tmp))
-                return self._import_tree(Path(tmp), str(path), keyring, allow_unsigned, replace_newer)
+                return self._import_tree(Path(tmp), str(path), keyring, allow_unsigned, replace_newer, release)
         if not path.is_dir():
             raise IndexError_(f"{path}: no such directory or file")
-        return self._import_tree(path, str(path), keyring, allow_unsigned, replace_newer)
+        return self._import_tree(path, str(path), keyring, allow_unsigned, replace_newer, release)
 
-    def _import_tree(self, root: Path, label: str, keyring, allow_unsigned, replace_newer) -> list[str]:
+    def _import_tree(self, root: Path, label: str, keyring, allow_unsigned, replace_newer, release=None) -> list[str]:
         found = list(_mirror_suites(root)) + list(_apt_list_suites(root))
-        if not found:
-            raise IndexError_(f"{label}: no dists/<suite>/InRelease or Release, and no apt lists (*_InRelease) found")
+        rpm_trees = list(root.rglob("repodata/repomd.xml"))
+        if not found and not rpm_trees:
+            raise IndexError_(f"{label}: no dists/<suite>/InRelease or Release, no apt lists (*_InRelease) and no "
+                              "repodata/repomd.xml found")
         lines = []
+        if rpm_trees:
+            if not release or not re.fullmatch(r"[a-z0-9._-]+:[0-9]+(\.[0-9]+)*", release):
+                raise IndexError_(f"{label}: RPM repositories need --release ID:MAJOR (e.g. rocky:9, openeuler:22.03), "
+                                  "the host's /etc/os-release ID and VERSION_ID")
+            lines += self._import_rpm_trees(root, label, rpm_release_key(*release.split(":", 1)))
         for where, rel_files, packages in found:
             try:
                 release = debrepo.verify_release(rel_files.get("InRelease"), rel_files.get("Release"),
@@ -268,7 +374,7 @@ class Store:
                         "imported_at": _iso(_now()), "keyring": keyring, "allow_unsigned": allow_unsigned}
                 for k, v in rel_files.items():
                     files[k] = v
-                self._put(release.dist, suite, files, meta)
+                self._put(self._dir(release.dist, suite), files, meta)
                 lines.append(f"{where}: imported {release.dist} {suite}, Release dated {_iso(release.date)}, "
                              f"{len(meta['files'])} Packages file(s), {release.signature}")
             except (RepoError, ValueError, OSError) as exc:
@@ -287,6 +393,21 @@ def suite_name(release: Release, where: str = "") -> str:
     if release.dist == "debian" and ("updates" in where or "Security" in release.text[:2000]):
         return f"{release.codename}/updates"
     return release.codename or release.suite
+
+
+def rpm_release_key(os_id: str, version_id: str) -> str:
+    """'rocky', '9.4' → 'rocky-9'; openEuler keeps its full version ('openeuler-22.03')."""
+    os_id = os_id.lower()
+    ver = version_id if os_id == "openeuler" else version_id.split(".")[0]
+    return f"{os_id}-{ver}"
+
+
+def _repomd_date(repomd: bytes) -> str | None:
+    """repomd.xml's <revision> (epoch seconds) as ISO, else the newest <timestamp>."""
+    nums = re.findall(rb"<(?:\w+:)?revision>(\d{9,11})</", repomd) or re.findall(rb"<(?:\w+:)?timestamp>(\d{9,11})</", repomd)
+    if not nums:
+        return None
+    return _iso(dt.datetime.fromtimestamp(max(int(n) for n in nums), dt.timezone.utc))
 
 
 def _wanted_files(release: Release, components: list[str], archs: list[str]) -> list[str]:

@@ -20,6 +20,7 @@ finding for the auditor). An index that goes stale in a run is announced once th
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 
 from audits.model.probes import OS_PROBE, Facts
@@ -111,6 +112,43 @@ class RunIndex:
         return None, failed, damaged or (failed + "; no index is held for this suite")
 
 
+    def rpm_repo(self, release: str, repo: str, baseurl: str):
+        """(RpmIndex or None, what was done, error) for one RPM repository, once per run."""
+        from audits.patchdata.index import RpmIndex  # noqa: F401 (the type returned)
+
+        key = ("rpm", f"{release}/{repo}")
+        with self._lock:
+            if key not in self._suites:
+                self._suites[key] = self._get_rpm(release, repo, baseurl)
+                idx, _did, err = self._suites[key]
+                if err:
+                    self.say(f"patch index {release} {repo}: {err}")
+            return self._suites[key]
+
+    def _get_rpm(self, release, repo, baseurl):
+        held = None
+        try:
+            held = self.store.held_rpm(release, repo)
+        except (OSError, ValueError, KeyError, RepoError) as exc:
+            if not baseurl or not self.params.get("index_fetch", True):
+                return None, "not fetched", f"the held index is unusable: {exc}"[:300]
+        if held is not None and (self.now - held.as_of).total_seconds() < float(self.params["index_refresh_hours"]) * 3600:
+            return held, "not fetched: the held index is fresh", None
+        if not baseurl or not self.params.get("index_fetch", True):
+            if held is not None:
+                return held, "not fetched: " + ("fetching is off" if baseurl else "no baseurl"), None
+            return None, "not fetched", "no index is held for this repository and fetching is off or impossible"
+        try:
+            idx, did = self.store.refresh_rpm(baseurl, release, repo)
+            return idx, f"{did} from {baseurl}", None
+        except (fetch.FetchError, RepoError, OSError, ValueError) as exc:
+            failed = f"fetch failed: {exc}"[:300]
+            if held is not None:
+                self.say(f"patch index {release} {repo}: {failed}; using the held index as of {_iso(held.as_of)}")
+                return held, failed, None
+            return None, failed, failed
+
+
 def _installed(text: str) -> list[tuple[str, str, str]]:
     """The dpkg_packages probe: (package, architecture, version) of installed packages (ii/hi)."""
     out = []
@@ -159,17 +197,80 @@ def enrich_debian(run: RunIndex, facts: Facts, dpkg_probe, sources_probe) -> Non
                                  "offered": offered}
 
 
+RHEL_FAMILY = ("rhel", "rocky", "almalinux", "ol", "openeuler", "centos")
+
+
+def enrich_rpm(run: RunIndex, facts: Facts, rpm_probe, repos_probe) -> None:
+    """RHEL family: the security errata (updateinfo.xml) of the repositories the host names (baseurl), held per
+    release and repository; CentOS 7/Stream publish none, which is said (``no_errata``), never "nothing pending"."""
+    from audits.patchdata import rpmrepo
+    from audits.patchdata.index import rpm_release_key
+
+    res = facts.get(rpm_probe)
+    if res.error or res.rc != 0:
+        return
+    osr = debrepo.os_release(facts.get(OS_PROBE).stdout)
+    os_id, ver = osr.get("ID", "").lower(), osr.get("VERSION_ID", "")
+    if (os_id, ver.split(".")[0]) in rpmrepo.NO_ERRATA:
+        zh, en = rpmrepo.NO_ERRATA[(os_id, ver.split(".")[0])]
+        facts.meta["patch_index"] = {"basis": "none", "no_errata": {"zh": zh, "en": en}, "error": en}
+        return
+    if os_id not in RHEL_FAMILY or not re.fullmatch(r"[0-9]+(\.[0-9]+)*", ver):
+        facts.meta["patch_index"] = {"basis": "none", "error": f"no index for ID={os_id[:40]!r} VERSION_ID={ver[:20]!r}"}
+        return
+    release = rpm_release_key(os_id, ver)
+    installed = [ln.split() for ln in res.stdout.splitlines() if len(ln.split()) == 3]
+    arches = [a for _, a, _ in installed if a not in ("noarch", "(none)")]
+    basearch = max(set(arches), key=arches.count) if arches else "x86_64"
+    releasever = ver if os_id == "openeuler" else ver.split(".")[0]
+    repos = rpmrepo.parse_repos(facts.get(repos_probe).stdout, releasever, basearch)
+    held_ids = sorted(p.name for p in (run.store.root / "rpm" / release).glob("*") if (p / "meta.json").exists())
+    wanted = [(r.id.lower(), r.baseurl) for r in repos] or [(i, "") for i in held_ids]
+    indexes, notes, errors = [], [], []
+    for repo_id, url in wanted:
+        idx, did, err = run.rpm_repo(release, repo_id, url)
+        if idx is not None:
+            indexes.append(idx)
+            notes.append(f"{repo_id}: {did}")
+        elif err and "publishes no updateinfo" not in err:
+            errors.append(f"{repo_id}: {err}")
+    if not indexes:
+        facts.meta["patch_index"] = {"basis": "none", "dist": release,
+                                     "error": "; ".join(errors)[:600] or f"no repository of {release} with security errata "
+                                     "is held or named by the host (auditctl patches import DIR --release ID:VERSION)"}
+        return
+    offered = {}
+    for name, arch, _evr in installed:
+        best = None
+        for idx in indexes:
+            fix = idx.fixes.get((name, arch))
+            if fix is not None and (best is None or rpmrepo.evr_newer(fix.evr, best.evr)):
+                best = fix
+        if best is not None:
+            offered[f"{name}:{arch}"] = [best.evr, best.advisory, best.severity]
+    oldest = min(indexes, key=lambda i: i.as_of)
+    desc = {**oldest.describe(), "suite": ", ".join(i.repo for i in indexes)}
+    age = (run.now - oldest.as_of).total_seconds() / 86400
+    limit = float(run.params["index_max_age_days"])
+    facts.meta["patch_index"] = {"basis": "index", "family": "rpm", "suite": desc, "as_of": _iso(oldest.as_of),
+                                 "age_days": round(age, 2), "max_age_days": limit, "stale": age > limit,
+                                 "fetch": "; ".join(notes + errors)[:600], "offered": offered}
+
+
 @enricher
 def patch_index(context: dict):
-    """Factory: one RunIndex per run; the returned function enriches each Debian/Ubuntu host."""
+    """Factory: one RunIndex per run; the returned function enriches each Debian/Ubuntu or RHEL-family host."""
     from checks.probe_catalogue import named
 
     dpkg_probe, sources_probe = named("dpkg_packages"), named("apt_sources")
+    rpm_probe, repos_probe = named("rpm_packages"), named("yum_repos")
     started = context.get("run_started") or dt.datetime.now(dt.timezone.utc)
     run = RunIndex(_params(context), context.get("say"), now=started)
 
     def enrich_patch_index(facts: Facts, host) -> None:
-        if dpkg_probe in facts.results:
+        if dpkg_probe in facts.results and facts.get(dpkg_probe).rc == 0 and not facts.get(dpkg_probe).error:
             enrich_debian(run, facts, dpkg_probe, sources_probe)
+        elif rpm_probe in facts.results:
+            enrich_rpm(run, facts, rpm_probe, repos_probe)
 
     return enrich_patch_index

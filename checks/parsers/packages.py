@@ -1,5 +1,6 @@
 """Package manager listings: ``dpkg-query -W`` status lines, the security-list probe's ``@list``
-sections, and Debian version ordering (dpkg's rules, through python-debian). Pure functions, no I/O."""
+sections, Debian version ordering (dpkg's rules, through python-debian) and rpm's EPOCH:VERSION-RELEASE
+ordering (rpmvercmp, through rpm-vercmp). Pure functions, no I/O."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -67,4 +68,33 @@ def debian_version_newer(a: str, b: str) -> bool:
     try:
         return version_compare(a, b) > 0
     except ValueError:  # a malformed version from a hostile host is never "newer"
+        return False
+
+
+def split_evr(evr: str) -> tuple[int, str, str]:
+    """'1:3.0.7-27.el9' → (1, '3.0.7', '27.el9'); no epoch is 0."""
+    epoch, sep, rest = evr.partition(":")
+    if not sep:
+        epoch, rest = "0", evr
+    version, _, release = rest.rpartition("-") if "-" in rest else (rest, "", "")
+    return (int(epoch) if epoch.isdigit() else 0), version, release
+
+
+def rpm_evr_compare(a: str, b: str) -> int:
+    """rpm's order of two EPOCH:VERSION-RELEASE strings (-1, 0, 1): epoch as a number, then rpmvercmp of the
+    version, then of the release (``~`` sorts before anything, ``^`` after the base)."""
+    from rpm_vercmp import vercmp
+
+    ea, va, ra = split_evr(a)
+    eb, vb, rb = split_evr(b)
+    if ea != eb:
+        return -1 if ea < eb else 1
+    return vercmp(va, vb) or vercmp(ra, rb)
+
+
+def rpm_version_newer(a: str, b: str) -> bool:
+    """True when rpm EVR ``a`` sorts after ``b``; a malformed version is never newer."""
+    try:
+        return rpm_evr_compare(a, b) > 0
+    except (ValueError, TypeError):
         return False

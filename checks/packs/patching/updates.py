@@ -36,6 +36,8 @@ LIST_STAMPS = named("list_stamps")
 # package and the host's APT sources; the enricher puts what the index offers into facts.meta["patch_index"].
 DPKG_PACKAGES = named("dpkg_packages")
 APT_SOURCES = named("apt_sources")
+RPM_PACKAGES = named("rpm_packages")
+YUM_REPOS = named("yum_repos")
 
 # ---------------------------------------------------------------------------------------------
 def _nevra(s: str) -> tuple[str, str]:
@@ -60,6 +62,12 @@ def security_updates(facts, host, params):
             if index.get("basis") == "index":
                 return _judge_on_index(facts, index, res.stdout, limit, params)
             return _judge_on_host_lists(facts, res.stdout, limit, params, index)
+    index = facts.meta.get("patch_index") or {}
+    if index.get("no_errata"):  # CentOS 7 / Stream: no security errata exist; never "nothing pending"
+        return Outcome.error(str(index["no_errata"].get("zh", "")), str(index["no_errata"].get("en", "")),
+                             "the repositories of this release publish no updateinfo.xml")
+    if index.get("basis") == "index" and index.get("family") == "rpm":
+        return _judge_rpm_on_index(facts, index, limit, params)
     st, res = probe_state(facts, DNF_SEC)
     tool = "dnf"
     if st == "missing":
@@ -87,7 +95,33 @@ def security_updates(facts, host, params):
         name, cand = _nevra(m.group(3))
         pending.setdefault(name, (cand, f"{m.group(1)} {m.group(2)}"))  # the first advisory of a package is shown
     rows = [(n, installed.get(n, "?"), f"{c} ({a})") for n, (c, a) in sorted(pending.items())]
-    return _pending_outcome(rows, limit, params)
+    why = str(index.get("error") or "no index was consulted")[:300]
+    return _pending_outcome(rows, limit, params, (
+        f"依据主机自身的 {tool} 缓存（审计端索引不可用）", f"judged on the host's own {tool} cache (the auditor's index was "
+        "unavailable)", f"basis: {tool} -C updateinfo on the host's cache; auditor's index: {why}"))
+
+
+def _judge_rpm_on_index(facts, index: dict, limit: int, params) -> Outcome:
+    """RHEL family: installed name.arch whose EPOCH:VERSION-RELEASE sorts below a security erratum's."""
+    offered = index.get("offered") or {}
+    st, res = probe_state(facts, RPM_PACKAGES)
+    if st != "ok":
+        return Outcome.error(f"无法列出已安装软件包版本：{probe_failure(res)}", f"cannot list installed package versions: "
+                             f"{probe_failure(res)}", res.stderr[:300])
+    newest: dict[tuple[str, str], str] = {}  # install-only packages (kernel) appear once per installed version
+    for ln in res.stdout.splitlines():
+        parts = ln.split()
+        if len(parts) == 3 and ((parts[0], parts[1]) not in newest
+                                or parsers.rpm_version_newer(parts[2], newest[(parts[0], parts[1])])):
+            newest[(parts[0], parts[1])] = parts[2]
+    pending = []
+    for (name, arch), have in sorted(newest.items()):
+        offer = offered.get(f"{name}:{arch}")
+        if isinstance(offer, (list, tuple)) and offer and parsers.rpm_version_newer(str(offer[0]), have):
+            adv = " ".join(str(x) for x in offer[1:3] if x)
+            pending.append((f"{name}.{arch}", have, str(offer[0]) + (f" ({adv})" if adv else "")))
+    zh, en, ev = _index_basis(index)
+    return _pending_outcome(pending, limit, params, (zh, en, ev))
 
 
 def _index_basis(index: dict) -> tuple[str, str, str]:
