@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -206,10 +207,18 @@ def signed_mirror(tmp_path_factory):
     keyring.write_bytes(subprocess.run(["gpg", "--export"], env=env, check=True, capture_output=True).stdout)
     mirror = tmp / "mirror"
     shutil.copytree(MIRROR, mirror)
+    _resign(mirror, env, dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=7))
+    return mirror, str(keyring), env
+
+
+def _resign(mirror, env, valid_until):
+    """Sign the mirror's Release as InRelease, with Valid-Until set (the cut Release's own has a fixed date)."""
     d = mirror / "dists" / "bookworm-security"
+    text = re.sub(r"^Valid-Until: .*$", "Valid-Until: " + valid_until.strftime("%a, %d %b %Y %H:%M:%S UTC"),
+                  (d / "Release").read_text(), flags=re.M)
+    (d / "Release").write_text(text)
     subprocess.run(["gpg", "--batch", "--yes", "--clearsign", "-o", str(d / "InRelease"), str(d / "Release")],
                    env=env, check=True, capture_output=True)
-    return mirror, str(keyring), env
 
 
 def test_refresh_from_a_mirror_then_unchanged(tmp_path, signed_mirror):
@@ -223,6 +232,15 @@ def test_refresh_from_a_mirror_then_unchanged(tmp_path, signed_mirror):
     if os.path.exists(DEBIAN_KEYRING):  # a mirror signed by someone else is refused
         with pytest.raises(RepoError, match="does not verify"):
             Store(tmp_path / "other").refresh(mirror.as_uri(), "bookworm-security", ["main"], ["amd64"])
+
+
+def test_an_expired_release_from_a_mirror_is_refused(tmp_path, signed_mirror):
+    mirror, keyring, env = signed_mirror
+    old = tmp_path / "old"
+    shutil.copytree(mirror, old)
+    _resign(old, env, dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1))
+    with pytest.raises(RepoError, match="expired"):
+        Store(tmp_path / "cache").refresh(old.as_uri(), "bookworm-security", ["main"], ["amd64"], keyring=keyring)
 
 
 def test_a_substituted_packages_file_is_refused(tmp_path, signed_mirror):

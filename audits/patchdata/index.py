@@ -218,6 +218,10 @@ class Store:
         release = debrepo.verify_release(inrel, rel, sig, keyring=keyring)
         dist = release.dist
         now = _now()
+        if release.valid_until is not None and release.valid_until < now:
+            # a mirror serving an expired Release is stale or replaying an old signed one: try another
+            raise RepoError(f"the mirror's Release expired on {_iso(release.valid_until)} (Valid-Until): a stale "
+                            "mirror or a replayed Release")
         held = None
         try:
             held = self.held(dist, suite)

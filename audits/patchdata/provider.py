@@ -1,7 +1,7 @@
 """The enricher that joins the auditor's index of security fixes with each host's installed packages
 (``audits.run.enrich``): for a Debian/Ubuntu host it names the release's security suite from the
-host's ``/etc/os-release``, finds it in the held index — refreshing it once per run from the mirror the
-plan names, else the one the host's own APT sources name, else the distribution's — and writes
+host's ``/etc/os-release``, finds it in the held index — refreshing it once per run from the mirrors the
+plan names, else the one the host's own APT sources name, then the distribution's — and writes
 ``facts.meta["patch_index"]``:
 
 ``basis``      "index" (judge against it) or "none" (``error`` says why; the check falls back to the
@@ -12,7 +12,7 @@ plan names, else the one the host's own APT sources name, else the distribution'
 ``fetch``      what the refresh did (fetched / unchanged / not tried / failed: …)
 
 Checks compare versions themselves (``patching.security_updates``); this module only fetches and looks up.
-Plan parameters (of ``patching.security_updates``): ``index_mirrors`` (URLs tried first),
+Plan parameters (of ``patching.security_updates``): ``index_mirrors`` (the only mirrors tried when set),
 ``index_fetch`` (false: never touch the network, use what is held), ``index_refresh_hours`` (a held
 index younger than this is used without asking a mirror), ``index_max_age_days`` (older: stale, a
 finding for the auditor). An index that goes stale in a run is announced once through ``say``.
@@ -173,9 +173,11 @@ def enrich_debian(run: RunIndex, facts: Facts, dpkg_probe, sources_probe) -> Non
     dist, suite = which
     entries = [e for e in debrepo.parse_sources(facts.get(sources_probe).stdout)
                if debrepo.security_suite(e) and e.suite == suite]
+    # A plan's mirrors replace the rest (the auditor then sends no request to a URL a host named).
     mirrors = [str(m).rstrip("/") for m in run.params.get("index_mirrors") or []]
-    mirrors += [e.uri for e in entries if e.uri.startswith(("http://", "https://"))]
-    mirrors.append(debrepo.DEFAULT_MIRRORS[dist])
+    if not mirrors:
+        mirrors = [e.uri for e in entries if e.uri.startswith(("http://", "https://"))]
+        mirrors.append(debrepo.DEFAULT_MIRRORS[dist])
     mirrors = list(dict.fromkeys(mirrors))
     components = sorted({c for e in entries for c in e.components} or {"main"})
     installed = _installed(res.stdout)
