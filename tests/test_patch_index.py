@@ -497,3 +497,14 @@ def test_cli_import_and_status(tmp_path, monkeypatch, capsys):
     doc = _json.loads(capsys.readouterr().out)
     (row,) = doc["suites"]
     assert (row["dist"], row["suite"], row["via"]) == ("rocky-9", "baseos", "imported") and row["stale"]
+
+
+def test_the_plans_mirrors_replace_the_hosts(tmp_path, signed_mirror):
+    mirror, keyring, _ = signed_mirror
+    run = RunIndex(_params(index_mirrors=[mirror.as_uri()]), store=Store(tmp_path / "cache"), keyring=keyring)
+    facts = _facts("openssh-server amd64 1:9.2p1-2+deb12u3 ii \n",
+                   "/etc/apt/sources.list:deb http://127.0.0.1:9/debian-security bookworm-security main\n")
+    enrich_debian(run, facts, named("dpkg_packages"), named("apt_sources"))
+    pi = facts.meta["patch_index"]
+    assert pi["basis"] == "index" and pi["fetch"] == f"fetched from {mirror.as_uri()}"
+    assert pi["offered"]["openssh-server:amd64"][1] == "openssh"

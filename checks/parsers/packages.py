@@ -4,6 +4,7 @@ ordering (rpmvercmp, through rpm-vercmp). Pure functions, no I/O."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 
 def dpkg_versions(text: str) -> dict[str, str]:
@@ -61,6 +62,7 @@ def list_versions(text: str) -> ListVersions:
     return out
 
 
+@lru_cache(maxsize=65536)  # a fleet repeats the same (offered, installed) pairs host after host
 def debian_version_newer(a: str, b: str) -> bool:
     """True when Debian version ``a`` sorts after ``b`` (dpkg's rules: epoch, upstream, revision, ``~``)."""
     from debian.debian_support import version_compare
@@ -92,6 +94,7 @@ def rpm_evr_compare(a: str, b: str) -> int:
     return vercmp(va, vb) or vercmp(ra, rb)
 
 
+@lru_cache(maxsize=65536)
 def rpm_version_newer(a: str, b: str) -> bool:
     """True when rpm EVR ``a`` sorts after ``b``; a malformed version is never newer."""
     try:

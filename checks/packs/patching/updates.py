@@ -11,6 +11,7 @@ a host whose lists are too old (its apt upgrade would install nothing). Both are
 from __future__ import annotations
 
 import re
+from collections import Counter
 from fnmatch import fnmatchcase
 
 from checks import parsers
@@ -154,13 +155,14 @@ def _judge_on_index(facts, index: dict, dpkg_text: str, limit: int, params) -> O
         by_name = {k.rsplit(":", 1)[0]: k.rsplit(":", 1)[1] for k in offered}
         installed = [(n, by_name.get(n, "?"), v) for n, v in parsers.dpkg_versions(dpkg_text).items()]
     pending = []
+    archs_of = Counter(n for n, _, _ in installed)
     for name, arch, have in sorted(installed):
         offer = offered.get(f"{name}:{arch}")
         if not isinstance(offer, (list, tuple)) or not offer:
             continue
         fixed, source = str(offer[0]), str(offer[1]) if len(offer) > 1 else name
         if parsers.debian_version_newer(fixed, have):
-            label = name if arch in ("all", "?") or sum(1 for n, _, _ in installed if n == name) == 1 else f"{name}:{arch}"
+            label = name if arch in ("all", "?") or archs_of[name] == 1 else f"{name}:{arch}"
             pending.append((label, have, fixed + (f" (source {source})" if source and source != name else "")))
     zh, en, ev = _index_basis(index)
     return _pending_outcome(pending, limit, params, (zh, en, ev))
