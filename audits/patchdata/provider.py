@@ -111,7 +111,6 @@ class RunIndex:
             return held, failed, None
         return None, failed, damaged or (failed + "; no index is held for this suite")
 
-
     def rpm_repo(self, release: str, repo: str, baseurl: str):
         """(RpmIndex or None, what was done, error) for one RPM repository, once per run."""
         from audits.patchdata.index import RpmIndex  # noqa: F401 (the type returned)
@@ -123,6 +122,10 @@ class RunIndex:
                 idx, _did, err = self._suites[key]
                 if err:
                     self.say(f"patch index {release} {repo}: {err}")
+                elif idx is not None and self._age_days(idx) > float(self.params["index_max_age_days"]):
+                    self.say(f"patch index {release} {repo} is stale: as of {_iso(idx.as_of)}, "
+                             f"{self._age_days(idx):.1f} days old (limit {self.params['index_max_age_days']}); "
+                             "refresh it (auditctl patches import --release)")
             return self._suites[key]
 
     def _get_rpm(self, release, repo, baseurl):
