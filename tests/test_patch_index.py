@@ -508,3 +508,15 @@ def test_the_plans_mirrors_replace_the_hosts(tmp_path, signed_mirror):
     pi = facts.meta["patch_index"]
     assert pi["basis"] == "index" and pi["fetch"] == f"fetched from {mirror.as_uri()}"
     assert pi["offered"]["openssh-server:amd64"][1] == "openssh"
+
+
+@pytest.mark.parametrize("fields, where, want", [
+    ("Origin: Debian\nSuite: oldstable-security\nCodename: bookworm-security\n", "dists/bookworm-security", "bookworm-security"),
+    ("Origin: Ubuntu\nSuite: jammy-security\nCodename: jammy\n", "dists/jammy-security", "jammy-security"),
+    ("Origin: Debian\nLabel: Debian-Security\nSuite: oldoldstable\nCodename: buster\n", "dists/buster/updates", "buster/updates"),
+])
+def test_suite_names_as_hosts_write_them(fields, where, want):
+    from audits.patchdata.index import suite_name
+
+    text = fields + "Date: Sat, 05 Dec 2026 03:33:28 UTC\nSHA256:\n e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 0 main/binary-amd64/Packages\n"
+    assert suite_name(debrepo.parse_release(text, "test"), where) == want
