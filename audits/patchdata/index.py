@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from audits.patchdata import debrepo, fetch
+from audits.patchdata import debrepo, fetch, trees
 from audits.patchdata.debrepo import Offer, Release, RepoError
 
 MAX_RELEASE_BYTES = 4 * 1024 * 1024
@@ -334,14 +334,14 @@ class Store:
             if not tarfile.is_tarfile(path):
                 raise IndexError_(f"{path}: not a directory or a tar archive")
             with tempfile.TemporaryDirectory(prefix="auditctl-import-") as tmp:
-                _extract(path, Path(tmp))
+                trees.extract(path, Path(tmp), MAX_IMPORT_BYTES)
                 return self._import_tree(Path(tmp), str(path), keyring, allow_unsigned, replace_newer, release)
         if not path.is_dir():
             raise IndexError_(f"{path}: no such directory or file")
         return self._import_tree(path, str(path), keyring, allow_unsigned, replace_newer, release)
 
     def _import_tree(self, root: Path, label: str, keyring, allow_unsigned, replace_newer, release=None) -> list[str]:
-        found = list(_mirror_suites(root)) + list(_apt_list_suites(root))
+        found = list(trees.mirror_suites(root)) + list(trees.apt_list_suites(root))
         rpm_trees = list(root.rglob("repodata/repomd.xml"))
         if not found and not rpm_trees:
             raise IndexError_(f"{label}: no dists/<suite>/InRelease or Release, no apt lists (*_InRelease) and no "
@@ -448,54 +448,6 @@ def _verify_files(d: Path, meta: dict) -> Release:
            for n in ("InRelease", "Release", "Release.gpg")}
     return debrepo.verify_release(get["InRelease"], get["Release"], get["Release.gpg"], keyring=meta.get("keyring"),
                                   allow_unsigned=bool(meta.get("allow_unsigned")))
-
-
-def _extract(archive: Path, dest: Path) -> None:
-    """Unpack a tar archive safely: regular files and directories only, inside ``dest``, bounded in total."""
-    total = 0
-    with tarfile.open(archive) as tf:
-        for m in tf.getmembers():
-            if not (m.isfile() or m.isdir()):
-                continue
-            total += m.size
-            if total > MAX_IMPORT_BYTES:
-                raise IndexError_(f"{archive}: unpacks to more than {MAX_IMPORT_BYTES} bytes")
-            tf.extract(m, dest, filter="data")
-
-
-def _mirror_suites(root: Path):
-    """(where, release files, {Release-relative Packages name: bytes}) per ``dists/<suite>`` in a mirror tree."""
-    for rel_file in sorted(list(root.rglob("InRelease")) + list(root.rglob("Release"))):
-        d = rel_file.parent
-        if rel_file.name == "Release" and (d / "InRelease").exists():
-            continue
-        if "dists" not in d.parts or (d / "InRelease").is_symlink():
-            continue
-        rel_files = {n: _read(d / n, MAX_RELEASE_BYTES) for n in ("InRelease", "Release", "Release.gpg")
-                     if (d / n).is_file()}
-        packages = {}
-        for p in sorted(d.glob("*/binary-*/Packages*")):
-            if p.is_file() and p.name in ("Packages", "Packages.xz", "Packages.gz", "Packages.bz2"):
-                packages[str(p.relative_to(d))] = _read(p, MAX_DOWNLOAD_BYTES)
-        yield str(d.relative_to(root)), rel_files, packages
-
-
-def _apt_list_suites(root: Path):
-    """The same from a copy of /var/lib/apt/lists: ``<prefix>_InRelease`` and ``<prefix>_<comp>_binary-<arch>_Packages``."""
-    for rel_file in sorted(list(root.glob("*_InRelease")) + list(root.glob("*_Release"))):
-        prefix = rel_file.name.rsplit("_", 1)[0]
-        if rel_file.name.endswith("_Release") and (root / f"{prefix}_InRelease").exists():
-            continue
-        rel_files = {}
-        for n in ("InRelease", "Release", "Release.gpg"):
-            if (root / f"{prefix}_{n}").is_file():
-                rel_files[n] = _read(root / f"{prefix}_{n}", MAX_RELEASE_BYTES)
-        packages = {}
-        for p in sorted(root.glob(f"{prefix}_*_binary-*_Packages*")):
-            m = re.fullmatch(re.escape(prefix) + r"_(.+)_binary-([a-z0-9-]+)_(Packages(?:\.xz|\.gz|\.bz2)?)", p.name)
-            if m and "_" not in m.group(1):
-                packages[f"{m.group(1)}/binary-{m.group(2)}/{m.group(3)}"] = _read(p, MAX_DOWNLOAD_BYTES)
-        yield prefix, rel_files, packages
 
 
 __all__ = ["Store", "SuiteIndex", "IndexError_", "cache_root", "suite_name"]
