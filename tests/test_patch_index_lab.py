@@ -11,7 +11,6 @@ All three must be judged alike, on the auditor's index of bookworm-security fetc
 from the mirror the hosts' sources name, and the pending set must agree with ``apt-get -s upgrade``
 run on this machine with fresh lists in a private ``Dir::State::Lists`` (nothing is installed).
 """
-import datetime as dt
 import json
 import os
 import re

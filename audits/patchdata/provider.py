@@ -113,8 +113,6 @@ class RunIndex:
 
     def rpm_repo(self, release: str, repo: str, baseurl: str):
         """(RpmIndex or None, what was done, error) for one RPM repository, once per run."""
-        from audits.patchdata.index import RpmIndex  # noqa: F401 (the type returned)
-
         key = ("rpm", f"{release}/{repo}")
         with self._lock:
             if key not in self._suites:
