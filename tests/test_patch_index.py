@@ -274,9 +274,20 @@ def test_a_run_without_network_uses_the_imported_index(tmp_path):
     store = Store(tmp_path / "cache")
     store.import_path(MIRROR, allow_unsigned=True)
     said = []
-    run = RunIndex(_params(index_fetch=False), said.append, store=store, now=RELEASE_DATE + dt.timedelta(days=2))
+    run = RunIndex(_params(index_fetch=False), said.append, store=store, now=RELEASE_DATE + dt.timedelta(days=9))
     idx, did, err = run.suite("debian", "bookworm-security", ["http://127.0.0.1:9/x"], ["main"], ["amd64"])
-    assert idx is not None and "fetching is off" in did and err is None and not said
+    assert idx is not None and "fetching is off" in did and err is None
+    assert said == ["patch index debian bookworm-security is stale: as of 2026-12-05T03:33:28Z, 9.0 days old (limit 7); "
+                    "refresh it (auditctl patches fetch / patches import)"]
+
+
+def test_a_fresh_import_is_not_refreshed_from_the_network(tmp_path):
+    store = Store(tmp_path / "cache")
+    store.import_path(MIRROR, allow_unsigned=True)
+    said = []
+    run = RunIndex(_params(), said.append, store=store, now=RELEASE_DATE + dt.timedelta(days=3))
+    idx, did, err = run.suite("debian", "bookworm-security", ["http://127.0.0.1:9/x"], ["main"], ["amd64"])
+    assert idx is not None and did == "not fetched: the imported index is fresh" and err is None and not said
 
 
 def test_a_failed_fetch_is_reported_and_the_held_index_used(tmp_path):

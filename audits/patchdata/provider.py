@@ -13,8 +13,8 @@ plan names, else the one the host's own APT sources name, then the distribution'
 
 Checks compare versions themselves (``patching.security_updates``); this module only fetches and looks up.
 Plan parameters (of ``patching.security_updates``): ``index_mirrors`` (the only mirrors tried when set),
-``index_fetch`` (false: never touch the network, use what is held), ``index_refresh_hours`` (a held
-index younger than this is used without asking a mirror), ``index_max_age_days`` (older: stale, a
+``index_fetch`` (false: never touch the network, use what is held), ``index_refresh_hours`` (a fetched
+index younger than this is used without asking a mirror; an imported one until it is stale), ``index_max_age_days`` (older: stale, a
 finding for the auditor). An index that goes stale in a run is announced once through ``say``.
 """
 from __future__ import annotations
@@ -78,6 +78,13 @@ class RunIndex:
                              "refresh it (auditctl patches fetch / patches import)")
             return self._suites[key]
 
+    def _fresh(self, idx) -> bool:
+        """A fetched index is fresh for ``index_refresh_hours``; an imported one (the site chose to import it)
+        until it is stale (``index_max_age_days``), so an air-gapped run does not keep trying the network."""
+        hours = float(self.params["index_max_age_days"]) * 24 if idx.meta.get("via") == "imported" \
+            else float(self.params["index_refresh_hours"])
+        return (self.now - idx.as_of).total_seconds() < hours * 3600
+
     def _age_days(self, idx: SuiteIndex) -> float:
         return (self.now - idx.as_of).total_seconds() / 86400
 
@@ -90,9 +97,8 @@ class RunIndex:
         if held is not None:
             have = set(held.meta.get("files", []))
             complete = all(any(n in have for n in debrepo.packages_paths(c, a)) for c in components for a in archs)
-            young = (self.now - held.as_of).total_seconds() < float(self.params["index_refresh_hours"]) * 3600
-            if complete and young:
-                return held, "not fetched: the held index is fresh", None
+            if complete and self._fresh(held):
+                return held, f"not fetched: the {'imported' if held.meta.get('via') == 'imported' else 'held'} index is fresh", None
         if not self.params.get("index_fetch", True):
             if held is not None:
                 return held, "not fetched: fetching is off (index_fetch: false)", None
@@ -133,8 +139,8 @@ class RunIndex:
         except (OSError, ValueError, KeyError, RepoError) as exc:
             if not baseurl or not self.params.get("index_fetch", True):
                 return None, "not fetched", f"the held index is unusable: {exc}"[:300]
-        if held is not None and (self.now - held.as_of).total_seconds() < float(self.params["index_refresh_hours"]) * 3600:
-            return held, "not fetched: the held index is fresh", None
+        if held is not None and self._fresh(held):
+            return held, f"not fetched: the {'imported' if held.meta.get('via') == 'imported' else 'held'} index is fresh", None
         if not baseurl or not self.params.get("index_fetch", True):
             if held is not None:
                 return held, "not fetched: " + ("fetching is off" if baseurl else "no baseurl"), None
