@@ -243,6 +243,28 @@ def test_an_expired_release_from_a_mirror_is_refused(tmp_path, signed_mirror):
         Store(tmp_path / "cache").refresh(old.as_uri(), "bookworm-security", ["main"], ["amd64"], keyring=keyring)
 
 
+def test_another_architecture_adds_to_the_held_index(tmp_path, signed_mirror):
+    import hashlib
+    import lzma
+
+    mirror, keyring, env = signed_mirror
+    m = tmp_path / "m"
+    shutil.copytree(mirror, m)
+    d = m / "dists" / "bookworm-security"
+    i386 = lzma.compress(b"Package: libssl3\nVersion: 3.0.22-1~deb12u2\nArchitecture: i386\nSource: openssl\n\n")
+    (d / "main" / "binary-i386").mkdir()
+    (d / "main" / "binary-i386" / "Packages.xz").write_bytes(i386)
+    rel = d / "Release"
+    rel.write_text(rel.read_text() + f" {hashlib.sha256(i386).hexdigest()} {len(i386):8d} main/binary-i386/Packages.xz\n")
+    _resign(m, env, dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=7))
+    store = Store(tmp_path / "cache")
+    run = RunIndex(_params(), store=store, keyring=keyring)
+    assert run.suite("debian", "bookworm-security", [m.as_uri()], ["main"], ["amd64"])[1].startswith("fetched")
+    idx, did, _ = run.suite("debian", "bookworm-security", [m.as_uri()], ["main"], ["i386"])  # another host, i386
+    assert idx.lookup("libssl3", "i386") is not None and idx.lookup("openssh-server", "amd64") is not None, did
+    assert sorted(idx.meta["files"]) == ["main/binary-amd64/Packages.xz", "main/binary-i386/Packages.xz"]
+
+
 def test_a_substituted_packages_file_is_refused(tmp_path, signed_mirror):
     mirror, keyring, _ = signed_mirror
     bad = tmp_path / "bad"

@@ -228,7 +228,8 @@ class Store:
         except (OSError, ValueError, KeyError, RepoError):
             held = None  # a damaged cache is replaced by a good fetch
         wanted = _wanted_files(release, components, archs)
-        if held is not None:
+        if held is not None:  # keep what is held for other components/architectures (other hosts of the fleet)
+            wanted = sorted(set(wanted) | {n for n in held.meta.get("files", []) if n in release.sha256})
             if release.date < held.release.date:
                 return held, f"kept: the mirror's Release ({_iso(release.date)}) is older than the one held"
             if release.date == held.release.date and set(wanted) <= set(held.meta.get("files", [])):

@@ -60,12 +60,13 @@ class RunIndex:
         self.store = store or Store()
         self.now = now or dt.datetime.now(dt.timezone.utc)
         self._lock = threading.Lock()
-        self._suites: dict[tuple[str, str], tuple[SuiteIndex | None, str, str | None]] = {}
+        self._suites: dict[tuple, tuple] = {}
 
     def suite(self, dist: str, suite: str, mirrors: list[str], components: list[str],
               archs: list[str]) -> tuple[SuiteIndex | None, str, str | None]:
-        """(index or None, what the refresh did, error) for one suite, once per run."""
-        key = (dist, suite)
+        """(index or None, what the refresh did, error) for one suite (and set of components and
+        architectures), once per run."""
+        key = (dist, suite, tuple(sorted(components)), tuple(sorted(archs)))
         with self._lock:
             if key not in self._suites:
                 self._suites[key] = self._get(dist, suite, mirrors, components, archs)
@@ -101,7 +102,11 @@ class RunIndex:
                 return held, f"not fetched: the {'imported' if held.meta.get('via') == 'imported' else 'held'} index is fresh", None
         if not self.params.get("index_fetch", True):
             if held is not None:
-                return held, "not fetched: fetching is off (index_fetch: false)", None
+                have = set(held.meta.get("files", []))
+                lacking = [f"{c}/binary-{a}" for c in components for a in archs
+                           if not any(n in have for n in debrepo.packages_paths(c, a))]
+                return held, "not fetched: fetching is off (index_fetch: false)" + (
+                    f"; the held index lacks {', '.join(lacking)}: packages there are not judged" if lacking else ""), None
             return None, "not fetched", damaged or ("no index is held for this suite and fetching is off "
                                                    "(index_fetch: false); import one with auditctl patches import")
         errors = []
