@@ -670,6 +670,9 @@ def build_parser() -> argparse.ArgumentParser:
     from audits.patchdata import vulncli
 
     vulncli.add_parser(sub)  # auditctl vulndb import|status
+    from audits.patchdata import cli as patches_cli
+
+    patches_cli.add_parser(sub)  # auditctl patches
     pk = sub.add_parser("keys", help="school signing keys and the bureau's trusted keys")
     ksub = pk.add_subparsers(dest="keys_command", required=True)
     p = ksub.add_parser("init", help="create this school's Ed25519 signing key ($XDG_CONFIG_HOME/auditctl/keys)")

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from audits.patchdata import vulnmatch  # noqa: E402
 from audits.patchdata.hostpkgs import dpkg_sources  # noqa: E402
-from audits.patchdata.rpmver import evr_compare, rpmvercmp  # noqa: E402
+from checks.parsers.rpmver import evr_compare, rpmvercmp  # noqa: E402
 from audits.patchdata.vulndb import VulnDB  # noqa: E402
 
 RELEASES = ["bullseye", "bookworm", "trixie", "sid"]

@@ -228,7 +228,7 @@ RPM_TABLE = [("1.0", "1.0", 0), ("1.0", "2.0", -1), ("2.0.1", "2.0", 1), ("5.5p1
 
 @pytest.mark.parametrize("a,b,want", RPM_TABLE)
 def test_rpmvercmp_golden_table(a, b, want):
-    from audits.patchdata.rpmver import rpmvercmp
+    from checks.parsers.rpmver import rpmvercmp
     assert rpmvercmp(a, b) == want and rpmvercmp(b, a) == -want
 
 
@@ -238,14 +238,14 @@ def test_rpmvercmp_agrees_with_the_rpm_vercmp_package_where_that_knows_the_rules
     vercmp = pytest.importorskip("rpm_vercmp").vercmp
     import itertools
 
-    from audits.patchdata.rpmver import rpmvercmp
+    from checks.parsers.rpmver import rpmvercmp
     words = sorted({w for a, b, _ in RPM_TABLE for w in (a, b) if "^" not in w} | {"", "1..0", "1-0", "aB", "A", "1b.fc17"})
     bad = [(a, b) for a, b in itertools.product(words, words) if rpmvercmp(a, b) != vercmp(a, b)]
     assert bad == [] and len(words) > 30
 
 
 def test_evr_epoch_is_an_integer_then_version_then_release():
-    from audits.patchdata.rpmver import evr_compare
+    from checks.parsers.rpmver import evr_compare
     assert evr_compare("1:1.0-1", "2.0-1") == 1
     assert evr_compare("10:1.0-1", "9:1.0-1") == 1
     assert evr_compare("0:3.0.7-27.el9", "0:3.0.7-27.el9_4") == -1

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from audits.patchdata.hostpkgs import Pkg
 from audits.patchdata.releases import EOL_AFTER, RHEL_CLONES
-from audits.patchdata.rpmver import evr_compare, normalise_clone_release, split_evr
+from checks.parsers.rpmver import evr_compare, normalise_clone_release, split_evr
 
 # Which source answers for a distribution, best first (the Debian team names its tracker the source of truth).
 PREFERENCE = {"debian": ("debian-tracker", "osv:debian", "debian-oval"), "ubuntu": ("ubuntu-oval", "osv:ubuntu"),

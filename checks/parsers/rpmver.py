@@ -1,5 +1,6 @@
 """RPM version order (what ``rpmvercmp`` and ``rpmdev-vercmp`` do), for matching installed RPMs against
-vulnerability feeds on the auditor.
+vulnerability feeds and indexes of fixes on the auditor (the one rpm comparator: ``checks.parsers.packages``
+and ``audits.patchdata`` both use it).
 
 ``rpmvercmp(a, b)`` compares one version or release string: alternating runs of digits and letters,
 separators ignored, ``~`` sorts before anything (pre-releases), ``^`` after the base but before any
