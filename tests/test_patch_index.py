@@ -379,6 +379,11 @@ def test_enricher_and_check_judge_a_host_without_lists(tmp_path):
     assert sorted(pending) == ["openssh-server", "telnet", "tzdata"]  # not libssl3 (current), not curl (rc)
     assert "as of 2026-12-05T03:33:28Z" in out.message.en and "截至 2026-12-05T03:33:28Z" in out.message.zh
     assert "source inetutils" in out.evidence and "imported" in out.evidence.splitlines()[0]
+    # no vulnerability feed in this run: the pending fixes say their CVE ids were not available ...
+    assert "CVE data was not available" in out.message.en and "CVE 数据不可用" in out.message.zh
+    # ... and with a feed (patching.known_vulnerabilities names the CVEs) they do not
+    facts.meta["vulns"] = {"available": True}
+    assert "CVE data" not in check.run(facts, host, check_params(check, {})).message.en
 
 
 # -- version order: ours against dpkg's -----------------------------------------------------------

@@ -97,7 +97,7 @@ def security_updates(facts, host, params):
         pending.setdefault(name, (cand, f"{m.group(1)} {m.group(2)}"))  # the first advisory of a package is shown
     rows = [(n, installed.get(n, "?"), f"{c} ({a})") for n, (c, a) in sorted(pending.items())]
     why = str(index.get("error") or "no index was consulted")[:300]
-    return _pending_outcome(rows, limit, params, (
+    return _pending_outcome(facts, rows, limit, params, (
         f"依据主机自身的 {tool} 缓存（审计端索引不可用）", f"judged on the host's own {tool} cache (the auditor's index was "
         "unavailable)", f"basis: {tool} -C updateinfo on the host's cache; auditor's index: {why}"))
 
@@ -122,7 +122,7 @@ def _judge_rpm_on_index(facts, index: dict, limit: int, params) -> Outcome:
             adv = " ".join(str(x) for x in offer[1:3] if x)
             pending.append((f"{name}.{arch}", have, str(offer[0]) + (f" ({adv})" if adv else "")))
     zh, en, ev = _index_basis(index)
-    return _pending_outcome(pending, limit, params, (zh, en, ev))
+    return _pending_outcome(facts, pending, limit, params, (zh, en, ev))
 
 
 def _index_basis(index: dict) -> tuple[str, str, str]:
@@ -165,7 +165,7 @@ def _judge_on_index(facts, index: dict, dpkg_text: str, limit: int, params) -> O
             label = name if arch in ("all", "?") or archs_of[name] == 1 else f"{name}:{arch}"
             pending.append((label, have, fixed + (f" (source {source})" if source and source != name else "")))
     zh, en, ev = _index_basis(index)
-    return _pending_outcome(pending, limit, params, (zh, en, ev))
+    return _pending_outcome(facts, pending, limit, params, (zh, en, ev))
 
 
 def _judge_on_host_lists(facts, dpkg_text: str, limit: int, params, index: dict) -> Outcome:
@@ -196,7 +196,7 @@ def _judge_on_host_lists(facts, dpkg_text: str, limit: int, params, index: dict)
     zh = f"依据主机自身的软件包列表（截至 {as_of}；审计端索引不可用）"
     en = f"judged on the host's own package lists (as of {as_of}; the auditor's index was unavailable)"
     ev = f"basis: host's own lists {', '.join(offered.lists[:4])} as of {as_of}; auditor's index: {why}"
-    return _pending_outcome(pending, limit, params, (zh, en, ev))
+    return _pending_outcome(facts, pending, limit, params, (zh, en, ev))
 
 
 def _security_lists_date(facts) -> str:
@@ -216,11 +216,17 @@ def _network_facing(name: str, globs) -> bool:
     return any(fnmatchcase(base, g) for g in globs)
 
 
-def _pending_outcome(rows: list[tuple[str, str, str]], limit: int, params, basis=None) -> Outcome:
+def _pending_outcome(facts, rows: list[tuple[str, str, str]], limit: int, params, basis=None) -> Outcome:
     """rows: (package, installed, candidate). Severity: high when a network-facing package is among
     them or there are ``many_pending`` or more; medium otherwise. ``basis`` (zh, en, evidence line):
-    what the rows were judged against and as of when, added to the message and the evidence."""
+    what the rows were judged against and as of when, added to the message and the evidence. Pending
+    fixes without a vulnerability feed (``facts.meta["vulns"]``, patching.known_vulnerabilities) say
+    that their CVE ids were not available."""
     out = _pending_core(rows, limit, params)
+    if rows and not (facts.meta.get("vulns") or {}).get("available"):
+        out.message = type(out.message)(f"{out.message.zh}；CVE 数据不可用（未导入漏洞库，见 auditctl vulndb import）",
+                                        f"{out.message.en}; CVE data was not available (no vulnerability feed imported: "
+                                        "auditctl vulndb import)")
     if basis:
         zh, en, ev = basis
         out.message = type(out.message)(f"{out.message.zh}（{zh}）", f"{out.message.en} ({en})")
