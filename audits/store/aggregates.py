@@ -25,7 +25,7 @@ from typing import Callable, Iterable
 from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text, column, delete, insert, select, table
 from sqlalchemy import text as sql_text
 
-from audits.model.verdicts import ITEM_SCORE, Item, Tally, clause_items, round_half_up
+from audits.model.verdicts import ITEM_SCORE, Item, Tally, clause_items, item_table, round_half_up
 
 RUN_ID_LENGTH = 160
 metadata = MetaData()
@@ -117,8 +117,11 @@ def _host_rows(run_id: str, host, items: dict[str, Item], risks: int) -> tuple[d
              "status": host.status, "risks": risks, "num": num, "den": den, "att": att, "rate": one}, rows)
 
 
-def _items_of(rows: Iterable[dict]) -> dict[str, Item]:
-    return {r["clause"]: Item(r["clause"], r["weight"], r["verdict"], attested=bool(r["attested"])) for r in rows}
+def _items_of(level: int | None, rows: Iterable[dict]) -> dict[str, Item]:
+    """Stored item rows back as judged items, in the controls file's order (as ``host_items`` gives them, so
+    sums are taken in the same order)."""
+    got = {r["clause"]: Item(r["clause"], r["weight"], r["verdict"], attested=bool(r["attested"])) for r in rows}
+    return {c: got[c] for c in item_table().weights.get(level or 0, ()) if c in got}
 
 
 def school_row(run_id: str, school: str, hosts: list[dict], tally_of: dict[str, Tally]) -> dict:
@@ -209,7 +212,7 @@ def refresh_school(conn, run_id: str, school: str) -> dict:
                           .order_by(hi.c.host_id)).mappings():
         by_host[r["host_id"]].append(r)
     levels = {h["host_id"]: h["level"] for h in hosts}
-    tallies = {h: Tally().add(levels[h], _items_of(rs), risks.get(h, 0)) for h, rs in by_host.items()}
+    tallies = {h: Tally().add(levels[h], _items_of(levels[h], rs), risks.get(h, 0)) for h, rs in by_host.items()}
     for h, n in risks.items():   # an audited host with no scored items may still have candidates
         tallies.setdefault(h, Tally().add(levels.get(h), {}, n))
     row = school_row(run_id, school, hosts, tallies)
