@@ -147,7 +147,7 @@ def main() -> int:
         with store.engine.connect() as conn:
             conn.execute(text("ANALYZE"))
         best = {}
-        for name, fn in (("rollup_agg_s", lambda: rollup_agg(store, [RUN])),
+        for label, fn in (("rollup_agg_s", lambda: rollup_agg(store, [RUN])),
                          ("rollup_agg_latest_s", lambda: rollup_agg(store)),
                          ("dashboard_view_s", lambda: from_store(store).build(name="bench"))):
             times = []
@@ -155,9 +155,9 @@ def main() -> int:
                 t0 = time.monotonic()
                 out_ = fn()
                 times.append(time.monotonic() - t0)
-            best[name] = out_
-            figures[name] = round(min(times), 3)
-            print(f"{name[:-2]}: {min(times):.3f} s (best of 2; first {times[0]:.3f} s)", flush=True)
+            best[label] = out_
+            figures[label] = round(min(times), 3)
+            print(f"{label[:-2]}: {min(times):.3f} s (best of 2; first {times[0]:.3f} s)", flush=True)
         agg = best["rollup_agg_s"]
         view = best["dashboard_view_s"]
         print(f"  {len(agg['schools'])} schools, {len(agg['districts'])} districts, {len(agg['cities'])} cities; "

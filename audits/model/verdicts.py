@@ -9,7 +9,7 @@ same figures once, at ingest. Pure functions: no I/O.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable
@@ -109,10 +109,46 @@ def _is_failing(r: dict) -> bool:
     return r["status"] == "fail" or (r["status"] == "waived" and r.get("underlying") == "fail")
 
 
+# The item verdict (docs/scoring.md §2) from counts of the scored (non-informational) results citing the item: p
+# passes, f failures, na not-applicable, wv waived, n all of them, kf failed key points (a key check, or a trigger
+# check at high/critical severity), ko key points left open (manual or error), host_na (the item is 不适用 on an
+# operating system). The first rule that holds gives the verdict, else 部分符合. Written once, with & and | so the
+# same lambdas evaluate on numbers (``item_verdict``, here) and build SQL (``audits.store.verdict_sql``).
+ITEM_RULES = (
+    (lambda c: c.host_na, NOT_APPLICABLE),
+    (lambda c: (c.p + c.f == 0) & (c.n > 0) & (c.na == c.n), NOT_APPLICABLE),  # only not-applicable answers
+    (lambda c: (c.p + c.f == 0) & (c.wv > 0), NOT_ASSESSED),    # an accepted risk, left out until the waiver expires
+    (lambda c: c.p + c.f == 0, AWAITING),                       # no pass/fail evidence: 待取证, scores 0
+    (lambda c: (c.kf > 0) | (c.p == 0), NONCONFORM),            # a failing key point, or nothing passes
+    (lambda c: (c.f == 0) & (c.ko == 0), CONFORM),              # all passing and no key point left open
+)
+OTHERWISE = PARTIAL
+
+
+@dataclass(frozen=True)
+class Counts:
+    p: int = 0
+    f: int = 0
+    na: int = 0
+    wv: int = 0
+    n: int = 0
+    kf: int = 0
+    ko: int = 0
+    host_na: bool = False
+
+
+def item_verdict(c: Counts) -> str:
+    for rule, verdict_ in ITEM_RULES:
+        if rule(c):
+            return verdict_
+    return OTHERWISE
+
+
 def _judge(table: ItemTable, clause: str, weight: float, rows: dict[str, dict]) -> Item:
-    """One item from the results citing it (docs/scoring.md §2): a failing key point → 不符合; else any failing
-    supporting check, or a key point left unanswered → 部分符合 (all failing → 不符合); all passing → 符合. Informational results are not scored,
-    not_applicable ones left out; no pass/fail evidence at all → 待取证 (scores 0) unless the only answers are waivers."""
+    """One item from the results citing it (docs/scoring.md §2, ``ITEM_RULES``): a failing key point → 不符合; else
+    any failing supporting check, or a key point left unanswered → 部分符合 (all failing → 不符合); all passing → 符合.
+    Informational results are not scored, not_applicable ones left out; no pass/fail evidence at all → 待取证 (scores
+    0) unless the only answers are waivers."""
     if clause in table.not_applicable:
         return Item(clause, weight, NOT_APPLICABLE, ask=table.not_applicable[clause])
     roles, trig = table.roles.get(clause, {}), table.trigger_checks.get(clause, frozenset())
@@ -122,18 +158,15 @@ def _judge(table: ItemTable, clause: str, weight: float, rows: dict[str, dict]) 
     judged = [r for r in scored.values() if r["status"] in ("pass", "fail")]
     key_failed = sorted(cid for cid, r in scored.items() if r["status"] == "fail" and
                         (roles.get(cid) == "key" or (cid in trig and r["severity"] in HIGH_RISK_SEVERITIES)))
+    tally = Counter(statuses.values())
+    key_open = sum(1 for cid, r in scored.items() if roles.get(cid) == "key" and r["status"] in ("manual", "error"))
+    verdict_ = item_verdict(Counts(p=tally["pass"], f=tally["fail"], na=tally["not_applicable"], wv=tally["waived"],
+                                   n=len(statuses), kf=len(key_failed), ko=key_open))
     if judged:
-        passed = any(r["status"] == "pass" for r in judged)
-        failed = any(r["status"] == "fail" for r in judged)
-        # a key point nobody answered (manual without attestation, or an error) keeps the item from 符合
-        key_open = any(roles.get(cid) == "key" and r["status"] in ("manual", "error") for cid, r in scored.items())
-        verdict_ = NONCONFORM if key_failed or not passed else PARTIAL if failed or key_open else CONFORM
         attested = all(r.get("underlying") == "manual" for r in judged)
         return Item(clause, weight, verdict_, statuses, info, key_failed, attested)
-    if statuses and all(st == "not_applicable" for st in statuses.values()):
-        return Item(clause, weight, NOT_APPLICABLE, statuses, info)
-    if any(st == "waived" for st in statuses.values()):   # an accepted risk, left out until the waiver expires
-        return Item(clause, weight, NOT_ASSESSED, statuses, info)
+    if verdict_ != AWAITING:
+        return Item(clause, weight, verdict_, statuses, info)
     asks = [r["message"] for cid, r in sorted(scored.items()) if r["status"] == "manual" and r.get("message")]
     errors = [cid for cid, r in sorted(scored.items()) if r["status"] == "error"]
     if asks:
@@ -225,6 +258,11 @@ def verdict(rate: float | None, high_risk: bool) -> str | None:
     return "basically_compliant"
 
 
+@lru_cache(maxsize=16)
+def _order_of(level: int | None) -> dict[str, int]:
+    return {c: i for i, c in enumerate(item_table().weights.get(level or 0, {}))}
+
+
 class Tally:
     """What a score (docs/scoring.md §3) is computed from, summed over hosts: per level and item its weight, the
     sum of the item scores of the hosts that assessed it, their number and how many attestations alone answered;
@@ -269,8 +307,8 @@ class Tally:
         """rate (符合率), verdict, attested share, item verdict counts and 10-point control-point scores."""
         num = den = att = 0.0
         points: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-        for items in self.levels.values():
-            for clause, (w, s, n, a) in items.items():
+        for _, items in self._ordered():
+            for clause, (w, s, n, a) in items:
                 x = s / n
                 num, den, att = num + w * x, den + w, att + w * a / n
                 acc = points[_point_cached(clause)]
@@ -282,8 +320,15 @@ class Tally:
                 "points": {p: round_half_up(10.0 * n / d, 2)
                            for p, (n, d) in sorted(points.items(), key=lambda kv: int(kv[0]))}}
 
+    def _ordered(self):
+        """Levels ascending, each level's items in the controls file's order: sums are taken in one order
+        whatever order the hosts came in, so a tally scores the same wherever it was built."""
+        for level in sorted(self.levels, key=lambda lvl: -1 if lvl is None else lvl):
+            order = _order_of(level)
+            yield level, sorted(self.levels[level].items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+
     def to_json(self) -> dict:
-        return {"levels": {str(lvl): items for lvl, items in self.levels.items()},
+        return {"levels": {str(lvl): dict(items) for lvl, items in self._ordered()},
                 "verdicts": dict(self.verdicts), "risks": self.risks}
 
     @classmethod
