@@ -96,6 +96,9 @@ def test_bureau_view_from_aggregates_equals_the_view_scored_from_results(store_u
     for district in (None, "district-001"):
         got = view.build(now=NOW, stale_days=30, district=district, name="x")
         assert got == raw.build(now=NOW, stale_days=30, district=district, name="x")
+    before = agg_rows(store)
+    store.rebuild_aggregates()            # hosts that declare systems: summed per system in the database
+    assert agg_rows(store) == before
     got = view.build(now=NOW)
     assert got["runs"] == 36 and len(got["schools"]) == 12 and got["trend"] and got["unreachable"]
     assert any(r["change"] for r in got["schools"]) and any(r["high_risk"] for r in got["schools"])
@@ -118,6 +121,9 @@ def test_system_scores_are_kept_per_school(tmp_path):
         stored = json.loads(c.execute(select(schools_agg_t.c.systems)).scalar())
     assert stored == system_scores(docs)
     assert set(stored) == {"", "web", "mail"} and stored["web"]["hosts"] == ["a", "b"]
+    before = agg_rows(store)
+    store.rebuild_aggregates(["sys"])
+    assert agg_rows(store) == before
 
 
 def test_finishing_a_run_writes_its_totals(tmp_path):

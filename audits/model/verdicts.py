@@ -324,12 +324,14 @@ class Tally:
         """Levels ascending, each level's items in the controls file's order: sums are taken in one order
         whatever order the hosts came in, so a tally scores the same wherever it was built."""
         for level in sorted(self.levels, key=lambda lvl: -1 if lvl is None else lvl):
+            if not self.levels[level]:
+                continue
             order = _order_of(level)
             yield level, sorted(self.levels[level].items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
 
     def to_json(self) -> dict:
         return {"levels": {str(lvl): dict(items) for lvl, items in self._ordered()},
-                "verdicts": dict(self.verdicts), "risks": self.risks}
+                "verdicts": dict(sorted(self.verdicts.items())), "risks": self.risks}
 
     @classmethod
     def from_json(cls, data: dict) -> "Tally":

@@ -22,8 +22,11 @@ import json
 from collections import Counter, defaultdict
 from typing import Callable, Iterable
 
-from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text, column, delete, insert, select, table
+from sqlalchemy import (Column, Float, Index, Integer, MetaData, String, Table, Text, and_, case, column, delete, func,
+                        insert, select, table, true)
 from sqlalchemy import text as sql_text
+
+from audits.store import verdict_sql
 
 from audits.model.verdicts import ITEM_SCORE, Item, Tally, clause_items, item_table, round_half_up
 
@@ -124,27 +127,41 @@ def _items_of(level: int | None, rows: Iterable[dict]) -> dict[str, Item]:
     return {c: got[c] for c in item_table().weights.get(level or 0, ()) if c in got}
 
 
+def _systems(hosts: list[dict]) -> dict[str, tuple[dict, list[str]]]:
+    """system id -> (its first declaration, its hosts' ids); hosts that serve no declared system are under ""."""
+    out: dict[str, tuple[dict, list[str]]] = {}
+    for h in hosts:
+        sys_list = json.loads(h["systems"]) if isinstance(h["systems"], str) else h["systems"]
+        for sy in sys_list or [{"id": "", "name": "", "level": h["level"]}]:
+            out.setdefault(sy["id"], (sy, []))[1].append(h["host_id"])
+    return out
+
+
 def school_row(run_id: str, school: str, hosts: list[dict], tally_of: dict[str, Tally]) -> dict:
     """The ``agg_schools`` row of one school from its hosts (run_hosts rows, by host id) and the ``Tally`` of each
     audited one (its judged items and high-risk candidates): the same figures as ``reports.scoring.score_hosts``
     and ``system_scores``."""
+    audited = {h["host_id"] for h in hosts if h["status"] == "audited"}
     tally = Tally()
-    systems: dict[str, list] = {}   # system id -> [info, Tally, host ids]
     for h in hosts:
-        mine = tally_of.get(h["host_id"]) if h["status"] == "audited" else None
-        if mine is not None:
-            tally.merge(mine)
-        sys_list = json.loads(h["systems"]) if isinstance(h["systems"], str) else h["systems"]
-        for sy in sys_list or [{"id": "", "name": "", "level": h["level"]}]:
-            entry = systems.setdefault(sy["id"], [sy, Tally(), []])
-            entry[2].append(h["host_id"])
-            if mine is not None:
-                entry[1].merge(mine)
+        if h["host_id"] in audited and h["host_id"] in tally_of:
+            tally.merge(tally_of[h["host_id"]])
+    per_system = {}
+    for sid, (_, ids) in _systems(hosts).items():
+        t = per_system[sid] = Tally()
+        for hid in ids:
+            if hid in audited and hid in tally_of:
+                t.merge(tally_of[hid])
+    return _school_row(run_id, school, hosts, tally, per_system)
+
+
+def _school_row(run_id: str, school: str, hosts: list[dict], tally: Tally, per_system: dict[str, Tally]) -> dict:
     sc = tally.score()
     first = hosts[0]
     reasons = Counter(h["reason"] or "error" for h in hosts if h["status"] != "audited")
     sys_out = {}
-    for sid, (info, t, ids) in sorted(systems.items()):
+    for sid, (info, ids) in sorted(_systems(hosts).items()):
+        t = per_system[sid]
         s = t.score()
         sys_out[sid] = {"name": info.get("name") or sid, "level": info.get("level"), "hosts": ids,
                         "rate": s["rate"], "verdict": s["verdict"], "high_risk": t.risks}
@@ -244,70 +261,131 @@ def after_run(conn, run_id: str, hosts: list[tuple[object, list[dict]]]) -> None
 
 
 # -- rebuild from the raw results ----------------------------------------------------------------------
-CHUNK = 2000  # hosts per query of their result_items
-
-
-class _Host:
-    __slots__ = ("host_id", "school", "level", "status")
-
-    def __init__(self, r):
-        self.host_id, self.school, self.level, self.status = r["host_id"], r["school"], r["level"], r["status"]
+RUN_BATCH = 500   # runs per pass of the rebuild's statements
 
 
 def rebuild(conn, run_ids: list[str] | None = None, progress: Callable[[str], None] | None = None) -> dict:
     """Recompute every aggregate of the given runs (default: all) from ``run_hosts`` and ``result_items`` — after
-    a scoring change, or for runs stored before the aggregates existed. Hosts go by in chunks of whole schools
-    (one query of their results each), so memory is bounded by the chunk, not the run. Returns counts."""
-    if run_ids is None:
-        run_ids = [r for (r,) in conn.execute(select(_runs.c.id).order_by(_runs.c.id))]
+    a scoring change, or for runs stored before the aggregates existed. The host items and host rows are judged
+    by the database (``verdict_sql``: the same rules as ``host_rows``, built from ``ITEM_RULES``), each school is
+    scored in Python from its per-item sums (``Tally``), so no result passes through Python. Returns counts."""
     counts = {"runs": 0, "hosts": 0, "items": 0, "schools": 0}
-    for t in TABLES:
-        for i in range(0, len(run_ids), 500):
-            conn.execute(delete(t).where(t.c.run_id.in_(run_ids[i:i + 500])))
-    for run_id in run_ids:
-        hosts = [dict(r) for r in conn.execute(select(_run_hosts).where(_run_hosts.c.run_id == run_id)
-                                               .order_by(_run_hosts.c.school, _run_hosts.c.host_id)).mappings()]
-        schools = []
-        for chunk in _school_chunks(hosts):
-            grouped: dict[str, list] = defaultdict(list)
-            q = (select(_items.c.host_id, _items.c.check_id, _items.c.clause, _items.c.status, _items.c.severity,
-                        _items.c.underlying)
-                 .where(_items.c.run_id == run_id,
-                        _items.c.host_id.in_([h["host_id"] for h in chunk if h["status"] == "audited"])))
-            for r in conn.execute(q).mappings():
-                grouped[r["host_id"]].append(r)
-            out, tallies = [], {}
-            for h in chunk:
-                host = _Host(h)
-                items, risks = (clause_items(host.level, host.host_id, grouped.get(host.host_id, ()))
-                                if host.status == "audited" else ({}, 0))
-                hrow, irows = _host_rows(run_id, host, items, risks)
-                out.append((hrow, irows))
-                tallies[host.host_id] = Tally().add(host.level, items, risks)
-                counts["items"] += len(irows)
-            write_hosts(conn, out)
-            by_school: dict[str, list[dict]] = defaultdict(list)
-            for h in chunk:
-                by_school[h["school"]].append(h)
-            rows = [school_row(run_id, s, hs, tallies) for s, hs in by_school.items()]
-            bulk_insert(conn, schools_agg_t, rows)
-            schools += [{k: r[k] for k in ("hosts", "audited", "rate", "high_risk")} for r in rows]
-        conn.execute(insert(runs_agg_t), [run_row(run_id, schools)])
-        counts["runs"] += 1
-        counts["hosts"] += len(hosts)
-        counts["schools"] += len(schools)
+    if run_ids is None:
+        for t in TABLES:
+            conn.execute(delete(t))
+        batches = [None]
+    else:
+        run_ids = list(dict.fromkeys(run_ids))
+        batches = [run_ids[i:i + RUN_BATCH] for i in range(0, len(run_ids), RUN_BATCH)]
+        for batch in batches:
+            for t in TABLES:
+                conn.execute(delete(t).where(t.c.run_id.in_(batch)))
+    tables = verdict_sql.rule_tables()
+    for batch in batches:
+        _rebuild_batch(conn, batch, tables, counts)
         if progress:
-            progress(f"{run_id}: {len(hosts)} hosts, {len(schools)} schools")
+            progress(f"{counts['runs']} runs, {counts['hosts']} hosts, {counts['schools']} schools")
     return counts
 
 
-def _school_chunks(hosts: list[dict]):
-    """Consecutive runs of ``hosts`` (ordered by school) of about CHUNK hosts, never splitting a school."""
-    chunk: list[dict] = []
-    for h in hosts:
-        if len(chunk) >= CHUNK and h["school"] != chunk[-1]["school"]:
-            yield chunk
-            chunk = []
-        chunk.append(h)
-    if chunk:
-        yield chunk
+def _rebuild_batch(conn, batch: list[str] | None, tables, counts: dict) -> None:
+    h, ri = _run_hosts.alias("h"), _items.alias("ri")
+    scope = h.c.run_id.in_(batch) if batch is not None else true()
+    audited = and_(scope, h.c.status == "audited")
+    # 1. every item of every audited host, judged in the database
+    judged = verdict_sql.host_items(h, ri, audited, tables).subquery("judged")
+    n = conn.execute(insert(host_items_t).from_select(
+        ["run_id", "host_id", "clause", "level", "weight", "verdict", "attested"],
+        select(judged.c.run_id, judged.c.host_id, judged.c.clause, judged.c.level, judged.c.weight,
+               judged.c.verdict, judged.c.attested))).rowcount
+    counts["items"] += max(n or 0, 0)
+    # 2. per host: its weighted rate inputs and high-risk candidates
+    hi = host_items_t.alias("hi")
+    score = verdict_sql.item_score(hi.c.verdict)
+    scored = score.is_not(None)
+    sums = (select(hi.c.run_id, hi.c.host_id,
+                   func.sum(case((scored, hi.c.weight * score), else_=0.0)).label("num"),
+                   func.sum(case((scored, hi.c.weight), else_=0.0)).label("den"),
+                   func.sum(case((scored, hi.c.weight * hi.c.attested), else_=0.0)).label("att"))
+            .where(hi.c.run_id.in_(batch) if batch is not None else true())
+            .group_by(hi.c.run_id, hi.c.host_id)).subquery("sums")
+    cands = verdict_sql.candidates(h, ri, audited, tables).subquery("cands")
+    risks = (select(cands.c.run_id, cands.c.host_id, func.count().label("n"))
+             .group_by(cands.c.run_id, cands.c.host_id)).subquery("risks")
+    num, den, att = (func.coalesce(sums.c[k], 0.0) for k in ("num", "den", "att"))
+    conn.execute(insert(hosts_agg_t).from_select(
+        ["run_id", "host_id", "school", "level", "status", "risks", "num", "den", "att", "rate"],
+        select(h.c.run_id, h.c.host_id, h.c.school, h.c.level, h.c.status, func.coalesce(risks.c.n, 0), num, den, att,
+               verdict_sql.rounded(100.0 * sums.c.num / func.nullif(sums.c.den, 0.0), 1))
+        .select_from(h.outerjoin(sums, and_(sums.c.run_id == h.c.run_id, sums.c.host_id == h.c.host_id))
+                     .outerjoin(risks, and_(risks.c.run_id == h.c.run_id, risks.c.host_id == h.c.host_id)))
+        .where(scope)))
+    # 3. per school (and system): the per-item sums of its audited hosts, scored by Tally
+    ah = hosts_agg_t.alias("ah")
+    in_batch = ah.c.run_id.in_(batch) if batch is not None else true()
+    hosts_of: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in conn.execute(select(_run_hosts).where(_run_hosts.c.run_id.in_(batch) if batch is not None else true())
+                          .order_by(_run_hosts.c.run_id, _run_hosts.c.school, _run_hosts.c.host_id)).mappings():
+        hosts_of[(r["run_id"], r["school"])].append(dict(r))
+    tallies: dict[tuple, Tally] = defaultdict(Tally)
+    item_sums = (select(hi.c.run_id, ah.c.school, hi.c.level, hi.c.clause, func.max(hi.c.weight), func.sum(score),
+                        func.count(), func.sum(hi.c.attested))
+                 .select_from(hi.join(ah, and_(ah.c.run_id == hi.c.run_id, ah.c.host_id == hi.c.host_id)))
+                 .where(in_batch, scored).group_by(hi.c.run_id, ah.c.school, hi.c.level, hi.c.clause))
+    for run_id, school, level, clause, w, x, k, a in conn.execute(item_sums):
+        tallies[(run_id, school)].levels.setdefault(level, {})[clause] = [w, float(x), k, int(a)]
+    for run_id, school, v, k in conn.execute(
+            select(hi.c.run_id, ah.c.school, hi.c.verdict, func.count())
+            .select_from(hi.join(ah, and_(ah.c.run_id == hi.c.run_id, ah.c.host_id == hi.c.host_id)))
+            .where(in_batch).group_by(hi.c.run_id, ah.c.school, hi.c.verdict)):
+        tallies[(run_id, school)].verdicts[v] += k
+    for run_id, school, k in conn.execute(select(ah.c.run_id, ah.c.school, func.sum(ah.c.risks))
+                                          .where(in_batch, ah.c.status == "audited")
+                                          .group_by(ah.c.run_id, ah.c.school)):
+        tallies[(run_id, school)].risks = int(k or 0)
+    system_tallies = _system_tallies(conn, hosts_of, in_batch, hi, ah, score, scored)
+    rows = []
+    for key in sorted(hosts_of):
+        hosts = hosts_of[key]
+        per_system = system_tallies.get(key) or {"": tallies[key]}   # no declared systems: the school is one
+        rows.append(_school_row(key[0], key[1], hosts, tallies[key], per_system))
+    bulk_insert(conn, schools_agg_t, rows)
+    by_run: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        by_run[r["run_id"]].append(r)
+    bulk_insert(conn, runs_agg_t, [run_row(run_id, rs) for run_id, rs in sorted(by_run.items())])
+    counts["runs"] += len(by_run)
+    counts["hosts"] += sum(len(hs) for hs in hosts_of.values())
+    counts["schools"] += len(rows)
+
+
+def _system_tallies(conn, hosts_of, in_batch, hi, ah, score, scored) -> dict[tuple, dict[str, Tally]]:
+    """Per (run, school) whose hosts declare systems: each system's Tally, summed in the database over a temporary
+    (run, host, system) table."""
+    pairs = [(run_id, h["host_id"], school, sid)
+             for (run_id, school), hosts in hosts_of.items() if any(h["systems"] not in (None, "", "[]") for h in hosts)
+             for sid, (_, ids) in _systems(hosts).items() for h in hosts if h["host_id"] in ids]
+    if not pairs:
+        return {}
+    hs = Table("agg_rebuild_systems", MetaData(), Column("run_id", String(RUN_ID_LENGTH)), Column("host_id", String(64)),
+               Column("school", String(64)), Column("system", Text), prefixes=["TEMPORARY"])
+    hs.drop(conn, checkfirst=True)
+    hs.create(conn)
+    try:
+        bulk_insert(conn, hs, [dict(zip(("run_id", "host_id", "school", "system"), p)) for p in pairs])
+        out: dict[tuple, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
+        join = hs.join(hi, and_(hi.c.run_id == hs.c.run_id, hi.c.host_id == hs.c.host_id))
+        for run_id, school, sid, level, clause, w, x, k, a in conn.execute(
+                select(hs.c.run_id, hs.c.school, hs.c.system, hi.c.level, hi.c.clause, func.max(hi.c.weight),
+                       func.sum(score), func.count(), func.sum(hi.c.attested))
+                .select_from(join).where(scored)
+                .group_by(hs.c.run_id, hs.c.school, hs.c.system, hi.c.level, hi.c.clause)):
+            out[(run_id, school)][sid].levels.setdefault(level, {})[clause] = [w, float(x), k, int(a)]
+        for run_id, school, sid, k in conn.execute(
+                select(hs.c.run_id, hs.c.school, hs.c.system, func.sum(ah.c.risks))
+                .select_from(hs.join(ah, and_(ah.c.run_id == hs.c.run_id, ah.c.host_id == hs.c.host_id)))
+                .where(ah.c.status == "audited").group_by(hs.c.run_id, hs.c.school, hs.c.system)):
+            out[(run_id, school)][sid].risks = int(k or 0)
+        return out
+    finally:
+        hs.drop(conn, checkfirst=True)
