@@ -22,9 +22,11 @@ import json
 from collections import Counter, defaultdict
 from typing import Callable, Iterable
 
-from sqlalchemy import (Column, Float, Index, Integer, MetaData, String, Table, Text, and_, case, column, delete, func,
-                        insert, select, table, true)
+from sqlalchemy import (Column, Float, Index, Integer, MetaData, String, Table, Text, and_, case, cast, column, delete,
+                        func, insert, select, table, true)
 from sqlalchemy import text as sql_text
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from audits.store import verdict_sql
 
@@ -33,16 +35,6 @@ from audits.model.verdicts import ITEM_SCORE, Item, Tally, clause_items, item_ta
 RUN_ID_LENGTH = 160
 metadata = MetaData()
 
-host_items_t = Table(
-    "agg_host_items", metadata,
-    Column("run_id", String(RUN_ID_LENGTH), primary_key=True),
-    Column("host_id", String(64), primary_key=True),
-    Column("clause", String(32), primary_key=True),
-    Column("level", Integer, nullable=False),
-    Column("weight", Float, nullable=False),
-    Column("verdict", String(16), nullable=False),
-    Column("attested", Integer, nullable=False),
-)
 hosts_agg_t = Table(
     "agg_hosts", metadata,
     Column("run_id", String(RUN_ID_LENGTH), primary_key=True),
@@ -55,6 +47,8 @@ hosts_agg_t = Table(
     Column("den", Float, nullable=False),       # Σ weight of the items assessed
     Column("att", Float, nullable=False),       # Σ weight of the items attestations alone answered
     Column("rate", Float),
+    # every item of the host's level: "clause=verdict=weight=attested" joined by ";" (ITEM_SEP), in no order
+    Column("items", Text, nullable=False),
 )
 schools_agg_t = Table(
     "agg_schools", metadata,
@@ -87,7 +81,8 @@ runs_agg_t = Table(
     Column("rate_sum", Float, nullable=False),    # Σ of their (rounded) rates
     Column("high_risk_schools", Integer, nullable=False),
 )
-TABLES = (host_items_t, hosts_agg_t, schools_agg_t, runs_agg_t)
+TABLES = (hosts_agg_t, schools_agg_t, runs_agg_t)
+ITEM_SEP = ";"
 
 # The store's own tables, by name only (audits.store.database imports this module).
 _run_hosts = table("run_hosts", column("run_id"), column("host_id"), column("school"), column("district"),
@@ -99,31 +94,30 @@ _runs = table("runs", column("id"), column("status"))
 
 
 # -- pure ------------------------------------------------------------------------------------------
-def host_rows(run_id: str, host, item_rows: Iterable[dict]) -> tuple[dict, list[dict]]:
-    """The ``agg_hosts`` row and ``agg_host_items`` rows of one host (``host``: host_id, school, level, status —
-    a HostRecord or the like) from its ``result_items`` rows. An unreachable host has no items."""
+def host_row(run_id: str, host, item_rows: Iterable[dict]) -> dict:
+    """The ``agg_hosts`` row of one host (``host``: host_id, school, level, status — a HostRecord or the like) from
+    its ``result_items`` rows: every item of its level judged, its high-risk candidates, its weighted rate inputs.
+    An unreachable host has no items."""
     items, risks = clause_items(host.level, host.host_id, item_rows) if host.status == "audited" else ({}, 0)
-    return _host_rows(run_id, host, items, risks)
-
-
-def _host_rows(run_id: str, host, items: dict[str, Item], risks: int) -> tuple[dict, list[dict]]:
     num = den = att = 0.0
-    rows = []
-    for clause, it in items.items():
-        rows.append({"run_id": run_id, "host_id": host.host_id, "clause": clause, "level": host.level,
-                     "weight": it.weight, "verdict": it.verdict, "attested": 1 if it.attested else 0})
+    for it in items.values():
         x = ITEM_SCORE.get(it.verdict)
         if x is not None:
             num, den, att = num + it.weight * x, den + it.weight, att + (it.weight if it.attested else 0.0)
     one = round_half_up(100.0 * num / den, 1) if den else None   # as Tally.score() of this host alone
-    return ({"run_id": run_id, "host_id": host.host_id, "school": host.school, "level": host.level,
-             "status": host.status, "risks": risks, "num": num, "den": den, "att": att, "rate": one}, rows)
+    return {"run_id": run_id, "host_id": host.host_id, "school": host.school, "level": host.level,
+            "status": host.status, "risks": risks, "num": num, "den": den, "att": att, "rate": one,
+            "items": ITEM_SEP.join(f"{c}={it.verdict}={it.weight!r}={int(it.attested)}" for c, it in items.items())}
 
 
-def _items_of(level: int | None, rows: Iterable[dict]) -> dict[str, Item]:
-    """Stored item rows back as judged items, in the controls file's order (as ``host_items`` gives them, so
-    sums are taken in the same order)."""
-    got = {r["clause"]: Item(r["clause"], r["weight"], r["verdict"], attested=bool(r["attested"])) for r in rows}
+def stored_items(level: int | None, text: str | None) -> dict[str, Item]:
+    """An ``agg_hosts.items`` text back as judged items, in the controls file's order (as ``host_items`` gives
+    them)."""
+    got = {}
+    for entry in (text or "").split(ITEM_SEP):
+        if entry:
+            clause, verdict, weight, attested = entry.split("=")
+            got[clause] = Item(clause, float(weight), verdict, attested=attested == "1")
     return {c: got[c] for c in item_table().weights.get(level or 0, ()) if c in got}
 
 
@@ -197,10 +191,9 @@ def bulk_insert(conn, tbl: Table, rows: list[dict]) -> None:
     conn.execute(insert(tbl), rows)
 
 
-def write_hosts(conn, hosts: list[tuple[dict, list[dict]]]) -> None:
-    """Write ``host_rows`` results (one or many hosts)."""
-    bulk_insert(conn, hosts_agg_t, [h for h, _ in hosts])
-    bulk_insert(conn, host_items_t, [r for _, rows in hosts for r in rows])
+def write_hosts(conn, rows: list[dict]) -> None:
+    """Write ``host_row`` rows (one or many hosts)."""
+    bulk_insert(conn, hosts_agg_t, rows)
 
 
 def _lock(conn, key: str) -> None:
@@ -220,18 +213,10 @@ def refresh_school(conn, run_id: str, school: str) -> dict:
         conn.execute(delete(schools_agg_t).where(schools_agg_t.c.run_id == run_id, schools_agg_t.c.school == school))
         return {}
     ah = hosts_agg_t
-    risks = dict(conn.execute(select(ah.c.host_id, ah.c.risks).where(ah.c.run_id == run_id, ah.c.school == school)).all())
-    hi = host_items_t
-    by_host: dict[str, list] = defaultdict(list)
-    for r in conn.execute(select(hi.c.host_id, hi.c.clause, hi.c.weight, hi.c.verdict, hi.c.attested)
-                          .select_from(hi.join(ah, (ah.c.run_id == hi.c.run_id) & (ah.c.host_id == hi.c.host_id)))
-                          .where(hi.c.run_id == run_id, ah.c.school == school)
-                          .order_by(hi.c.host_id)).mappings():
-        by_host[r["host_id"]].append(r)
     levels = {h["host_id"]: h["level"] for h in hosts}
-    tallies = {h: Tally().add(levels[h], _items_of(levels[h], rs), risks.get(h, 0)) for h, rs in by_host.items()}
-    for h, n in risks.items():   # an audited host with no scored items may still have candidates
-        tallies.setdefault(h, Tally().add(levels.get(h), {}, n))
+    tallies = {hid: Tally().add(levels.get(hid), stored_items(levels.get(hid), items), risks)
+               for hid, items, risks in conn.execute(select(ah.c.host_id, ah.c["items"], ah.c.risks)
+                                                     .where(ah.c.run_id == run_id, ah.c.school == school))}
     row = school_row(run_id, school, hosts, tallies)
     conn.execute(delete(schools_agg_t).where(schools_agg_t.c.run_id == run_id, schools_agg_t.c.school == school))
     conn.execute(insert(schools_agg_t), [row])
@@ -248,13 +233,13 @@ def refresh_run(conn, run_id: str) -> None:
 
 def after_host(conn, run_id: str, host, item_rows: list[dict]) -> None:
     """A host was saved (``Store.save_host``): its aggregate rows, and its school's row again."""
-    write_hosts(conn, [host_rows(run_id, host, item_rows)])
+    write_hosts(conn, [host_row(run_id, host, item_rows)])
     refresh_school(conn, run_id, host.school)
 
 
 def after_run(conn, run_id: str, hosts: list[tuple[object, list[dict]]]) -> None:
     """A whole run was stored at once (``Store.import_run``): every host's rows, each school once, the run."""
-    write_hosts(conn, [host_rows(run_id, h, rows) for h, rows in hosts])
+    write_hosts(conn, [host_row(run_id, h, rows) for h, rows in hosts])
     for school in sorted({h.school for h, _ in hosts}):
         refresh_school(conn, run_id, school)
     refresh_run(conn, run_id)
@@ -288,38 +273,61 @@ def rebuild(conn, run_ids: list[str] | None = None, progress: Callable[[str], No
     return counts
 
 
+class _CreateTempAs(Executable, ClauseElement):
+    """CREATE TEMPORARY TABLE name AS SELECT … (PostgreSQL may run the SELECT in parallel, which it never does for
+    INSERT … SELECT; nothing is WAL-logged)."""
+    inherit_cache = False
+
+    def __init__(self, name: str, query):
+        self.name, self.query = name, query
+
+
+@compiles(_CreateTempAs)
+def _compile_create_temp_as(element, compiler, **kw):
+    return f"CREATE TEMPORARY TABLE {element.name} AS {compiler.process(element.query, **kw)}"
+
+
+JUDGED = ("run_id", "host_id", "school", "level", "clause", "point", "weight", "score", "verdict", "attested")
+
+
 def _rebuild_batch(conn, batch: list[str] | None, tables, counts: dict) -> None:
     h, ri = _run_hosts.alias("h"), _items.alias("ri")
     scope = h.c.run_id.in_(batch) if batch is not None else true()
     audited = and_(scope, h.c.status == "audited")
-    # 1. every item of every audited host, judged in the database
-    judged = verdict_sql.host_items(h, ri, audited, tables).subquery("judged")
-    n = conn.execute(insert(host_items_t).from_select(
-        ["run_id", "host_id", "clause", "level", "weight", "verdict", "attested"],
-        select(judged.c.run_id, judged.c.host_id, judged.c.clause, judged.c.level, judged.c.weight,
-               judged.c.verdict, judged.c.attested))).rowcount
-    counts["items"] += max(n or 0, 0)
-    # 2. per host: its weighted rate inputs and high-risk candidates
-    hi = host_items_t.alias("hi")
-    score = verdict_sql.item_score(hi.c.verdict)
-    scored = score.is_not(None)
-    sums = (select(hi.c.run_id, hi.c.host_id,
-                   func.sum(case((scored, hi.c.weight * score), else_=0.0)).label("num"),
-                   func.sum(case((scored, hi.c.weight), else_=0.0)).label("den"),
-                   func.sum(case((scored, hi.c.weight * hi.c.attested), else_=0.0)).label("att"))
-            .where(hi.c.run_id.in_(batch) if batch is not None else true())
-            .group_by(hi.c.run_id, hi.c.host_id)).subquery("sums")
+    # 1. every item of every audited host, judged in the database, into a temporary table
+    conn.execute(sql_text("DROP TABLE IF EXISTS agg_rebuild_judged"))
+    conn.execute(_CreateTempAs("agg_rebuild_judged", verdict_sql.host_items(
+        h, ri, audited, tables, items_scope=ri.c.run_id.in_(batch) if batch is not None else true())))
+    jt = table("agg_rebuild_judged", *(column(c) for c in JUDGED))
+    try:
+        _rebuild_from_judged(conn, batch, h, ri, scope, audited, tables, jt, counts)
+    finally:
+        conn.execute(sql_text("DROP TABLE IF EXISTS agg_rebuild_judged"))
+
+
+def _rebuild_from_judged(conn, batch, h, ri, scope, audited, tables, jt, counts: dict) -> None:
+    # 2. per host: its items, weighted rate inputs and high-risk candidates
+    scored = jt.c.score.is_not(None)
+    entry = (jt.c.clause + "=" + jt.c.verdict + "=" + cast(jt.c.weight, Text) + "=" + cast(jt.c.attested, Text))
+    per_host = (select(jt.c.run_id, jt.c.host_id,
+                       func.sum(case((scored, jt.c.weight * jt.c.score), else_=0.0)).label("num"),
+                       func.sum(case((scored, jt.c.weight), else_=0.0)).label("den"),
+                       func.sum(case((scored, jt.c.weight * jt.c.attested), else_=0.0)).label("att"),
+                       func.aggregate_strings(entry, ITEM_SEP).label("items"), func.count().label("n"))
+                .group_by(jt.c.run_id, jt.c.host_id)).subquery("per_host")
     cands = verdict_sql.candidates(h, ri, audited, tables).subquery("cands")
     risks = (select(cands.c.run_id, cands.c.host_id, func.count().label("n"))
              .group_by(cands.c.run_id, cands.c.host_id)).subquery("risks")
-    num, den, att = (func.coalesce(sums.c[k], 0.0) for k in ("num", "den", "att"))
+    num, den, att = (func.coalesce(per_host.c[k], 0.0) for k in ("num", "den", "att"))
     conn.execute(insert(hosts_agg_t).from_select(
-        ["run_id", "host_id", "school", "level", "status", "risks", "num", "den", "att", "rate"],
+        ["run_id", "host_id", "school", "level", "status", "risks", "num", "den", "att", "rate", "items"],
         select(h.c.run_id, h.c.host_id, h.c.school, h.c.level, h.c.status, func.coalesce(risks.c.n, 0), num, den, att,
-               verdict_sql.rounded(100.0 * sums.c.num / func.nullif(sums.c.den, 0.0), 1))
-        .select_from(h.outerjoin(sums, and_(sums.c.run_id == h.c.run_id, sums.c.host_id == h.c.host_id))
+               verdict_sql.rounded(100.0 * per_host.c.num / func.nullif(per_host.c.den, 0.0), 1),
+               func.coalesce(per_host.c["items"], ""))
+        .select_from(h.outerjoin(per_host, and_(per_host.c.run_id == h.c.run_id, per_host.c.host_id == h.c.host_id))
                      .outerjoin(risks, and_(risks.c.run_id == h.c.run_id, risks.c.host_id == h.c.host_id)))
         .where(scope)))
+    counts["items"] += conn.execute(select(func.count()).select_from(jt)).scalar()
     # 3. per school (and system): the per-item sums of its audited hosts, scored by Tally
     ah = hosts_agg_t.alias("ah")
     in_batch = ah.c.run_id.in_(batch) if batch is not None else true()
@@ -328,22 +336,19 @@ def _rebuild_batch(conn, batch: list[str] | None, tables, counts: dict) -> None:
                           .order_by(_run_hosts.c.run_id, _run_hosts.c.school, _run_hosts.c.host_id)).mappings():
         hosts_of[(r["run_id"], r["school"])].append(dict(r))
     tallies: dict[tuple, Tally] = defaultdict(Tally)
-    item_sums = (select(hi.c.run_id, ah.c.school, hi.c.level, hi.c.clause, func.max(hi.c.weight), func.sum(score),
-                        func.count(), func.sum(hi.c.attested))
-                 .select_from(hi.join(ah, and_(ah.c.run_id == hi.c.run_id, ah.c.host_id == hi.c.host_id)))
-                 .where(in_batch, scored).group_by(hi.c.run_id, ah.c.school, hi.c.level, hi.c.clause))
+    item_sums = (select(jt.c.run_id, jt.c.school, jt.c.level, jt.c.clause, func.max(jt.c.weight), func.sum(jt.c.score),
+                        func.count(), func.sum(jt.c.attested))
+                 .where(scored).group_by(jt.c.run_id, jt.c.school, jt.c.level, jt.c.clause))
     for run_id, school, level, clause, w, x, k, a in conn.execute(item_sums):
         tallies[(run_id, school)].levels.setdefault(level, {})[clause] = [w, float(x), k, int(a)]
-    for run_id, school, v, k in conn.execute(
-            select(hi.c.run_id, ah.c.school, hi.c.verdict, func.count())
-            .select_from(hi.join(ah, and_(ah.c.run_id == hi.c.run_id, ah.c.host_id == hi.c.host_id)))
-            .where(in_batch).group_by(hi.c.run_id, ah.c.school, hi.c.verdict)):
+    for run_id, school, v, k in conn.execute(select(jt.c.run_id, jt.c.school, jt.c.verdict, func.count())
+                                             .group_by(jt.c.run_id, jt.c.school, jt.c.verdict)):
         tallies[(run_id, school)].verdicts[v] += k
     for run_id, school, k in conn.execute(select(ah.c.run_id, ah.c.school, func.sum(ah.c.risks))
                                           .where(in_batch, ah.c.status == "audited")
                                           .group_by(ah.c.run_id, ah.c.school)):
         tallies[(run_id, school)].risks = int(k or 0)
-    system_tallies = _system_tallies(conn, hosts_of, in_batch, hi, ah, score, scored)
+    system_tallies = _system_tallies(conn, hosts_of, jt, ah)
     rows = []
     for key in sorted(hosts_of):
         hosts = hosts_of[key]
@@ -359,12 +364,12 @@ def _rebuild_batch(conn, batch: list[str] | None, tables, counts: dict) -> None:
     counts["schools"] += len(rows)
 
 
-def _system_tallies(conn, hosts_of, in_batch, hi, ah, score, scored) -> dict[tuple, dict[str, Tally]]:
+def _system_tallies(conn, hosts_of, jt, ah) -> dict[tuple, dict[str, Tally]]:
     """Per (run, school) whose hosts declare systems: each system's Tally, summed in the database over a temporary
     (run, host, system) table."""
-    pairs = [(run_id, h["host_id"], school, sid)
+    pairs = [(run_id, hid, school, sid)
              for (run_id, school), hosts in hosts_of.items() if any(h["systems"] not in (None, "", "[]") for h in hosts)
-             for sid, (_, ids) in _systems(hosts).items() for h in hosts if h["host_id"] in ids]
+             for sid, (_, ids) in _systems(hosts).items() for hid in ids]
     if not pairs:
         return {}
     hs = Table("agg_rebuild_systems", MetaData(), Column("run_id", String(RUN_ID_LENGTH)), Column("host_id", String(64)),
@@ -374,12 +379,12 @@ def _system_tallies(conn, hosts_of, in_batch, hi, ah, score, scored) -> dict[tup
     try:
         bulk_insert(conn, hs, [dict(zip(("run_id", "host_id", "school", "system"), p)) for p in pairs])
         out: dict[tuple, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
-        join = hs.join(hi, and_(hi.c.run_id == hs.c.run_id, hi.c.host_id == hs.c.host_id))
+        join = hs.join(jt, and_(jt.c.run_id == hs.c.run_id, jt.c.host_id == hs.c.host_id))
         for run_id, school, sid, level, clause, w, x, k, a in conn.execute(
-                select(hs.c.run_id, hs.c.school, hs.c.system, hi.c.level, hi.c.clause, func.max(hi.c.weight),
-                       func.sum(score), func.count(), func.sum(hi.c.attested))
-                .select_from(join).where(scored)
-                .group_by(hs.c.run_id, hs.c.school, hs.c.system, hi.c.level, hi.c.clause)):
+                select(hs.c.run_id, hs.c.school, hs.c.system, jt.c.level, jt.c.clause, func.max(jt.c.weight),
+                       func.sum(jt.c.score), func.count(), func.sum(jt.c.attested))
+                .select_from(join).where(jt.c.score.is_not(None))
+                .group_by(hs.c.run_id, hs.c.school, hs.c.system, jt.c.level, jt.c.clause)):
             out[(run_id, school)][sid].levels.setdefault(level, {})[clause] = [w, float(x), k, int(a)]
         for run_id, school, sid, k in conn.execute(
                 select(hs.c.run_id, hs.c.school, hs.c.system, func.sum(ah.c.risks))

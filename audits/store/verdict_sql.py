@@ -55,9 +55,11 @@ def _count(cond):
     return func.sum(case((cond, 1), else_=0))
 
 
-def host_items(h, ri, audited, tables=None):
+def host_items(h, ri, audited, tables=None, items_scope=None):
     """Every item of each audited host's level (``h``: run_hosts, ``audited``: which of its rows) judged from its
-    ``result_items`` (``ri``): run_id, host_id, school, level, clause, point, weight, score, verdict, attested."""
+    ``result_items`` (``ri``): run_id, host_id, school, level, clause, point, weight, score, verdict, attested.
+    ``items_scope``: a condition on ``ri`` alone that selects the results of those hosts (their runs), so the
+    results are grouped without joining every row to its host first."""
     weights, roles, _ = tables or rule_tables()
     high = ri.c.severity.in_(HIGH_RISK_SEVERITIES)
     # the scored (non-informational) results citing each (host, item), counted as ITEM_RULES reads them …
@@ -69,9 +71,11 @@ def host_items(h, ri, audited, tables=None):
                      .label("kf"),
                      _count(and_(ri.c.status.in_(("pass", "fail")), ri.c.underlying == "manual")).label("att"),
                      _count(and_(roles.c.role == "key", ri.c.status.in_(("manual", "error")))).label("ko"))
-              .select_from(ri.join(h, and_(h.c.run_id == ri.c.run_id, h.c.host_id == ri.c.host_id))
+              .select_from((ri if items_scope is not None else
+                            ri.join(h, and_(h.c.run_id == ri.c.run_id, h.c.host_id == ri.c.host_id)))
                            .outerjoin(roles, and_(roles.c.clause == ri.c.clause, roles.c.check_id == ri.c.check_id)))
-              .where(audited, or_(roles.c.role.is_(None), roles.c.role != "informational"))
+              .where(items_scope if items_scope is not None else audited,
+                     or_(roles.c.role.is_(None), roles.c.role != "informational"))
               .group_by(ri.c.run_id, ri.c.host_id, ri.c.clause)).subquery("scored")
     # … over every item of the host's level, so an item nothing answered is 待取证 (score 0)
     c = SimpleNamespace(**{k: func.coalesce(getattr(scored.c, k), 0) for k in ("p", "f", "na", "wv", "n", "kf", "ko")},
