@@ -445,7 +445,7 @@ class Store:
         transaction (``audits.store.aggregates.rebuild``): after a change of the scoring rules."""
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+                conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
             if run_ids is not None:
                 known = {r for (r,) in conn.execute(select(runs_t.c.id).where(runs_t.c.id.in_(run_ids)))}
                 if set(run_ids) - known:

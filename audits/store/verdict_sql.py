@@ -97,10 +97,14 @@ def candidates(h, ri, audited, tables=None):
     """High-risk candidates (docs/scoring.md §4): per audited host, each check with a failing (or waived but
     failing) high/critical result citing an item whose trigger it raises: run_id, host_id, school, check_id."""
     _, _, triggers = tables or rule_tables()
+    # the trigger clauses and failing statuses also as plain conditions: the (clause, status) index finds the few
+    # rows that can be candidates instead of every result being joined to the triggers
+    clauses = sorted({c for c, ids in item_table().triggers.items() if ids}) or [""]
     return (select(ri.c.run_id, ri.c.host_id, h.c.school, ri.c.check_id)
             .select_from(ri.join(h, and_(h.c.run_id == ri.c.run_id, h.c.host_id == ri.c.host_id))
                          .join(triggers, and_(triggers.c.clause == ri.c.clause, triggers.c.check_id == ri.c.check_id)))
-            .where(audited, ri.c.severity.in_(HIGH_RISK_SEVERITIES),
+            .where(audited, ri.c.clause.in_(clauses), ri.c.status.in_(("fail", "waived")),
+                   ri.c.severity.in_(HIGH_RISK_SEVERITIES),
                    or_(ri.c.status == "fail", and_(ri.c.status == "waived", ri.c.underlying == "fail")))
             .group_by(ri.c.run_id, ri.c.host_id, h.c.school, ri.c.check_id))
 
