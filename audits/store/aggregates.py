@@ -181,7 +181,7 @@ def bulk_insert(conn, tbl: Table, rows: list[dict]) -> None:
     """Insert many rows: PostgreSQL ``COPY`` on the transaction's own connection, else executemany."""
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql" and len(rows) >= 100:   # a few rows: one INSERT is one round trip
         names = [c.name for c in tbl.columns]
         cur = conn.connection.driver_connection.cursor()
         with cur.copy(f"COPY {tbl.name} ({', '.join(names)}) FROM STDIN") as cp:
@@ -204,31 +204,46 @@ def _lock(conn, key: str) -> None:
 
 
 def refresh_school(conn, run_id: str, school: str) -> dict:
-    """Recompute the ``agg_schools`` row of one school of a run from its hosts' aggregate rows."""
+    """Recompute the ``agg_schools`` row of one school of a run from its hosts' rows (``agg_hosts``)."""
     _lock(conn, f"{run_id}\n{school}")
-    hosts = [dict(r) for r in conn.execute(
-        select(_run_hosts).where(_run_hosts.c.run_id == run_id, _run_hosts.c.school == school)
-        .order_by(_run_hosts.c.host_id)).mappings()]
+    ah = hosts_agg_t
+    hosts, tallies = [], {}
+    for r in conn.execute(select(_run_hosts, ah.c["items"], ah.c.risks)
+                          .select_from(_run_hosts.outerjoin(ah, and_(ah.c.run_id == _run_hosts.c.run_id,
+                                                                     ah.c.host_id == _run_hosts.c.host_id)))
+                          .where(_run_hosts.c.run_id == run_id, _run_hosts.c.school == school)
+                          .order_by(_run_hosts.c.host_id)).mappings():
+        hosts.append(r)
+        if r["risks"] is not None:
+            tallies[r["host_id"]] = Tally().add(r["level"], stored_items(r["level"], r["items"]), r["risks"])
     if not hosts:
         conn.execute(delete(schools_agg_t).where(schools_agg_t.c.run_id == run_id, schools_agg_t.c.school == school))
         return {}
-    ah = hosts_agg_t
-    levels = {h["host_id"]: h["level"] for h in hosts}
-    tallies = {hid: Tally().add(levels.get(hid), stored_items(levels.get(hid), items), risks)
-               for hid, items, risks in conn.execute(select(ah.c.host_id, ah.c["items"], ah.c.risks)
-                                                     .where(ah.c.run_id == run_id, ah.c.school == school))}
     row = school_row(run_id, school, hosts, tallies)
-    conn.execute(delete(schools_agg_t).where(schools_agg_t.c.run_id == run_id, schools_agg_t.c.school == school))
-    conn.execute(insert(schools_agg_t), [row])
+    _upsert(conn, schools_agg_t, row, ("run_id", "school"))
     return row
+
+
+def _upsert(conn, tbl: Table, row: dict, keys: tuple[str, ...]) -> None:
+    """INSERT … ON CONFLICT (keys) DO UPDATE: one statement on PostgreSQL and SQLite."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        conn.execute(delete(tbl).where(*(tbl.c[k] == row[k] for k in keys)))
+        conn.execute(insert(tbl), [row])
+        return
+    stmt = dialect_insert(tbl)
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(keys),
+                                            set_={k: stmt.excluded[k] for k in row if k not in keys}), row)
 
 
 def refresh_run(conn, run_id: str) -> None:
     """Recompute the ``agg_runs`` row of a run from its schools' rows."""
     s = schools_agg_t
     rows = conn.execute(select(s.c.hosts, s.c.audited, s.c.rate, s.c.high_risk).where(s.c.run_id == run_id)).mappings()
-    conn.execute(delete(runs_agg_t).where(runs_agg_t.c.run_id == run_id))
-    conn.execute(insert(runs_agg_t), [run_row(run_id, [dict(r) for r in rows])])
+    _upsert(conn, runs_agg_t, run_row(run_id, [dict(r) for r in rows]), ("run_id",))
 
 
 def after_host(conn, run_id: str, host, item_rows: list[dict]) -> None:
