@@ -7,7 +7,9 @@ clauses are also written to ``result_items`` (one row per result and clause), th
 roll-ups in ``reports/rollup_sql.py``. The only update is a run's finish (status, finished_at). Results
 carry the check's titles, references and remediation as they were, so any stored run can be
 re-rendered after the check library has changed. The schema is versioned; migrations run forward
-on open and a database newer than this program is refused.
+on open and a database newer than this program is refused. The aggregates every bureau view reads
+(``audits/store/aggregates.py``, migration 19) are written in the same transaction as each saved host,
+imported run and finished run.
 """
 from __future__ import annotations
 
