@@ -313,6 +313,8 @@ def _rebuild_batch(conn, batch: list[str] | None, tables, counts: dict) -> None:
     conn.execute(sql_text("DROP TABLE IF EXISTS agg_rebuild_judged"))
     conn.execute(_CreateTempAs("agg_rebuild_judged", verdict_sql.host_items(
         h, ri, audited, tables, items_scope=ri.c.run_id.in_(batch) if batch is not None else true())))
+    if conn.dialect.name == "postgresql":   # a temporary table has no statistics until analysed: hash, not sort
+        conn.execute(sql_text("ANALYZE agg_rebuild_judged"))
     jt = table("agg_rebuild_judged", *(column(c) for c in JUDGED))
     try:
         _rebuild_from_judged(conn, batch, h, ri, scope, audited, tables, jt, counts)
