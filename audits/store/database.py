@@ -175,12 +175,18 @@ def _widen_run_ids(conn):
         conn.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE VARCHAR({RUN_ID_LENGTH})")
 
 
+def _build_aggregates(conn):
+    """Migration 19: the aggregates of the runs stored before it (none in a fresh store)."""
+    if conn.execute(select(runs_t.c.id).limit(1)).first():
+        aggregates.rebuild(conn)
+
+
 MIGRATIONS = {1: [runs_t, hosts_t, results_t],
               2: [_add_missing_columns(hosts_t, ("name", "school_name", "district_name", "systems"))],
               3: [trusted_keys_t, imported_bundles_t],  # signed bundles
               6: [_add_missing_columns(hosts_t, ("city",)), items_t, _backfill_result_items],
               18: [_widen_run_ids],  # issue #18: imported runs are RUN_ID@SCHOOL
-              19: [*aggregates.TABLES, lambda conn: aggregates.rebuild(conn)]}  # issue #21: aggregates at ingest
+              19: [*aggregates.TABLES, _build_aggregates]}  # issue #21: aggregates at ingest
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
