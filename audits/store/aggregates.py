@@ -1,18 +1,18 @@
 """Aggregates computed once, at ingest (issue #21): what every bureau view reads instead of the results.
 
-Four tables (migration 19), written in the same transaction as the rows they summarise:
+Three tables (migration 19), written in the same transaction as the rows they summarise:
 
-- ``agg_host_items`` — per (run, host, GB/T 22239-2019 item of the host's level): weight, verdict, attested;
-- ``agg_hosts`` — per (run, host): school, level, status, high-risk candidates, the host's own weighted
-  rate inputs (Σw·x, Σw, Σw·attested) and rate;
+- ``agg_hosts`` — per (run, host): school, level, status, every GB/T 22239-2019 item of its level with its
+  verdict, weight and whether attestations alone answered it (one text column), high-risk candidates, the
+  host's own weighted rate inputs (Σw·x, Σw, Σw·attested) and rate;
 - ``agg_schools`` — per (run, school): names, district, city, host counts and unreachable reasons, the
   score (rate, verdict, attested, item verdict counts, control points, high-risk candidates), the score of each
   system (as ``reports.scoring.system_scores``) and the school's ``Tally`` (so schools of several runs combine);
 - ``agg_runs`` — per run: schools, hosts, the sum and count of school rates, schools with a high risk.
 
 The verdicts are ``audits.model.verdicts`` (the rules ``reports.scoring`` uses), so a stored aggregate equals
-the score computed from the results. Seams: ``host_rows`` is pure (a host's ``result_items`` rows in, its
-aggregate rows out); ``write_hosts``, ``refresh_school`` and ``refresh_run`` write them given a connection,
+the score computed from the results. Seams: ``host_row`` is pure (a host's ``result_items`` rows in, its
+aggregate row out); ``write_hosts``, ``refresh_school`` and ``refresh_run`` write them given a connection,
 inside the caller's transaction; ``rebuild`` recomputes every aggregate of some runs from the raw results.
 Nothing here imports the rest of the store (tables are referred to by name), so the store can import this.
 """
@@ -267,7 +267,7 @@ RUN_BATCH = 500   # runs per pass of the rebuild's statements
 def rebuild(conn, run_ids: list[str] | None = None, progress: Callable[[str], None] | None = None) -> dict:
     """Recompute every aggregate of the given runs (default: all) from ``run_hosts`` and ``result_items`` — after
     a scoring change, or for runs stored before the aggregates existed. The host items and host rows are judged
-    by the database (``verdict_sql``: the same rules as ``host_rows``, built from ``ITEM_RULES``), each school is
+    by the database (``verdict_sql``: the same rules as ``host_row``, built from ``ITEM_RULES``), each school is
     scored in Python from its per-item sums (``Tally``), so no result passes through Python. Returns counts."""
     counts = {"runs": 0, "hosts": 0, "items": 0, "schools": 0}
     if run_ids is None:
