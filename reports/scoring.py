@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from audits.model.verdicts import (AWAITING, COMPLIANT_ABOVE, CONFORM, FAILING_BELOW, HIGH_RISK_SEVERITIES,  # noqa: F401
-                                   ITEM_SCORE, NONCONFORM, NOT_APPLICABLE, NOT_ASSESSED, PARTIAL, ROUND_NUDGE,
-                                   SEGMENT_PREFIX, STANDARD, Item, ItemTable, Tally, _clause_of, _is_failing, _judge,
-                                   _point_cached, high_risks, host_items, item_table, point_of, round_half_up,
-                                   verdict)
+from audits.model.verdicts import AWAITING, Item, Tally, high_risks, host_items, point_of
+
+# re-exported: what reports and tests have always taken from here
+from audits.model.verdicts import item_table, round_half_up, verdict  # noqa: F401
+
+__all__ = ["Tally", "awaiting", "high_risks", "host_items", "item_breakdown", "item_table", "point_of", "rollup",
+           "round_half_up", "score_hosts", "system_scores", "top_fixes", "verdict"]
 
 
 def awaiting(hosts: list[dict]) -> list[dict]:

@@ -53,9 +53,9 @@ def agg_rows(store: Store) -> dict:
     out = {}
     with store.engine.connect() as c:
         for t in aggregates.TABLES:
-            keys = [col for col in t.primary_key.columns]
+            pk = list(t.primary_key.columns)
             out[t.name] = [{k: norm(t.name, k, v) for k, v in r.items()}
-                           for r in c.execute(select(t).order_by(*keys)).mappings()]
+                           for r in c.execute(select(t).order_by(*pk)).mappings()]
     return out
 
 
@@ -202,7 +202,7 @@ def test_auditctl_store_rebuild(tmp_path, capsys):
 
 
 # -- an imported bundle: aggregates written in the import's transaction ------------------------------------------
-from tests.test_bundles import bureau, import_, keys, school, trust, write_bundle  # noqa: E402,F401
+from tests.test_bundles import bureau, import_, keys, school, trust, write_bundle  # noqa: E402,F401  (fixtures)
 
 
 def test_an_imported_bundle_rolls_up_from_its_aggregates(school, keys, bureau, tmp_path, capsys):
