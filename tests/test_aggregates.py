@@ -68,6 +68,7 @@ def test_rollup_after_ingest_equals_python_and_sql_from_scratch(store_url, seed)
     for rid in ids:                                                          # one run: the stored rows as they are
         assert rollup_agg(store, [rid]) == rollup_sql(store, [rid]) == python_rollup(store, [rid])
     assert rollup_agg(store) == rollup_sql(store)                            # each school's latest run
+    assert rollup_agg(store, ["no-such-run"]) == rollup_sql(store, ["no-such-run"])
     rated = [s for s in expected["schools"].values() if s["rate"] is not None]
     assert rated and any(s["high_risk"] for s in rated) and any(s["attested"] for s in rated)
     assert {"conform", "partial", "nonconform", "awaiting"} <= {k for s in rated for k in s["items"]}
