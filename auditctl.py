@@ -129,7 +129,9 @@ def _write_json(doc, path):
         json.dump(doc, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return
-    _atomic_write(path, json.dumps(doc, ensure_ascii=False, indent=2))
+    from reports.tabular import dumps_indented
+
+    _atomic_write(path, dumps_indented(doc))
 
 
 def _run_request(args, network_only: bool):

@@ -6,18 +6,17 @@ The host is a stand-in transport that answers the real batched script (every pro
 the run's nonce, well-framed markers) with the budget's worth of bytes; the rest is the real runner:
 ``parse_output`` and the evaluation of every check.
 
-Shapes:
-  flat       each probe's stdout: 256 KiB without a newline, base64 in 76-column lines (well-formed)
+Shapes (the sections are raw bytes with declared lengths, ``script.frame``):
+  flat       each probe's stdout: 256 KiB without a newline (well-formed)
   lines      each probe's stdout: 256 KiB of one-byte lines ("a\\n" ...)
-  rawlines   the base64 itself cut into 2-character lines (10 million lines in the budget)
-  markers    the budget filled with forged markers for probe 0 (a marker every 24 bytes)
+  rawlines   each probe's stdout: 256 KiB of empty lines (every byte a newline: the most lines)
+  markers    the budget filled with forged section headers for probe 0 (one every ~30 bytes)
 
 Usage: .venv/bin/python bench/host_memory.py [--shapes flat,lines,rawlines,markers]
 """
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import re
 import resource
@@ -42,7 +41,7 @@ def _hwm_kib() -> int:
 def one(shape: str) -> dict:
     from checks.registry import load_registry
 
-    from audits.collect.script import STDOUT_CAP, output_budget
+    from audits.collect.script import STDOUT_CAP, frame, frame_done, output_budget
     from audits.collect.transports.base import Transport
     from audits.model.inventory import DEFAULT_SETTINGS, Host, Source
     from audits.run import platforms
@@ -62,21 +61,15 @@ def one(shape: str) -> dict:
             n = len(re.findall(r"^p \d+ ", script, re.M))
             out, budget = bytearray(), min(max_bytes, output_budget(n))
             if shape == "markers":
-                m = f"\n@@{nonce} B 0\n".encode()
+                m = frame(nonce, 0, b"").split(b"\n@@", 2)[1].join((b"\n@@", b""))  # headers, never a whole section
                 while len(out) < budget:
                     out += m
             for i in range(n):
                 if len(out) >= budget:
                     break
-                stdout = b"a" * STDOUT_CAP if shape in ("flat", "rawlines") else b"a\n" * (STDOUT_CAP // 2)
-                b64 = base64.encodebytes(stdout)
-                if shape == "rawlines":
-                    flat = b64.replace(b"\n", b"")
-                    cut = bytearray(len(flat) // 2 * 3)   # two characters per line (distinct objects)
-                    cut[0::3], cut[1::3], cut[2::3] = flat[0::2], flat[1::2], b"\n" * (len(flat) // 2)
-                    b64 = bytes(cut)
-                out += f"\n@@{nonce} B {i}\n".encode() + b64 + f"\n@@{nonce} E {i}\n\n@@{nonce} R {i} 0\n".encode()
-            out += f"\n@@{nonce} DONE\n".encode()
+                stdout = {"flat": b"a" * STDOUT_CAP, "rawlines": b"\n" * STDOUT_CAP}.get(shape, b"a\n" * (STDOUT_CAP // 2))
+                out += frame(nonce, i, stdout)
+            out += frame_done(nonce)
             self.meta["bytes"] = min(len(out), max_bytes)
             return bytes(out[:max_bytes])
 

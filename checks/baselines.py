@@ -7,15 +7,15 @@ and ``network.exposure.undeclared_ports``), as data in ``checks/baselines.yaml``
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
-from functools import lru_cache
 from pathlib import Path
 
 from audits.model import yamlsafe
+from audits.model.once import once
 
 BASELINES_FILE = Path(__file__).resolve().parent / "baselines.yaml"
 
 
-@lru_cache(maxsize=1)
+@once
 def shared_params() -> dict:
     """Every shared parameter's default, from checks/baselines.yaml."""
     return dict(yamlsafe.load_file(BASELINES_FILE)["params"])

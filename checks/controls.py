@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 from audits.model import yamlsafe
 from audits.model.errors import InputError, Problem, did_you_mean
+from audits.model.once import once
 
 FRAMEWORKS_DIR = Path(__file__).resolve().parent / "frameworks"
 _REQUIRE = re.compile(r"^([a-z0-9][a-z0-9_-]*):([a-z0-9][a-z0-9_.-]*?)(?:@([0-9](?:,[0-9])*))?$")
@@ -249,7 +249,7 @@ def load_framework_file(path) -> Framework:
     return Framework(name, str(doc["standard"]), dict(doc.get("title") or {}), points, requirements, file)
 
 
-@lru_cache(maxsize=1)
+@once
 def frameworks() -> dict[str, Framework]:
     """Every controls file under checks/frameworks/, by framework name."""
     out: dict[str, Framework] = {}

@@ -9,7 +9,6 @@ lists probes by name or as literal strings; its Python evaluator reads the same 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import Path
 
 from audits.model import yamlsafe
@@ -17,6 +16,7 @@ from audits.model.errors import InputError, Problem
 from audits.model.probes import Probe
 
 from .contract import parse_probe
+from audits.model.once import once
 
 SHARED_FILE = Path(__file__).resolve().parent / "probes.yaml"
 PACKS_DIR = Path(__file__).resolve().parent / "packs"
@@ -51,7 +51,7 @@ def read_file(path) -> dict[str, tuple[dict[str, Probe], int]]:
     return out
 
 
-@lru_cache(maxsize=1)
+@once
 def catalogue() -> dict[str, dict[str, Probe]]:
     """Every named probe: the shared file and every built-in pack's probes.yaml (a name means one probe
     everywhere; repeating the same definition is allowed)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from audits.model.verdicts import AWAITING, Item, Tally, high_risks, host_items, point_of
+from audits.model.verdicts import _clause_of, _judge  # top_fixes re-judges only the items a fixed check cites
 
 # re-exported: what reports and tests have always taken from here
 from audits.model.verdicts import item_table, round_half_up, verdict  # noqa: F401
@@ -101,6 +102,31 @@ def item_breakdown(hosts: list[dict]) -> dict[str, list[dict]]:
     return dict(sorted(points.items(), key=lambda kv: int(kv[0])))
 
 
+def _rejudged(host: dict, items: dict[str, Item], check_id: str) -> dict[str, Item]:
+    """``host_items`` of the host as if ``check_id``'s failed results there had passed, from ``items``
+    (its items as they are): only the items that check cites are judged again (top_fixes asks this once
+    per failing check and host)."""
+    level = host.get("level") or 0
+    table = item_table()
+    weights = table.weights.get(level)
+    results = host["results"]
+    if not items or not weights:
+        return host_items(dict(host, results=[dict(r, status="pass") if r["check_id"] == check_id and
+                                              r["status"] == "fail" else r for r in results]))
+    clause_of = _clause_of(level)
+    touched = {clause_of[ref] for r in results if r["check_id"] == check_id
+               for ref in r["references"] if ref in clause_of}
+    cited: dict[str, dict[str, dict]] = {c: {} for c in touched}
+    for r in results:
+        if r["check_id"] == check_id and r["status"] == "fail":
+            r = dict(r, status="pass")
+        for ref in r["references"]:
+            clause = clause_of.get(ref)
+            if clause in cited:
+                cited[clause][r["check_id"]] = r
+    return {**items, **{c: _judge(table, c, weights[c], cited[c]) for c in touched}}
+
+
 def top_fixes(hosts: list[dict], n: int = 10) -> list[dict]:
     """The checks whose fixing (on every host where they fail) raises the 符合率 most, best first.
     Only the hosts where a check fails are judged again for it."""
@@ -118,9 +144,10 @@ def top_fixes(hosts: list[dict], n: int = 10) -> list[dict]:
     for cid, where in sorted(failing_on.items()):
         new_items, new_risks = list(items), list(risks)
         for i in where:
-            fixed = dict(audited[i], results=[dict(r, status="pass") if r["check_id"] == cid and r["status"] == "fail"
-                                              else r for r in audited[i]["results"]])
-            new_items[i], new_risks[i] = host_items(fixed), high_risks(fixed)
+            # as if cid's failures on this host passed: only the items cid cites change, and only its
+            # unwaived high-risk candidates go (a waived failure stays one)
+            new_items[i] = _rejudged(audited[i], items[i], cid)
+            new_risks[i] = [x for x in risks[i] if x["check_id"] != cid or x["waived"]]
         after = _aggregate([(h["level"], it) for h, it in zip(audited, new_items)], [x for rs in new_risks for x in rs])
         gain = round_half_up((after["rate"] or 0) - base["rate"], 1)
         lifts_cap = len(after["high_risk"]) < len(base["high_risk"])

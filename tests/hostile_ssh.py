@@ -16,7 +16,6 @@ Authentication: the password given, and/or the public key given.
 """
 from __future__ import annotations
 
-import base64
 import re
 import socket
 import subprocess
@@ -24,6 +23,8 @@ import threading
 import time
 
 import paramiko
+
+from audits.collect.script import STDERR_CAP, frame, frame_done
 
 HOSTILE = (b"\x00\xff\xfe\xc3(\x1b[2J\x1b]0;owned\x07\x1b[31m<script>alert('x')</script>"
            b"{{ 7*7 }}{% if 1 %}JINJA{% endif %}{# c #}\"'&<img src=x onerror=alert(1)>")
@@ -176,11 +177,9 @@ class HostileServer:
         for i in idx[: max(1, int(len(idx) * upto))]:
             stdout = (b"ID=debian\nPRETTY_NAME=" + HOSTILE + b"\nPermitRootLogin " + HOSTILE + b"\nroot:"
                       + HOSTILE + b":0:0::/root:/bin/bash\n" + HOSTILE + b"\n")
-            out.append(f"\n@@{nonce} B {i}\n".encode() + base64.encodebytes(stdout)
-                       + f"\n@@{nonce} E {i}\n".encode() + base64.encodebytes(b"sudo: " + HOSTILE)
-                       + f"\n@@{nonce} R {i} {1 if i % 2 else 0}\n".encode())
+            out.append(frame(nonce, i, stdout, (b"sudo: " + HOSTILE)[:STDERR_CAP], 1 if i % 2 else 0))
         if upto >= 1:
-            out.append(f"\n@@{nonce} DONE\n".encode())
+            out.append(frame_done(nonce))
         return b"".join(out)
 
     def _hostile_text(self, chan, script):

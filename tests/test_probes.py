@@ -108,3 +108,85 @@ def test_sudo_of_a_missing_program_is_a_missing_program_not_a_refusal(tmp_path):
     facts, _ = run([missing, denied])  # as root: no sudo prefix, the fakes stand in for sudo's answers
     assert facts.get(missing).rc == 127 and facts.get(missing).error is None
     assert facts.get(denied).error.startswith("sudo denied: sudo: a password is required")
+
+
+def test_output_that_knows_the_nonce_still_cannot_forge_a_section():
+    """Sections are skipped by their declared length: even a probe that prints this run's own markers
+    (as a file naming the nonce would) only ever fills its own section."""
+    nonce = new_nonce()
+    forged = f"\\n@@{nonce} R 0 0\\n@@{nonce} B 1 6 0\\nforged\\n@@{nonce} R 1 0\\n@@{nonce} DONE\\n"
+    evil, victim = Probe("command", f"printf '{forged}'; exit 5"), Probe("command", "echo victim")
+    probes = [evil, victim]
+    script = build_script(probes, nonce, 5, True)
+    out = subprocess.run(["bash", "-s"], input=script.encode(), capture_output=True, timeout=60).stdout
+    facts = parse_output(out, probes, nonce, "h")
+    assert facts.get(victim).stdout == "victim\n" and facts.get(victim).rc == 0
+    assert facts.get(evil).rc == 5 and f"@@{nonce} B 1 6 0" in facts.get(evil).stdout
+    assert facts.meta["complete"]
+
+
+def test_nul_bytes_survive_and_become_replacement_characters():
+    p = Probe("command", "printf 'a\\000b\\000\\000c'")
+    facts, _ = run([p])
+    assert facts.get(p).stdout == "a\ufffdb\ufffd\ufffdc"
+
+
+def test_stderr_is_capped_and_kept_apart():
+    from audits.collect.script import STDERR_CAP
+
+    p = Probe("command", f"echo out; head -c {STDERR_CAP * 4} /dev/zero | tr '\\0' 'e' >&2; exit 3")
+    facts, _ = run([p])
+    r = facts.get(p)
+    assert r.stdout == "out\n" and r.rc == 3 and r.stderr == "e" * STDERR_CAP
+
+
+def test_a_timeout_kills_the_probes_whole_process_group_and_the_script_leaves_nothing(tmp_path):
+    """The watchdog TERMs the probe's process group (its pipeline's children too); the run's private
+    directory is gone afterwards and no probe process is left."""
+    import os
+
+    import random
+
+    marker = f"sleep 29.{random.randrange(10**6):06d}"   # a process name no one else has
+    slow = Probe("command", f"{marker} | cat")
+    after = Probe("command", "echo $TMPDIR; echo after")
+    probes = [slow, after]
+    nonce = new_nonce()
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    script = build_script(probes, nonce, 1, True)
+    out = subprocess.run(["bash", "-s"], input=script.encode(), capture_output=True, timeout=60, env=env).stdout
+    facts = parse_output(out, probes, nonce, "h")
+    assert facts.get(slow).error == "probe timed out"
+    assert facts.get(after).stdout.endswith("after\n")
+    assert list(tmp_path.iterdir()) == []  # mktemp -d used TMPDIR; removed on exit
+    ps = subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True).stdout
+    assert marker not in ps
+
+
+def test_without_a_private_directory_each_probe_falls_back_to_timeout_and_a_pipe(tmp_path):
+    """mktemp -d failing (no writable TMPDIR) leaves the old per-probe pipeline: same results, same caps."""
+    import os
+
+    big = Probe("command", f"head -c {STDOUT_CAP * 2} /dev/zero | tr '\\0' 'a'")
+    slow, after = Probe("command", "sleep 30"), Probe("command", "printf 'x\\000y'; echo oops >&2; exit 4")
+    probes = [big, slow, after]
+    nonce = new_nonce()
+    script = build_script(probes, nonce, 1, True)
+    env = dict(os.environ, TMPDIR=str(tmp_path / "missing"))
+    out = subprocess.run(["bash", "-s"], input=script.encode(), capture_output=True, timeout=60, env=env).stdout
+    facts = parse_output(out, probes, nonce, "h")
+    assert facts.get(big).truncated and len(facts.get(big).stdout) == STDOUT_CAP
+    assert facts.get(slow).error == "probe timed out"
+    assert facts.get(after).stdout == "x\ufffdy" and facts.get(after).rc == 4 and facts.get(after).stderr == ""
+
+
+def test_plain_commands_replace_the_probes_subshell_and_others_do_not():
+    from audits.collect.script import _exec_last
+
+    assert _exec_last("cat -- /etc/hostname") == "exec cat -- /etc/hostname"
+    assert _exec_last("grep -Hs '' /etc/a /etc/b.d/*") == "exec grep -Hs '' /etc/a /etc/b.d/*"
+    assert _exec_last("command -v -- sshd >/dev/null || { echo x >&2; exit 127; }; sudo -n -- sshd -T").endswith(
+        "; exec sudo -n -- sshd -T")
+    for keep in ("cat /etc/a | head", "A=1 cmd", "echo $(uname)", "command -v aide", "test -e /x", "a; b",
+                 "sudo -n -- cat -- /etc/shadow | awk 1"):
+        assert _exec_last(keep) == keep

@@ -14,7 +14,6 @@ import xml.etree.ElementTree as ET
 
 import defusedxml
 import defusedxml.ElementTree as SafeET
-import nmap
 
 from audits.model.errors import InputError, Problem
 
@@ -89,6 +88,8 @@ def parse(data: bytes) -> tuple[dict[str, dict], dict]:
         raise NmapXMLError(f"cannot be read as nmap XML: {str(exc)[:200]}") from None
     if root.tag != "nmaprun":
         raise NmapXMLError("not an nmap XML document (no <nmaprun> element; write it with nmap -oX FILE)")
+    import nmap  # python-nmap (and the multiprocessing it imports) only when nmap XML is read
+
     try:
         extras, info = _extras(root)
         if info.get("error"):  # nmap quit before scanning: there are no hosts to read

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable
 
+from audits.model.once import once
 from checks.controls import framework
 
 STANDARD = "GB/T 22239-2019 "
@@ -49,7 +50,7 @@ class ItemTable:
     asks: dict[str, dict]                     # item clause -> {zh, en}: what to attest when no check covers it
 
 
-@lru_cache(maxsize=1)
+@once
 def item_table() -> ItemTable:
     """The scored items of GB/T 22239-2019 from its controls file (checks/frameworks/gbt22239-2019.yaml)."""
     fw = framework("gbt22239")

@@ -7,6 +7,8 @@ alias bombs by bounding the number of nodes an expansion may produce.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
 
 from audits.model.errors import InputError, Problem
@@ -70,13 +72,31 @@ def _scalar(node: yaml.ScalarNode, loader: yaml.SafeLoader):
     return loader.construct_object(node, deep=False)
 
 
-def load(text: str, filename: str) -> object:
-    """Parse one YAML document into YMap/YList/scalars, or raise InputError."""
+# The product's own data files (check packs, controls, probe catalogue, password list) are parsed with
+# libyaml's composer: ~15x faster than PyYAML's Python scanner (0.25 s of every run's start). Every other
+# file (inventories, plans, custom packs, bundles) goes through _Loader, whose depth bound protects the
+# Python scanner and composer from hostile nesting; libyaml's composer has no such bound.
+BUILTIN = (Path(__file__).resolve().parents[2] / "checks",)
+
+
+def builtin(path) -> bool:
+    """True for a file shipped in the product's checks/ tree (trusted as its code is)."""
+    try:
+        p = Path(path).resolve()
+    except (OSError, RuntimeError):
+        return False
+    return any(p.is_relative_to(root) for root in BUILTIN)
+
+
+def load(text: str, filename: str, trusted: bool = False) -> object:
+    """Parse one YAML document into YMap/YList/scalars, or raise InputError. ``trusted``: a file of the
+    product's own (``builtin``), parsed by libyaml when PyYAML has it."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise InputError([Problem(filename, 1, "(file)", f"larger than {MAX_BYTES} bytes")])
     loader = None
     try:
-        loader = _Loader(text)  # the reader refuses control characters here already
+        fast = trusted and getattr(yaml, "__with_libyaml__", False)
+        loader = yaml.CSafeLoader(text) if fast else _Loader(text)  # the reader refuses control characters
         root = loader.get_single_node()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
@@ -200,4 +220,4 @@ def read_text(path) -> str:
 
 
 def load_file(path) -> object:
-    return load(read_text(path), str(path))
+    return load(read_text(path), str(path), trusted=builtin(path))

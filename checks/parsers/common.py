@@ -1,21 +1,36 @@
 """Common probe output formats: ``KEY VALUE`` files, ``sshd -T``, ``stat -c``, colon tables
 (/etc/passwd, /etc/shadow), ``ss -H -tuln``, os-release, ``grep -H`` multi-file output, and the
-``PARSERS`` name table the YAML checks' ``parse:`` field uses. Pure functions, no I/O."""
+``PARSERS`` name table the YAML checks' ``parse:`` field uses. Pure functions, no I/O.
+
+The hot ones (``lines``, ``keyvalue``, ``grep_files``, ``colon_table``) keep their last answers: the
+checks of one host parse the same probe output many times (the PAM files about 30 times). Each call
+returns a fresh copy, so a caller may change what it gets."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+_MEMO = 256  # outputs remembered per parser: a few per host for the hosts audited at once
+
+
+@lru_cache(maxsize=_MEMO)
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(ln.rstrip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#"))
 
 
 def lines(text: str) -> list[str]:
     """Non-empty lines that are not comments."""
-    return [ln.rstrip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    return list(_lines(text))
 
 
-def keyvalue(text: str, lower: bool = False) -> dict[str, str]:
-    """``KEY VALUE`` or ``KEY=VALUE`` lines (login.defs, sshd -T, os-release). The last one wins."""
+_KEYVALUE = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(?:=|\s)\s*(.*?)\s*$")
+
+
+@lru_cache(maxsize=_MEMO)
+def _keyvalue(text: str, lower: bool) -> dict[str, str]:
     out: dict[str, str] = {}
-    for ln in lines(text):
-        m = re.match(r"^\s*([A-Za-z0-9_.-]+)\s*(?:=|\s)\s*(.*?)\s*$", ln)
+    for ln in _lines(text):
+        m = _KEYVALUE.match(ln)
         if not m:
             continue
         key = m.group(1).lower() if lower else m.group(1)
@@ -23,10 +38,20 @@ def keyvalue(text: str, lower: bool = False) -> dict[str, str]:
     return out
 
 
+def keyvalue(text: str, lower: bool = False) -> dict[str, str]:
+    """``KEY VALUE`` or ``KEY=VALUE`` lines (login.defs, sshd -T, os-release). The last one wins."""
+    return dict(_keyvalue(text, lower))
+
+
 def sshd_t(text: str) -> dict[str, str]:
     """``sshd -T`` output: lower-case keys; keys that repeat (e.g. listenaddress) are joined by commas."""
+    return dict(_sshd_t(text))
+
+
+@lru_cache(maxsize=_MEMO)
+def _sshd_t(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
-    for ln in lines(text):
+    for ln in _lines(text):
         key, _, value = ln.strip().partition(" ")
         key = key.lower()
         out[key] = f"{out[key]},{value.strip()}" if key in out else value.strip()
@@ -45,11 +70,16 @@ def stat(text: str) -> dict[str, str] | None:
 
 def colon_table(text: str, names: tuple[str, ...]) -> list[dict[str, str]]:
     """Colon-separated files such as /etc/passwd and /etc/shadow."""
+    return [dict(r) for r in _colon_table(text, tuple(names))]
+
+
+@lru_cache(maxsize=_MEMO)
+def _colon_table(text: str, names: tuple[str, ...]) -> tuple[dict[str, str], ...]:
     rows = []
-    for ln in lines(text):
+    for ln in _lines(text):
         parts = ln.split(":")
         rows.append({n: (parts[i] if i < len(parts) else "") for i, n in enumerate(names)})
-    return rows
+    return tuple(rows)
 
 
 PASSWD = ("name", "password", "uid", "gid", "gecos", "home", "shell")
@@ -110,6 +140,11 @@ def os_family(text: str) -> str:
 
 def grep_files(text: str) -> dict[str, list[str]]:
     """``grep -H`` output → {path: [meaningful lines]} (comments and blank lines dropped)."""
+    return {path: list(body) for path, body in _grep_files(text).items()}
+
+
+@lru_cache(maxsize=_MEMO)
+def _grep_files(text: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for ln in text.splitlines():
         path, sep, line = ln.partition(":")

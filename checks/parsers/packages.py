@@ -5,19 +5,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import MappingProxyType
+from typing import Mapping
 
 from checks.parsers.rpmver import evr_compare, split_evr  # noqa: F401  (split_evr re-exported)
 
 
-def dpkg_versions(text: str) -> dict[str, str]:
+@lru_cache(maxsize=64)
+def dpkg_versions(text: str) -> Mapping[str, str]:
     """``dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}'``: installed package → version
-    (only packages whose status is installed, ``ii``/``hi``)."""
+    (only packages whose status is installed, ``ii``/``hi``). Read-only and cached: a host's listing
+    is read by several checks (about 15 per host)."""
     out: dict[str, str] = {}
     for ln in text.splitlines():
         parts = ln.split()
         if len(parts) >= 3 and len(parts[2]) >= 2 and parts[2][1] == "i":
             out[parts[0].split(":")[0]] = parts[1]
-    return out
+    return MappingProxyType(out)
 
 
 def upstream_version(version: str | None) -> tuple[int, ...] | None:
@@ -66,7 +70,8 @@ def list_versions(text: str) -> ListVersions:
 
 @lru_cache(maxsize=65536)  # a fleet repeats the same (offered, installed) pairs host after host
 def debian_version_newer(a: str, b: str) -> bool:
-    """True when Debian version ``a`` sorts after ``b`` (dpkg's rules: epoch, upstream, revision, ``~``)."""
+    """True when Debian version ``a`` sorts after ``b`` (dpkg's rules: epoch, upstream, revision, ``~``).
+    Cached: the hosts of a fleet share most of their (installed, offered) version pairs."""
     from debian.debian_support import version_compare
 
     try:

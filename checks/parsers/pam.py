@@ -36,23 +36,28 @@ FAILLOCK_CONF = "/etc/security/faillock.conf"
 PAM_DIR = "/etc/pam.d/"
 
 
+_COMMENT = re.compile(r"\s+#.*$")
+_ENTRY = re.compile(r"^-?(auth|account|password|session)\s+(\[[^\]]*\]|\S+)\s+(\S+)\s*(.*)$")
+_ARG = re.compile(r"\[[^\]]*\]|\S+")
+
+
 def strip_comment(line: str) -> str:
     """A line without its trailing ``# comment``."""
-    return re.sub(r"\s+#.*$", "", line).strip()
+    return _COMMENT.sub("", line).strip() if "#" in line else line.strip()
 
 
 def pam_entries(lines: list[str]) -> list[dict]:
     """PAM lines → [{type, control, module, args: {name: value or True}, line}] (``-`` prefix kept out)."""
     out = []
     for ln in lines:
-        m = re.match(r"^-?(auth|account|password|session)\s+(\[[^\]]*\]|\S+)\s+(\S+)\s*(.*)$", ln)
+        m = _ENTRY.match(ln)
         if not m:
             if ln.startswith(("@include", "auth", "account", "password", "session", "-")):
                 out.append({"type": "include" if ln.startswith("@include") else "?", "control": "", "module": ln,
                             "args": {}, "line": ln})
             continue
         args: dict[str, str | bool] = {}
-        for a in re.findall(r"\[[^\]]*\]|\S+", m.group(4)):
+        for a in _ARG.findall(m.group(4)):
             k, eq, v = a.partition("=")
             args[k] = v if eq else True
         module = m.group(3).rsplit("/", 1)[-1]

@@ -7,10 +7,17 @@ from __future__ import annotations
 import ipaddress
 import re
 from fnmatch import fnmatchcase
+from functools import lru_cache
 
 
 def sshd_values(text: str) -> dict[str, list[str]]:
-    """``sshd -T`` output → {lower-case key: every word of every line with that key}."""
+    """``sshd -T`` output → {lower-case key: every word of every line with that key} (a fresh copy of a
+    remembered reading: a host's ``sshd -T`` is read by about ten checks)."""
+    return {k: list(v) for k, v in _sshd_values(text).items()}
+
+
+@lru_cache(maxsize=256)
+def _sshd_values(text: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for ln in text.splitlines():
         k, _, v = ln.strip().partition(" ")

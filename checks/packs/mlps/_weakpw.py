@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from audits.model import yamlsafe
+from audits.model.once import once
 from audits.model.probes import Probe, ProbeResult
 
 DATA = Path(__file__).parent / "data"
@@ -50,10 +51,10 @@ def find(facts, host, params):
     return ProbeResult(error="the weak-password probe was not gathered")
 
 
-@lru_cache(maxsize=1)
+@once
 def common_passwords() -> tuple[str, ...]:
     path = DATA / "common_passwords.yaml"
-    doc = yamlsafe.load(path.read_text(encoding="utf-8"), str(path))
+    doc = yamlsafe.load(path.read_text(encoding="utf-8"), str(path), trusted=True)
     words = tuple(str(w) for w in doc["passwords"])
     if len(words) > MAX_COMMON or len(set(words)) != len(words):
         raise ValueError(f"{path}: at most {MAX_COMMON} distinct passwords")

@@ -9,7 +9,6 @@ this file (its ``as_of`` date is shown in every result).
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 from pathlib import Path
 
 from audits.model import yamlsafe
@@ -18,6 +17,7 @@ from checks import parsers
 from checks.contract import Outcome, evaluator
 from checks.probe_catalogue import named
 from checks.facts import evidence_lines, run_start
+from audits.model.once import once
 
 REBOOT_FLAG = named("reboot_flag")
 BOOT_KERNELS = named("boot_kernels")
@@ -64,7 +64,7 @@ def reboot_required(facts, host):
     return Outcome.passed("没有待重启生效的内核或 C 库更新", "no kernel or C library update awaits a reboot", evidence_lines(ev))
 
 
-@lru_cache(maxsize=1)
+@once
 def eol_table() -> tuple[dt.date, tuple[dict, ...]]:
     doc = yamlsafe.load_file(EOL_TABLE)
     rows = tuple({"id": str(r["id"]), "version": str(r["version"]), "name": str(r["name"]),
