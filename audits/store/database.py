@@ -346,17 +346,9 @@ class Store:
                                                                 hosts_t.c.host_id == host_id)).first() is not None
 
     def _insert_host(self, conn, run_id: str, rec: HostRecord, results: list[dict]) -> None:
-        row = dict(rec.__dict__, systems=json.dumps(rec.systems, ensure_ascii=False) if rec.systems is not None else None)
-        conn.execute(insert(hosts_t).values(run_id=run_id, **row))
-        if results:
-            rows = [{**r, "run_id": run_id, "host_id": rec.host_id, "underlying": r.get("underlying"),
-                     "exceptions": json.dumps(r["exceptions"], ensure_ascii=False) if r.get("exceptions") else None,
-                     **{k: json.dumps(r[k], ensure_ascii=False) for k in ("refs", "title", "message", "remediation")}}
-                    for r in results]
-            conn.execute(insert(results_t), rows)
-            items = result_item_rows(run_id, rec.host_id, results)
-            if items:
-                conn.execute(insert(items_t), items)
+        from audits.store.bulk import write_hosts
+
+        write_hosts(conn, run_id, [(rec, results)])
 
     def import_run(self, run: dict, hosts: list[tuple[HostRecord, list[dict]]], bundle: dict) -> bool:
         """Store a verified bundle's run (``run``: id, started_at, finished_at, status, scope, tool_version),
@@ -370,8 +362,9 @@ class Store:
                         return False
                     conn.execute(insert(runs_t).values(
                         seq=_next_seq(conn), **{**run, "scope": json.dumps(run["scope"], ensure_ascii=False, sort_keys=True)}))
-                    for rec, results in hosts:
-                        self._insert_host(conn, run["id"], rec, results)
+                    from audits.store.bulk import write_hosts
+
+                    write_hosts(conn, run["id"], hosts)  # the seam: aggregates at ingest go in this transaction
                     conn.execute(insert(imported_bundles_t).values(run_id=run["id"], imported_at=now(), **bundle))
                 return True
             except IntegrityError:

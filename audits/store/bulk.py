@@ -1,0 +1,126 @@
+"""Writing hosts and their results in bulk, inside a transaction the caller owns.
+
+``write_hosts(conn, run_id, hosts)`` is the one place rows of ``run_hosts``, ``results`` and
+``result_items`` are written: ``Store.save_host`` (one host of a running audit) and ``Store.import_run``
+(every host of an imported bundle) both call it inside their own transaction, so whatever else that
+transaction writes (the bundle record, aggregates computed at ingest) commits or rolls back with
+the rows. On PostgreSQL the results and items go through ``COPY … FROM STDIN`` (psycopg 3
+``cursor.copy``), on SQLite through one ``executemany`` per table; the few host rows through an
+ordinary insert. Nothing here commits.
+
+A results row stores ``refs``, ``title``, ``message``, ``remediation`` and ``exceptions`` as JSON text,
+exactly as ``json.dumps(value, ensure_ascii=False)`` writes it; the same value recurs on every host
+of a run (one check, one title), so each distinct value is encoded once per call.
+"""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import insert
+
+from audits.store.database import STANDARD, hosts_t, items_t, results_t
+
+RESULT_COLUMNS = ("run_id", "host_id", "check_id", "status", "severity", "refs", "title", "message", "remediation",
+                  "evidence", "evaluated_at", "underlying", "exceptions")
+ITEM_COLUMNS = ("run_id", "host_id", "check_id", "clause", "status", "severity", "underlying")
+
+
+class _Encoder:
+    """json.dumps(value, ensure_ascii=False) of small JSON values, each distinct value encoded once."""
+
+    def __init__(self):
+        self.text: dict = {}
+        self.lists: dict = {}
+
+    def text_of(self, d: dict) -> str:
+        key = tuple(d.items())
+        out = self.text.get(key)
+        if out is None:
+            out = self.text[key] = json.dumps(d, ensure_ascii=False)
+        return out
+
+    def list_of(self, refs: list) -> str:
+        key = tuple(refs)
+        out = self.lists.get(key)
+        if out is None:
+            out = self.lists[key] = json.dumps(refs, ensure_ascii=False)
+        return out
+
+
+def _text(enc: _Encoder, value) -> str:
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        return enc.text_of(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _refs(enc: _Encoder, refs) -> tuple[list, str]:
+    if isinstance(refs, list) and all(isinstance(r, str) for r in refs):
+        return refs, enc.list_of(refs)
+    return (json.loads(refs) if isinstance(refs, str) else refs), json.dumps(refs, ensure_ascii=False)
+
+
+def rows_of(run_id: str, hosts) -> tuple[list[dict], list[tuple], list[tuple]]:
+    """(host rows, results rows, result_items rows) of ``hosts`` ([(HostRecord, [result dict])]), as
+    tuples in RESULT_COLUMNS / ITEM_COLUMNS order. result_items holds one row per (result, clause of
+    GB/T 22239-2019 it cites); a clause cited twice by one check on one host is one row (the last)."""
+    enc = _Encoder()
+    host_rows, results, items = [], [], []
+    cut = len(STANDARD)
+    for rec, host_results in hosts:
+        row = dict(rec.__dict__, run_id=run_id,
+                   systems=json.dumps(rec.systems, ensure_ascii=False) if rec.systems is not None else None)
+        host_rows.append(row)
+        host_id = rec.host_id
+        seen: dict = {}
+        for r in host_results:
+            refs, refs_text = _refs(enc, r["refs"])
+            exceptions = r.get("exceptions")
+            underlying = r.get("underlying")
+            check_id, status, severity = r["check_id"], r["status"], r["severity"]
+            results.append((run_id, host_id, check_id, status, severity, refs_text, _text(enc, r["title"]),
+                            _text(enc, r["message"]), _text(enc, r["remediation"]), r["evidence"], r["evaluated_at"],
+                            underlying, json.dumps(exceptions, ensure_ascii=False) if exceptions else None))
+            for ref in refs:
+                if ref.startswith(STANDARD):
+                    seen[(check_id, ref[cut:])] = (run_id, host_id, check_id, ref[cut:], status, severity, underlying)
+        items.extend(seen.values())
+    return host_rows, results, items
+
+
+def write_hosts(conn, run_id: str, hosts) -> tuple[int, int]:
+    """Insert ``hosts`` ([(HostRecord, [result dict])]) of run ``run_id`` and all their results and
+    result_items through ``conn`` (a SQLAlchemy Connection in a transaction the caller commits).
+    Returns (results rows, result_items rows) written."""
+    host_rows, results, items = rows_of(run_id, hosts)
+    if host_rows:
+        conn.execute(insert(hosts_t), host_rows)
+    if conn.dialect.name == "postgresql":
+        _copy(conn, results_t.name, RESULT_COLUMNS, results)
+        _copy(conn, items_t.name, ITEM_COLUMNS, items)
+    else:
+        _executemany(conn, results_t.name, RESULT_COLUMNS, results)
+        _executemany(conn, items_t.name, ITEM_COLUMNS, items)
+    return len(results), len(items)
+
+
+def _copy(conn, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    if not rows:
+        return
+    import psycopg
+
+    from sqlalchemy.exc import IntegrityError
+
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    raw = conn.connection.driver_connection  # the psycopg 3 connection, inside SQLAlchemy's transaction
+    try:
+        with raw.cursor() as cur, cur.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.IntegrityError as exc:  # as SQLAlchemy would raise it: callers detect races by this class
+        raise IntegrityError(statement, None, exc) from None
+
+
+def _executemany(conn, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    if rows:
+        conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                             rows)
