@@ -87,11 +87,12 @@ def rows_of(run_id: str, hosts) -> tuple[list[dict], list[tuple], list[tuple]]:
     return host_rows, results, items
 
 
-def write_hosts(conn, run_id: str, hosts) -> tuple[int, int]:
+def write_hosts(conn, run_id: str, hosts, rows=None) -> tuple[int, int]:
     """Insert ``hosts`` ([(HostRecord, [result dict])]) of run ``run_id`` and all their results and
     result_items through ``conn`` (a SQLAlchemy Connection in a transaction the caller commits).
-    Returns (results rows, result_items rows) written."""
-    host_rows, results, items = rows_of(run_id, hosts)
+    ``rows``: ``rows_of(run_id, hosts)`` if the caller already has them. Returns (results rows,
+    result_items rows) written."""
+    host_rows, results, items = rows if rows is not None else rows_of(run_id, hosts)
     if host_rows:
         conn.execute(insert(hosts_t), host_rows)
     if conn.dialect.name == "postgresql":

@@ -350,10 +350,11 @@ class Store:
 
         write_hosts(conn, run_id, [(rec, results)])
 
-    def import_run(self, run: dict, hosts: list[tuple[HostRecord, list[dict]]], bundle: dict) -> bool:
+    def import_run(self, run: dict, hosts: list[tuple[HostRecord, list[dict]]], bundle: dict, rows=None) -> bool:
         """Store a verified bundle's run (``run``: id, started_at, finished_at, status, scope, tool_version),
         its hosts and results and the ``bundle`` record (digest, school, key_id) in ONE transaction.
-        Returns False, storing nothing, when this bundle was already imported (a concurrent import won)."""
+        Returns False, storing nothing, when this bundle was already imported (a concurrent import won).
+        ``rows``: ``bulk.rows_of(run["id"], hosts)`` when the caller has already built (and checked) them."""
         for attempt in range(20):
             try:
                 with self.engine.begin() as conn:
@@ -364,7 +365,7 @@ class Store:
                         seq=_next_seq(conn), **{**run, "scope": json.dumps(run["scope"], ensure_ascii=False, sort_keys=True)}))
                     from audits.store.bulk import write_hosts
 
-                    write_hosts(conn, run["id"], hosts)  # the seam: aggregates at ingest go in this transaction
+                    write_hosts(conn, run["id"], hosts, rows)  # the seam: aggregates at ingest go in this transaction
                     conn.execute(insert(imported_bundles_t).values(run_id=run["id"], imported_at=now(), **bundle))
                 return True
             except IntegrityError:

@@ -30,6 +30,12 @@ MAX_INT = 2 ** 31 - 1          # the store's INTEGER columns (PostgreSQL int4)
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _KEY_SHOWN = re.compile(r"[^A-Za-z0-9_.-]")  # a key shown in a refusal's field: nothing a terminal acts on
 ENVELOPE = ("bundle_version", "signer", "run_id", "body", "signature")
+# A string of a JSON text can hold a NUL, a lone surrogate or a character the importer cleans (C0 but
+# tab/newline/CR, DEL, C1, U+2028-202E, U+2066-2069) only if the text has one of these bytes: a \u,
+# \b or \f escape (C0 must be escaped in JSON), DEL, or the UTF-8 of C1 (C2 80-9F) or of those
+# format characters (E2 80 A8-AE, E2 81 A6-A9). Searching for them costs a few memchr passes.
+_MARKERS = (b"\\u", b"\\b", b"\\f", b"\x7f", b"\xc2", b"\xe2\x80", b"\xe2\x81")
+_RISKY = re.compile(rb"\\[ubf]|\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
 
 
 def canonical(value) -> bytes:
@@ -97,9 +103,26 @@ def bad_value(value, where: str = "") -> tuple[str, str] | None:
     return None
 
 
-def parse(data: bytes, source: str) -> tuple[dict, bytes]:
+def plain_text(data: bytes) -> bool:
+    """True when no string (nor key) of the JSON text ``data`` can hold a NUL, a lone surrogate or a
+    control or bidirectional character: then ``bad_value`` can find nothing but a long string, and the
+    importer has nothing to clean. False means "maybe" (look at every string)."""
+    if not any(m in data for m in _MARKERS):
+        return True
+    return _RISKY.search(data) is None
+
+
+def signed_bytes_and_digest(bundle: dict) -> tuple[bytes, str]:
+    """The signed bytes and their digest, encoded once (the importer needs both)."""
+    data = signed_bytes(bundle)
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def parse(data: bytes, source: str, strings: bool = True) -> tuple[dict, bytes]:
     """A received bundle file's bytes as (envelope of the right shape, signature), or InputError naming ``source``.
-    Duplicate keys and NaN/Infinity are refused: the signed bytes must have one meaning."""
+    Duplicate keys and NaN/Infinity are refused: the signed bytes must have one meaning. Every string is
+    checked with ``bad_value``; with ``strings=False`` (the caller knows the text is ``plain_text``) only
+    those outside ``body.hosts``: the caller then checks the lengths of the hosts' strings itself."""
     def bad(msg, field="(bundle)"):
         return InputError([Problem(source, 0, field, msg)])
 
@@ -119,7 +142,24 @@ def parse(data: bytes, source: str) -> tuple[dict, bytes]:
         raise bad(f"not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(doc, dict):
         raise bad("a bundle must be a JSON object")
-    found = bad_value(doc)
+    if strings:
+        found = bad_value(doc)
+    else:
+        found = bad_value({k: v for k, v in doc.items() if k != "body"})
+        body = doc.get("body")
+        if isinstance(body, dict):
+            found = found or bad_value({k: v for k, v in body.items() if k != "hosts"}, ".body")
+            hosts = body.get("hosts")
+            if not isinstance(hosts, list):
+                found = found or bad_value(hosts, ".body.hosts")
+            else:
+                for i, h in enumerate(hosts):
+                    found = found or bad_value({k: v for k, v in h.items() if k != "results"} if isinstance(h, dict)
+                                               else h, f".body.hosts[{i}]")
+                    if isinstance(h, dict) and not isinstance(h.get("results"), list):
+                        found = found or bad_value(h.get("results"), f".body.hosts[{i}].results")
+                    if found:
+                        break
     if found:
         raise bad(found[1], found[0].lstrip(".") or "(bundle)")
     missing = [k for k in ENVELOPE if k not in doc]

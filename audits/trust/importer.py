@@ -29,7 +29,8 @@ from sqlalchemy.exc import IntegrityError
 from audits.model.errors import InputError, Problem
 from audits.model.inventory import IDENTIFIER
 from audits.model.yamlsafe import TooLarge, read_capped
-from audits.trust import bundle as fmt
+from audits.store import bulk
+from audits.trust import bodytypes, bundle as fmt
 from audits.trust.signing import verify
 from audits.store.database import (STANDARD, HostRecord, Store, hosts_t, imported_bundles_t, items_t,
                                    result_item_rows, results_t, runs_t)
@@ -106,11 +107,41 @@ HOST_FIELDS = {"id": "host_id", "address": "address", "school": "school", "distr
 RESULT_FIELDS = {"check_id": "check_id", "status": "status", "severity": "severity"}
 
 
-def _check_body(body: dict, claimed_school: str, run_id: str, refuse, identity: dict) -> None:
+def schema_error(body) -> str | None:
+    """The refusal of a body that does not match the run-document schema, or None. The compiled check
+    (``bodytypes.fast_valid``, msgspec) answers for a valid body; anything it does not accept is judged
+    and worded by jsonschema, as before, so the refusals are exactly jsonschema's."""
+    if bodytypes.fast_valid(body):
+        return None
     error = next(iter(sorted(_validator().iter_errors(body), key=lambda e: list(e.absolute_path))), None)
+    if error is None:
+        return None
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    return f"does not match the run-document schema at body{where}: {error.message[:200]}"
+
+
+def _long_result_string(h: dict, i: int) -> tuple[str, str] | None:
+    """(field, reason) of the first string of host ``h``'s results longer than MAX_STRING: the part of
+    ``fmt.bad_value`` that ``fmt.parse(strings=False)`` leaves to the importer (a schema-valid result has
+    only the schema's keys, so only its values are looked at)."""
+    cap = fmt.MAX_STRING
+    for j, r in enumerate(h["results"]):
+        t, m, x = r["title"], r["message"], r["remediation"]
+        if (len(t["zh"]) > cap or len(t["en"]) > cap or len(m["zh"]) > cap or len(m["en"]) > cap
+                or len(x["zh"]) > cap or len(x["en"]) > cap or len(r["check_id"]) > cap
+                or any(len(ref) > cap for ref in r["references"]) or r.get("exceptions")):
+            found = fmt.bad_value(r, f"body.hosts[{i}].results[{j}]")
+            if found:
+                return found
+    return None
+
+
+def _check_body(body: dict, claimed_school: str, run_id: str, refuse, identity: dict, plain: bool = False) -> None:
+    """Everything the bureau requires of a body beyond its signature; ``plain``: the bundle's text is
+    ``fmt.plain_text`` and was parsed with ``strings=False`` (result strings' lengths are checked here)."""
+    error = schema_error(body)
     if error is not None:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-        refuse(f"does not match the run-document schema at body{where}: {error.message[:200]}", "body")
+        refuse(error, "body")
     if body["run"]["id"] != run_id:
         refuse(f"run_id {run_id[:64]!r} differs from the body's run id {body['run']['id'][:64]!r}", "run_id")
     if body["run"]["status"] == "running":
@@ -138,18 +169,23 @@ def _check_body(body: dict, claimed_school: str, run_id: str, refuse, identity: 
         if h["id"] in seen:
             refuse(f"host {h['id'][:64]!r} appears twice", f"body.hosts[{i}].id")
         seen.add(h["id"])
+        if plain:
+            found = _long_result_string(h, i)
+            if found:
+                refuse(found[1], found[0])
         for field, column in HOST_FIELDS.items():
             if isinstance(h.get(field), str) and len(h[field]) > host_limits[column]:
                 refuse(f"longer than {host_limits[column]} characters", f"body.hosts[{i}].{field}")
+        clause_cap = items_t.c.clause.type.length + len(STANDARD)
         for j, r in enumerate(h["results"]):
             for field, column in RESULT_FIELDS.items():
                 if len(r[field]) > result_limits[column]:
                     refuse(f"longer than {result_limits[column]} characters", f"body.hosts[{i}].results[{j}].{field}")
             for k, ref in enumerate(r["references"]):
-                if ref.startswith(STANDARD) and len(ref) - len(STANDARD) > items_t.c.clause.type.length:
+                if len(ref) > clause_cap and ref.startswith(STANDARD):
                     refuse(f"clause longer than {items_t.c.clause.type.length} characters",
                            f"body.hosts[{i}].results[{j}].references[{k}]")
-            for k, e in enumerate(r.get("exceptions") or []):  # what the report shows of each, present
+            for k, e in enumerate(r.get("exceptions") or ()):  # what the report shows of each, present
                 need = ("reason", "approver") if e["kind"] == "waiver" else ("document", "by")
                 for field in need:
                     if not isinstance(e.get(field), str) or not e[field].strip():
@@ -199,30 +235,53 @@ def _clean(value):
     return value
 
 
-def _check_rows(run_row: dict, hosts: list, refuse) -> None:
-    """Every value against its column before any database work: string lengths, integer range, finite
-    floats (PostgreSQL refuses what SQLite would keep, and the refusal must be the same on both)."""
-    def check(table, row, where):
-        for c in table.c:
-            v = row.get(c.name)
-            if v is None:
-                continue
-            if isinstance(c.type, String) and getattr(c.type, "length", None) and isinstance(v, str) \
-                    and len(v) > c.type.length:
-                refuse(f"longer than {c.type.length} characters", f"{where}.{c.name}")
-            if isinstance(c.type, Integer) and not isinstance(c.type, Float) and isinstance(v, int) \
-                    and abs(v) > fmt.MAX_INT:
-                refuse("integer out of range", f"{where}.{c.name}")
-            if isinstance(c.type, Float) and isinstance(v, float) and not math.isfinite(v):
-                refuse("number out of range", f"{where}.{c.name}")
+def _check_row(table, row: dict, where: str, refuse) -> None:
+    for c in table.c:
+        v = row.get(c.name)
+        if v is None:
+            continue
+        if isinstance(c.type, String) and getattr(c.type, "length", None) and isinstance(v, str) \
+                and len(v) > c.type.length:
+            refuse(f"longer than {c.type.length} characters", f"{where}.{c.name}")
+        if isinstance(c.type, Integer) and not isinstance(c.type, Float) and isinstance(v, int) \
+                and abs(v) > fmt.MAX_INT:
+            refuse("integer out of range", f"{where}.{c.name}")
+        if isinstance(c.type, Float) and isinstance(v, float) and not math.isfinite(v):
+            refuse("number out of range", f"{where}.{c.name}")
 
-    check(runs_t, run_row, "body.run")
-    for i, (rec, results) in enumerate(hosts):
-        check(hosts_t, rec.__dict__, f"body.hosts[{i}]")
-        for j, r in enumerate(results):
-            check(results_t, r, f"body.hosts[{i}].results[{j}]")
-        for item in result_item_rows(run_row["id"], rec.host_id, results):
-            check(items_t, item, f"body.hosts[{i}].results")
+
+def _tuples_fit(table, columns: tuple[str, ...], rows: list[tuple]) -> bool:
+    """True when every value of ``rows`` (tuples in ``columns`` order) fits its column: column by column
+    over all rows at once (the per-row check is for naming the first value that does not)."""
+    for n, name in enumerate(columns):
+        t = table.c[name].type
+        values = [row[n] for row in rows]
+        if isinstance(t, String) and getattr(t, "length", None):
+            if max((len(v) for v in values if isinstance(v, str)), default=0) > t.length:
+                return False
+        elif isinstance(t, Integer) or isinstance(t, Float):
+            if any(v is not None and not (isinstance(v, int) and abs(v) <= fmt.MAX_INT)
+                   and not (isinstance(v, float) and math.isfinite(v) and isinstance(t, Float)) for v in values):
+                return False
+    return True
+
+
+def _check_rows(run_row: dict, hosts: list, rows, refuse) -> None:
+    """Every value against its column before any database work: string lengths, integer range, finite
+    floats (PostgreSQL refuses what SQLite would keep, and the refusal must be the same on both).
+    ``rows``: ``bulk.rows_of`` of ``hosts``, as they will be written."""
+    _check_row(runs_t, run_row, "body.run", refuse)
+    host_rows, results, items = rows
+    for i, row in enumerate(host_rows):
+        _check_row(hosts_t, row, f"body.hosts[{i}]", refuse)
+    if _tuples_fit(results_t, bulk.RESULT_COLUMNS, results) and _tuples_fit(items_t, bulk.ITEM_COLUMNS, items):
+        return
+    for i, (rec, host_results) in enumerate(hosts):  # name the first value that does not fit
+        for j, r in enumerate(host_results):
+            _check_row(results_t, r, f"body.hosts[{i}].results[{j}]", refuse)
+        for item in result_item_rows(run_row["id"], rec.host_id, host_results):
+            _check_row(items_t, item, f"body.hosts[{i}].results", refuse)
+    refuse("a value does not fit its column", "body.hosts")
 
 
 def _counts(body: dict) -> tuple[int, int]:
@@ -244,15 +303,16 @@ def import_bundle(store: Store, path, identity: dict[str, dict] | None = None) -
         refuse(f"larger than {fmt.MAX_BUNDLE_BYTES} bytes ({exc.size}); not read")
     except OSError as exc:
         refuse(f"cannot read: {exc.strerror}")
+    plain = fmt.plain_text(data)
     try:
-        bundle, signature = fmt.parse(data, source)
+        bundle, signature = fmt.parse(data, source, strings=not plain)
     except InputError as exc:
         refuse(exc.problems[0].message, exc.problems[0].field)
     school, key_id = bundle["signer"]["school"], bundle["signer"]["key_id"]
     if not IDENTIFIER.match(bundle["run_id"]):
         refuse(f"{bundle['run_id'][:64]!r} is not a valid run id (letters, digits, '_', '.', '-'; up to 64; "
                "not starting with '.')", "run_id")
-    dig = fmt.digest(bundle)
+    signed, dig = fmt.signed_bytes_and_digest(bundle)  # encoded once: the digest and the signature check
     before = store.imported_bundle(digest=dig)
     if before:  # these exact signed bytes passed every check below when they were imported (a later
         # revocation of the key does not undo an import; runs are append-only)
@@ -268,7 +328,7 @@ def import_bundle(store: Store, path, identity: dict[str, dict] | None = None) -
     if key["school"] != school:
         refuse(f"the bundle claims school {school[:64]!r} but key {key_id[:16]} is registered for school "
                f"'{key['school']}'", "signer.school")
-    if not verify(key["public_key"], signature, fmt.signed_bytes(bundle)):
+    if not verify(key["public_key"], signature, signed):
         refuse("the signature does not match the content (tampered, or signed with another key)", "signature")
     if identity is None:
         refuse("the bureau's inventory is needed to know the school's district, city and names "
@@ -276,8 +336,10 @@ def import_bundle(store: Store, path, identity: dict[str, dict] | None = None) -
     if school not in identity:
         refuse(f"school {school!r} is not in the bureau's inventory", "signer.school")
     body = bundle["body"]
-    _check_body(body, school, bundle["run_id"], refuse, identity[school])
-    body = _clean(body)
+    del signed, data
+    _check_body(body, school, bundle["run_id"], refuse, identity[school], plain)
+    if not plain:  # nothing to clean in a plain text (fmt.plain_text)
+        body = _clean(body)
     counts = _counts(body)
     run_id = stored_run_id(bundle["run_id"], school)
     other = store.imported_bundle(run_id=run_id)
@@ -289,9 +351,10 @@ def import_bundle(store: Store, path, identity: dict[str, dict] | None = None) -
     if store.has_run(run_id):
         refuse(f"a run with id {run_id} already exists in this store", "run_id")
     run_row, hosts = _rows(body, run_id)
-    _check_rows(run_row, hosts, refuse)
+    rows = bulk.rows_of(run_id, hosts)
+    _check_rows(run_row, hosts, rows, refuse)
     try:
-        stored = store.import_run(run_row, hosts, {"digest": dig, "school": school, "key_id": key_id})
+        stored = store.import_run(run_row, hosts, {"digest": dig, "school": school, "key_id": key_id}, rows=rows)
     except IntegrityError:  # another import of this run committed between our checks and our write
         stored = False
     if not stored:
