@@ -26,36 +26,34 @@ ITEM_COLUMNS = ("run_id", "host_id", "check_id", "clause", "status", "severity",
 
 
 class _Encoder:
-    """json.dumps(value, ensure_ascii=False) of small JSON values, each distinct value encoded once."""
+    """json.dumps(value, ensure_ascii=False) of small JSON values, each distinct value encoded once.
+    Only values made of strings are remembered (a string never equals a number, so a hit is exact;
+    1 == True would not be); the key keeps the order of a dict's keys, which the text keeps too."""
 
     def __init__(self):
-        self.text: dict = {}
-        self.lists: dict = {}
+        self.known: dict = {}
 
-    def text_of(self, d: dict) -> str:
-        key = tuple(d.items())
-        out = self.text.get(key)
+    def __call__(self, value, key) -> str:
+        try:
+            out = self.known.get(key)
+        except TypeError:  # unhashable inside
+            return json.dumps(value, ensure_ascii=False)
         if out is None:
-            out = self.text[key] = json.dumps(d, ensure_ascii=False)
-        return out
-
-    def list_of(self, refs: list) -> str:
-        key = tuple(refs)
-        out = self.lists.get(key)
-        if out is None:
-            out = self.lists[key] = json.dumps(refs, ensure_ascii=False)
+            out = json.dumps(value, ensure_ascii=False)
+            if all(type(x) is str for x in (value.values() if type(value) is dict else value)):
+                self.known[key] = out
         return out
 
 
 def _text(enc: _Encoder, value) -> str:
-    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
-        return enc.text_of(value)
+    if type(value) is dict:
+        return enc(value, ("d",) + tuple(value.items()))
     return json.dumps(value, ensure_ascii=False)
 
 
 def _refs(enc: _Encoder, refs) -> tuple[list, str]:
-    if isinstance(refs, list) and all(isinstance(r, str) for r in refs):
-        return refs, enc.list_of(refs)
+    if type(refs) is list:
+        return refs, enc(refs, ("l",) + tuple(refs))
     return (json.loads(refs) if isinstance(refs, str) else refs), json.dumps(refs, ensure_ascii=False)
 
 

@@ -16,9 +16,11 @@ The run, hosts, results and the import record are written in one transaction.
 """
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -120,25 +122,18 @@ def schema_error(body) -> str | None:
     return f"does not match the run-document schema at body{where}: {error.message[:200]}"
 
 
-def _long_result_string(h: dict, i: int) -> tuple[str, str] | None:
-    """(field, reason) of the first string of host ``h``'s results longer than MAX_STRING: the part of
-    ``fmt.bad_value`` that ``fmt.parse(strings=False)`` leaves to the importer (a schema-valid result has
-    only the schema's keys, so only its values are looked at)."""
-    cap = fmt.MAX_STRING
-    for j, r in enumerate(h["results"]):
-        t, m, x = r["title"], r["message"], r["remediation"]
-        if (len(t["zh"]) > cap or len(t["en"]) > cap or len(m["zh"]) > cap or len(m["en"]) > cap
-                or len(x["zh"]) > cap or len(x["en"]) > cap or len(r["check_id"]) > cap
-                or any(len(ref) > cap for ref in r["references"]) or r.get("exceptions")):
-            found = fmt.bad_value(r, f"body.hosts[{i}].results[{j}]")
-            if found:
-                return found
+def _long_result_string(results: list[dict], i: int) -> tuple[str, str] | None:
+    """(field, reason) of the first string of host ``i``'s results (store form) longer than MAX_STRING."""
+    for j, r in enumerate(results):
+        found = fmt.bad_value({k: r[k] for k in ("check_id", "title", "message", "remediation", "evidence", "refs",
+                                                 "exceptions") if k in r}, f"body.hosts[{i}].results[{j}]")
+        if found:
+            return found[0].replace(".refs", ".references"), found[1]
     return None
 
 
-def _check_body(body: dict, claimed_school: str, run_id: str, refuse, identity: dict, plain: bool = False) -> None:
-    """Everything the bureau requires of a body beyond its signature; ``plain``: the bundle's text is
-    ``fmt.plain_text`` and was parsed with ``strings=False`` (result strings' lengths are checked here)."""
+def _check_body(body: dict, claimed_school: str, run_id: str, refuse, identity: dict) -> None:
+    """Everything the bureau requires of a body beyond its signature and its rows' column limits."""
     error = schema_error(body)
     if error is not None:
         refuse(error, "body")
@@ -149,6 +144,8 @@ def _check_body(body: dict, claimed_school: str, run_id: str, refuse, identity: 
     if not body["hosts"]:
         refuse("the bundle has no hosts", "body.hosts")
     host_limits, result_limits = _limits(hosts_t), _limits(results_t)
+    cid_cap, status_cap, severity_cap = (result_limits[RESULT_FIELDS[f]] for f in ("check_id", "status", "severity"))
+    clause_cap = items_t.c.clause.type.length + len(STANDARD)
     seen = set()
     for i, h in enumerate(body["hosts"]):
         if h["school"] != claimed_school:
@@ -169,23 +166,21 @@ def _check_body(body: dict, claimed_school: str, run_id: str, refuse, identity: 
         if h["id"] in seen:
             refuse(f"host {h['id'][:64]!r} appears twice", f"body.hosts[{i}].id")
         seen.add(h["id"])
-        if plain:
-            found = _long_result_string(h, i)
-            if found:
-                refuse(found[1], found[0])
         for field, column in HOST_FIELDS.items():
             if isinstance(h.get(field), str) and len(h[field]) > host_limits[column]:
                 refuse(f"longer than {host_limits[column]} characters", f"body.hosts[{i}].{field}")
-        clause_cap = items_t.c.clause.type.length + len(STANDARD)
         for j, r in enumerate(h["results"]):
-            for field, column in RESULT_FIELDS.items():
-                if len(r[field]) > result_limits[column]:
-                    refuse(f"longer than {result_limits[column]} characters", f"body.hosts[{i}].results[{j}].{field}")
-            for k, ref in enumerate(r["references"]):
+            if len(r["check_id"]) > cid_cap or len(r["status"]) > status_cap or len(r["severity"]) > severity_cap:
+                for field, column in RESULT_FIELDS.items():
+                    if len(r[field]) > result_limits[column]:
+                        refuse(f"longer than {result_limits[column]} characters",
+                               f"body.hosts[{i}].results[{j}].{field}")
+            for ref in r["references"]:
                 if len(ref) > clause_cap and ref.startswith(STANDARD):
                     refuse(f"clause longer than {items_t.c.clause.type.length} characters",
-                           f"body.hosts[{i}].results[{j}].references[{k}]")
-            for k, e in enumerate(r.get("exceptions") or ()):  # what the report shows of each, present
+                           f"body.hosts[{i}].results[{j}].references[{r['references'].index(ref)}]")
+            exceptions = r.get("exceptions")
+            for k, e in enumerate(exceptions or ()):  # what the report shows of each, present
                 need = ("reason", "approver") if e["kind"] == "waiver" else ("document", "by")
                 for field in need:
                     if not isinstance(e.get(field), str) or not e[field].strip():
@@ -251,44 +246,68 @@ def _check_row(table, row: dict, where: str, refuse) -> None:
 
 
 def _tuples_fit(table, columns: tuple[str, ...], rows: list[tuple]) -> bool:
-    """True when every value of ``rows`` (tuples in ``columns`` order) fits its column: column by column
-    over all rows at once (the per-row check is for naming the first value that does not)."""
+    """True when every value of ``rows`` (tuples in ``columns`` order) fits its column, looked at column
+    by column over all rows at once; False when one may not (the per-row check then names it). A
+    text column's JSON is at most MAX_STRING characters, so no string inside it is longer (the part of
+    ``fmt.bad_value`` that ``fmt.parse(strings=False)`` leaves to the importer)."""
     for n, name in enumerate(columns):
         t = table.c[name].type
-        values = [row[n] for row in rows]
-        if isinstance(t, String) and getattr(t, "length", None):
-            if max((len(v) for v in values if isinstance(v, str)), default=0) > t.length:
+        cap = getattr(t, "length", None) or (fmt.MAX_STRING if isinstance(t, String) else None)
+        if cap is None:
+            return False  # a numeric column: not in the bulk rows; judged row by row
+        try:
+            if max(map(len, filter(None, [row[n] for row in rows])), default=0) > cap:
                 return False
-        elif isinstance(t, Integer) or isinstance(t, Float):
-            if any(v is not None and not (isinstance(v, int) and abs(v) <= fmt.MAX_INT)
-                   and not (isinstance(v, float) and math.isfinite(v) and isinstance(t, Float)) for v in values):
-                return False
+        except TypeError:  # a value that is not text
+            return False
     return True
 
 
 def _check_rows(run_row: dict, hosts: list, rows, refuse) -> None:
     """Every value against its column before any database work: string lengths, integer range, finite
-    floats (PostgreSQL refuses what SQLite would keep, and the refusal must be the same on both).
-    ``rows``: ``bulk.rows_of`` of ``hosts``, as they will be written."""
+    floats (PostgreSQL refuses what SQLite would keep, and the refusal must be the same on both), and
+    no string longer than MAX_STRING. ``rows``: ``bulk.rows_of`` of ``hosts``, as they will be written."""
     _check_row(runs_t, run_row, "body.run", refuse)
     host_rows, results, items = rows
     for i, row in enumerate(host_rows):
         _check_row(hosts_t, row, f"body.hosts[{i}]", refuse)
     if _tuples_fit(results_t, bulk.RESULT_COLUMNS, results) and _tuples_fit(items_t, bulk.ITEM_COLUMNS, items):
         return
-    for i, (rec, host_results) in enumerate(hosts):  # name the first value that does not fit
+    for i, (rec, host_results) in enumerate(hosts):  # name the first value that does not fit, as before
+        found = _long_result_string(host_results, i)
+        if found:
+            refuse(found[1], found[0])
         for j, r in enumerate(host_results):
             _check_row(results_t, r, f"body.hosts[{i}].results[{j}]", refuse)
         for item in result_item_rows(run_row["id"], rec.host_id, host_results):
             _check_row(items_t, item, f"body.hosts[{i}].results", refuse)
-    refuse("a value does not fit its column", "body.hosts")
 
 
 def _counts(body: dict) -> tuple[int, int]:
     return len(body["hosts"]), sum(len(h["results"]) for h in body["hosts"])
 
 
+@contextmanager
+def _no_gc():
+    """Python's cyclic garbage collector paused: parsing a bundle makes hundreds of thousands of dicts
+    and lists (none in a cycle), and each collection they trigger walks all of them again (about a
+    quarter of the parse time). Reference counting still frees everything as usual."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def import_bundle(store: Store, path, identity: dict[str, dict] | None = None) -> Imported:
+    """Verify one bundle file and store it, or raise InputError (nothing stored); see ``_import``."""
+    with _no_gc():
+        return _import(store, path, identity)
+
+
+def _import(store: Store, path, identity: dict[str, dict] | None = None) -> Imported:
     """Verify one bundle file and store it, or raise InputError (nothing stored). ``identity``: the
     bureau's inventory as ``bureau_identity`` gives it; without it nothing can be imported (the
     bureau, not the bundle, says which district and city a school belongs to and what it is called)."""
@@ -303,16 +322,17 @@ def import_bundle(store: Store, path, identity: dict[str, dict] | None = None) -
         refuse(f"larger than {fmt.MAX_BUNDLE_BYTES} bytes ({exc.size}); not read")
     except OSError as exc:
         refuse(f"cannot read: {exc.strerror}")
-    plain = fmt.plain_text(data)
+    plain, facts = fmt.plain_text(data), {}
     try:
-        bundle, signature = fmt.parse(data, source, strings=not plain)
+        bundle, signature = fmt.parse(data, source, strings=not plain, facts=facts)
     except InputError as exc:
         refuse(exc.problems[0].message, exc.problems[0].field)
     school, key_id = bundle["signer"]["school"], bundle["signer"]["key_id"]
     if not IDENTIFIER.match(bundle["run_id"]):
         refuse(f"{bundle['run_id'][:64]!r} is not a valid run id (letters, digits, '_', '.', '-'; up to 64; "
                "not starting with '.')", "run_id")
-    signed, dig = fmt.signed_bytes_and_digest(bundle)  # encoded once: the digest and the signature check
+    # encoded once, for the digest and the signature check; in C when no float needs Python's own notation
+    signed, dig = fmt.signed_bytes_and_digest(bundle, fast=facts["plain_floats"])
     before = store.imported_bundle(digest=dig)
     if before:  # these exact signed bytes passed every check below when they were imported (a later
         # revocation of the key does not undo an import; runs are append-only)
@@ -337,7 +357,7 @@ def import_bundle(store: Store, path, identity: dict[str, dict] | None = None) -
         refuse(f"school {school!r} is not in the bureau's inventory", "signer.school")
     body = bundle["body"]
     del signed, data
-    _check_body(body, school, bundle["run_id"], refuse, identity[school], plain)
+    _check_body(body, school, bundle["run_id"], refuse, identity[school])
     if not plain:  # nothing to clean in a plain text (fmt.plain_text)
         body = _clean(body)
     counts = _counts(body)
