@@ -38,6 +38,11 @@ def _honest(school) -> dict:
     from reports.document import run_document
 
     body = run_document(Store(school["db"]), school["runs"][0], school="s1")
+    body["hosts"][0]["results"] = body["hosts"][0]["results"][:2]  # small: thousands of copies are checked
+    for score in (body.get("scores") or {}).get("schools", {}).values():
+        score["awaiting"], score["high_risk"] = score.get("awaiting", [])[:1], score["high_risk"][:1]
+        score["points"] = dict(list(score["points"].items())[:1])
+        score["items"] = dict(list(score["items"].items())[:1])
     r0, r1 = body["hosts"][0]["results"][:2]
     r0["exceptions"] = [{"kind": "waiver", "check": r0["check_id"], "scope": "host:me", "expires": "2099-01-01",
                          "expired": False, "source": "waivers.yaml", "reason": "r", "approver": "a"}]
@@ -68,7 +73,8 @@ def _agree(published, body) -> None:
 def test_compiled_schema_check_agrees_with_jsonschema_at_every_place_and_edge(school, published, unknown):
     honest = _honest(school)
     assert published.is_valid(honest) and bodytypes.fast_valid(honest)
-    places = [p for p in _paths(honest) if p and not (isinstance(p[-1], int) and p[-1] > 1)]
+    places = [p for p in _paths(honest) if p and not any(isinstance(k, int) and k > 1 for k in p)]
+    assert len(places) < 200
     accepted = 0
     for path in places:
         for value in (["__new__"] if unknown else EDGES):
@@ -91,7 +97,7 @@ def test_compiled_schema_check_agrees_with_jsonschema_at_every_place_and_edge(sc
                 node = node[k]
             del node[path[-1]]
             _agree(published, body)
-    assert accepted > 100  # the fast path is taken for what is valid, not only refused wholesale
+    assert accepted > 50  # the fast path is taken for what is valid, not only refused wholesale
 
 
 def test_compiled_schema_check_agrees_with_jsonschema_on_random_edits(school, published):
