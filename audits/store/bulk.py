@@ -26,35 +26,42 @@ ITEM_COLUMNS = ("run_id", "host_id", "check_id", "clause", "status", "severity",
 
 
 class _Encoder:
-    """json.dumps(value, ensure_ascii=False) of small JSON values, each distinct value encoded once.
-    Only values made of strings are remembered (a string never equals a number, so a hit is exact;
-    1 == True would not be); the key keeps the order of a dict's keys, which the text keeps too."""
+    """json.dumps(value, ensure_ascii=False) of the small JSON values of results (a {zh, en} text, a list
+    of references), each distinct value encoded once. Only values made of strings are remembered (a
+    string never equals a number, so a hit is exact where 1 == True would not be); a dict's key keeps
+    the order of its keys, which the text keeps too."""
 
     def __init__(self):
-        self.known: dict = {}
+        self.dicts: dict = {}
+        self.lists: dict = {}
 
-    def __call__(self, value, key) -> str:
-        try:
-            out = self.known.get(key)
-        except TypeError:  # unhashable inside
-            return json.dumps(value, ensure_ascii=False)
-        if out is None:
-            out = json.dumps(value, ensure_ascii=False)
-            if all(type(x) is str for x in (value.values() if type(value) is dict else value)):
-                self.known[key] = out
-        return out
+    def text(self, value) -> str:
+        if type(value) is dict:
+            key = tuple(value.items())
+            try:
+                out = self.dicts.get(key)
+            except TypeError:  # an unhashable value inside
+                return json.dumps(value, ensure_ascii=False)
+            if out is None:
+                out = json.dumps(value, ensure_ascii=False)
+                if all(type(v) is str for v in value.values()):
+                    self.dicts[key] = out
+            return out
+        return json.dumps(value, ensure_ascii=False)
 
-
-def _text(enc: _Encoder, value) -> str:
-    if type(value) is dict:
-        return enc(value, ("d",) + tuple(value.items()))
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _refs(enc: _Encoder, refs) -> tuple[list, str]:
-    if type(refs) is list:
-        return refs, enc(refs, ("l",) + tuple(refs))
-    return (json.loads(refs) if isinstance(refs, str) else refs), json.dumps(refs, ensure_ascii=False)
+    def refs(self, refs) -> tuple[list, str]:
+        if type(refs) is list:
+            key = tuple(refs)
+            try:
+                out = self.lists.get(key)
+            except TypeError:
+                return refs, json.dumps(refs, ensure_ascii=False)
+            if out is None:
+                out = json.dumps(refs, ensure_ascii=False)
+                if all(type(v) is str for v in refs):
+                    self.lists[key] = out
+            return refs, out
+        return (json.loads(refs) if isinstance(refs, str) else refs), json.dumps(refs, ensure_ascii=False)
 
 
 def rows_of(run_id: str, hosts) -> tuple[list[dict], list[tuple], list[tuple]]:
@@ -62,8 +69,9 @@ def rows_of(run_id: str, hosts) -> tuple[list[dict], list[tuple], list[tuple]]:
     tuples in RESULT_COLUMNS / ITEM_COLUMNS order. result_items holds one row per (result, clause of
     GB/T 22239-2019 it cites); a clause cited twice by one check on one host is one row (the last)."""
     enc = _Encoder()
+    dicts, text, refs_of = enc.dicts, enc.text, enc.refs
     host_rows, results, items = [], [], []
-    cut = len(STANDARD)
+    add, cut = results.append, len(STANDARD)
     for rec, host_results in hosts:
         row = dict(rec.__dict__, run_id=run_id,
                    systems=json.dumps(rec.systems, ensure_ascii=False) if rec.systems is not None else None)
@@ -71,13 +79,17 @@ def rows_of(run_id: str, hosts) -> tuple[list[dict], list[tuple], list[tuple]]:
         host_id = rec.host_id
         seen: dict = {}
         for r in host_results:
-            refs, refs_text = _refs(enc, r["refs"])
+            refs, refs_text = refs_of(r["refs"])
             exceptions = r.get("exceptions")
             underlying = r.get("underlying")
             check_id, status, severity = r["check_id"], r["status"], r["severity"]
-            results.append((run_id, host_id, check_id, status, severity, refs_text, _text(enc, r["title"]),
-                            _text(enc, r["message"]), _text(enc, r["remediation"]), r["evidence"], r["evaluated_at"],
-                            underlying, json.dumps(exceptions, ensure_ascii=False) if exceptions else None))
+            t, m, x = r["title"], r["message"], r["remediation"]
+            try:  # the common case inline: each text already encoded for an earlier host
+                tt, mt, xt = dicts[tuple(t.items())], dicts[tuple(m.items())], dicts[tuple(x.items())]
+            except (KeyError, TypeError, AttributeError):
+                tt, mt, xt = text(t), text(m), text(x)
+            add((run_id, host_id, check_id, status, severity, refs_text, tt, mt, xt, r["evidence"], r["evaluated_at"],
+                 underlying, json.dumps(exceptions, ensure_ascii=False) if exceptions else None))
             for ref in refs:
                 if ref.startswith(STANDARD):
                     seen[(check_id, ref[cut:])] = (run_id, host_id, check_id, ref[cut:], status, severity, underlying)
