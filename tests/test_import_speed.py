@@ -170,7 +170,7 @@ def test_a_long_string_in_a_result_is_refused_naming_it_on_either_path(school, k
     monkeypatch.setattr(fmt, "MAX_STRING", 3000)
     trust(bureau, keys, "s1")
     body = _honest(school)
-    body["hosts"][0]["results"][3]["message"]["en"] = "m" * 3001
+    body["hosts"][0]["results"][1]["message"]["en"] = "m" * 3001
     if control:
         body["hosts"][0]["results"][0]["evidence"] = "bell\x07"
     path = _signed(keys, "s1", body, tmp_path, "long.json")
@@ -179,7 +179,7 @@ def test_a_long_string_in_a_result_is_refused_naming_it_on_either_path(school, k
     capsys.readouterr()
     assert _import(bureau, path) == 2
     err = capsys.readouterr().err
-    assert f"{path}:0: body.hosts[0].results[3].message.en: refused: longer than 3000 characters" in err, err
+    assert f"{path}:0: body.hosts[0].results[1].message.en: refused: longer than 3000 characters" in err, err
     assert counts(bureau) == before
 
 

@@ -121,10 +121,13 @@ def _copy(conn, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None
 
     from sqlalchemy.exc import IntegrityError
 
-    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    # binary COPY: every column written here is text (VARCHAR/TEXT), so each value goes as its UTF-8
+    # bytes, with no escaping on our side nor unescaping on the server's
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
     raw = conn.connection.driver_connection  # the psycopg 3 connection, inside SQLAlchemy's transaction
     try:
         with raw.cursor() as cur, cur.copy(statement) as copy:
+            copy.set_types(["text"] * len(columns))
             for row in rows:
                 copy.write_row(row)
     except psycopg.IntegrityError as exc:  # as SQLAlchemy would raise it: callers detect races by this class
