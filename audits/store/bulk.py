@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import insert
+from sqlalchemy import column, insert, table
 
-from audits.store.database import STANDARD, hosts_t, items_t, results_t
+# The standard every result_items clause belongs to (``audits.store.database`` re-exports it); the
+# table and column names below are those of ``audits.store.database`` (which imports this module).
+STANDARD = "GB/T 22239-2019 "
+HOSTS, RESULTS, ITEMS = "run_hosts", "results", "result_items"
 
 RESULT_COLUMNS = ("run_id", "host_id", "check_id", "status", "severity", "refs", "title", "message", "remediation",
                   "evidence", "evaluated_at", "underlying", "exceptions")
@@ -104,13 +107,13 @@ def write_hosts(conn, run_id: str, hosts, rows=None) -> tuple[int, int]:
     result_items rows) written."""
     host_rows, results, items = rows if rows is not None else rows_of(run_id, hosts)
     if host_rows:
-        conn.execute(insert(hosts_t), host_rows)
+        conn.execute(insert(table(HOSTS, *map(column, host_rows[0]))), host_rows)
     if conn.dialect.name == "postgresql":
-        _copy(conn, results_t.name, RESULT_COLUMNS, results)
-        _copy(conn, items_t.name, ITEM_COLUMNS, items)
+        _copy(conn, RESULTS, RESULT_COLUMNS, results)
+        _copy(conn, ITEMS, ITEM_COLUMNS, items)
     else:
-        _executemany(conn, results_t.name, RESULT_COLUMNS, results)
-        _executemany(conn, items_t.name, ITEM_COLUMNS, items)
+        _executemany(conn, RESULTS, RESULT_COLUMNS, results)
+        _executemany(conn, ITEMS, ITEM_COLUMNS, items)
     return len(results), len(items)
 
 

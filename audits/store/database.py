@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
 
 from audits.model.clock import now
+from audits.store.bulk import STANDARD, write_hosts  # noqa: F401 (STANDARD: re-exported)
 
 metadata = MetaData()
 # A run's id: the runner's ``20261202T060656Z-82dee5``, or the bureau's ``RUN_ID@SCHOOL`` for an
@@ -95,7 +96,6 @@ items_t = Table(
     Column("underlying", String(20)),
 )
 Index("ix_result_items_clause", items_t.c.clause, items_t.c.status)
-STANDARD = "GB/T 22239-2019 "
 
 
 def result_item_rows(run_id: str, host_id: str, results: list[dict]) -> list[dict]:
@@ -346,8 +346,6 @@ class Store:
                                                                 hosts_t.c.host_id == host_id)).first() is not None
 
     def _insert_host(self, conn, run_id: str, rec: HostRecord, results: list[dict]) -> None:
-        from audits.store.bulk import write_hosts
-
         write_hosts(conn, run_id, [(rec, results)])
 
     def import_run(self, run: dict, hosts: list[tuple[HostRecord, list[dict]]], bundle: dict, rows=None) -> bool:
@@ -363,8 +361,6 @@ class Store:
                         return False
                     conn.execute(insert(runs_t).values(
                         seq=_next_seq(conn), **{**run, "scope": json.dumps(run["scope"], ensure_ascii=False, sort_keys=True)}))
-                    from audits.store.bulk import write_hosts
-
                     write_hosts(conn, run["id"], hosts, rows)  # the seam: aggregates at ingest go in this transaction
                     conn.execute(insert(imported_bundles_t).values(run_id=run["id"], imported_at=now(), **bundle))
                 return True
