@@ -281,6 +281,19 @@ def cmd_dashboard(args) -> int:
     return EXIT_OK
 
 
+def cmd_store_rebuild(args) -> int:
+    """Recompute the store's aggregates from the raw results (after a change of the scoring rules)."""
+    import time
+
+    store = _store(args)
+    t0 = time.monotonic()
+    counts = store.rebuild_aggregates(args.run or None,
+                                      progress=(lambda line: print(f"  {line}", file=sys.stderr)) if args.verbose else None)
+    print(f"rebuilt the aggregates of {counts['runs']} runs: {counts['hosts']} hosts, {counts['schools']} schools, "
+          f"{counts['items']} host items in {time.monotonic() - t0:.1f} s", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_runs(args) -> int:
     for r in _store(args).runs(args.last):
         print(f"{r['id']}  {r['status']:11} {r['started_at']}  {r['scope'].get('inventory')}")
@@ -647,6 +660,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--last", type=int, default=20)
     p.set_defaults(func=cmd_runs)
 
+    ps = sub.add_parser("store", help="maintain the results store")
+    ssub = ps.add_subparsers(dest="store_command", required=True)
+    p = ssub.add_parser("rebuild", help="recompute the aggregates (scores per host, school, run) from the raw results")
+    p.add_argument("--db")
+    p.add_argument("--run", action="append", help="only this run (repeatable; default: every run)")
+    p.add_argument("-v", "--verbose", action="store_true", help="one line per run rebuilt")
+    p.set_defaults(func=cmd_store_rebuild)
+
     p = sub.add_parser("vault", help="encrypt, decrypt, edit or view the secrets vault")
     p.add_argument("action", choices=("encrypt", "decrypt", "edit", "view"))
     p.add_argument("file")
@@ -667,6 +688,12 @@ def build_parser() -> argparse.ArgumentParser:
     from audits.run import preflight
 
     preflight.add_parser(sub)  # auditctl preflight
+    from audits.patchdata import vulncli
+
+    vulncli.add_parser(sub)  # auditctl vulndb import|status
+    from audits.patchdata import cli as patches_cli
+
+    patches_cli.add_parser(sub)  # auditctl patches
     pk = sub.add_parser("keys", help="school signing keys and the bureau's trusted keys")
     ksub = pk.add_subparsers(dest="keys_command", required=True)
     p = ksub.add_parser("init", help="create this school's Ed25519 signing key ($XDG_CONFIG_HOME/auditctl/keys)")

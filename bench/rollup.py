@@ -1,20 +1,27 @@
 #!/usr/bin/env python3
-"""Benchmark (not a test): a synthetic province in PostgreSQL, rolled up in SQL by reports/rollup_sql.py.
+"""Benchmark (not a test): a synthetic province in PostgreSQL — aggregates rebuilt from raw results, roll-ups and
+the bureau view read from them, and the from-scratch SQL roll-up (reports/rollup_sql.py).
 
 Generates SCHOOLS × HOSTS × CHECKS results (default 5,000 × 20 × 80 = 8 million) into a database of
-its own, in the server (INSERT … SELECT over generate_series: nothing passes through Python), then
-times ``rollup_sql`` and prints its time and the peak memory (max RSS) of this Python process.
+its own, in the server (INSERT … SELECT over generate_series: nothing passes through Python). Rows
+generated this way bypass ingest, so the aggregates are then built by the rebuild path
+(``Store.rebuild_aggregates``, what ``auditctl store rebuild`` runs), which is timed; then the roll-up read
+from the aggregates (``reports.rollup_agg``), the bureau view (``reports.bureau.from_store`` + build) and,
+with ``--sql`` (default up to 500 schools), ``rollup_sql`` from the raw results. Prints the peak memory
+(max RSS) of this Python process, and ends with one JSON line of the figures.
 50 schools per district, 10 districts per city; two thirds of the hosts at level 3, the rest level 2;
 1 % unreachable; statuses spread over pass/fail/error/n-a/manual/waived by a hash.
 
 Usage:
     .venv/bin/python bench/rollup.py                     # the province: 8 M results (several minutes)
     .venv/bin/python bench/rollup.py --schools 50        # a quick run, checked against the Python rollup
+    .venv/bin/python bench/rollup.py --schools 500 --no-results
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import secrets
 import sys
@@ -27,6 +34,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from audits.store.database import Store  # noqa: E402
+from reports.bureau import from_store  # noqa: E402
+from reports.rollup_agg import rollup_agg  # noqa: E402
 from reports.rollup_sql import rollup_sql  # noqa: E402
 from reports.scoring import item_table  # noqa: E402
 
@@ -103,6 +112,8 @@ def main() -> int:
     ap.add_argument("--no-results", action="store_true",
                     help="generate only result_items (what the roll-up reads), not the results rows")
     ap.add_argument("--keep", action="store_true", help="keep the bench database")
+    ap.add_argument("--sql", action=argparse.BooleanOptionalAction, default=None,
+                    help="also time rollup_sql from the raw results (default: up to 500 schools)")
     args = ap.parse_args()
 
     name = "auditctl_bench_" + secrets.token_hex(4)
@@ -122,17 +133,47 @@ def main() -> int:
         gen = time.monotonic() - t0
         print(f"generated {args.schools} schools x {args.hosts} hosts x {args.checks} checks: "
               f"{n_results:,} results, {n_items:,} result_items in {gen:.1f} s (database {size})")
-        before = rss_mib()
-        times = []
-        for _ in range(2):
+        figures = {"bench": "rollup", "schools": args.schools, "hosts": args.schools * args.hosts,
+                   "results": n_results, "result_items": n_items, "generate_s": round(gen, 1)}
+        load = [os.getloadavg()]
+        t0 = time.monotonic()
+        counts = store.rebuild_aggregates([RUN])
+        figures["rebuild_s"] = round(time.monotonic() - t0, 2)
+        figures["rebuild_rss_mib"] = round(rss_mib())
+        load.append(os.getloadavg())
+        print(f"rebuild of the aggregates from raw results: {figures['rebuild_s']:.2f} s "
+              f"({counts['hosts']:,} hosts, {counts['items']:,} host items, {counts['schools']:,} schools); "
+              f"max RSS {figures['rebuild_rss_mib']} MiB", flush=True)
+        with store.engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+        best = {}
+        for label, fn in (("rollup_agg_s", lambda: rollup_agg(store, [RUN])),
+                         ("rollup_agg_latest_s", lambda: rollup_agg(store)),
+                         ("dashboard_view_s", lambda: from_store(store).build(name="bench"))):
+            times = []
+            for _ in range(2):
+                t0 = time.monotonic()
+                out_ = fn()
+                times.append(time.monotonic() - t0)
+            best[label] = out_
+            figures[label] = round(min(times), 3)
+            print(f"{label[:-2]}: {min(times):.3f} s (best of 2; first {times[0]:.3f} s)", flush=True)
+        agg = best["rollup_agg_s"]
+        view = best["dashboard_view_s"]
+        print(f"  {len(agg['schools'])} schools, {len(agg['districts'])} districts, {len(agg['cities'])} cities; "
+              f"overall 符合率 {agg['overall']['rate']}; bureau view: {len(view['schools'])} schools ranked")
+        assert agg == best["rollup_agg_latest_s"], "the latest-run roll-up differs from the run's"
+        if args.sql if args.sql is not None else args.schools <= 500:
             t0 = time.monotonic()
             out = rollup_sql(store, [RUN])
-            times.append(time.monotonic() - t0)
-        print(f"rollup_sql: {min(times):.2f} s (best of 2; first {times[0]:.2f} s); max RSS {before:.0f} MiB before, "
-              f"{rss_mib():.0f} MiB after")
-        print(f"  {len(out['schools'])} schools, {len(out['districts'])} districts, {len(out['cities'])} cities; "
-              f"overall 符合率 {out['overall']['rate']}")
-        print("  first city:", json.dumps(next(iter(out["cities"].items())), ensure_ascii=False))
+            figures["rollup_sql_s"] = round(time.monotonic() - t0, 2)
+            figures["equal_to_rollup_sql"] = out == agg
+            print(f"rollup_sql from the raw results: {figures['rollup_sql_s']:.2f} s; "
+                  f"equal to the aggregates' roll-up: {out == agg}")
+            if out != agg:
+                return 1
+        figures["max_rss_mib"] = round(rss_mib())
+        print(f"max RSS {figures['max_rss_mib']} MiB")
         if args.schools * args.hosts <= 2000 and n_results:
             from reports.document import run_document
             from reports.scoring import rollup
@@ -142,9 +183,15 @@ def main() -> int:
             for sc in py["schools"].values():
                 sc["high_risk"] = len(sc["high_risk"])
                 del sc["systems"], sc["awaiting"]   # the school report's detail, not a roll-up
-            print("  equal to the Python rollup:", py == out)
-            if py != out:
+            figures["equal_to_python_rollup"] = py == agg
+            print("  equal to the Python rollup:", py == agg)
+            if py != agg:
                 return 1
+        load.append(os.getloadavg())
+        figures.update(units="s, MiB", floors={"rollup_agg_s": 5, "dashboard_view_s": 5, "rebuild_s": 30,
+                                               "max_rss_mib": 1024},
+                       loadavg_1m=[round(x[0], 2) for x in load])
+        print(json.dumps(figures, ensure_ascii=False))
     finally:
         if not args.keep:
             with admin.connect() as c:

@@ -4,12 +4,14 @@ scores, the trend over time, schools with unreachable hosts or no recent result)
 
 Built from stored runs in the order of their start time, ties broken by run id (never by the order
 they were stored: an old bundle imported late goes into the school's history, not to the top): a
-school's latest run is the latest started run that audited any of its hosts. Scores come from ``reports.scoring`` on the stored results each
-time (nothing is stored on its own). The view is plain data: ``reports/dashboard.py`` renders it and
+school's latest run is the latest started run that audited any of its hosts. ``from_store`` reads the scores
+the store aggregated at ingest (one row per run and school); ``from_store_raw`` computes them from the stored
+results with ``reports.scoring`` (the same figures). The view is plain data: ``reports/dashboard.py`` renders it and
 ``auditctl dashboard --json`` writes it.
 """
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -61,15 +63,19 @@ class BureauView:
             return
         self.runs += 1
         for school, hs in by_school.items():
-            summary = school_summary(school, hs, run)
-            st = self.schools.get(school)
-            if st is None:
-                st = self.schools[school] = _School(school, summary)
-            else:
-                summary["change"] = (round_half_up(summary["rate"] - st.summary["rate"], 1)
-                                     if summary["rate"] is not None and st.summary["rate"] is not None else None)
-                st.summary = summary
-            st.history.append((run["started_at"], summary["rate"]))
+            self.add_summary(school_summary(school, hs, run))
+
+    def add_summary(self, summary: dict) -> None:
+        """One school's figures from one run (``school_summary``, or ``summary_of`` a stored aggregate row),
+        runs oldest first."""
+        st = self.schools.get(summary["id"])
+        if st is None:
+            st = self.schools[summary["id"]] = _School(summary["id"], summary)
+        else:
+            summary["change"] = (round_half_up(summary["rate"] - st.summary["rate"], 1)
+                                 if summary["rate"] is not None and st.summary["rate"] is not None else None)
+            st.summary = summary
+        st.history.append((summary["run_at"], summary["rate"]))
 
     def districts(self) -> dict[str, str]:
         return {s.summary["district"]: s.summary["district_name"] for s in self.schools.values()}
@@ -177,9 +183,49 @@ def _by_day(events):
         yield day, group
 
 
+def summary_of(row: dict, run: dict) -> dict:
+    """``school_summary`` from a school's stored aggregate row (``agg_schools``) — the same figures."""
+    city = row["city"] or run.get("bureau") or ""
+    return {"id": row["school"], "name": row["name"] or row["school"], "district": row["district"],
+            "district_name": row["district_name"] or row["district"], "city": city,
+            "city_name": (run.get("bureau_name") or city) if city == run.get("bureau") else city,
+            "rate": row["rate"], "verdict": row["verdict"], "high_risk": row["high_risk"],
+            "points": json.loads(row["points"]), "hosts": row["hosts"], "audited": row["audited"],
+            "unreachable": row["hosts"] - row["audited"], "reasons": json.loads(row["reasons"]),
+            "run_id": run["id"], "run_at": run["started_at"]}
+
+
+SUMMARY_COLUMNS = ("run_id", "school", "district", "city", "name", "district_name", "hosts", "audited", "reasons",
+                   "rate", "verdict", "high_risk", "points")
+
+
 def from_store(store) -> BureauView:
-    """Every finished stored run, oldest started first (a run may hold one school or a whole bureau).
-    Only the columns scoring needs are read."""
+    """Every finished stored run, oldest started first (a run may hold one school or a whole bureau), read from
+    the aggregates kept at ingest: one row per (run, school), no results (``from_store_raw`` scores the raw
+    results instead)."""
+    from sqlalchemy import select
+
+    from audits.store.aggregates import schools_agg_t as s
+
+    view = BureauView()
+    by_run: dict[str, list[dict]] = defaultdict(list)
+    with store.engine.connect() as conn:
+        for r in conn.execute(select(*(s.c[c] for c in SUMMARY_COLUMNS)).order_by(s.c.run_id, s.c.school)).mappings():
+            by_run[r["run_id"]].append(r)
+    for run in reversed(store.runs(limit=None, order="started")):
+        if run["status"] == "running" or not by_run.get(run["id"]):
+            continue
+        view.runs += 1
+        info = {"id": run["id"], "started_at": run["started_at"], "bureau": run["scope"].get("bureau"),
+                "bureau_name": run["scope"].get("bureau_name")}
+        for row in by_run[run["id"]]:
+            view.add_summary(summary_of(row, info))
+    return view
+
+
+def from_store_raw(store) -> BureauView:
+    """``from_store`` computed from scratch: every finished run's results scored by ``reports.scoring``. Only
+    the columns scoring needs are read."""
     view = BureauView()
     for run in reversed(store.runs(limit=None, order="started")):
         if run["status"] == "running":

@@ -10,40 +10,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, and_, case, column, func, insert, literal, or_,
-                        tuple_,
-                        select, text, values)
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, and_, case, func, insert, literal, select, text, tuple_
 
+from audits.store import verdict_sql
 from audits.store.database import Store, hosts_t, items_t
+from audits.store.verdict_sql import rule_tables
+from audits.store.verdict_sql import rounded as _rounded
 
-from .scoring import HIGH_RISK_SEVERITIES, ROUND_NUDGE, SEGMENT_PREFIX, item_table, point_of, verdict
+from .scoring import verdict
 
 VERDICTS = ("conform", "partial", "nonconform", "not_applicable", "not_assessed", "awaiting")
-
-
-def _tables():
-    """From the GB/T 22239-2019 controls file, as SQL VALUES: the item weights (with the items not applicable to an
-    operating system), the evidence roles (clause, check, key | trigger | informational) and the (clause, check)
-    pairs whose high/critical failure raises the clause's high-risk trigger."""
-    table = item_table()
-    weights = values(column("level", Integer), column("clause", String), column("point", String),
-                     column("weight", Float), column("host_na", Integer), name="weights").data(
-        [(lvl, clause, point_of(clause), w, int(clause in table.not_applicable))
-         for lvl, items in sorted(table.weights.items()) for clause, w in items.items()]).cte("weights")
-    role_rows = sorted({(c, cid, role) for c, named in table.roles.items() for cid, role in named.items()} |
-                       {(c, cid, "trigger") for c, ids in table.trigger_checks.items() for cid in ids})
-    roles = values(column("clause", String), column("check_id", String), column("role", String),
-                   name="roles").data(role_rows or [("", "", "")]).cte("roles")
-    triggers = values(column("clause", String), column("check_id", String), name="triggers").data(
-        sorted((c, cid) for c, ids in table.triggers.items() for cid in ids) or [("", "")]).cte("triggers")
-    return weights, roles, triggers
-
-
-def _rounded(expr, digits: int):
-    """``scoring.round_half_up`` in SQL (floor(v·10^d + 0.5 + nudge) / 10^d), same on SQLite and PostgreSQL.
-    NULL stays NULL (SQLAlchemy's SQLite floor() is a Python function that refuses None)."""
-    scale = 10 ** digits
-    return case((expr.is_(None), None), else_=func.floor(expr * scale + (0.5 + ROUND_NUDGE)) / float(scale))
 
 
 def _materialised(conn, name: str, query, *columns: Column) -> Table:
@@ -74,43 +50,13 @@ def rollup_sql(store: Store, run_ids: list[str] | None = None) -> dict:
 
 
 def _rollup(conn, h, scope, temps: list) -> dict:
-    weights, roles, triggers = _tables()
+    tables = rule_tables()
     ri = items_t.alias("ri")
     audited = and_(scope, h.c.status == "audited")
-
-    def count(cond):
-        return func.sum(case((cond, 1), else_=0))
-
-    high = ri.c.severity.in_(HIGH_RISK_SEVERITIES)
-    # 1. per host and item of its level (docs/scoring.md §2): the scored (non-informational) results citing it …
-    scored = (select(ri.c.run_id, ri.c.host_id, ri.c.clause,
-                     count(ri.c.status == "pass").label("p"), count(ri.c.status == "fail").label("f"),
-                     count(ri.c.status == "not_applicable").label("na"), count(ri.c.status == "waived").label("wv"),
-                     func.count().label("n"),
-                     count(and_(ri.c.status == "fail", or_(roles.c.role == "key", and_(roles.c.role == "trigger", high))))
-                     .label("kf"),
-                     count(and_(ri.c.status.in_(("pass", "fail")), ri.c.underlying == "manual")).label("att"),
-                     count(and_(roles.c.role == "key", ri.c.status.in_(("manual", "error")))).label("ko"))
-              .select_from(ri.join(h, and_(h.c.run_id == ri.c.run_id, h.c.host_id == ri.c.host_id))
-                           .outerjoin(roles, and_(roles.c.clause == ri.c.clause, roles.c.check_id == ri.c.check_id)))
-              .where(audited, or_(roles.c.role.is_(None), roles.c.role != "informational"))
-              .group_by(ri.c.run_id, ri.c.host_id, ri.c.clause)).subquery("scored")
-    # … over every item of the host's level, so an item nothing answered is 待取证 (score 0)
-    p, f, na, wv, n, kf, att, ko = (func.coalesce(getattr(scored.c, k), 0)
-                                    for k in ("p", "f", "na", "wv", "n", "kf", "att", "ko"))
-    host_na = weights.c.host_na == 1
-    score = case((host_na, None), (and_(p + f == 0, n > 0, na == n), None), (and_(p + f == 0, wv > 0), None),
-                 (p + f == 0, 0.0), (kf > 0, 0.0), (p == 0, 0.0), (and_(f == 0, ko == 0), 1.0), else_=0.5)
-    verdict_ = case((host_na, "not_applicable"), (and_(p + f == 0, n > 0, na == n), "not_applicable"),
-                    (and_(p + f == 0, wv > 0), "not_assessed"), (p + f == 0, "awaiting"),
-                    (or_(kf > 0, p == 0), "nonconform"), (and_(f == 0, ko == 0), "conform"), else_="partial")
-    attested = case((and_(p + f > 0, att == p + f), 1.0), else_=0.0)
-    per_host = (select(h.c.school, h.c.level, weights.c.clause, weights.c.point, weights.c.weight, score, verdict_,
-                       attested)
-                .select_from(h.join(weights, weights.c.level == h.c.level)
-                             .outerjoin(scored, and_(scored.c.run_id == h.c.run_id, scored.c.host_id == h.c.host_id,
-                                                     scored.c.clause == weights.c.clause)))
-                .where(audited, ~h.c.host_id.startswith(SEGMENT_PREFIX, autoescape=True)))
+    # 1. per host and item of its level (docs/scoring.md §2): the shared SQL of the verdict rules
+    judged = verdict_sql.host_items(h, ri, audited, tables).subquery("judged")
+    per_host = select(judged.c.school, judged.c.level, judged.c.clause, judged.c.point, judged.c.weight,
+                      judged.c.score, judged.c.verdict, judged.c.attested)
     hi = _materialised(conn, "rollup_host_items", per_host, Column("school", String), Column("level", Integer),
                        Column("clause", String), Column("point", String), Column("weight", Float),
                        Column("score", Float), Column("verdict", String), Column("attested", Float))
@@ -129,13 +75,7 @@ def _rollup(conn, h, scope, temps: list) -> dict:
     points_q = select(si.c.school, si.c.point, _rounded(literal(10.0) * wx / w, 2)).group_by(si.c.school, si.c.point)
     verdicts_q = select(hi.c.school, hi.c.verdict, func.count()).group_by(hi.c.school, hi.c.verdict)
     # 3. high-risk candidates: failing (or waived but failing) high/critical results citing a trigger item (§4)
-    candidates = (select(h.c.school, ri.c.run_id, ri.c.host_id, ri.c.check_id)
-                  .select_from(ri.join(h, and_(h.c.run_id == ri.c.run_id, h.c.host_id == ri.c.host_id))
-                               .join(triggers, and_(triggers.c.clause == ri.c.clause,
-                                                    triggers.c.check_id == ri.c.check_id)))
-                  .where(audited, ri.c.severity.in_(HIGH_RISK_SEVERITIES),
-                         or_(ri.c.status == "fail", and_(ri.c.status == "waived", ri.c.underlying == "fail")))
-                  .group_by(h.c.school, ri.c.run_id, ri.c.host_id, ri.c.check_id)).subquery("candidates")
+    candidates = verdict_sql.candidates(h, ri, audited, tables).subquery("candidates")
     risks = select(candidates.c.school, func.count().label("n")).group_by(candidates.c.school).subquery()
     # 4. every school of the runs (unreachable-only schools too) with its rate and candidates
     members = (select(h.c.school, func.max(h.c.district).label("district"),

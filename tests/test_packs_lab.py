@@ -117,11 +117,21 @@ def packs_run(campus_lab, tmp_path_factory):
     for h in campus_lab.ssh_hosts:  # least privilege: sudo for exactly the declared backup paths too
         campus_lab.set_sudo(h.id, True, inventory=inv)
     js = tmp / "run.json"
-    auditctl.main(["run", "-q", "-i", str(inv), "--limit", "lab-compliant-*,lab-misconf-*",
-                   "--packs", "patching,backup,dr", "--db", str(tmp / "r.db"), "--json", str(js),
-                   "--out", str(tmp / "out"), "--known-hosts", str(campus_lab.known_hosts)])
+    # This module plants each host's own apt lists: the auditor's index is off (nothing held, no fetch), so
+    # patching.security_updates falls back to the host's lists (tests/test_patch_index_lab.py covers the index).
+    plan = tmp / "plan.yaml"
+    plan.write_text("params:\n  patching.security_updates: {index_fetch: false}\n")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(tmp / "empty-cache"))
+        _run(campus_lab, tmp, inv, js, plan)
     doc = json.loads(js.read_text())
     return {h["id"]: {r["check_id"]: r for r in h["results"]} for h in doc["hosts"] if h["status"] == "audited"}
+
+
+def _run(campus_lab, tmp, inv, js, plan):
+    auditctl.main(["run", "-q", "--plan", str(plan), "-i", str(inv), "--limit", "lab-compliant-*,lab-misconf-*",
+                   "--packs", "patching,backup,dr", "--db", str(tmp / "r.db"), "--json", str(js),
+                   "--out", str(tmp / "out"), "--known-hosts", str(campus_lab.known_hosts)])
 
 
 def status(run, host, check):
@@ -161,6 +171,7 @@ def test_severities_follow_the_finding(packs_run):
     upd = packs_run[C2]["patching.security_updates"]
     assert upd["severity"] == "high" and "openssh-server" in upd["evidence"] and "1:99.0p1-1" in upd["evidence"]
     assert "[network-facing]" in upd["evidence"]
+    assert "judged on the host's own package lists" in upd["message"]["en"] and "index_fetch: false" in upd["evidence"]
 
 
 def test_evidence_names_the_sources(packs_run):

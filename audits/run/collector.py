@@ -356,6 +356,10 @@ def _audit_host_task(self, envelope) -> dict:
         raise Ignore() from None
     log.info("auditing host %s (%s) for task %s", host.id, host.address, self.request.id)
     options = {"run_started": body.get("run_started")} if body.get("run_started") else {}
+    # Auditor-side data (the patch index) is the collector's own: held in its cache, fetched from its site's mirror.
+    from audits.run import enrich
+
+    options["enrichers"] = enrich.prepare({"params": body.get("params") or {}, "hosts": [host], "say": log.warning})
     try:
         rec, results = audit_host(host, checks, body.get("params") or {}, options)
     except BaseException:

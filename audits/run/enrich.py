@@ -20,7 +20,7 @@ Factory = Callable[[dict], "Enrich | None"]
 
 _FACTORIES: list[Factory] = []
 # Modules that register factories; imported when a run prepares its enrichers.
-PROVIDERS: tuple[str, ...] = ()
+PROVIDERS: tuple[str, ...] = ("audits.patchdata.provider", "audits.patchdata.vulnenrich")
 
 
 def enricher(factory: Factory) -> Factory:

@@ -100,11 +100,11 @@ def rows_of(run_id: str, hosts) -> tuple[list[dict], list[tuple], list[tuple]]:
     return host_rows, results, items
 
 
-def write_hosts(conn, run_id: str, hosts, rows=None) -> tuple[int, int]:
+def write_hosts(conn, run_id: str, hosts, rows=None) -> list[tuple[object, list[dict]]]:
     """Insert ``hosts`` ([(HostRecord, [result dict])]) of run ``run_id`` and all their results and
     result_items through ``conn`` (a SQLAlchemy Connection in a transaction the caller commits).
-    ``rows``: ``rows_of(run_id, hosts)`` if the caller already has them. Returns (results rows,
-    result_items rows) written."""
+    ``rows``: ``rows_of(run_id, hosts)`` if the caller already has them. Returns [(HostRecord, its
+    result_items rows as dicts)], the input of ``aggregates.after_host``/``after_run``."""
     host_rows, results, items = rows if rows is not None else rows_of(run_id, hosts)
     if host_rows:
         conn.execute(insert(table(HOSTS, *map(column, host_rows[0]))), host_rows)
@@ -114,7 +114,10 @@ def write_hosts(conn, run_id: str, hosts, rows=None) -> tuple[int, int]:
     else:
         _executemany(conn, RESULTS, RESULT_COLUMNS, results)
         _executemany(conn, ITEMS, ITEM_COLUMNS, items)
-    return len(results), len(items)
+    by_host: dict = {}
+    for item in items:  # contiguous per host, in the hosts' order
+        by_host.setdefault(item[1], []).append(dict(zip(ITEM_COLUMNS, item)))
+    return [(rec, by_host.get(rec.host_id, [])) for rec, _ in hosts]
 
 
 def _copy(conn, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:

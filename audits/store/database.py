@@ -7,7 +7,9 @@ clauses are also written to ``result_items`` (one row per result and clause), th
 roll-ups in ``reports/rollup_sql.py``. The only update is a run's finish (status, finished_at). Results
 carry the check's titles, references and remediation as they were, so any stored run can be
 re-rendered after the check library has changed. The schema is versioned; migrations run forward
-on open and a database newer than this program is refused.
+on open and a database newer than this program is refused. The aggregates every bureau view reads
+(``audits/store/aggregates.py``, migration 19) are written in the same transaction as each saved host,
+imported run and finished run.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
 
 from audits.model.clock import now
+from audits.store import aggregates
 from audits.store.bulk import STANDARD, write_hosts  # noqa: F401 (STANDARD: re-exported)
 
 metadata = MetaData()
@@ -172,11 +175,18 @@ def _widen_run_ids(conn):
         conn.exec_driver_sql(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE VARCHAR({RUN_ID_LENGTH})")
 
 
+def _build_aggregates(conn):
+    """Migration 19: the aggregates of the runs stored before it (none in a fresh store)."""
+    if conn.execute(select(runs_t.c.id).limit(1)).first():
+        aggregates.rebuild(conn)
+
+
 MIGRATIONS = {1: [runs_t, hosts_t, results_t],
               2: [_add_missing_columns(hosts_t, ("name", "school_name", "district_name", "systems"))],
               3: [trusted_keys_t, imported_bundles_t],  # signed bundles
               6: [_add_missing_columns(hosts_t, ("city",)), items_t, _backfill_result_items],
-              18: [_widen_run_ids]}  # issue #18: imported runs are RUN_ID@SCHOOL
+              18: [_widen_run_ids],  # issue #18: imported runs are RUN_ID@SCHOOL
+              19: [*aggregates.TABLES, _build_aggregates]}  # issue #21: aggregates at ingest
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -333,7 +343,8 @@ class Store:
                 if conn.execute(select(hosts_t.c.host_id).where(hosts_t.c.run_id == run_id,
                                                                 hosts_t.c.host_id == rec.host_id)).first():
                     return False
-                self._insert_host(conn, run_id, rec, results)
+                items = self._insert_host(conn, run_id, rec, results)
+                aggregates.after_host(conn, run_id, rec, items)
             return True
         except IntegrityError:  # a concurrent save of the same host won the race
             if self._has_host(run_id, rec.host_id):
@@ -345,8 +356,9 @@ class Store:
             return conn.execute(select(hosts_t.c.host_id).where(hosts_t.c.run_id == run_id,
                                                                 hosts_t.c.host_id == host_id)).first() is not None
 
-    def _insert_host(self, conn, run_id: str, rec: HostRecord, results: list[dict]) -> None:
-        write_hosts(conn, run_id, [(rec, results)])
+    def _insert_host(self, conn, run_id: str, rec: HostRecord, results: list[dict]) -> list[dict]:
+        """The host's row, its results and their result_items (returned: the input of its aggregates)."""
+        return write_hosts(conn, run_id, [(rec, results)])[0][1]
 
     def import_run(self, run: dict, hosts: list[tuple[HostRecord, list[dict]]], bundle: dict, rows=None) -> bool:
         """Store a verified bundle's run (``run``: id, started_at, finished_at, status, scope, tool_version),
@@ -361,7 +373,8 @@ class Store:
                         return False
                     conn.execute(insert(runs_t).values(
                         seq=_next_seq(conn), **{**run, "scope": json.dumps(run["scope"], ensure_ascii=False, sort_keys=True)}))
-                    write_hosts(conn, run["id"], hosts, rows)  # the seam: aggregates at ingest go in this transaction
+                    stored = write_hosts(conn, run["id"], hosts, rows)  # bulk: COPY / executemany
+                    aggregates.after_run(conn, run["id"], stored)
                     conn.execute(insert(imported_bundles_t).values(run_id=run["id"], imported_at=now(), **bundle))
                 return True
             except IntegrityError:
@@ -418,8 +431,23 @@ class Store:
         return dict(row) if row else None
 
     def finish_run(self, run_id: str, status: str) -> None:
+        """A run's end: its status, and its totals in ``agg_runs`` (its hosts' and schools' aggregates were
+        written as each host was saved)."""
         with self.engine.begin() as conn:
             conn.execute(update(runs_t).where(runs_t.c.id == run_id).values(status=status, finished_at=now()))
+            aggregates.refresh_run(conn, run_id)
+
+    def rebuild_aggregates(self, run_ids: list[str] | None = None, progress=None) -> dict:
+        """Recompute the aggregates of the given runs (default: every run) from their raw results, in one
+        transaction (``audits.store.aggregates.rebuild``): after a change of the scoring rules."""
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+            if run_ids is not None:
+                known = {r for (r,) in conn.execute(select(runs_t.c.id).where(runs_t.c.id.in_(run_ids)))}
+                if set(run_ids) - known:
+                    raise StoreError(f"no run {sorted(set(run_ids) - known)[0]!r} in {redact(self.url)}")
+            return aggregates.rebuild(conn, run_ids, progress)
 
     def reopen_run(self, run_id: str) -> None:
         with self.engine.begin() as conn:

@@ -1,8 +1,12 @@
 """Package manager listings: ``dpkg-query -W`` status lines, the security-list probe's ``@list``
-sections, and Debian version ordering (dpkg's rules, through python-debian). Pure functions, no I/O."""
+sections, Debian version ordering (dpkg's rules, through python-debian) and rpm's EPOCH:VERSION-RELEASE
+ordering (rpmvercmp, through rpm-vercmp). Pure functions, no I/O."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+from checks.parsers.rpmver import evr_compare, split_evr  # noqa: F401  (split_evr re-exported)
 
 
 def dpkg_versions(text: str) -> dict[str, str]:
@@ -60,6 +64,7 @@ def list_versions(text: str) -> ListVersions:
     return out
 
 
+@lru_cache(maxsize=65536)  # a fleet repeats the same (offered, installed) pairs host after host
 def debian_version_newer(a: str, b: str) -> bool:
     """True when Debian version ``a`` sorts after ``b`` (dpkg's rules: epoch, upstream, revision, ``~``)."""
     from debian.debian_support import version_compare
@@ -67,4 +72,19 @@ def debian_version_newer(a: str, b: str) -> bool:
     try:
         return version_compare(a, b) > 0
     except ValueError:  # a malformed version from a hostile host is never "newer"
+        return False
+
+
+def rpm_evr_compare(a: str, b: str) -> int:
+    """rpm's order of two EPOCH:VERSION-RELEASE strings (-1, 0, 1): epoch as a number, then rpmvercmp of the
+    version, then of the release (``~`` sorts before anything, ``^`` after the base); ``checks.parsers.rpmver``."""
+    return evr_compare(a, b)
+
+
+@lru_cache(maxsize=65536)
+def rpm_version_newer(a: str, b: str) -> bool:
+    """True when rpm EVR ``a`` sorts after ``b``; a malformed version is never newer."""
+    try:
+        return rpm_evr_compare(a, b) > 0
+    except (ValueError, TypeError):
         return False

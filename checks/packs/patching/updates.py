@@ -2,13 +2,16 @@
 known vulnerabilities found and patched in time.
 
 ``patching.security_updates`` (moved here from the MLPS pack; it still cites 8.1.4.4 e, so MLPS
-scoring counts it) computes pending security updates on the auditor's side from the host's own
-package caches, never refreshing them; ``patching.package_lists_age`` fails a host whose caches are
-too old to know. Both are read-only.
+scoring counts it) computes pending security updates on the auditor's side: on Debian/Ubuntu against
+the auditor's own index of the security suite (``facts.meta["patch_index"]``, put there by
+``audits.patchdata.provider`` before the checks run), else from the host's own package lists, never
+refreshing them; every result names its basis and "as of" date. ``patching.package_lists_age`` fails
+a host whose lists are too old (its apt upgrade would install nothing). Both are read-only.
 """
 from __future__ import annotations
 
 import re
+from collections import Counter
 from fnmatch import fnmatchcase
 
 from checks import parsers
@@ -30,6 +33,12 @@ RPM_VERSIONS = named("rpm_versions")
 # Release files of apt and the repository metadata of dnf/yum: their mtimes say when the lists were
 # last refreshed (apt-get update / dnf makecache). Both families in one cheap find.
 LIST_STAMPS = named("list_stamps")
+# The auditor's index of security fixes (audits/patchdata) needs the architecture of each installed
+# package and the host's APT sources; the enricher puts what the index offers into facts.meta["patch_index"].
+DPKG_PACKAGES = named("dpkg_packages")
+APT_SOURCES = named("apt_sources")
+RPM_PACKAGES = named("rpm_packages")
+YUM_REPOS = named("yum_repos")
 
 # ---------------------------------------------------------------------------------------------
 def _nevra(s: str) -> tuple[str, str]:
@@ -50,25 +59,16 @@ def security_updates(facts, host, params):
             if st != "ok":
                 return Outcome.error(f"无法列出已安装软件包版本：{probe_failure(res)}", f"cannot list installed package versions: "
                                      f"{probe_failure(res)}", res.stderr[:300])
-            lst, lres = probe_state(facts, APT_LISTS)
-            names = lres.stdout.split() if lst == "ok" else []
-            if lst == "ok" and not any("_Packages" in n for n in names):
-                return Outcome.error("apt 没有软件包列表（从未执行 apt-get update），无法判断待安装的安全更新",
-                                     "apt has no package lists (apt-get update never ran): cannot tell pending security updates",
-                                     "/var/lib/apt/lists: " + (" ".join(names) or "(empty)"))
-            sst, sres = probe_state(facts, APT_SECURITY_VERSIONS)
-            if sst != "ok":
-                return Outcome.error(f"无法读取安全源列表：{probe_failure(sres)}", f"cannot read the security package lists: "
-                                     f"{probe_failure(sres)}", sres.stderr[:300])
-            offered = parsers.list_versions(sres.stdout)
-            if not offered.lists:
-                return Outcome.error("未配置安全更新源（无 *-security 列表），无法判断待安装的安全更新",
-                                     "no security repository is configured (no *-security lists): cannot tell pending "
-                                     "security updates", evidence_lines(n for n in names if "_Packages" in n))
-            installed = parsers.dpkg_versions(res.stdout)
-            pending = [(name, have, offered.best[name]) for name, have in sorted(installed.items())
-                       if name in offered.best and parsers.debian_version_newer(offered.best[name], have)]
-            return _pending_outcome(pending, limit, params)
+            index = facts.meta.get("patch_index") or {}
+            if index.get("basis") == "index":
+                return _judge_on_index(facts, index, res.stdout, limit, params)
+            return _judge_on_host_lists(facts, res.stdout, limit, params, index)
+    index = facts.meta.get("patch_index") or {}
+    if index.get("no_errata"):  # CentOS 7 / Stream: no security errata exist; never "nothing pending"
+        return Outcome.error(str(index["no_errata"].get("zh", "")), str(index["no_errata"].get("en", "")),
+                             "the repositories of this release publish no updateinfo.xml")
+    if index.get("basis") == "index" and index.get("family") == "rpm":
+        return _judge_rpm_on_index(facts, index, limit, params)
     st, res = probe_state(facts, DNF_SEC)
     tool = "dnf"
     if st == "missing":
@@ -96,7 +96,119 @@ def security_updates(facts, host, params):
         name, cand = _nevra(m.group(3))
         pending.setdefault(name, (cand, f"{m.group(1)} {m.group(2)}"))  # the first advisory of a package is shown
     rows = [(n, installed.get(n, "?"), f"{c} ({a})") for n, (c, a) in sorted(pending.items())]
-    return _pending_outcome(rows, limit, params)
+    why = str(index.get("error") or "no index was consulted")[:300]
+    return _pending_outcome(facts, rows, limit, params, (
+        f"依据主机自身的 {tool} 缓存（审计端索引不可用）", f"judged on the host's own {tool} cache (the auditor's index was "
+        "unavailable)", f"basis: {tool} -C updateinfo on the host's cache; auditor's index: {why}"))
+
+
+def _judge_rpm_on_index(facts, index: dict, limit: int, params) -> Outcome:
+    """RHEL family: installed name.arch whose EPOCH:VERSION-RELEASE sorts below a security erratum's."""
+    offered = index.get("offered") or {}
+    st, res = probe_state(facts, RPM_PACKAGES)
+    if st != "ok":
+        return Outcome.error(f"无法列出已安装软件包版本：{probe_failure(res)}", f"cannot list installed package versions: "
+                             f"{probe_failure(res)}", res.stderr[:300])
+    newest: dict[tuple[str, str], str] = {}  # install-only packages (kernel) appear once per installed version
+    for ln in res.stdout.splitlines():
+        parts = ln.split()
+        if len(parts) == 3 and ((parts[0], parts[1]) not in newest
+                                or parsers.rpm_version_newer(parts[2], newest[(parts[0], parts[1])])):
+            newest[(parts[0], parts[1])] = parts[2]
+    pending = []
+    for (name, arch), have in sorted(newest.items()):
+        offer = offered.get(f"{name}:{arch}")
+        if isinstance(offer, (list, tuple)) and offer and parsers.rpm_version_newer(str(offer[0]), have):
+            adv = " ".join(str(x) for x in offer[1:3] if x)
+            pending.append((f"{name}.{arch}", have, str(offer[0]) + (f" ({adv})" if adv else "")))
+    zh, en, ev = _index_basis(index)
+    return _pending_outcome(facts, pending, limit, params, (zh, en, ev))
+
+
+def _index_basis(index: dict) -> tuple[str, str, str]:
+    """(zh, en, evidence line) naming the auditor's index and its date."""
+    suite = index.get("suite") or {}
+    name = f"{suite.get('dist', '?')} {suite.get('suite', '?')}"
+    as_of = str(index.get("as_of") or "?")
+    zh, en = f"依据审计端安全更新索引 {name}，截至 {as_of}", f"judged against the auditor's index {name} as of {as_of}"
+    if index.get("stale"):
+        zh += f"；索引已 {float(index.get('age_days', 0)):.0f} 天未更新（上限 {float(index.get('max_age_days', 7)):g} 天），结果可能偏少，需审计方刷新"
+        en += (f"; the index is {float(index.get('age_days', 0)):.0f} days old (limit {float(index.get('max_age_days', 7)):g}): "
+               "results may under-report until the auditor refreshes it")
+    ev = (f"basis: auditor's index {name} from {suite.get('source', '?')} ({suite.get('via', '?')}), Release dated "
+          f"{suite.get('release_date', '?')}, as of {as_of}; {suite.get('signature', 'signature not recorded')}; "
+          f"{index.get('fetch', '')}")
+    return zh, en, ev
+
+
+def _judge_on_index(facts, index: dict, dpkg_text: str, limit: int, params) -> Outcome:
+    """Pending updates: installed (package, arch) whose version sorts below what the index offers."""
+    offered = index.get("offered") or {}
+    st, res = probe_state(facts, DPKG_PACKAGES)
+    installed: list[tuple[str, str, str]] = []
+    if st == "ok":
+        for ln in res.stdout.splitlines():
+            parts = ln.split()
+            if len(parts) >= 4 and len(parts[3]) >= 2 and parts[3][1] == "i":
+                installed.append((parts[0].split(":")[0], parts[1], parts[2]))
+    else:  # architectures unknown: any offer under the package name
+        by_name = {k.rsplit(":", 1)[0]: k.rsplit(":", 1)[1] for k in offered}
+        installed = [(n, by_name.get(n, "?"), v) for n, v in parsers.dpkg_versions(dpkg_text).items()]
+    pending = []
+    archs_of = Counter(n for n, _, _ in installed)
+    for name, arch, have in sorted(installed):
+        offer = offered.get(f"{name}:{arch}")
+        if not isinstance(offer, (list, tuple)) or not offer:
+            continue
+        fixed, source = str(offer[0]), str(offer[1]) if len(offer) > 1 else name
+        if parsers.debian_version_newer(fixed, have):
+            label = name if arch in ("all", "?") or archs_of[name] == 1 else f"{name}:{arch}"
+            pending.append((label, have, fixed + (f" (source {source})" if source and source != name else "")))
+    zh, en, ev = _index_basis(index)
+    return _pending_outcome(facts, pending, limit, params, (zh, en, ev))
+
+
+def _judge_on_host_lists(facts, dpkg_text: str, limit: int, params, index: dict) -> Outcome:
+    """The fallback: the versions the host's own security lists offer (as of their newest Release file)."""
+    why = str(index.get("error") or "no index was consulted")[:300]
+    lst, lres = probe_state(facts, APT_LISTS)
+    names = lres.stdout.split() if lst == "ok" else []
+    if lst == "ok" and not any("_Packages" in n for n in names):
+        return Outcome.error("审计端索引不可用，且 apt 没有软件包列表（从未执行 apt-get update），无法判断待安装的安全更新",
+                             "the auditor's index is unavailable and apt has no package lists (apt-get update never "
+                             "ran): cannot tell pending security updates",
+                             f"auditor's index: {why}\n/var/lib/apt/lists: " + (" ".join(names) or "(empty)"))
+    sst, sres = probe_state(facts, APT_SECURITY_VERSIONS)
+    if sst != "ok":
+        return Outcome.error(f"审计端索引不可用，且无法读取安全源列表：{probe_failure(sres)}",
+                             f"the auditor's index is unavailable and the security package lists cannot be read: "
+                             f"{probe_failure(sres)}", f"auditor's index: {why}\n" + sres.stderr[:300])
+    offered = parsers.list_versions(sres.stdout)
+    if not offered.lists:
+        return Outcome.error("审计端索引不可用，且未配置安全更新源（无 *-security 列表），无法判断待安装的安全更新",
+                             "the auditor's index is unavailable and no security repository is configured (no "
+                             "*-security lists): cannot tell pending security updates",
+                             f"auditor's index: {why}\n" + evidence_lines(n for n in names if "_Packages" in n))
+    installed = parsers.dpkg_versions(dpkg_text)
+    pending = [(name, have, offered.best[name]) for name, have in sorted(installed.items())
+               if name in offered.best and parsers.debian_version_newer(offered.best[name], have)]
+    as_of = _security_lists_date(facts)
+    zh = f"依据主机自身的软件包列表（截至 {as_of}；审计端索引不可用）"
+    en = f"judged on the host's own package lists (as of {as_of}; the auditor's index was unavailable)"
+    ev = f"basis: host's own lists {', '.join(offered.lists[:4])} as of {as_of}; auditor's index: {why}"
+    return _pending_outcome(facts, pending, limit, params, (zh, en, ev))
+
+
+def _security_lists_date(facts) -> str:
+    """When the host last refreshed its security lists: the newest mtime of a *security*Release file."""
+    res = facts.get(LIST_STAMPS)
+    newest = None
+    for ln in res.stdout.splitlines() if not res.error else []:
+        when, _, path = ln.partition(" ")
+        t = parse_when(when) if "security" in path and path.endswith("Release") else None
+        if t is not None and (newest is None or t > newest):
+            newest = t
+    return stamp(newest) if newest else "an unknown date"
 
 
 def _network_facing(name: str, globs) -> bool:
@@ -104,9 +216,25 @@ def _network_facing(name: str, globs) -> bool:
     return any(fnmatchcase(base, g) for g in globs)
 
 
-def _pending_outcome(rows: list[tuple[str, str, str]], limit: int, params) -> Outcome:
+def _pending_outcome(facts, rows: list[tuple[str, str, str]], limit: int, params, basis=None) -> Outcome:
     """rows: (package, installed, candidate). Severity: high when a network-facing package is among
-    them or there are ``many_pending`` or more; medium otherwise."""
+    them or there are ``many_pending`` or more; medium otherwise. ``basis`` (zh, en, evidence line):
+    what the rows were judged against and as of when, added to the message and the evidence. Pending
+    fixes without a vulnerability feed (``facts.meta["vulns"]``, patching.known_vulnerabilities) say
+    that their CVE ids were not available."""
+    out = _pending_core(rows, limit, params)
+    if rows and not (facts.meta.get("vulns") or {}).get("available"):
+        out.message = type(out.message)(f"{out.message.zh}；CVE 数据不可用（未导入漏洞库，见 auditctl vulndb import）",
+                                        f"{out.message.en}; CVE data was not available (no vulnerability feed imported: "
+                                        "auditctl vulndb import)")
+    if basis:
+        zh, en, ev = basis
+        out.message = type(out.message)(f"{out.message.zh}（{zh}）", f"{out.message.en} ({en})")
+        out.evidence = ev + ("\n" + out.evidence if out.evidence else "")
+    return out
+
+
+def _pending_core(rows: list[tuple[str, str, str]], limit: int, params) -> Outcome:
     n = len(rows)
     exposed = [r[0] for r in rows if _network_facing(r[0], params["network_facing"])]
     lines = [f"{p}: {have} → {cand}" + (" [network-facing]" if p in exposed else "") for p, have, cand in rows]
@@ -150,6 +278,9 @@ def package_lists_age(facts, host, params):
         return err
     limit = float(params["max_list_age_days"])
     ev = f"newest: {path} modified {stamp(newest)} ({human(hours)} before the run started)"
+    if (facts.meta.get("patch_index") or {}).get("basis") == "index":
+        ev += ("\npending security updates were judged against the auditor's index, not these lists; stale lists "
+               "still keep apt upgrade on this host from installing them")
     if hours > limit * 24:
         return Outcome.failed(f"软件包列表已 {human(hours)} 未刷新（允许 {limit:g} 天）",
                               f"the package lists were last refreshed {human(hours)} ago (allowed: {limit:g} days)", ev)
