@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 
 from audits.model.clock import now
 from audits.store import aggregates
+from audits.store.bulk import STANDARD, write_hosts  # noqa: F401 (STANDARD: re-exported)
 
 metadata = MetaData()
 # A run's id: the runner's ``20261202T060656Z-82dee5``, or the bureau's ``RUN_ID@SCHOOL`` for an
@@ -98,7 +99,6 @@ items_t = Table(
     Column("underlying", String(20)),
 )
 Index("ix_result_items_clause", items_t.c.clause, items_t.c.status)
-STANDARD = "GB/T 22239-2019 "
 
 
 def result_item_rows(run_id: str, host_id: str, results: list[dict]) -> list[dict]:
@@ -358,24 +358,13 @@ class Store:
 
     def _insert_host(self, conn, run_id: str, rec: HostRecord, results: list[dict]) -> list[dict]:
         """The host's row, its results and their result_items (returned: the input of its aggregates)."""
-        row = dict(rec.__dict__, systems=json.dumps(rec.systems, ensure_ascii=False) if rec.systems is not None else None)
-        conn.execute(insert(hosts_t).values(run_id=run_id, **row))
-        if results:
-            rows = [{**r, "run_id": run_id, "host_id": rec.host_id, "underlying": r.get("underlying"),
-                     "exceptions": json.dumps(r["exceptions"], ensure_ascii=False) if r.get("exceptions") else None,
-                     **{k: json.dumps(r[k], ensure_ascii=False) for k in ("refs", "title", "message", "remediation")}}
-                    for r in results]
-            conn.execute(insert(results_t), rows)
-            items = result_item_rows(run_id, rec.host_id, results)
-            if items:
-                conn.execute(insert(items_t), items)
-            return items
-        return []
+        return write_hosts(conn, run_id, [(rec, results)])[0][1]
 
-    def import_run(self, run: dict, hosts: list[tuple[HostRecord, list[dict]]], bundle: dict) -> bool:
+    def import_run(self, run: dict, hosts: list[tuple[HostRecord, list[dict]]], bundle: dict, rows=None) -> bool:
         """Store a verified bundle's run (``run``: id, started_at, finished_at, status, scope, tool_version),
         its hosts and results and the ``bundle`` record (digest, school, key_id) in ONE transaction.
-        Returns False, storing nothing, when this bundle was already imported (a concurrent import won)."""
+        Returns False, storing nothing, when this bundle was already imported (a concurrent import won).
+        ``rows``: ``bulk.rows_of(run["id"], hosts)`` when the caller has already built (and checked) them."""
         for attempt in range(20):
             try:
                 with self.engine.begin() as conn:
@@ -384,7 +373,7 @@ class Store:
                         return False
                     conn.execute(insert(runs_t).values(
                         seq=_next_seq(conn), **{**run, "scope": json.dumps(run["scope"], ensure_ascii=False, sort_keys=True)}))
-                    stored = [(rec, self._insert_host(conn, run["id"], rec, results)) for rec, results in hosts]
+                    stored = write_hosts(conn, run["id"], hosts, rows)  # bulk: COPY / executemany
                     aggregates.after_run(conn, run["id"], stored)
                     conn.execute(insert(imported_bundles_t).values(run_id=run["id"], imported_at=now(), **bundle))
                 return True
