@@ -12,6 +12,7 @@ import bz2
 import functools
 import gzip
 import io
+import json
 import lzma
 import re
 from dataclasses import dataclass, field
@@ -123,6 +124,15 @@ class _Capped(io.RawIOBase):
         if self.left < 0:
             raise FeedError(self.name, 0, "size", f"larger than {MAX_DECOMPRESSED >> 20} MiB once decompressed")
         return n
+
+
+def parse_json(data: bytes, name: str):
+    """One feed document as JSON, or ``FeedError`` naming the file and line."""
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise FeedError(name, getattr(exc, "lineno", 0) or 0, "JSON", f"not valid JSON: {clean_text(str(exc), 200)}") \
+            from None
 
 
 def open_feed(path: Path):

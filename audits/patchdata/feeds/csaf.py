@@ -11,11 +11,10 @@ RPMs (``arch=src``) and module streams are left out.
 """
 from __future__ import annotations
 
-import json
 import re
 from urllib.parse import parse_qs, unquote
 
-from audits.patchdata.feeds import Advisory, FeedError, FeedInfo, check_row, clean_text, shaped
+from audits.patchdata.feeds import Advisory, FeedError, FeedInfo, check_row, parse_json, shaped
 
 SOURCE = "redhat-csaf"
 IMPACT = {"critical": "critical", "important": "high", "moderate": "medium", "low": "low"}
@@ -54,11 +53,7 @@ def _component(pid: str, helper: dict):
 
 @shaped
 def document_rows(data: bytes, name: str, info: FeedInfo):
-    try:
-        doc = json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        raise FeedError(name, getattr(exc, "lineno", 0) or 0, "JSON", f"not valid JSON: {clean_text(str(exc), 200)}") \
-            from None
+    doc = parse_json(data, name)
     if not isinstance(doc, dict) or not isinstance(doc.get("document"), dict):
         raise FeedError(name, 0, "document", "not a CSAF document")
     info.documents += 1

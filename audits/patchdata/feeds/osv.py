@@ -11,10 +11,9 @@ per CVE it fixes, its own id kept as the advisory id).
 """
 from __future__ import annotations
 
-import json
 import re
 
-from audits.patchdata.feeds import Advisory, FeedError, FeedInfo, check_row, clean_text, shaped
+from audits.patchdata.feeds import Advisory, FeedError, FeedInfo, check_row, parse_json, shaped
 
 SEVERITY_WORDS = {"critical": "critical", "high": "high", "important": "high", "medium": "medium",
                   "moderate": "medium", "low": "low", "negligible": "negligible", "unimportant": "negligible"}
@@ -110,10 +109,6 @@ def record_rows(rec, name: str, info: FeedInfo):
 
 @shaped
 def document_rows(data: bytes, name: str, info: FeedInfo):
-    try:
-        rec = json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        raise FeedError(name, getattr(exc, "lineno", 0) or 0, "JSON", f"not valid JSON: {clean_text(str(exc), 200)}") \
-            from None
+    rec = parse_json(data, name)
     info.documents += 1
     yield from record_rows(rec, name, info)
