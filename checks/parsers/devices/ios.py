@@ -138,6 +138,23 @@ def _interface(cfg: DeviceConfig, node: Node):
     cfg.interfaces.append(itf)
 
 
+_LIFETIME = {"years": 365, "months": 30, "days": 1}
+
+
+def _common_criteria(cfg: DeviceConfig, node: Node):
+    """IOS ``aaa common-criteria policy NAME``: min-length, character classes, lifetime (local passwords)."""
+    classes = 0
+    for c in node.children:
+        cw = [x.lower() for x in c.words]
+        if cw[0] == "min-length" and len(cw) > 1 and cw[1].isdigit():
+            cfg.min_length = Setting.at(c, int(cw[1]))
+        elif cw[0] in ("upper-case", "lower-case", "numeric-count", "special-case") and cw[1:2] != ["0"]:
+            classes += 1
+            cfg.complexity = Setting(classes, "explicit", c.line, f"{node.text}: {classes} character classes required")
+        elif cw[0] == "lifetime" and len(cw) > 2 and cw[2].isdigit() and cw[1] in _LIFETIME:
+            cfg.max_age_days = Setting.at(c, int(cw[2]) * _LIFETIME[cw[1]])
+
+
 def parse(tree: Tree, platform: str, release: str, outputs: dict) -> DeviceConfig:
     cfg = DeviceConfig(platform, release, truncated=tree.truncated, lines=tree.lines)
     rel = release
@@ -176,6 +193,8 @@ def parse(tree: Tree, platform: str, release: str, outputs: dict) -> DeviceConfi
             cfg.min_length = Setting.at(n, int(n.words[-1]))
         elif body == "password policy strong":
             cfg.complexity = Setting.at(n, 0 if no else 2)
+        elif re.match(r"^aaa common-criteria policy \S+", tl):
+            _common_criteria(cfg, n)
         elif body.startswith("password policy life-cycle ") and not no and n.words[-1].isdigit():
             cfg.max_age_days = Setting.at(n, int(n.words[-1]))
         elif body.startswith("login block-for ") and not no:

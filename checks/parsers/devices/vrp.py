@@ -288,7 +288,7 @@ def parse(tree: Tree, platform: str, release: str, outputs: dict) -> DeviceConfi
             cfg.http_server = Setting.at(n, not undo)
         elif body in ("http secure-server enable", "ip https enable"):
             cfg.https_server = Setting.at(n, not undo)
-        elif re.match(r"^(?:ip )?http acl \S+", body) and not undo:
+        elif re.match(r"^(?:ip )?https? (?:server )?acl \S+", body) and not undo:
             cfg.http_acl = Setting.at(n, body.split()[-1])
         elif body == "ftp server enable" or body == "ftp ipv6 server enable":
             cfg.services["ftp_server"] = Setting.at(n, not undo)
