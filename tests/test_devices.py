@@ -202,3 +202,23 @@ def test_auditctl_run_on_saved_configurations_of_four_vendors_writes_the_device_
     page = next(out.rglob("index.html")).read_text(encoding="utf-8")
     assert '<section id="devices">' in page and "Huawei VRP" in page and "Ruijie RGOS" in page
     assert "8.1.3.2 a" in page and "judged from the saved configuration h3c-fw1.cfg" in page
+
+
+def test_a_saved_configuration_is_never_dispatched_to_a_collector():
+    from audits.run.dispatch import sites_of
+
+    inv = load_inventory(str(EXAMPLES / "devices.yaml"))
+    with pytest.raises(InputError) as e:
+        sites_of(list(inv.hosts.values()))
+    assert e.value.problems[0].field == "core-sw1.config" and "without --dispatch" in e.value.problems[0].message
+
+
+def test_items_the_device_sheets_lack_are_not_applicable_to_a_device_only():
+    from reports.scoring import NOT_APPLICABLE, host_items
+
+    device = {"id": "sw", "level": 3, "os_family": "huawei-vrp", "results": []}
+    server = dict(device, os_family="debian")
+    for clause in ("8.1.4.5", "8.1.4.10 a", "8.1.4.11 b"):
+        assert host_items(device)[clause].verdict == NOT_APPLICABLE
+        assert host_items(server)[clause].verdict != NOT_APPLICABLE
+    assert host_items(device)["8.1.4.1 a"].verdict != NOT_APPLICABLE
