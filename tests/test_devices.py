@@ -222,3 +222,19 @@ def test_items_the_device_sheets_lack_are_not_applicable_to_a_device_only():
         assert host_items(device)[clause].verdict == NOT_APPLICABLE
         assert host_items(server)[clause].verdict != NOT_APPLICABLE
     assert host_items(device)["8.1.4.1 a"].verdict != NOT_APPLICABLE
+
+
+def test_sql_rollups_leave_the_same_device_items_out_as_python(tmp_path):
+    from audits.store.database import Store
+    from reports.rollup_sql import rollup_sql
+    from tests.test_rollup_sql import python_rollup
+
+    db = tmp_path / "s.db"
+    proc = subprocess.run([sys.executable, str(ROOT / "auditctl.py"), "run", "-q", "-i", str(EXAMPLES / "devices.yaml"),
+                           "--db", str(db)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr
+    store = Store(f"sqlite:///{db}")
+    run_id = store.runs()[0]["id"]
+    got = rollup_sql(store, [run_id])
+    assert got["schools"]["example-school"]["rate"] is not None
+    assert got == python_rollup(store, [run_id])
