@@ -238,3 +238,20 @@ def test_sql_rollups_leave_the_same_device_items_out_as_python(tmp_path):
     got = rollup_sql(store, [run_id])
     assert got["schools"]["example-school"]["rate"] is not None
     assert got == python_rollup(store, [run_id])
+
+
+def test_preflight_reads_a_saved_configuration_and_never_logs_in(tmp_path):
+    from audits.run.preflight import check_device
+
+    inv = load_inventory(str(EXAMPLES / "devices.yaml"))
+    assert check_device(inv.hosts["edge1"]).ok
+    host = inv.hosts["edge1"]
+    host.settings["config"] = str(tmp_path / "gone.cfg")
+    r = check_device(host)
+    assert not r.ok and "saved configuration" in r.problems[0][0]
+    live = fixture_host({"os": "cisco-ios"})
+    live.settings.update(platform="cisco-ios", connect_timeout=1)
+    live = __import__("dataclasses").replace(live, address="127.0.0.1")
+    live.settings["port"] = 1   # nothing listens: reported, nothing sent
+    r = check_device(live)
+    assert r.reach == "no" and not r.ok
