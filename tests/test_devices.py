@@ -118,7 +118,7 @@ def test_a_configuration_past_the_cap_is_never_judged_passing(monkeypatch):
 
 def test_no_secret_from_a_configuration_reaches_a_result():
     secrets = ["Admin@huawei", "Kz9;4V8S", "c0n$ole", "0822455D0A16", "admin123", "$9$nhEm", "$h$6$Xq0p", "$1$kAq8",
-               "%^%#JmL1"]
+               "%^%#JmL1", "AuthPh4se", "PrivPh4se"]
     for platform, name in [*BAD.items(), ("cisco-ios", "cisco-edge1.cfg"), ("h3c-comware", "h3c-fw1.cfg"),
                            ("ruijie-rgos", "ruijie-ac1.cfg"), ("huawei-vrp", "huawei-core-sw1.cfg")]:
         text = (CONFIGS / name).read_text()
@@ -126,6 +126,15 @@ def test_no_secret_from_a_configuration_reaches_a_result():
             out = judge(platform, text, check.id)
             shown = out.evidence + out.message.zh + out.message.en
             assert not [s for s in secrets if s in shown], (name, check.id, shown)
+    # an SNMPv3 user line first: the versions' evidence is that line, pass phrases masked
+    out = judge("cisco-ios", "version 15.2\nsnmp-server user nms G v3 auth sha AuthPh4se! priv aes 128 PrivPh4se!\n"
+                "snmp-server group G v3 priv access 10\nradius-server host 10.0.0.9 key R4diusK3y\nend\n",
+                "devices.comm.snmp_version")
+    assert out.status.value == "pass" and "auth sha ****** priv aes 128 ******" in out.evidence
+    from checks.parsers.devices.common import mask
+    assert mask("radius-server host 10.0.0.9 key R4diusK3y") == "radius-server host 10.0.0.9 key ******"
+    assert mask("snmp-server group G v3 priv access 10") == "snmp-server group G v3 priv access 10"
+    assert mask("set password min-length 10") == "set password min-length 10"
     # the cleartext community and default passwords are recognised, yet only masked lines are shown
     out = judge("cisco-ios", (CONFIGS / "cisco-branch2.cfg").read_text(), "devices.access.snmp_community")
     assert out.status.value == "fail" and "snmp-server community ****** RW" in out.evidence and "private" not in out.evidence
