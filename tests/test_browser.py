@@ -172,7 +172,7 @@ def test_device_report_in_a_real_browser(browser, tmp_path):
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.run([sys.executable, str(root / "auditctl.py"), "run", "-q", "-i",
                            str(root / "inventories" / "examples" / "devices.yaml"), "--db", str(tmp_path / "s.db"),
-                           "--json", str(tmp_path / "run.json")], capture_output=True, text=True, timeout=300)
+                           "--out", str(tmp_path / "html"), "--json", str(tmp_path / "run.json")], capture_output=True, text=True, timeout=300)
     assert proc.returncode in (0, 1), proc.stderr
     (path,) = write_reports(json.loads((tmp_path / "run.json").read_text(encoding="utf-8")), tmp_path / "out")
     page = Page(browser, path.as_uri())

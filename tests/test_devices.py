@@ -240,7 +240,7 @@ def test_sql_rollups_leave_the_same_device_items_out_as_python(tmp_path):
 
     db = tmp_path / "s.db"
     proc = subprocess.run([sys.executable, str(ROOT / "auditctl.py"), "run", "-q", "-i", str(EXAMPLES / "devices.yaml"),
-                           "--db", str(db)], capture_output=True, text=True, timeout=300)
+                           "--db", str(db), "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
     assert proc.returncode in (0, 1), proc.stderr
     store = Store(f"sqlite:///{db}")
     run_id = store.runs()[0]["id"]
