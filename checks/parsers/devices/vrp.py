@@ -280,6 +280,9 @@ def parse(tree: Tree, platform: str, release: str, outputs: dict) -> DeviceConfi
             cfg.telnet_server = Setting.at(n, not undo)
         elif body in ("stelnet server enable", "ssh server enable", "stelnet ipv4 server enable"):
             cfg.ssh_server = Setting.at(n, not undo)
+        elif re.match(r"^ssh user \S+ .*authentication-type \S+", body) and not undo:
+            w = body.split()
+            cfg.ssh_users[n.words[2]] = Setting.at(n, w[w.index("authentication-type") + 1])
         elif body == "ssh server compatible-ssh1x enable":
             cfg.ssh_v1 = Setting.at(n, not undo)
         elif re.match(r"^ssh server acl \S+", body) and not undo:
