@@ -86,6 +86,17 @@ def test_cisco_banner_text_is_never_read_as_commands():
     assert judge("cisco-ios", text, "devices.auth.default_password").status.value == "pass"
 
 
+def test_named_and_numbered_acls_are_found_where_they_are_applied():
+    vrp = parse("huawei-vrp", "#\nacl name WEB 3001\n rule 5 permit tcp destination-port eq 443\n rule 10 deny ip\n#\n"
+                "acl advanced name GUEST\n rule 0 permit ip\n#\ninterface GigabitEthernet0/0/1\n traffic-filter inbound "
+                "acl name WEB\n#\ninterface GigabitEthernet0/0/2\n packet-filter name GUEST inbound\n#\nreturn\n")
+    assert [a[0] for a in vrp.applied_acls] == ["WEB", "GUEST"]
+    assert vrp.acls["WEB"].rules[-1].catch_all and vrp.acls["GUEST"].rules[0].any_any
+    ios = parse("cisco-ios", "access-list 101 permit tcp any host 192.0.2.1 eq 443\naccess-list 101 permit ip any any\n"
+                "interface Gi0/1\n ip access-group 101 in\nend\n")
+    assert [(r.action, r.any_any) for r in ios.acls["101"].rules] == [("permit", False), ("permit", True)]
+
+
 def test_ios_telnet_follows_the_vty_transport_and_its_default():
     base = "version 15.2\nhostname r\nline vty 0 4\n login local\n"
     out = judge("cisco-ios", base + "end\n", "devices.auth.plaintext_management")
