@@ -359,6 +359,8 @@ def parse(tree: Tree, platform: str, release: str, outputs: dict) -> DeviceConfi
             ln.idle_seconds = default(platform, rel, "idle_seconds")
         if not ln.inbound.known and ln.kind == "vty":
             ln.inbound = default(platform, rel, "vty_inbound")
+    # a Huawei/H3C packet filter forwards what no rule matched, unless H3C's 'packet-filter default deny' says otherwise
+    deny = tree.first(r"^packet-filter default deny\b") is not None
     for acl in cfg.acls.values():
-        acl.implicit_deny = False   # a Huawei/H3C packet filter forwards what no rule matched
+        acl.implicit_deny = deny
     return cfg
