@@ -275,3 +275,26 @@ def test_preflight_reads_a_saved_configuration_and_never_logs_in(tmp_path):
     live.settings["port"] = 1   # nothing listens: reported, nothing sent
     r = check_device(live)
     assert r.reach == "no" and not r.ok
+
+
+# ------------------------------------------------------------------------------------ fuzz
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+WORDS = ["\n", " ", "  ", "\t", "#", "!", "quit", "return", "end", "banner motd ^C", "^C", "interface GigabitEthernet0/1",
+         "user-interface vty 0 4", "line vty 0 4", "local-user a", "username a", "password", "secret", "cipher", "simple",
+         "irreversible-cipher", "0", "7", "9", "privilege level", "snmp-agent community read", "snmp-server community",
+         "RW", "acl number 3000", "ip access-list extended X", " rule 5 permit", " permit ip any any", "deny", "source",
+         "destination", "undo ", "no ", "transport input", "protocol inbound", "idle-timeout", "exec-timeout",
+         "login block-for", "password-control", "info-center loghost", "logging host", "clock timezone",
+         "authentication-mode none", "ssh user a authentication-type", "traffic-filter inbound acl", "ip access-group",
+         "\x00", "\u202e", "\r", "\ufffd", "%@%@", "$9$"]
+
+
+@settings(deadline=5000, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(COMMANDS)),
+       st.lists(st.one_of(st.sampled_from(WORDS), st.text(max_size=8)), max_size=120).map("".join))
+def test_fuzzed_configurations_never_break_a_check(platform, text):
+    for check in DEVICE_CHECKS:
+        out = judge(platform, text, check.id)
+        assert "内部错误" not in out.message.zh, (check.id, out.message.en)
+        assert out.message.zh and out.message.en
