@@ -221,7 +221,7 @@ def test_auditctl_run_on_saved_configurations_of_four_vendors_writes_the_device_
     assert school["high_risk"], "the non-compliant devices raise high-risk candidates"
     page = next(out.rglob("index.html")).read_text(encoding="utf-8")
     assert '<section id="devices">' in page and "Huawei VRP" in page and "Ruijie RGOS" in page
-    assert "8.1.3.2 a" in page and "judged from the saved configuration h3c-fw1.cfg" in page
+    assert "8.1.3.2 a" in page and "保存的配置文件 h3c-fw1.cfg" in page
 
 
 def test_a_saved_configuration_is_never_dispatched_to_a_collector():
