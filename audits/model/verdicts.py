@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Iterable
 
 from audits.model.once import once
+from checks.contract import OS_GROUPS
 from checks.controls import framework
 
 STANDARD = "GB/T 22239-2019 "
@@ -48,23 +49,26 @@ class ItemTable:
     triggers: dict[str, frozenset]            # item clause -> checks whose high/critical failure raises its trigger
     not_applicable: dict[str, dict]           # item clause -> {zh, en}: why it is 不适用 on an operating system
     asks: dict[str, dict]                     # item clause -> {zh, en}: what to attest when no check covers it
+    device_na: dict[str, dict] = field(default_factory=dict)  # item clause -> {zh, en}: 不适用 on a network device
 
 
 @once
 def item_table() -> ItemTable:
     """The scored items of GB/T 22239-2019 from its controls file (checks/frameworks/gbt22239-2019.yaml)."""
     fw = framework("gbt22239")
-    roles, trig, na, asks = {}, {}, {}, {}
+    roles, trig, na, asks, device_na = {}, {}, {}, {}, {}
     for r in fw.requirements.values():
         for clause in r.clause.values():
             roles[clause] = {c: r.role_of(c) for c in (*r.key_checks, *r.informational)}
             trig[clause] = frozenset(r.trigger_checks)
             if r.host_not_applicable:
                 na[clause] = r.host_not_applicable
+            if r.device_not_applicable:
+                device_na[clause] = r.device_not_applicable
             what = r.title or {"zh": r.point.zh, "en": r.point.en}
             asks[clause] = {"zh": f"没有检查覆盖此项；请提供 {fw.standard} {clause}（{what['zh']}）的证明",
                             "en": f"no check covers it; attest {fw.standard} {clause} ({what['en']})"}
-    return ItemTable(fw.weights(), fw.scored_points(), fw.high_risk(), roles, trig, fw.triggers(), na, asks)
+    return ItemTable(fw.weights(), fw.scored_points(), fw.high_risk(), roles, trig, fw.triggers(), na, asks, device_na)
 
 
 def _point_cached(item: str) -> str:
@@ -199,20 +203,30 @@ def host_items(host: dict) -> dict[str, Item]:
             clause = clause_of.get(ref)
             if clause is not None:
                 cited[clause][r["check_id"]] = r
-    return judge_items(level, host["id"], cited)
+    return judge_items(level, host["id"], cited, is_device(host.get("os_family")))
 
 
-def judge_items(level: int | None, host_id: str, cited: dict[str, dict[str, dict]]) -> dict[str, Item]:
+def is_device(os_family: str | None) -> bool:
+    """A network device: its os family is its platform (audits.run.platforms; docs/devices.md)."""
+    return os_family in OS_GROUPS["device"]
+
+
+def judge_items(level: int | None, host_id: str, cited: dict[str, dict[str, dict]],
+                device: bool = False) -> dict[str, Item]:
     """Every item of a host's level judged from ``cited`` (clause -> check id -> result citing it); nothing for a
-    level without scored items or for the network view's segment record."""
+    level without scored items or for the network view's segment record. On a network device (``device``) the items
+    the controls file marks ``device_not_applicable`` are 不适用."""
     table = item_table()
     weights = table.weights.get(level or 0)
     if not weights or str(host_id).startswith(SEGMENT_PREFIX):
         return {}
-    return {clause: _judge(table, clause, weight, cited.get(clause, {})) for clause, weight in weights.items()}
+    return {clause: Item(clause, weight, NOT_APPLICABLE, ask=table.device_na[clause])
+            if device and clause in table.device_na else _judge(table, clause, weight, cited.get(clause, {}))
+            for clause, weight in weights.items()}
 
 
-def clause_items(level: int | None, host_id: str, rows: Iterable[dict]) -> tuple[dict[str, Item], int]:
+def clause_items(level: int | None, host_id: str, rows: Iterable[dict],
+                 os_family: str | None = None) -> tuple[dict[str, Item], int]:
     """A host's items and its number of high-risk candidates from its ``result_items`` rows (one per result and
     cited GB/T 22239-2019 clause: check_id, clause, status, severity, underlying) — the same verdicts as
     ``host_items`` and ``len(high_risks)`` over the results the rows came from."""
@@ -226,7 +240,7 @@ def clause_items(level: int | None, host_id: str, rows: Iterable[dict]) -> tuple
             cited[clause][r["check_id"]] = r
         if (r["severity"] in HIGH_RISK_SEVERITIES and _is_failing(r) and r["check_id"] in triggers.get(clause, ())):
             risky.add(r["check_id"])
-    return judge_items(level, host_id, cited), len(risky)
+    return judge_items(level, host_id, cited, is_device(os_family)), len(risky)
 
 
 def high_risks(host: dict) -> list[dict]:

@@ -87,7 +87,7 @@ ITEM_SEP = ";"
 # The store's own tables, by name only (audits.store.database imports this module).
 _run_hosts = table("run_hosts", column("run_id"), column("host_id"), column("school"), column("district"),
                    column("city"), column("level"), column("status"), column("reason"), column("school_name"),
-                   column("district_name"), column("systems"))
+                   column("district_name"), column("systems"), column("os_family"))
 _items = table("result_items", column("run_id"), column("host_id"), column("check_id"), column("clause"),
                column("status"), column("severity"), column("underlying"))
 _runs = table("runs", column("id"), column("status"))
@@ -98,7 +98,7 @@ def host_row(run_id: str, host, item_rows: Iterable[dict]) -> dict:
     """The ``agg_hosts`` row of one host (``host``: host_id, school, level, status — a HostRecord or the like) from
     its ``result_items`` rows: every item of its level judged, its high-risk candidates, its weighted rate inputs.
     An unreachable host has no items."""
-    items, risks = clause_items(host.level, host.host_id, item_rows) if host.status == "audited" else ({}, 0)
+    items, risks = clause_items(host.level, host.host_id, item_rows, host.os_family) if host.status == "audited" else ({}, 0)
     num = den = att = 0.0
     for it in items.values():
         x = ITEM_SCORE.get(it.verdict)

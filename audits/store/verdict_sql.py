@@ -12,18 +12,21 @@ from types import SimpleNamespace
 
 from sqlalchemy import Float, Integer, String, and_, case, column, func, or_, select, values
 
+from checks.contract import OS_GROUPS
+
 from audits.model.verdicts import (HIGH_RISK_SEVERITIES, ITEM_RULES, ITEM_SCORE, OTHERWISE, ROUND_NUDGE, SEGMENT_PREFIX,
                                    item_table, point_of)
 
 
 def rule_tables():
     """From the GB/T 22239-2019 controls file, as SQL VALUES: the item weights (with the items not applicable to an
-    operating system), the evidence roles (clause, check, key | trigger | informational) and the (clause, check)
+    operating system, and those not applicable to a network device), the evidence roles (clause, check, key | trigger | informational) and the (clause, check)
     pairs whose high/critical failure raises the clause's high-risk trigger."""
     table = item_table()
     weights = values(column("level", Integer), column("clause", String), column("point", String),
-                     column("weight", Float), column("host_na", Integer), name="weights").data(
-        [(lvl, clause, point_of(clause), w, int(clause in table.not_applicable))
+                     column("weight", Float), column("host_na", Integer), column("device_na", Integer),
+                     name="weights").data(
+        [(lvl, clause, point_of(clause), w, int(clause in table.not_applicable), int(clause in table.device_na))
          for lvl, items in sorted(table.weights.items()) for clause, w in items.items()]).cte("weights")
     role_rows = sorted({(c, cid, role) for c, named in table.roles.items() for cid, role in named.items()} |
                        {(c, cid, "trigger") for c, ids in table.trigger_checks.items() for cid in ids})
@@ -79,7 +82,9 @@ def host_items(h, ri, audited, tables=None, items_scope=None):
               .group_by(ri.c.run_id, ri.c.host_id, ri.c.clause)).subquery("scored")
     # … over every item of the host's level, so an item nothing answered is 待取证 (score 0)
     c = SimpleNamespace(**{k: func.coalesce(getattr(scored.c, k), 0) for k in ("p", "f", "na", "wv", "n", "kf", "ko")},
-                        host_na=weights.c.host_na == 1)
+                        # not applicable to any host, or to a network device (its os family is its platform)
+                        host_na=or_(weights.c.host_na == 1,
+                                    and_(weights.c.device_na == 1, h.c.os_family.in_(sorted(OS_GROUPS["device"])))))
     att = func.coalesce(scored.c.att, 0)
     verdict = item_verdict(c)
     # every judged (pass/fail) answer an attestation's: as Item.attested (never on an item 不适用 on the OS)
