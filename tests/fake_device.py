@@ -166,6 +166,7 @@ class FakeDevice:
         return t
 
     def _serve(self, conn):
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as an interactive sshd does
         t = self._transport(conn)
         server = _Server(self)
         try:

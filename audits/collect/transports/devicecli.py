@@ -372,6 +372,12 @@ def _open_paramiko(host, options: dict, platform: str, meta: dict, end: float):
         t.close()
         raise
     meta.update(t.meta)
+    sock = getattr(t.transport, "sock", None)
+    if isinstance(sock, socket.socket):  # an interactive session: no Nagle delay on the pager's one-byte answers
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
     watchdog = threading.Timer(max(end - time.monotonic(), 0) + 1, t.close)  # paramiko's shell request has no timeout
     watchdog.daemon = True
     watchdog.start()
