@@ -21,7 +21,9 @@ SEVERITIES = ("info", "low", "medium", "high", "critical")
 EVIDENCE_CAP = 2000
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$")
 _CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x1b]")
-OS_GROUPS = {"linux": {"linux", "debian", "rhel"}, "debian": {"debian"}, "rhel": {"rhel"}, "windows": {"windows"}}
+OS_GROUPS = {"linux": {"linux", "debian", "rhel"}, "debian": {"debian"}, "rhel": {"rhel"}, "windows": {"windows"},
+             # network devices: a device's os family is its platform (audits.run.platforms sets it)
+             "device": {"huawei-vrp", "h3c-comware", "ruijie-rgos", "cisco-ios"}}
 
 
 class Status(str, Enum):

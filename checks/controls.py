@@ -21,7 +21,8 @@ _REQUIRE = re.compile(r"^([a-z0-9][a-z0-9_-]*):([a-z0-9][a-z0-9_.-]*?)(?:@([0-9]
 _LEVEL_KEYS = {"any": None, **{str(n): n for n in range(1, 6)}}
 FILE_FIELDS = {"framework", "standard", "title", "control_points", "requirements"}
 POINT_FIELDS = {"clause", "point", "zh", "en"}
-REQUIREMENT_FIELDS = {"clause", "weight", "key", "high_risk", "title", "evidence", "host_not_applicable"}
+REQUIREMENT_FIELDS = {"clause", "weight", "key", "high_risk", "title", "evidence", "host_not_applicable",
+                      "device_not_applicable"}
 EVIDENCE_FIELDS = {"key", "informational", "trigger"}
 # The role a check's result plays in the verdict of an item it cites (docs/scoring.md §2).
 KEY, SUPPORTING, INFORMATIONAL = "key", "supporting", "informational"
@@ -51,6 +52,7 @@ class Requirement:
     trigger_checks: tuple = ()       # supporting checks whose high/critical failure is the trigger (and key)
     evidence_lines: dict = field(default_factory=dict, compare=False)  # check id -> line in the controls file
     host_not_applicable: dict | None = None   # {zh, en}: why the item is 不适用 for an operating system
+    device_not_applicable: dict | None = None  # {zh, en}: why the item is 不适用 for a network device
 
     def role_of(self, check_id: str) -> str:
         """key | supporting | informational: the part ``check_id``'s results play in this item's verdict."""
@@ -243,7 +245,8 @@ def load_framework_file(path) -> Framework:
         roles, lines = _evidence(r, file, where, problems)
         requirements[rid] = Requirement(rid, points[pid], clause, weight, bool(r.get("key", False)), risk, risk_levels,
                                         _text(r, "title", file, where, problems), roles["key"], roles["informational"],
-                                        roles["trigger"], lines, _text(r, "host_not_applicable", file, where, problems))
+                                        roles["trigger"], lines, _text(r, "host_not_applicable", file, where, problems),
+                                        _text(r, "device_not_applicable", file, where, problems))
     if problems:
         raise InputError(problems)
     return Framework(name, str(doc["standard"]), dict(doc.get("title") or {}), points, requirements, file)

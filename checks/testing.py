@@ -15,7 +15,9 @@ One file per check, ``<dir>/<check_id>.yaml``, holding its cases::
 A probe key is written as in check definitions (``[sudo ]KIND:ARG``). Network checks read scan
 facts instead of probes: ``network: {ports: [{port: 23, proto: tcp, state: open, service: telnet}]}``
 (defaults: scanned, host up, at the host's address) and, for school-level checks,
-``network_school: {networks: [...], declared: {id: address}, live: [{address: ...}]}``. Cases may also carry
+``network_school: {networks: [...], declared: {id: address}, live: [{address: ...}]}``. A network device's case
+names its platform as ``host: {os: huawei-vrp}`` and may give a saved configuration file as ``config: PATH``
+(relative to the fixture file): it becomes the output of the platform's configuration command. Cases may also carry
 ``attestations``/``waivers`` (inventory form) and ``today`` to test how exceptions apply.
 The older one-case-per-file JSON form (``<dir>/<check_id>/<name>.json``) is still read.
 Bureaus that ship their own pack can test it the same way (``run_case``).
@@ -100,7 +102,17 @@ def _facts(host: Host, probes, meta: dict | None = None) -> Facts:
     return facts
 
 
-def _case(check_id: str, data: dict, source: str, name: str) -> Case:
+def _config_probe(host: Host, data: dict, base: Path | None) -> dict:
+    """``config: PATH`` → {configuration command of the host's device platform: the file's text}."""
+    from checks.parsers.devices import COMMANDS, config_probe
+
+    if host.os not in COMMANDS:
+        raise ValueError(f"config: needs a device platform as host.os ({', '.join(COMMANDS)})")
+    text = ((base or Path(".")) / str(data["config"])).read_text(encoding="utf-8", errors="replace")
+    return {config_probe(host.os).key: text}
+
+
+def _case(check_id: str, data: dict, source: str, name: str, base: Path | None = None) -> Case:
     host = fixture_host(dict(data.get("host", {})))
     exc = None
     if data.get("attestations") or data.get("waivers"):
@@ -117,7 +129,10 @@ def _case(check_id: str, data: dict, source: str, name: str) -> Case:
     if "network_school" in data:
         meta["network_school"] = {"scanned": True, "error": None, "networks": [], "declared": {}, "live": [],
                                   "source": "fixture", **dict(data["network_school"])}
-    return Case(check_id, name, host, _facts(host, data.get("probes", {}), meta), str(data["expect"]),
+    probes = data.get("probes", {})
+    if "config" in data:
+        probes = {**_config_probe(host, data, base), **dict(probes or {})}
+    return Case(check_id, name, host, _facts(host, probes, meta), str(data["expect"]),
                 dict(data.get("params") or {}), exc, today, source)
 
 
@@ -128,7 +143,8 @@ def load_cases(directory) -> list[Case]:
     for path in sorted(directory.glob("*.yaml")):
         doc = yamlsafe.load_file(path)
         for i, c in enumerate(doc.get("cases", [])):
-            out.append(_case(path.stem, c, f"{path}:{doc['cases'].line_of(i)}", str(c.get("name", f"case{i}"))))
+            out.append(_case(path.stem, c, f"{path}:{doc['cases'].line_of(i)}", str(c.get("name", f"case{i}")),
+                             path.parent))
     for path in sorted(directory.glob("*/*.json")):
         out.append(_case(path.parent.name, json.loads(path.read_text(encoding="utf-8")), str(path), path.stem))
     return out

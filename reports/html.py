@@ -40,7 +40,10 @@ LABELS = {
            "systems": "按系统", "system": "系统", "no_system": "未归属系统的主机", "hosts_of": "台主机",
            "awaiting": "待取证", "to_attest": "需提供的证明",
            "awaiting_note": "以下测评项没有检查结果或证明，按 0 分计入符合率，补充证明或修复检查后重新审计。",
-           "attested": "由证明文件回答的权重占比"},
+           "attested": "由证明文件回答的权重占比",
+           "devices": "网络设备", "device": "设备", "platform": "平台", "source": "取证方式",
+           "boundary": "安全通信网络 / 安全区域边界（不计分）", "failed_checks": "不符合项",
+           "devices_note": "网络设备按其配置判定（安全计算环境计入所属系统得分；安全通信网络与安全区域边界的结果仅列出，不计分）。"},
     "en": {"title": "Network security compliance audit", "run": "Run", "hosts": "Hosts", "audited": "audited",
            "unreachable": "unreachable", "pass": "pass", "fail": "fail", "error": "error",
            "not_applicable": "not applicable", "manual": "manual", "waived": "waived", "severity": "Severity",
@@ -67,7 +70,11 @@ LABELS = {
            "awaiting": "awaiting evidence", "to_attest": "What to attest",
            "awaiting_note": "These items have no check result and no attestation: they count as 0 in the compliance "
                             "rate until attested or measured.",
-           "attested": "Weight answered by attestations"},
+           "attested": "Weight answered by attestations",
+           "devices": "Network devices", "device": "Device", "platform": "Platform", "source": "Evidence from",
+           "boundary": "Communication network / area boundary (not scored)", "failed_checks": "Failed",
+           "devices_note": "Network devices are judged from their configuration (安全计算环境 counts in their systems' "
+                           "scores; 安全通信网络 and 安全区域边界 results are listed, not scored)."},
 }
 
 
@@ -101,6 +108,29 @@ def password_risks_first(risks: list[dict], hosts: list[dict]) -> list[dict]:
                   key=lambda x: x["clause"] not in auth_a)
 
 
+_BOUNDARY = ("GB/T 22239-2019 8.1.2.", "GB/T 22239-2019 8.1.3.", "GB/T 22239-2019 7.1.2.", "GB/T 22239-2019 7.1.3.")
+
+
+def device_rows(hosts: list[dict]) -> list[dict]:
+    """The report's device section: each audited network device (its os family is a device platform) with its
+    vendor, where its evidence came from, its failed checks, and its 安全通信网络/安全区域边界 results (not scored)."""
+    from checks.parsers.devices import NAMES
+
+    rows = []
+    for h in hosts:
+        if h["status"] != "audited" or h.get("os_family") not in NAMES:
+            continue
+        failed = [r for r in h["results"] if r["status"] == "fail"]
+        boundary = [dict(r, references=[ref for ref in r.get("references") or () if ref.startswith(_BOUNDARY)])
+                    for r in h["results"] if r["status"] in ("pass", "fail", "manual", "error")]
+        boundary = [r for r in boundary if r["references"]]
+        rows.append({"id": h["id"], "name": h.get("name") or "", "platform": NAMES[h["os_family"]],
+                     "source": h.get("detail") or "", "failed": len(failed),
+                     "high": sum(1 for r in failed if r["severity"] in ("high", "critical")),
+                     "boundary": sorted(boundary, key=lambda r: r["check_id"])})
+    return rows
+
+
 def school_context(doc: dict, school: str, lang: str, previous: dict | None = None) -> dict:
     hosts = [h for h in doc["hosts"] if h["school"] == school]
     findings = sorted(((h, r) for h in hosts for r in h["results"] if r["status"] in ("fail", "error")),
@@ -116,7 +146,7 @@ def school_context(doc: dict, school: str, lang: str, previous: dict | None = No
             "breakdown": item_breakdown(hosts), "systems": score.get("systems") or system_scores(hosts), "summary": summarise(hosts), "findings": findings,
             "score": score, "high_risk": password_risks_first(score["high_risk"], hosts), "change": change, "previous_run": (previous or {}).get("run", {}).get("id"),
             "fixes": fixes, "points": item_table().points, "titles": titles,
-            "lang": lang, "L": LABELS[lang], "severities": list(SEVERITY_ORDER)}
+            "lang": lang, "L": LABELS[lang], "severities": list(SEVERITY_ORDER), "devices": device_rows(hosts)}
 
 
 def render_school(doc: dict, school: str, lang: str = "zh", previous: dict | None = None) -> str:

@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from checks.contract import OS_GROUPS
 from checks.controls import framework
 
 STANDARD = "GB/T 22239-2019 "
@@ -44,23 +45,26 @@ class ItemTable:
     triggers: dict[str, frozenset]            # item clause -> checks whose high/critical failure raises its trigger
     not_applicable: dict[str, dict]           # item clause -> {zh, en}: why it is 不适用 on an operating system
     asks: dict[str, dict]                     # item clause -> {zh, en}: what to attest when no check covers it
+    device_na: dict = None                    # item clause -> {zh, en}: why it is 不适用 on a network device
 
 
 @lru_cache(maxsize=1)
 def item_table() -> ItemTable:
     """The scored items of GB/T 22239-2019 from its controls file (checks/frameworks/gbt22239-2019.yaml)."""
     fw = framework("gbt22239")
-    roles, trig, na, asks = {}, {}, {}, {}
+    roles, trig, na, asks, device_na = {}, {}, {}, {}, {}
     for r in fw.requirements.values():
         for clause in r.clause.values():
             roles[clause] = {c: r.role_of(c) for c in (*r.key_checks, *r.informational)}
             trig[clause] = frozenset(r.trigger_checks)
             if r.host_not_applicable:
                 na[clause] = r.host_not_applicable
+            if r.device_not_applicable:
+                device_na[clause] = r.device_not_applicable
             what = r.title or {"zh": r.point.zh, "en": r.point.en}
             asks[clause] = {"zh": f"没有检查覆盖此项；请提供 {fw.standard} {clause}（{what['zh']}）的证明",
                             "en": f"no check covers it; attest {fw.standard} {clause} ({what['en']})"}
-    return ItemTable(fw.weights(), fw.scored_points(), fw.high_risk(), roles, trig, fw.triggers(), na, asks)
+    return ItemTable(fw.weights(), fw.scored_points(), fw.high_risk(), roles, trig, fw.triggers(), na, asks, device_na)
 
 
 def _point_cached(item: str) -> str:
@@ -166,7 +170,9 @@ def host_items(host: dict) -> dict[str, Item]:
             clause = clause_of.get(ref)
             if clause is not None:
                 cited[clause][r["check_id"]] = r
-    return {clause: _judge(table, clause, weight, cited.get(clause, {})) for clause, weight in weights.items()}
+    device = host.get("os_family") in OS_GROUPS["device"]   # a network device (its os family is its platform)
+    return {clause: Item(clause, weight, NOT_APPLICABLE, ask=table.device_na[clause]) if device and clause in table.device_na
+            else _judge(table, clause, weight, cited.get(clause, {})) for clause, weight in weights.items()}
 
 
 def high_risks(host: dict) -> list[dict]:

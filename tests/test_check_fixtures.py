@@ -1,10 +1,11 @@
 """Every check against its recorded facts: tests/fixtures/checks/<check_id>.yaml (cases) or
 <check_id>/<name>.json, and the rule that every check has a pass and a fail case for each os
-family it has its own probes for."""
+family it has its own probes for (a network device's family is its platform: huawei-vrp, …)."""
 from pathlib import Path
 
 import pytest
 
+from checks.parsers.devices import PLATFORMS as DEVICE_PLATFORMS
 from checks.registry import load_registry
 from checks.testing import load_cases, run_case
 
@@ -33,7 +34,7 @@ def _families(check) -> set[str]:
 def test_every_check_has_a_pass_and_a_fail_case_per_os_family():
     have: dict[str, dict[str, set]] = {}
     for c in CASES:
-        os_ = c.host.os if c.host.os in ("debian", "rhel", "windows") else "any"
+        os_ = c.host.os if c.host.os in ("debian", "rhel", "windows", *DEVICE_PLATFORMS) else "any"
         have.setdefault(c.check_id, {}).setdefault(os_, set()).add(c.expect)
     missing = []
     for check in REGISTRY:

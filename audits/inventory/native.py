@@ -10,7 +10,7 @@ from pathlib import Path
 
 from audits.model.declarations import parse_backup, parse_dr
 from audits.model.errors import Problem, did_you_mean
-from audits.model.inventory import (DEFAULT_SETTINGS, IDENTIFIER, PLATFORMS, SECRET_SETTINGS, SETTINGS, District, Host,
+from audits.model.inventory import (DEFAULT_SETTINGS, DEVICE_PLATFORMS, IDENTIFIER, PLATFORMS, SECRET_SETTINGS, SETTINGS, District, Host,
                                     Inventory, School, Source, System, VaultRef, is_positive, is_str_list,
                                     merge_settings)
 from audits.model.waivers import Exceptions, parse_entries
@@ -96,6 +96,13 @@ class Builder:
                 continue
             if k in SECRET_SETTINGS:
                 v = VaultRef(v["vault"], str(file), node.line_of(k))
+            if k == "config":
+                path = (Path(file).parent / Path(v).expanduser()).resolve()
+                if not path.is_file():
+                    self.col.add(file, node.line_of(k), kp, f"saved configuration {short(v)} is not a file"
+                                 f" ({path} does not exist or is not a regular file)")
+                    continue
+                v = str(path)
             out[k] = v
         return out
 
@@ -378,6 +385,9 @@ class Builder:
         own_settings_vars = self.settings(file, node.get("vars"), f"{path}.vars")
         settings = merge_settings(DEFAULT_SETTINGS, self.defaults, self.district_vars.get(school.district, {}),
                                   self.school_vars.get(school_id, {}), own_settings_vars, own_settings)
+        if settings.get("config") and settings.get("platform") not in DEVICE_PLATFORMS:
+            self.col.add(file, node.line_of("config") if "config" in node else node.line, f"{path}.config",
+                         f"a saved configuration is for a network device: set platform to one of {', '.join(DEVICE_PLATFORMS)}")
         systems = node.get("systems", [])
         if not is_str_list(systems):
             self.col.add(file, node.line_of("systems"), f"{path}.systems", "wrong type: expected a list of system ids")

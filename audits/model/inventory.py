@@ -19,7 +19,10 @@ from audits.model.waivers import Exceptions
 CONNECTIONS = ("ssh", "local", "none")
 OS_FAMILIES = ("auto", "linux", "debian", "rhel", "windows")
 # Platforms a host may declare (`platform:`); each one is an `audits.run.platforms.Platform`.
-PLATFORMS = ("linux",)
+# Network devices (checks/parsers/devices): audited live over a read-only CLI session or from a saved
+# configuration (`config:`).
+DEVICE_PLATFORMS = ("huawei-vrp", "h3c-comware", "ruijie-rgos", "cisco-ios")
+PLATFORMS = ("linux",) + DEVICE_PLATFORMS
 SEGMENT_ROLE = "network-segment"  # the role of the synthetic per-school host; only school checks apply to it
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 # A login name: never starting with '-' (it would be read as an ssh option), no spaces or shell syntax.
@@ -86,6 +89,9 @@ SETTINGS: dict[str, tuple] = {
     "connect_timeout": (is_positive, "a number of seconds"),
     "command_timeout": (is_positive, "a number of seconds"),
     "host_timeout": (is_positive, "a number of seconds"),
+    # a network device's saved configuration; relative to the inventory file that writes it (made absolute on load)
+    "config": (lambda v: isinstance(v, str) and 0 < len(v) <= 4096 and "\x00" not in v,
+               "the path of a saved device configuration, relative to the inventory file"),
     "roles": (is_str_list, "a list of role names"),
     "ports": (lambda v: isinstance(v, list) and all(port_spec(p) for p in v),
               "a list of ports the host is expected to expose (443 or '161/udp')"),

@@ -1,7 +1,8 @@
 """Platforms: what differs between kinds of host. A ``Platform`` chooses a host's transport, how its
 probes are gathered in one exchange (script builder and parser) and which packs apply to it. The
 runner asks the host's platform (inventory ``platform:``, default ``linux``) and hard-codes none of
-this, so a network-device or Windows platform is a new ``Platform`` here plus its packs.
+this: ``linux`` (every pack but the device ones) and the network-device platforms ``huawei-vrp``,
+``h3c-comware``, ``ruijie-rgos``, ``cisco-ios`` (devices, fleet and network packs).
 """
 from __future__ import annotations
 
@@ -34,11 +35,85 @@ class Platform:
         raise NotImplementedError
 
 
+# Packs that judge only network devices; the device platforms' packs (fleet: the SSH connection of a live
+# device; network: the scan of its address — both judge a device like any other host).
+DEVICE_PACKS = ("devices",)
+
+
+class _LiveDevice(Transport):
+    """A live device: the read-only interactive CLI session of ``audits.collect.transports.devicecli``
+    (branch devices-live), opened by ``exchange``; this object only carries its metadata."""
+
+    name = "devicecli"
+
+    def open(self) -> None:
+        self.meta["connection"] = "ssh"
+
+    def is_root(self) -> bool:
+        return False
+
+
+class Device(Platform):
+    """A network device (Huawei VRP, H3C Comware, Ruijie RGOS, Cisco IOS): its facts are the outputs of the
+    platform's read-only commands (``checks.parsers.devices.COMMANDS``) — from a saved configuration file
+    (``config:``) or from one live read-only CLI session; the device pack judges them, with fleet (the SSH
+    connection) and network (the scan). Linux packs never run on a device."""
+
+    packs = ("devices", "fleet", "network")
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def commands(self) -> list[str]:
+        from checks.parsers.devices import COMMANDS
+
+        return list(COMMANDS[self.name])
+
+    def connect(self, host: Host, options: dict) -> Transport:
+        if host.settings.get("config"):
+            from audits.collect.transports.savedconfig import SavedConfigTransport
+
+            t: Transport = SavedConfigTransport(host, options)
+        else:
+            if host.connection != "ssh":
+                raise Unreachable("unsupported", f"a {self.name} device is audited over SSH or from a saved "
+                                  f"configuration (config:), not connection '{host.connection}'")
+            t = _LiveDevice(host, options)
+        t.open()
+        return t
+
+    def exchange(self, transport: Transport, host: Host, probes: Iterable[Probe]) -> Facts:
+        from audits.model.probes import ProbeResult
+        from checks.parsers.devices import config_command
+
+        facts = Facts(host.id, meta={"os_family": self.name})
+        if transport.name == "config":
+            outputs = {config_command(self.name): transport.read()}
+        else:
+            try:
+                from audits.collect.transports.devicecli import collect
+            except ImportError:
+                raise Unreachable("unsupported", "the live device session is not available in this build; "
+                                  "audit the device from a saved configuration (config:)") from None
+            meta: dict = {}
+            outputs = collect(host, transport.options, self.commands(), float(host.settings.get("host_timeout", 120)),
+                              meta=meta)
+            transport.meta.update(getattr(outputs, "meta", None) or meta)
+        for command, text in outputs.items():
+            facts.results[Probe("command", command)] = ProbeResult(str(text), 0, "")
+        if not facts.get(Probe("command", config_command(self.name))).stdout.strip():
+            raise Unreachable("protocol", f"'{config_command(self.name)}' returned nothing")
+        return facts
+
+
 class Linux(Platform):
     """POSIX hosts with bash: local or SSH (paramiko, the system OpenSSH client for legacy servers),
-    one batched bash script (``audits.collect.script``); every current pack."""
+    one batched bash script (``audits.collect.script``); every pack but the device ones."""
 
     name = "linux"
+
+    def applies(self, check: Check) -> bool:
+        return check.pack not in DEVICE_PACKS
 
     def transport(self, host: Host, options: dict) -> Transport:
         kind = host.connection
@@ -79,7 +154,7 @@ class Linux(Platform):
         return facts
 
 
-PLATFORMS: dict[str, Platform] = {p.name: p for p in (Linux(),)}
+PLATFORMS: dict[str, Platform] = {p.name: p for p in (Linux(),) + tuple(Device(n) for n in inventory.DEVICE_PLATFORMS)}
 assert set(PLATFORMS) == set(inventory.PLATFORMS), "every platform an inventory may name has a Platform"
 
 

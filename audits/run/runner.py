@@ -44,7 +44,7 @@ def gather(host: Host, probes: set, options: dict) -> Facts:
         facts = platform.exchange(transport, host, probes)
     finally:
         transport.close()
-    facts.meta.update(transport.meta, connection=host.connection)
+    facts.meta.update(transport.meta, connection=transport.meta.get("connection", host.connection))
     return facts
 
 
@@ -79,6 +79,8 @@ def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict
             os_family = facts.meta.get("os_family", "")
         denied = [p for p, r in facts.results.items() if r.error and r.error.startswith("sudo denied")]
         notes = []
+        if facts.meta.get("config_file"):
+            notes.append(f"judged from the saved configuration {facts.meta['config_file']}")
         if facts.meta.get("legacy_ssh"):
             notes.append("reached through the legacy SSH path (system OpenSSH with legacy algorithms)")
         if denied:
