@@ -304,3 +304,12 @@ def test_command_lists_are_the_seam():
     for platform, (paging, commands) in SEAM.items():
         c = device_commands.for_platform(platform)
         assert (c.paging_off, list(c.commands)) == (paging, commands)
+
+
+def test_the_allow_list_and_the_device_facts_name_the_same_commands():
+    """The parsers' command table (checks.parsers.devices) and the allow-list are the same seam."""
+    from audits.model.inventory import DEVICE_PLATFORMS
+    from checks.parsers.devices import COMMANDS as FACT_COMMANDS
+
+    assert {p: c.commands for p, c in COMMANDS.items()} == dict(FACT_COMMANDS)
+    assert set(DEVICE_PLATFORMS) == set(COMMANDS)
