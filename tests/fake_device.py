@@ -18,6 +18,7 @@ server can still be given them, which is what this does).
 """
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -43,6 +44,8 @@ VERSIONS = {
                    "System software version : S2910_RGOS 11.4(1)B70P2\n",
     "cisco-ios": "Cisco IOS Software, C2960X Software (C2960X-UNIVERSALK9-M), Version 15.2(7)E6, RELEASE SOFTWARE\n",
 }
+logging.getLogger("paramiko").addHandler(logging.NullHandler())  # a client hanging up is not news
+
 HOSTILE = "\x00\x1b[2J\x1b]0;owned\x07<script>alert(1)</script>{{ 7*7 }}\x07\x9b31m"
 
 

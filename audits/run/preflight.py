@@ -256,6 +256,7 @@ def cmd_preflight(args) -> int:
     import sys
 
     from audits.inventory.load import load_inventory
+    from audits.model.inventory import DEVICE_PLATFORMS
     from audits.run.platforms import platform_for
     from audits.trust.vault import unlock_inventory
     from checks.registry import load_registry
@@ -272,6 +273,11 @@ def cmd_preflight(args) -> int:
     reports = []
     for h in hosts:
         plat = platform_for(h)
+        if h.platform in DEVICE_PLATFORMS:  # a device gets its own read-only session, never the check script
+            from audits.run.preflight_devices import check_device
+
+            reports.append(check_device(h, plat))
+            continue
         reports.append(check_host(h, [c for c in checks if plat.applies(c)], pack_names, plat.transport))
     sys.stdout.write(table(reports))
     bad = [r for r in reports if not r.ok]
