@@ -313,3 +313,24 @@ def test_the_allow_list_and_the_device_facts_name_the_same_commands():
 
     assert {p: c.commands for p, c in COMMANDS.items()} == dict(FACT_COMMANDS)
     assert set(DEVICE_PLATFORMS) == set(COMMANDS)
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_vault_password_logs_in_on_both_paths_and_is_never_quoted(legacy, tmp_path, monkeypatch, caplog):
+    """password: {vault: NAME} as for a Linux host: paramiko, or SSH_ASKPASS on the legacy path."""
+    import logging
+
+    from audits.trust.vault import Secret
+
+    if legacy and not shutil.which("ssh"):
+        pytest.skip("system OpenSSH client missing")
+    monkeypatch.delenv(PW_ENV)
+    caplog.set_level(logging.DEBUG)
+    with FakeDevice("huawei-vrp", _config("huawei-vrp", 2), legacy=legacy, password="Vault-Only-Pw-771") as dev:
+        host = _host(dev, tmp_path)
+        del host.settings["password_env"]
+        host.settings["password"] = Secret("Vault-Only-Pw-771", "sw")
+        out = collect(host, {}, ["display current-configuration"], time.monotonic() + 60)
+    assert dev.auth_attempts == [True] and "display current-configuration" in out
+    assert bool(out.meta.get("legacy_ssh")) == legacy
+    assert "Vault-Only-Pw-771" not in caplog.text and "Vault-Only-Pw-771" not in repr(out.meta)
