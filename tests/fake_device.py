@@ -93,12 +93,14 @@ class FakeDevice:
                  page_lines: int = 20, ignore_paging_off: bool = False, refuse_paging_off: bool = False,
                  save_prompt: bool = False, password_change: str | None = None, legacy: bool = False,
                  echo: bool = True, hostile: bool = False, outputs: dict | None = None, stall: bool = False,
-                 flood: bool = False, hostname: str | None = None, level1: bool = False):
+                 flood: bool = False, hostname: str | None = None, level1: bool = False,
+                 question_in_output: bool = False):
         self.platform, self.config = platform, config
         self.user, self.password = user, password
         self.page_lines, self.ignore_paging_off, self.refuse_paging_off = page_lines, ignore_paging_off, refuse_paging_off
         self.save_prompt, self.password_change, self.legacy, self.echo = save_prompt, password_change, legacy, echo
         self.hostile, self.stall, self.flood = hostile, stall, flood
+        self.question_in_output = question_in_output  # a [Y/N] question halfway through the configuration
         self.outputs = outputs or {}
         self.hostname = hostname or HOSTNAMES[platform]
         self.level1 = level1  # Cisco/Ruijie: logged in at level 1 ('Router>'), show running-config refused
@@ -305,6 +307,9 @@ class FakeDevice:
         if lines and lines[-1] == "":
             lines.pop()
         for i, ln in enumerate(lines):
+            if self.question_in_output and i == len(lines) // 2:
+                if self._question(chan, "Warning: the output is long. Continue? [Y/N]:") is None:
+                    return False
             if paging and i and i % self.page_lines == 0:
                 more = "  ---- More ----" if self.vrp else " --More-- "
                 self._send(chan, more)

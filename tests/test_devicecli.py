@@ -170,6 +170,15 @@ def test_a_forced_password_change_aborts_the_session(tmp_path):
     assert dev.answers == [] and dev.received == []  # nothing typed at a password prompt
 
 
+def test_a_question_in_the_middle_of_an_output_abandons_the_session(tmp_path):
+    """Answering it (even "no") would leave a truncated configuration to judge: nothing is typed."""
+    with FakeDevice("huawei-vrp", _config("huawei-vrp", 10), question_in_output=True) as dev:
+        with pytest.raises(Unreachable) as e:
+            _collect(dev, tmp_path)
+    assert e.value.reason == "protocol" and "Continue? [Y/N]" in e.value.detail
+    assert dev.answers == [] and dev.received == ["screen-length 0 temporary", "display current-configuration"]
+
+
 def test_too_low_a_level_is_reported_with_the_role_command(tmp_path):
     with FakeDevice("cisco-ios", _config("cisco-ios", 3), level1=True) as dev:
         with pytest.raises(Unreachable) as e:
@@ -293,6 +302,11 @@ def test_clean_removes_ios_pager_with_backspaces_and_keeps_indentation():
 
 def test_clean_keeps_trailing_spaces_of_plain_lines_and_handles_no_echo():
     assert clean("\r\nbanner x  \r\nB#", "show running-config", "B#") == "banner x  \n"
+
+
+def test_one_stray_byte_does_not_garble_a_utf8_configuration():
+    raw = "description 教学楼\n".encode() + b"description \xff\n" + "description 实验楼".encode("gbk")
+    assert decode(raw).splitlines() == ["description 教学楼", "description \ufffd", "description 实验楼"]
 
 
 def test_gbk_output_is_decoded():

@@ -175,12 +175,20 @@ class _ProcessChannel(_Channel):
 
 
 # -- cleaning ---------------------------------------------------------------------------------------
-def decode(raw: bytes) -> str:
-    """UTF-8 when it is valid, else GB18030 (Chinese-language firmware), never an error."""
+def _decode_line(raw: bytes) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("gb18030", "replace")
+
+
+def decode(raw: bytes) -> str:
+    """Each line UTF-8 when it is valid, else GB18030 (Chinese-language firmware), never an error:
+    one stray byte does not turn a whole UTF-8 configuration into mojibake."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "\n".join(_decode_line(ln) for ln in raw.split(b"\n"))
 
 
 def _render_line(line: str) -> str:
@@ -279,9 +287,10 @@ class DeviceSession:
         self.prompt: str | None = None
         self.total = 0
 
-    def _read(self, what: str, cap: int, timeout: float, match) -> bytearray:
+    def _read(self, what: str, cap: int, timeout: float, match, answer: bool = False) -> bytearray:
         """Read until ``match(last line)`` holds and the device has been quiet for SETTLE; answer the
-        pager and yes/no questions on the way."""
+        pager on the way, and yes/no questions with "no" when ``answer`` (at login). A question during a
+        command would cut its output short: the session is abandoned instead, nothing answered."""
         buf = bytearray()
         scan = 0  # questions are looked for only in what came after the last answer
         limit = min(self.end, time.monotonic() + timeout)
@@ -296,7 +305,7 @@ class DeviceSession:
             if chunk is None:  # quiet: the device waits for input (a prompt or a question) or is slow
                 if buf:
                     tail = _tail(buf, scan)
-                    if self._question(what, tail, match):
+                    if self._question(what, tail, match, answer):
                         scan = len(buf)
                     elif match(tail):
                         return buf
@@ -316,10 +325,13 @@ class DeviceSession:
                 self.ch.send(MORE.encode())
                 scan = len(buf)
 
-    def _question(self, what: str, tail: str, match) -> bool:
+    def _question(self, what: str, tail: str, match, may_answer: bool) -> bool:
         """Answer a yes/no question with "no" (True), abort on a [confirm] or a password demand."""
         for question, answer in _YES_NO:
             if question.search(tail):
+                if not may_answer:
+                    raise Unreachable("protocol", f"{what}: the device asked {printable(tail.strip(), 160)!r} in the "
+                                      "middle of the output; nothing was answered, session closed")
                 self.ch.send((answer + NEWLINE).encode())
                 self.meta.setdefault("answered", []).append(f"{printable(tail.strip(), 160)} -> {answer}")
                 return True
@@ -334,7 +346,7 @@ class DeviceSession:
 
     def login(self) -> None:
         buf = self._read("login", MAX_LOGIN_OUTPUT, self.command_timeout,
-                         lambda t: bool(self.prompt_re.fullmatch(t.strip())))
+                         lambda t: bool(self.prompt_re.fullmatch(t.strip())), answer=True)
         self.prompt = _tail(buf, 0).strip()
         self.meta["prompt"] = printable(self.prompt, 80)
 
