@@ -311,7 +311,10 @@ class DeviceSession:
                         return buf
                 continue
             if chunk == b"":
-                raise Unreachable("protocol", f"{what}: the device closed the session ({len(buf)} bytes received)")
+                after = self.meta.get("answered")
+                raise Unreachable("protocol", f"{what}: the device closed the session ({len(buf)} bytes received"
+                                  + (f"; after the answer {after[-1]!r}" if after else "") + "); last line: "
+                                  + repr(printable(_tail(buf, 0), 120)))
             buf += chunk
             self.total += len(chunk)
             if len(buf) > cap or self.total > MAX_SESSION_OUTPUT:
