@@ -15,6 +15,7 @@ from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, and_, c
                         select, text, values)
 
 from audits.store.database import Store, hosts_t, items_t
+from checks.contract import OS_GROUPS
 
 from .scoring import HIGH_RISK_SEVERITIES, ROUND_NUDGE, SEGMENT_PREFIX, item_table, point_of, verdict
 
@@ -23,12 +24,13 @@ VERDICTS = ("conform", "partial", "nonconform", "not_applicable", "not_assessed"
 
 def _tables():
     """From the GB/T 22239-2019 controls file, as SQL VALUES: the item weights (with the items not applicable to an
-    operating system), the evidence roles (clause, check, key | trigger | informational) and the (clause, check)
+    operating system, and those not applicable to a network device), the evidence roles (clause, check, key | trigger | informational) and the (clause, check)
     pairs whose high/critical failure raises the clause's high-risk trigger."""
     table = item_table()
     weights = values(column("level", Integer), column("clause", String), column("point", String),
-                     column("weight", Float), column("host_na", Integer), name="weights").data(
-        [(lvl, clause, point_of(clause), w, int(clause in table.not_applicable))
+                     column("weight", Float), column("host_na", Integer), column("device_na", Integer),
+                     name="weights").data(
+        [(lvl, clause, point_of(clause), w, int(clause in table.not_applicable), int(clause in table.device_na))
          for lvl, items in sorted(table.weights.items()) for clause, w in items.items()]).cte("weights")
     role_rows = sorted({(c, cid, role) for c, named in table.roles.items() for cid, role in named.items()} |
                        {(c, cid, "trigger") for c, ids in table.trigger_checks.items() for cid in ids})
@@ -98,7 +100,8 @@ def _rollup(conn, h, scope, temps: list) -> dict:
     # … over every item of the host's level, so an item nothing answered is 待取证 (score 0)
     p, f, na, wv, n, kf, att, ko = (func.coalesce(getattr(scored.c, k), 0)
                                     for k in ("p", "f", "na", "wv", "n", "kf", "att", "ko"))
-    host_na = weights.c.host_na == 1
+    # not applicable to any host, or to a network device (its os family is a device platform; docs/devices.md)
+    host_na = or_(weights.c.host_na == 1, and_(weights.c.device_na == 1, h.c.os_family.in_(sorted(OS_GROUPS["device"]))))
     score = case((host_na, None), (and_(p + f == 0, n > 0, na == n), None), (and_(p + f == 0, wv > 0), None),
                  (p + f == 0, 0.0), (kf > 0, 0.0), (p == 0, 0.0), (and_(f == 0, ko == 0), 1.0), else_=0.5)
     verdict_ = case((host_na, "not_applicable"), (and_(p + f == 0, n > 0, na == n), "not_applicable"),

@@ -62,7 +62,7 @@ def test_generated_pack_document_is_current():
         "docs/checks/mlps.md is stale: run `auditctl checks doc --pack mlps -o docs/checks/mlps.md`"
 
 
-@pytest.mark.parametrize("pack", ["patching", "backup", "dr"])
+@pytest.mark.parametrize("pack", ["patching", "backup", "dr", "devices", "fleet", "network"])
 def test_generated_documents_of_the_other_packs_are_current(pack):
     doc = ROOT / "docs" / "checks" / f"{pack}.md"
     assert doc.read_text(encoding="utf-8") == markdown(load_registry().select([pack]), pack), \

@@ -51,7 +51,8 @@ def test_platform_is_inherited_defaults_to_linux_and_unknown_names_are_file_line
     with pytest.raises(InputError) as e:
         load_inventory(inv)
     assert [str(p) for p in e.value.problems] == [
-        f"{inv}:7: school.hosts[1].platform: unknown platform 'linx' (did you mean 'linux'?); known: linux"]
+        f"{inv}:7: school.hosts[1].platform: unknown platform 'linx' (did you mean 'linux'?); "
+        "known: linux, huawei-vrp, h3c-comware, ruijie-rgos, cisco-ios"]
     inv.write_text("school:\n  id: s1\n  district: d1\n  hosts:\n    - {id: a, address: 10.0.0.1, level: 2}\n")
     host = load_inventory(inv).hosts["a"]
     assert host.platform == "linux" and platform_for(host).name == "linux"

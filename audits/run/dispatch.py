@@ -45,7 +45,14 @@ class BrokerError(Exception):
 
 
 def sites_of(hosts: list[Host]) -> dict[str, str]:
-    """host id -> site queue; every host must have one (an InputError names the hosts without)."""
+    """host id -> site queue; every host must have one (an InputError names the hosts without). A device judged
+    from a saved configuration (``config:``) is never dispatched: a collector takes no path, so it would try the
+    device live instead."""
+    saved = [h for h in hosts if h.settings.get("config")]
+    if saved:
+        raise InputError([Problem(h.source.file, h.source.line, f"{h.id}.config",
+                                  "a saved configuration is judged where the inventory is: run it without --dispatch "
+                                  "(--limit the others)") for h in saved])
     missing = [h for h in hosts if not h.settings.get("site")]
     if missing:
         raise InputError([Problem(h.source.file, h.source.line, f"{h.id}.site",

@@ -114,7 +114,7 @@ class Linux(Platform):
     name = "linux"
 
     def applies(self, check: Check) -> bool:
-        return check.pack not in DEVICE_PACKS
+        return check.pack not in DEVICE_PACKS and super().applies(check)
 
     def transport(self, host: Host, options: dict) -> Transport:
         kind = host.connection

@@ -99,6 +99,32 @@ def _reach(host: Host, timeout: float) -> str | None:
         return exc.strerror or str(exc) or type(exc).__name__
 
 
+def check_device(host: Host) -> HostReport:
+    """A network device: its saved configuration readable (``config:``), or its SSH port answering; the live
+    session itself (login, paging, allowed commands) is checked by the run, never by sending anything here."""
+    r = HostReport(host.id, host.address, key="n/a", sudo="n/a", programs="n/a")
+    if host.settings.get("config"):
+        from audits.collect.transports.savedconfig import SavedConfigTransport
+
+        r.reach = r.login = "file"
+        try:
+            SavedConfigTransport(host, {}).read()
+        except Unreachable as exc:
+            r.problems.append((f"saved configuration: {exc.detail}",
+                               "export it again (display current-configuration / show running-config) as a regular "
+                               "file of at most 4 MiB"))
+        return r
+    port = int(host.settings.get("port", 22))
+    why = _reach(host, float(host.settings.get("connect_timeout", 10)))
+    if why:
+        r.reach = "no"
+        r.problems.append((f"{host.address}:{port} does not answer ({why})", f"nc -vz {host.address} {port}"))
+        return r
+    r.reach, r.login = "ok", "at run"
+    r.notes.append("the device's login and read-only commands are checked by the run's read-only CLI session")
+    return r
+
+
 def check_host(host: Host, checks, packs: str, transport_for, options: dict | None = None) -> HostReport:
     """One host's readiness. ``transport_for(host, options)`` gives an unopened transport."""
     s = host.settings
@@ -274,9 +300,9 @@ def cmd_preflight(args) -> int:
     for h in hosts:
         plat = platform_for(h)
         if h.platform in DEVICE_PLATFORMS:  # a device gets its own read-only session, never the check script
-            from audits.run.preflight_devices import check_device
+            from audits.run.preflight_devices import check_live_device
 
-            reports.append(check_device(h, plat))
+            reports.append(check_live_device(h, plat))
             continue
         reports.append(check_host(h, [c for c in checks if plat.applies(c)], pack_names, plat.transport))
     sys.stdout.write(table(reports))

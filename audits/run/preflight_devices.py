@@ -1,7 +1,7 @@
 """``auditctl preflight`` for a network device: the same columns as a Linux host, checked the device's
 way — never the Linux check script (a device must receive nothing but its allow-list).
 
-- saved configuration (``config:``): the file is readable and not empty (reach ``file``);
+- saved configuration (``config:``): ``preflight.check_device`` (the file is read, bounded);
 - live: the SSH port answers; one read-only session (``devicecli.collect``) runs the configuration
   command only: host key (never recorded by preflight), login, and whether the account's level/role
   may read the configuration (the ``sudo`` column); the fix names ``auditctl device-role``.
@@ -15,25 +15,16 @@ from audits.collect.transports.base import Unreachable
 from audits.model.inventory import Host
 
 
-def check_device(host: Host, platform, options: dict | None = None):
+def check_live_device(host: Host, platform, options: dict | None = None):
     from audits.run.preflight import HostReport, _reach
 
     s = host.settings
     r = HostReport(host.id, host.address or "-")
     r.programs = "n/a"
-    if s.get("config"):
-        r.reach, r.key, r.login, r.sudo = "file", "n/a", "n/a", "n/a"
-        try:
-            t = platform.connect(host, dict(options or {}))
-            try:
-                platform.exchange(t, host, [])
-            finally:
-                t.close()
-        except Unreachable as exc:
-            r.reach = "no"
-            r.problems.append((f"the saved configuration cannot be used ({exc.reason}): {exc.detail}",
-                               "check the config: path (relative to the inventory file) and the file's contents"))
-        return r
+    if s.get("config"):  # the saved-file check of the device platform (preflight.check_device)
+        from audits.run.preflight import check_device as check_saved
+
+        return check_saved(host)
     if host.connection == "none":
         r.reach = r.key = r.login = r.sudo = "n/a"
         return r

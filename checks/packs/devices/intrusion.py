@@ -46,7 +46,9 @@ def mgmt_acl(facts, host):
     bad, ok = [], []
     global_acl = cfg.ssh_acl.value if cfg.ssh_acl.known else None
     for ln in cfg.vty:
-        if ln.acl:
+        if ln.inbound.known and not ln.inbound.value:
+            ok.append(f"{ln.name}: no inbound protocol ({ln.inbound.evidence()})")
+        elif ln.acl:
             acl = cfg.acls.get(ln.acl)
             if acl is not None and any(r.action == "permit" and r.any_any for r in acl.rules):
                 bad.append(f"{ln.name}: ACL {ln.acl} (line {ln.acl_line}) permits any source")

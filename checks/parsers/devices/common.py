@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 
 _STORAGE = {"cipher", "irreversible-cipher", "simple", "hash", "plain", "encrypted"}
-_TRIGGER = {"password", "secret", "community", "key", "key-string", "authentication-key"}
-_QUALIFIERS = {"read", "write", "ro", "rw", "0", "5", "6", "7", "8", "9"} | _STORAGE
+_TRIGGER = {"password", "secret", "community", "key", "key-string", "authentication-key", "auth", "priv"}
+# type digits, access words and SNMPv3 algorithms that come between a keyword and its secret
+_QUALIFIERS = {"read", "write", "ro", "rw", "0", "5", "6", "7", "8", "9", "md5", "sha", "sha224", "sha256", "sha384",
+               "sha512", "des", "3des", "aes", "128", "192", "256"} | _STORAGE
 _STOP = {"policy", "history", "expire", "min-length", "complexity-check", "alert", "aging", "encryption",
-         "min-size", "strong", "life-cycle", "no-repeat-times", "control", "reverse"}
+         "min-size", "strong", "life-cycle", "no-repeat-times", "control", "reverse", "access", "notify", "context",
+         "match", "generate"}
 
 
 def mask(text: str) -> str:

@@ -295,8 +295,7 @@ def parse(tree: Tree, platform: str, release: str, outputs: dict) -> DeviceConfi
             cfg.arp_inspection = Setting.at(n, True)
     if snmp_versions:
         first = snmp_nodes[0]
-        cfg.snmp_versions = Setting(frozenset(snmp_versions), "explicit", first.line, first.text if "community" not in
-                                    first.text.lower() else common.mask(first.text))
+        cfg.snmp_versions = Setting(frozenset(snmp_versions), "explicit", first.line, common.mask(first.text))
     for ln in cfg.lines_:
         if not ln.idle_seconds.known:
             ln.idle_seconds = default(platform, rel, "idle_seconds")

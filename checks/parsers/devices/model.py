@@ -20,7 +20,9 @@ class Setting:
 
     @classmethod
     def at(cls, node, value) -> "Setting":
-        return cls(value, EXPLICIT, node.line, node.text)
+        from .common import mask   # evidence never carries a secret the line holds (a RADIUS key, an SNMPv3 pass phrase)
+
+        return cls(value, EXPLICIT, node.line, mask(node.text))
 
     @property
     def known(self) -> bool:

@@ -172,7 +172,7 @@ def _password_control(cfg: DeviceConfig, tree: Tree, rel: str, shown: str):
         enabled = Setting.at(n, not n.text.lower().startswith("undo"))
     m = re.search(r"Password control:\s*(Enabled|Disabled)", shown or "", re.I)
     if enabled is None and m:
-        enabled = Setting(m.group(1).lower() == "enabled", EXPLICIT, None, f"display password-control: {m.group(0)}")
+        enabled = Setting(m.group(1).lower() == "enabled", EXPLICIT, None, f"display password-control: {' '.join(m.group(0).split())}")
     on = bool(enabled and enabled.value)
     sfx = "_enabled_default" if on else ""
 
@@ -184,7 +184,7 @@ def _password_control(cfg: DeviceConfig, tree: Tree, rel: str, shown: str):
                                                            f"{n.text} (password-control is not enabled)")
         ms = re.search(rx_shown, shown or "", re.I) if rx_shown else None
         if ms:
-            return Setting(conv(ms.groups()), EXPLICIT, None, f"display password-control: {ms.group(0).strip()}")
+            return Setting(conv(ms.groups()), EXPLICIT, None, f"display password-control: {' '.join(ms.group(0).split())}")
         d = default(cfg.platform, rel, name + sfx)
         if on and enabled and enabled.source == EXPLICIT and d.known:
             d.text = f"{d.text} (password-control enabled at line {enabled.line})" if enabled.line else d.text
