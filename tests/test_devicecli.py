@@ -348,3 +348,16 @@ def test_vault_password_logs_in_on_both_paths_and_is_never_quoted(legacy, tmp_pa
     assert dev.auth_attempts == [True] and "display current-configuration" in out
     assert bool(out.meta.get("legacy_ssh")) == legacy
     assert "Vault-Only-Pw-771" not in caplog.text and "Vault-Only-Pw-771" not in repr(out.meta)
+
+
+@pytest.mark.parametrize("platform,line,is_prompt", [
+    ("huawei-vrp", "<HUAWEI>", True), ("huawei-vrp", "[~HUAWEI]", True), ("huawei-vrp", "[*CE6850-GE1/0/1]", True),
+    ("huawei-vrp", "<核心交换机>", True), ("h3c-comware", "<H3C>", True), ("h3c-comware", "[H3C-line-vty0-63]", True),
+    ("huawei-vrp", "Save the configuration? [Y/N]:", False), ("huawei-vrp", "Change now? [Y/N]", False),
+    ("huawei-vrp", "  ---- More ----", False), ("huawei-vrp", "Router#", False),
+    ("cisco-ios", "Router>", True), ("cisco-ios", "Router#", True), ("cisco-ios", "edge1.campus#", True),
+    ("ruijie-rgos", "Ruijie#", True), ("ruijie-rgos", "AC1(config)#", True), ("cisco-ios", "<HUAWEI>", False),
+    ("cisco-ios", " --More-- ", False), ("cisco-ios", "Password:", False), ("cisco-ios", "#####", False),
+])
+def test_vendor_prompts(platform, line, is_prompt):
+    assert bool(devicecli.PROMPTS[platform].fullmatch(line.strip())) == is_prompt
