@@ -24,6 +24,7 @@ Safety, in order of importance:
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import select
@@ -416,25 +417,22 @@ def _open_legacy(host, options: dict, platform: str, meta: dict, offer: dict):
     legacy.open()  # Unreachable('unsupported') without a system client
     meta.update(legacy.meta)
     password = legacy._password()
-    pinned = legacy.pinned_known_hosts()
-    pinned.__enter__()
-    env, askpass = legacy.client_env(password)
+    stack = contextlib.ExitStack()  # closed in reverse: the client, the askpass helper, the private known_hosts
     try:
+        stack.enter_context(legacy.pinned_known_hosts())
+        env, askpass = legacy.client_env(password)
+        if askpass:
+            stack.callback(askpass.close)
         ch = _ProcessChannel(platform, legacy, legacy._base(password is not None, tty=True), env)
+        stack.callback(ch.close)
     except OSError as exc:
-        pinned.__exit__(None, None, None)
-        if askpass:
-            askpass.close()
+        stack.close()
         raise Unreachable("unsupported", f"cannot start the system ssh client: {exc}") from None
+    except BaseException:
+        stack.close()
+        raise
     ch.password = password is not None
-
-    def close():
-        ch.close()
-        if askpass:
-            askpass.close()
-        pinned.__exit__(None, None, None)
-
-    return ch, close
+    return ch, stack.close
 
 
 def collect(host, options: dict, commands: list[str], deadline: float, meta: dict | None = None) -> DeviceOutputs:
