@@ -3,7 +3,6 @@
 the save and password questions answered "no", nothing off the allow-list ever reaching the device,
 host keys and credentials as on Linux hosts, the SHA-1-only device through the system OpenSSH client,
 hostile and endless output bounded. Plus the cleaning on recorded terminal bytes."""
-import os
 import shutil
 import tempfile
 import time
