@@ -42,7 +42,7 @@ def _pack(host: dict, pack: str = "devices") -> dict:
 
 
 @pytest.mark.skipif(not shutil.which("ssh"), reason="system OpenSSH client missing (legacy device)")
-def test_live_path_gives_the_saved_file_verdicts(tmp_path, monkeypatch):
+def test_live_path_gives_the_saved_file_verdicts(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(PW_ENV, "Dev1ce-Pw!")
     doc = yaml.safe_load(EXAMPLES.read_text())
     base = EXAMPLES.parent
@@ -66,7 +66,9 @@ def test_live_path_gives_the_saved_file_verdicts(tmp_path, monkeypatch):
                      host_keys=[fake.pinned], known_hosts=str(tmp_path / "kh"), connect_timeout=5, command_timeout=30)
         live_inv = tmp_path / "live.yaml"
         live_inv.write_text(yaml.safe_dump(doc, allow_unicode=True))
+        capsys.readouterr()
         live_hosts = _run(live_inv, tmp_path, "live")
+        run_err = capsys.readouterr().err
     finally:
         for fake in fakes.values():
             fake.__exit__(None, None, None)
@@ -94,6 +96,7 @@ def test_live_path_gives_the_saved_file_verdicts(tmp_path, monkeypatch):
             assert "legacy SSH path" in (live.get("detail") or "")
         else:
             assert fleet["status"] == "pass", (hid, fleet)
+    assert f"reached through the legacy SSH path (weak algorithms reported): {LEGACY}" in run_err
     assert any(f.pager_keys for f in fakes.values())  # the pager fallback was exercised
     assert any(f.answers == ["N"] for f in fakes.values())  # so was the save question
     assert compared >= 8 * 15
