@@ -46,6 +46,16 @@ VERSIONS = {
 }
 logging.getLogger("paramiko").addHandler(logging.NullHandler())  # a client hanging up is not news
 
+# What each vendor prints before its first prompt (shapes of the real ones, text our own): lines that
+# end in '>', '#' or ']' but are not prompts, since a banner must not be taken for one.
+BANNERS = {
+    "huawei-vrp": "\r\nInfo: The max number of VTY users is 5, the number of current VTY users online is 1.\r\n"
+                  "      The current login time is 2026-12-07 05:00:00+08:00.\r\n",
+    "h3c-comware": "\r\n" + "*" * 78 + "\r\n* Copyright (c) example vendor. All rights reserved." + " " * 25 + "*\r\n"
+                   + "*" * 78 + "\r\n\r\n",
+    "ruijie-rgos": "\r\n[notice] campus network: authorised staff only [#]\r\n\r\n",
+    "cisco-ios": "\r\n<authorised use only>\r\nLast login from 10.0.0.9 ####\r\n\r\n",
+}
 HOSTILE = "\x00\x1b[2J\x1b]0;owned\x07<script>alert(1)</script>{{ 7*7 }}\x07\x9b31m"
 
 
@@ -225,8 +235,7 @@ class FakeDevice:
         return answer
 
     def _cli(self, chan):
-        self._send(chan, "\r\nInfo: The max number of VTY users is 5, the number of current VTY users online is 1.\r\n"
-                   "      The current login time is 2026-12-07 05:00:00+08:00.\r\n")
+        self._send(chan, BANNERS[self.platform])
         if self.stall:
             self.stop.wait(60)
             return
