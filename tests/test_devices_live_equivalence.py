@@ -99,4 +99,6 @@ def test_live_path_gives_the_saved_file_verdicts(tmp_path, monkeypatch, capsys):
     assert f"reached through the legacy SSH path (weak algorithms reported): {LEGACY}" in run_err
     assert any(f.pager_keys for f in fakes.values())  # the pager fallback was exercised
     assert any(f.answers == ["N"] for f in fakes.values())  # so was the save question
+    assert "answered no at login: " in live_hosts["core-sw1"]["detail"]  # and the host record says so
+    assert "pager was answered with a space" in live_hosts[[h for h, f in fakes.items() if f.pager_keys][0]]["detail"]
     assert compared >= 8 * 15
