@@ -104,13 +104,14 @@ class FakeDevice:
                  save_prompt: bool = False, password_change: str | None = None, legacy: bool = False,
                  echo: bool = True, hostile: bool = False, outputs: dict | None = None, stall: bool = False,
                  flood: bool = False, hostname: str | None = None, level1: bool = False,
-                 question_in_output: bool = False):
+                 question_in_output: bool = False, drip: float = 0.0):
         self.platform, self.config = platform, config
         self.user, self.password = user, password
         self.page_lines, self.ignore_paging_off, self.refuse_paging_off = page_lines, ignore_paging_off, refuse_paging_off
         self.save_prompt, self.password_change, self.legacy, self.echo = save_prompt, password_change, legacy, echo
         self.hostile, self.stall, self.flood = hostile, stall, flood
         self.question_in_output = question_in_output  # a [Y/N] question halfway through the configuration
+        self.drip = drip  # seconds between two lines of output (a slow device)
         self.outputs = outputs or {}
         self.hostname = hostname or HOSTNAMES[platform]
         self.level1 = level1  # Cisco/Ruijie: logged in at level 1 ('Router>'), show running-config refused
@@ -334,4 +335,6 @@ class FakeDevice:
                 else:
                     self._send(chan, "\b" * len(more) + " " * len(more) + "\b" * len(more))
             self._send(chan, ln + "\r\n")
+            if self.drip:
+                time.sleep(self.drip)
         return True

@@ -204,6 +204,13 @@ def test_a_device_that_never_prompts_times_out(tmp_path):
     assert e.value.reason == "timeout" and "login" in e.value.detail and took < 20
 
 
+def test_the_command_timeout_counts_silence_not_a_slow_steady_output(tmp_path):
+    config = _config("cisco-ios", 2)  # 9 lines, 0.4 s apart: 3.6 s in all, never 1 s of silence
+    with FakeDevice("cisco-ios", config, drip=0.4) as dev:
+        out = _collect(dev, tmp_path, ["show running-config"], command_timeout=1)
+    assert out["show running-config"] == config
+
+
 def test_endless_output_is_capped(tmp_path, monkeypatch):
     monkeypatch.setattr(devicecli, "MAX_COMMAND_OUTPUT", 512 * 1024)
     with FakeDevice("cisco-ios", flood=True) as dev:

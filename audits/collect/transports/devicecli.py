@@ -18,7 +18,7 @@ Safety, in order of importance:
   speaks only SHA-1 key exchange / ``ssh-rsa`` is reached through the system OpenSSH client with the
   legacy algorithms (``openssh.py``, ``ssh -tt``, password via SSH_ASKPASS) and ``meta['legacy_ssh']``
   carries its offer, so ``fleet.ssh.legacy_algorithms`` reports it like a Linux host.
-- Bounded: a per-command timeout (``command_timeout``), the whole-host deadline, a byte cap per
+- Bounded: a silence timeout per command (``command_timeout``), the whole-host deadline, a byte cap per
   command, per login banner and per session; a device's bytes are text to clean, never interpreted
   beyond a line-level cursor model (no escape sequence survives into the facts).
 """
@@ -294,14 +294,15 @@ class DeviceSession:
         command would cut its output short: the session is abandoned instead, nothing answered."""
         buf = bytearray()
         scan = 0  # questions are looked for only in what came after the last answer
-        limit = min(self.end, time.monotonic() + timeout)
+        last = time.monotonic()  # the command timeout counts silence: a device still sending is alive
         pages = 0
         while True:
             now = time.monotonic()
+            limit = min(self.end, last + timeout)
             if now >= limit:
-                whole = now >= self.end
-                raise Unreachable("timeout", f"{what}: no prompt within the {'host' if whole else 'command'} timeout "
-                                  f"({len(buf)} bytes received); last line: {printable(_tail(buf, 0), 120)!r}")
+                why = "the host timeout" if now >= self.end else f"{timeout:g}s of silence (command_timeout)"
+                raise Unreachable("timeout", f"{what}: no prompt before {why} ({len(buf)} bytes received); "
+                                  f"last line: {printable(_tail(buf, 0), 120)!r}")
             chunk = self.ch.recv(min(limit - now, SETTLE))
             if chunk is None:  # quiet: the device waits for input (a prompt or a question) or is slow
                 if buf:
@@ -317,6 +318,7 @@ class DeviceSession:
                                   + (f"; after the answer {after[-1]!r}" if after else "") + "); last line: "
                                   + repr(printable(_tail(buf, 0), 120)))
             buf += chunk
+            last = time.monotonic()
             self.total += len(chunk)
             if len(buf) > cap or self.total > MAX_SESSION_OUTPUT:
                 raise Unreachable("protocol", f"{what}: the device sent more than {min(cap, MAX_SESSION_OUTPUT)} "
