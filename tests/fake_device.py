@@ -10,7 +10,8 @@ login (``save_prompt``), a password-change question (``password_change='ask'``) 
 the configuration for the configuration command, a version text, ``outputs`` for others.
 
 It records every line received (``received``) and every line off the platform's allow-list
-(``violations``, checked against its own copy of the seam's command lists, not the code under test),
+(``violations``, checked against its own copy of the seam's command lists, not the code under test;
+leaving its ``with`` block then fails the test unless ``strict=False``),
 every answer to a question (``answers``) and whether anything was written (``wrote``: a "Y" to a save
 question). ``legacy=True`` speaks only SHA-1 key exchange, an ``ssh-rsa`` host key, aes128-cbc and
 hmac-sha1, as old VRP/Comware firmware does (paramiko 5 dropped them client-side; a paramiko
@@ -104,7 +105,7 @@ class FakeDevice:
                  save_prompt: bool = False, password_change: str | None = None, legacy: bool = False,
                  echo: bool = True, hostile: bool = False, outputs: dict | None = None, stall: bool = False,
                  flood: bool = False, hostname: str | None = None, level1: bool = False,
-                 question_in_output: bool = False, drip: float = 0.0):
+                 question_in_output: bool = False, drip: float = 0.0, strict: bool = True):
         self.platform, self.config = platform, config
         self.user, self.password = user, password
         self.page_lines, self.ignore_paging_off, self.refuse_paging_off = page_lines, ignore_paging_off, refuse_paging_off
@@ -112,6 +113,7 @@ class FakeDevice:
         self.hostile, self.stall, self.flood = hostile, stall, flood
         self.question_in_output = question_in_output  # a [Y/N] question halfway through the configuration
         self.drip = drip  # seconds between two lines of output (a slow device)
+        self.strict = strict  # leaving the `with` block fails the test if anything off the allow-list arrived
         self.outputs = outputs or {}
         self.hostname = hostname or HOSTNAMES[platform]
         self.level1 = level1  # Cisco/Ruijie: logged in at level 1 ('Router>'), show running-config refused
@@ -159,6 +161,9 @@ class FakeDevice:
         for t in self._threads:
             t.join(5)
         self.sock.close()
+        if self.strict and (self.violations or self.wrote) and exc[0] is None:
+            raise AssertionError(f"the fake {self.platform} device received what a read-only audit must never send: "
+                                 f"{self.violations}{' and a yes to a save question' if self.wrote else ''}")
 
     def _accept(self):
         while not self.stop.is_set():

@@ -97,7 +97,7 @@ def test_a_disallowed_command_raises_before_connecting(tmp_path):
 def test_the_fake_device_notices_a_command_off_the_allow_list(tmp_path):
     """The fake's own check is real: a client that bypasses the gate is caught (so the tests above
     would fail if collect ever sent such a line)."""
-    with FakeDevice("cisco-ios", _config("cisco-ios")) as dev:
+    with FakeDevice("cisco-ios", _config("cisco-ios"), strict=False) as dev:
         c = paramiko.SSHClient()
         c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
         c.connect("127.0.0.1", dev.port, "audit", "Dev1ce-Pw!", allow_agent=False, look_for_keys=False)
@@ -107,6 +107,9 @@ def test_the_fake_device_notices_a_command_off_the_allow_list(tmp_path):
         c.close()
         time.sleep(0.2)
     assert dev.violations == ["copy running-config startup-config"]
+    with pytest.raises(AssertionError, match="copy running-config"):  # and a strict fake fails the test by itself
+        dev.strict = True
+        dev.__exit__(None, None, None)
 
 
 # -- per vendor ---------------------------------------------------------------------------------------
