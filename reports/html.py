@@ -124,8 +124,13 @@ def device_rows(hosts: list[dict]) -> list[dict]:
         boundary = [dict(r, references=[ref for ref in r.get("references") or () if ref.startswith(_BOUNDARY)])
                     for r in h["results"] if r["status"] in ("pass", "fail", "manual", "error")]
         boundary = [r for r in boundary if r["references"]]
+        detail = h.get("detail") or ""
+        saved = re.search(r"judged from the saved configuration (\S+)", detail)
+        source = ({"zh": f"保存的配置文件 {saved.group(1)}", "en": f"saved configuration {saved.group(1)}"} if saved else
+                  {"zh": "只读 SSH 会话" + (f"（{detail}）" if detail else ""),
+                   "en": "read-only SSH session" + (f" ({detail})" if detail else "")})
         rows.append({"id": h["id"], "name": h.get("name") or "", "platform": NAMES[h["os_family"]],
-                     "source": h.get("detail") or "", "failed": len(failed),
+                     "source": source, "failed": len(failed),
                      "high": sum(1 for r in failed if r["severity"] in ("high", "critical")),
                      "boundary": sorted(boundary, key=lambda r: r["check_id"])})
     return rows

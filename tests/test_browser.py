@@ -161,3 +161,24 @@ def test_district_page_links_up_and_shows_its_schools(browser, dashboard):
     assert p.locator("#school-rows tr").count() == 40          # district-000's schools on one page
     assert p.locator("#heatmap tr").count() == 41              # its schools × control points
     assert "未上报学校" in p.locator("#attention").inner_text()
+
+
+def test_device_report_in_a_real_browser(browser, tmp_path):
+    """The saved configurations of four vendors: the report's device section renders clean, in a CJK font."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "auditctl.py"), "run", "-q", "-i",
+                           str(root / "inventories" / "examples" / "devices.yaml"), "--db", str(tmp_path / "s.db"),
+                           "--out", str(tmp_path / "html"), "--json", str(tmp_path / "run.json")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr
+    (path,) = write_reports(json.loads((tmp_path / "run.json").read_text(encoding="utf-8")), tmp_path / "out")
+    page = Page(browser, path.as_uri())
+    page.assert_clean()
+    section = page.page.locator("#devices")
+    assert section.locator("tr").count() == 9 and "Cisco IOS" in section.inner_text()
+    assert any(CJK_FONT.search(f) for f in page.fonts_of("#devices h2"))
+    _, pdf = page.keep("device-report")
+    assert pdf_pages(pdf) >= 1

@@ -107,7 +107,7 @@ def test_evidence_roles_name_checks_that_exist_and_cite_the_requirement(tmp_path
     assert roles(reg.by_id["mlps.malware.signatures_fresh"]) == ["gbt22239:malware.a trigger"]
     assert roles(reg.by_id["mlps.auth.uid0_only_root"]) == ["gbt22239:auth.a supporting", "gbt22239:access.d key"]
     src = (controls.FRAMEWORKS_DIR / "gbt22239-2019.yaml").read_text(encoding="utf-8")
-    bad = src.replace("key: [mlps.auth.multi_factor]", "key: [mlps.auth.multi_factr, mlps.auth.lockout_enabled]")
+    bad = src.replace("key: [mlps.auth.multi_factor, devices.auth.multi_factor]", "key: [mlps.auth.multi_factr, mlps.auth.lockout_enabled]")
     assert bad != src
     f = tmp_path / "gbt22239-2019.yaml"
     f.write_text(bad, encoding="utf-8")
@@ -121,7 +121,7 @@ def test_evidence_roles_name_checks_that_exist_and_cite_the_requirement(tmp_path
         assert f"{f}:{line}: requirements.auth.d.evidence.key: no check 'mlps.auth.multi_factr'" in text
         assert "did you mean" in text and "mlps.auth.multi_factor" in text
         assert f"{f}:{line}: requirements.auth.d.evidence.key: mlps.auth.lockout_enabled does not cite gbt22239:auth.d" in text
-        f.write_text(src.replace("key: [mlps.auth.multi_factor]", "kee: [mlps.auth.multi_factor]"), encoding="utf-8")
+        f.write_text(src.replace("key: [mlps.auth.multi_factor, devices.auth.multi_factor]", "kee: [mlps.auth.multi_factor]"), encoding="utf-8")
         controls.frameworks.cache_clear()
         with pytest.raises(InputError) as e:
             controls.frameworks()

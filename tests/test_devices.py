@@ -86,6 +86,17 @@ def test_cisco_banner_text_is_never_read_as_commands():
     assert judge("cisco-ios", text, "devices.auth.default_password").status.value == "pass"
 
 
+def test_named_and_numbered_acls_are_found_where_they_are_applied():
+    vrp = parse("huawei-vrp", "#\nacl name WEB 3001\n rule 5 permit tcp destination-port eq 443\n rule 10 deny ip\n#\n"
+                "acl advanced name GUEST\n rule 0 permit ip\n#\ninterface GigabitEthernet0/0/1\n traffic-filter inbound "
+                "acl name WEB\n#\ninterface GigabitEthernet0/0/2\n packet-filter name GUEST inbound\n#\nreturn\n")
+    assert [a[0] for a in vrp.applied_acls] == ["WEB", "GUEST"]
+    assert vrp.acls["WEB"].rules[-1].catch_all and vrp.acls["GUEST"].rules[0].any_any
+    ios = parse("cisco-ios", "access-list 101 permit tcp any host 192.0.2.1 eq 443\naccess-list 101 permit ip any any\n"
+                "interface Gi0/1\n ip access-group 101 in\nend\n")
+    assert [(r.action, r.any_any) for r in ios.acls["101"].rules] == [("permit", False), ("permit", True)]
+
+
 def test_ios_telnet_follows_the_vty_transport_and_its_default():
     base = "version 15.2\nhostname r\nline vty 0 4\n login local\n"
     out = judge("cisco-ios", base + "end\n", "devices.auth.plaintext_management")
@@ -210,7 +221,7 @@ def test_auditctl_run_on_saved_configurations_of_four_vendors_writes_the_device_
     assert school["high_risk"], "the non-compliant devices raise high-risk candidates"
     page = next(out.rglob("index.html")).read_text(encoding="utf-8")
     assert '<section id="devices">' in page and "Huawei VRP" in page and "Ruijie RGOS" in page
-    assert "8.1.3.2 a" in page and "judged from the saved configuration h3c-fw1.cfg" in page
+    assert "8.1.3.2 a" in page and "保存的配置文件 h3c-fw1.cfg" in page
 
 
 def test_a_saved_configuration_is_never_dispatched_to_a_collector():
@@ -240,7 +251,7 @@ def test_sql_rollups_leave_the_same_device_items_out_as_python(tmp_path):
 
     db = tmp_path / "s.db"
     proc = subprocess.run([sys.executable, str(ROOT / "auditctl.py"), "run", "-q", "-i", str(EXAMPLES / "devices.yaml"),
-                           "--db", str(db)], capture_output=True, text=True, timeout=300)
+                           "--db", str(db), "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
     assert proc.returncode in (0, 1), proc.stderr
     store = Store(f"sqlite:///{db}")
     run_id = store.runs()[0]["id"]
@@ -264,3 +275,26 @@ def test_preflight_reads_a_saved_configuration_and_never_logs_in(tmp_path):
     live.settings["port"] = 1   # nothing listens: reported, nothing sent
     r = check_device(live)
     assert r.reach == "no" and not r.ok
+
+
+# ------------------------------------------------------------------------------------ fuzz
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+WORDS = ["\n", " ", "  ", "\t", "#", "!", "quit", "return", "end", "banner motd ^C", "^C", "interface GigabitEthernet0/1",
+         "user-interface vty 0 4", "line vty 0 4", "local-user a", "username a", "password", "secret", "cipher", "simple",
+         "irreversible-cipher", "0", "7", "9", "privilege level", "snmp-agent community read", "snmp-server community",
+         "RW", "acl number 3000", "ip access-list extended X", " rule 5 permit", " permit ip any any", "deny", "source",
+         "destination", "undo ", "no ", "transport input", "protocol inbound", "idle-timeout", "exec-timeout",
+         "login block-for", "password-control", "info-center loghost", "logging host", "clock timezone",
+         "authentication-mode none", "ssh user a authentication-type", "traffic-filter inbound acl", "ip access-group",
+         "\x00", "\u202e", "\r", "\ufffd", "%@%@", "$9$"]
+
+
+@settings(deadline=5000, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(COMMANDS)),
+       st.lists(st.one_of(st.sampled_from(WORDS), st.text(max_size=8)), max_size=120).map("".join))
+def test_fuzzed_configurations_never_break_a_check(platform, text):
+    for check in DEVICE_CHECKS:
+        out = judge(platform, text, check.id)
+        assert "内部错误" not in out.message.zh, (check.id, out.message.en)
+        assert out.message.zh and out.message.en

@@ -97,10 +97,14 @@ class Builder:
             if k in SECRET_SETTINGS:
                 v = VaultRef(v["vault"], str(file), node.line_of(k))
             if k == "config":
-                path = (Path(file).parent / Path(v).expanduser()).resolve()
-                if not path.is_file():
+                try:
+                    path = (Path(file).parent / Path(v).expanduser()).resolve()
+                    found = path.is_file()
+                except (OSError, RuntimeError, ValueError):   # a name too long, a symlink loop …
+                    path, found = Path(v), False
+                if not found:
                     self.col.add(file, node.line_of(k), kp, f"saved configuration {short(v)} is not a file"
-                                 f" ({path} does not exist or is not a regular file)")
+                                 f" ({short(str(path))} does not exist or is not a regular file)")
                     continue
                 v = str(path)
             out[k] = v

@@ -10,9 +10,15 @@ MAX_LINES = 20
 
 
 def model(facts, host) -> tuple[DeviceConfig | None, Outcome | None]:
+    """The parsed configuration, or the error outcome: none read, or one cut at the size cap (a line after the cut
+    may undo any line before it, so nothing of it is judged, neither pass nor fail)."""
     cfg, why = device_model(facts, host)
     if cfg is None:
         return None, Outcome.error(f"无法读取设备配置：{why}", f"the device configuration could not be read: {why}")
+    if cfg.truncated:
+        return None, Outcome.error("配置超过读取上限（4 MiB 或 20 万行），已截断，不作判定",
+                                   "the configuration exceeded the size cap (4 MiB or 200 000 lines) and was cut; not judged",
+                                   f"{cfg.lines} lines read")
     return cfg, None
 
 
@@ -27,10 +33,7 @@ def vendor(cfg: DeviceConfig) -> str:
 
 
 def passed(cfg: DeviceConfig, zh: str, en: str, evidence: str = "") -> Outcome:
-    """A pass — unless the configuration was cut at the size cap: then nothing after the cut was read."""
-    if cfg.truncated:
-        return Outcome.error("配置超过读取上限，已截断，无法判定为符合", "the configuration exceeded the size cap and was cut; "
-                             "not judged as passing", evidence)
+    """A pass (``model`` never hands over a configuration cut at the size cap)."""
     return Outcome.passed(zh, en, evidence)
 
 

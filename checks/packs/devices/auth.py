@@ -2,6 +2,8 @@
 ageing, login-failure lockout, idle timeouts, plaintext management protocols, SSH version."""
 from __future__ import annotations
 
+import re
+
 from checks.contract import Outcome, evaluator
 
 from ._device import lines, model, passed, undecided
@@ -183,6 +185,35 @@ def plaintext_management(facts, host, params):
                               lines(bad))
     return passed(cfg, "远程管理仅使用加密协议（SSH/HTTPS）", "remote management uses encrypted protocols only (SSH/HTTPS)",
                   lines(ok))
+
+
+# SSH authentication types that need a password AND a key/certificate (Huawei password-rsa/-ecc/-dsa/-sm2/-x509v3-rsa,
+# H3C password-publickey)
+_TWO_FACTOR = re.compile(r"^password-(?:rsa|ecc|dsa|sm2|x509v3-rsa|publickey)$")
+_REMOTE = {"ssh", "stelnet", "telnet", "http", "https", "web", "api"}   # service types that log in over the network
+
+
+@evaluator("devices.auth.multi_factor")
+def multi_factor(facts, host):
+    cfg, err = model(facts, host)
+    if err:
+        return err
+    users = cfg.ssh_users
+    both = {u: s for u, s in users.items() if _TWO_FACTOR.match(str(s.value))}
+    plaintext = cfg.telnet_server.known and cfg.telnet_server.value or cfg.http_server.known and cfg.http_server.value
+    remote = [a for a in cfg.accounts if not a.services or set(a.services) & _REMOTE]
+    if users and len(both) == len(users) and not plaintext and {a.name for a in remote} <= set(users):
+        return passed(cfg, "所有 SSH 用户须同时通过口令与公钥/证书鉴别", "every SSH user needs both a password and a key or "
+                      "certificate", lines(s.evidence() for s in both.values()))
+    one = [f"{u}: {s.evidence()}" for u, s in users.items() if u not in both]
+    if cfg.remote_login_auth.known and cfg.remote_login_auth.value:
+        return Outcome.manual("管理员登录由 AAA 服务器（HWTACACS/RADIUS/TACACS+）鉴别：请证明该服务器要求第二种鉴别因素（动态令牌、证书等）",
+                              "administrator logins are authenticated by an AAA server: attest that it requires a second "
+                              "factor (one-time password, certificate …)", lines([cfg.remote_login_auth.evidence()] + one))
+    return Outcome.failed("管理员仅以口令登录设备，未采用两种以上鉴别技术组合", "administrators log in to the device with a "
+                          "password only: no second authentication factor",
+                          lines(one + [f"local user {a.name} (line {a.line})" for a in remote if a.name not in users])
+                          or "no ssh user authentication-type password-rsa/password-publickey and no AAA server login")
 
 
 @evaluator("devices.auth.ssh_version")

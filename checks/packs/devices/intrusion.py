@@ -58,6 +58,8 @@ def mgmt_acl(facts, host):
             ok.append(f"{ln.name}: SSH only, {cfg.ssh_acl.evidence()}")
         else:
             bad.append(f"{ln.name} (line {ln.line}): no inbound ACL")
+    for c in cfg.communities:   # SNMP v1/v2c is management access too
+        (ok if c.acl else bad).append(f"SNMP line {c.line}: {c.text}" + (f" (ACL {c.acl})" if c.acl else " without an ACL"))
     if cfg.http_server.value or cfg.https_server.value:
         if cfg.http_acl.known:
             ok.append(f"web: {cfg.http_acl.evidence()}")

@@ -125,6 +125,7 @@ class DeviceConfig:
     http_server: Setting = field(default_factory=unknown)
     https_server: Setting = field(default_factory=unknown)
     ssh_acl: Setting = field(default_factory=unknown)     # a global SSH server ACL (H3C/Huawei ssh server acl)
+    ssh_users: dict = field(default_factory=dict)          # Huawei/H3C ``ssh user NAME … authentication-type T``: Setting(T)
     http_acl: Setting = field(default_factory=unknown)
     snmp_enabled: bool = False
     snmp_versions: Setting = field(default_factory=unknown)   # frozenset of 'v1','v2c','v3'

@@ -50,7 +50,7 @@ class Node:
 @dataclass
 class Tree:
     root: Node
-    truncated: bool = False        # input was longer than the caps allow
+    truncated: bool = False        # input was longer than MAX_BYTES or MAX_LINES: the rest was not read
     lines: int = 0
 
     def find(self, pattern: str) -> list[Node]:
@@ -71,8 +71,8 @@ def clean(text: str) -> tuple[list[str], bool]:
     out = []
     for ln in raw:
         ln = ln.replace("\t", " ")
-        if len(ln) > MAX_LINE:
-            ln, truncated = ln[:MAX_LINE], True
+        if len(ln) > MAX_LINE:   # no command is this long; its tail is dropped, the lines after it are still read
+            ln = ln[:MAX_LINE]
         out.append(_CTRL.sub("\ufffd", ln))
     return out, truncated
 

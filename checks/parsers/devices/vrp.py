@@ -115,10 +115,11 @@ def _line(cfg: DeviceConfig, node: Node):
 
 def _acl(cfg: DeviceConfig, node: Node):
     w = node.words
+    lw = [x.lower() for x in w]
     name = w[-1]
-    for i, x in enumerate(w[1:], 1):
-        if x.lower() in ("number", "name", "basic", "advanced") and i + 1 < len(w):
-            name = w[i + 1]
+    for key in ("name", "number", "basic", "advanced"):   # 'acl name X [N]', 'acl advanced name X', 'acl number N'
+        if key in lw[1:-1]:
+            name = w[lw.index(key, 1) + 1]
             break
     acl = Acl(name, node.line)
     for c in node.find(r"^rule\b"):
@@ -158,8 +159,9 @@ def _interface(cfg: DeviceConfig, node: Node):
         m = re.match(r"^(?:traffic-filter|packet-filter)\b(.*)$", c.text, re.I)
         if m:
             ww = m.group(1).split()
-            acl = next((ww[i + 1] for i, x in enumerate(ww[:-1]) if x.lower() in ("acl", "name")), None)
-            acl = acl or next((x for x in ww if x.isdigit()), None)
+            lw = [x.lower() for x in ww]
+            acl = ww[lw.index("name") + 1] if "name" in lw[:-1] else None     # … acl name X / packet-filter name X
+            acl = acl or next((x for x in ww if x.isdigit()), None)            # … acl 3001 / packet-filter 3001
             if acl:
                 cfg.applied_acls.append((acl, name, c.line, c.text))
     cfg.interfaces.append(itf)
@@ -280,6 +282,9 @@ def parse(tree: Tree, platform: str, release: str, outputs: dict) -> DeviceConfi
             cfg.telnet_server = Setting.at(n, not undo)
         elif body in ("stelnet server enable", "ssh server enable", "stelnet ipv4 server enable"):
             cfg.ssh_server = Setting.at(n, not undo)
+        elif re.match(r"^ssh user \S+ .*authentication-type \S+", body) and not undo:
+            w = body.split()
+            cfg.ssh_users[n.words[2]] = Setting.at(n, w[w.index("authentication-type") + 1])
         elif body == "ssh server compatible-ssh1x enable":
             cfg.ssh_v1 = Setting.at(n, not undo)
         elif re.match(r"^ssh server acl \S+", body) and not undo:
@@ -354,6 +359,8 @@ def parse(tree: Tree, platform: str, release: str, outputs: dict) -> DeviceConfi
             ln.idle_seconds = default(platform, rel, "idle_seconds")
         if not ln.inbound.known and ln.kind == "vty":
             ln.inbound = default(platform, rel, "vty_inbound")
+    # a Huawei/H3C packet filter forwards what no rule matched, unless H3C's 'packet-filter default deny' says otherwise
+    deny = tree.first(r"^packet-filter default deny\b") is not None
     for acl in cfg.acls.values():
-        acl.implicit_deny = False   # a Huawei/H3C packet filter forwards what no rule matched
+        acl.implicit_deny = deny
     return cfg
