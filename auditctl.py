@@ -346,6 +346,18 @@ def cmd_sudoers(args) -> int:
     return EXIT_OK
 
 
+def cmd_device_role(args) -> int:
+    from audits.trust.device_roles import PLATFORMS, recipe
+
+    platforms = [args.platform] if args.platform else list(PLATFORMS)
+    try:
+        sys.stdout.write("\n".join(recipe(p, args.user, args.role) for p in platforms))
+    except ValueError as exc:
+        print(f"auditctl: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    return EXIT_OK
+
+
 def _vault_options(p):
     p.add_argument("--vault", metavar="FILE", help="vault file for {vault: NAME} references (default: the inventory's 'vault:')")
     p.add_argument("--vault-password-file", metavar="FILE",
@@ -684,6 +696,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-i", "--inventory", help="also list the commands this inventory's declarations add (backup paths...)")
     p.add_argument("--limit", help="with -i: only these hosts (ids, schools, roles or globs)")
     p.set_defaults(func=cmd_sudoers)
+    from audits.collect.device_commands import PLATFORMS as DEVICE_PLATFORMS
+
+    p = sub.add_parser("device-role", help="print the least-privilege account/role configuration for auditing network "
+                       "devices live (the devices' counterpart of sudoers)")
+    p.add_argument("--platform", choices=DEVICE_PLATFORMS, help="one device platform (default: all)")
+    p.add_argument("--user", default="audit", help="the audit account on the devices (default: audit)")
+    p.add_argument("--role", default="auditctl-ro", help="the role / view name where the vendor has one "
+                   "(default: auditctl-ro)")
+    p.set_defaults(func=cmd_device_role)
     from audits.inventory import starter
 
     starter.add_parser(sub)  # auditctl init

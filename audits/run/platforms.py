@@ -6,6 +6,7 @@ this: ``linux`` (every pack but the device ones) and the network-device platform
 """
 from __future__ import annotations
 
+import time
 from typing import Iterable
 
 from checks.contract import Check
@@ -96,8 +97,8 @@ class Device(Platform):
                 raise Unreachable("unsupported", "the live device session is not available in this build; "
                                   "audit the device from a saved configuration (config:)") from None
             meta: dict = {}
-            outputs = collect(host, transport.options, self.commands(), float(host.settings.get("host_timeout", 120)),
-                              meta=meta)
+            deadline = time.monotonic() + float(host.settings.get("host_timeout", 120))
+            outputs = collect(host, transport.options, self.commands(), deadline, meta=meta)
             transport.meta.update(getattr(outputs, "meta", None) or meta)
         for command, text in outputs.items():
             facts.results[Probe("command", command)] = ProbeResult(str(text), 0, "")

@@ -7,6 +7,10 @@
   and the missing ones are named; a sudo that allows everything is flagged as more than needed;
 - programs: the programs the packs run are installed (for the host's OS family, read from the host).
 
+A network device (``platform: huawei-vrp`` …) is checked its own way (``check_live_device``): a saved
+configuration is read; a live device gets one read-only session running only its configuration command
+(its level/role in the ``sudo`` column) — never the check script below.
+
 Each problem comes with the command that fixes it. The result is a table and an exit code (0 all
 ready, 1 something to fix).
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 import socket
+import time
 from dataclasses import dataclass, field
 
 from audits.collect.transports.base import Transport, Unreachable
@@ -122,6 +127,75 @@ def check_device(host: Host) -> HostReport:
         return r
     r.reach, r.login = "ok", "at run"
     r.notes.append("the device's login and read-only commands are checked by the run's read-only CLI session")
+    return r
+
+
+def check_live_device(host: Host, platform, options: dict | None = None) -> HostReport:
+    """A device for ``auditctl preflight``: a saved configuration by ``check_device``; a live device by one
+    read-only session (``devicecli.collect``) running only its configuration command — host key (never
+    recorded), login, whether the account's level/role may read the configuration (the ``sudo`` column;
+    the fix names ``auditctl device-role``). Never the Linux check script."""
+    s = host.settings
+    r = HostReport(host.id, host.address or "-")
+    r.programs = "n/a"
+    if s.get("config"):  # the saved-file check of the device platform (preflight.check_device)
+        return check_device(host)
+    if host.connection == "none":
+        r.reach = r.key = r.login = r.sudo = "n/a"
+        return r
+    port, user = int(s.get("port", 22)), s.get("user") or "audit"
+    if s.get("jump"):
+        r.reach = "via jump"
+    else:
+        why = _reach(host, float(s.get("connect_timeout", 10)))
+        if why:
+            r.reach = "no"
+            r.problems.append((f"{host.address}:{port} does not answer ({why})",
+                               f"check the address and port, the device's SSH server (stelnet / ssh server enable) "
+                               f"and firewalls: nc -vz {host.address} {port}"))
+            return r
+        r.reach = "ok"
+    from audits.collect.device_commands import for_platform
+    from audits.collect.transports.devicecli import collect
+
+    probe_host = dataclasses.replace(host, settings={**s, "trust_on_first_use": False})
+    command = for_platform(platform.name).config_command
+    try:
+        out = collect(probe_host, dict(options or {}), [command],
+                      time.monotonic() + float(s.get("host_timeout", 120)))
+    except Unreachable as exc:
+        known = s.get("known_hosts") or (options or {}).get("known_hosts") or "~/.ssh/known_hosts"
+        if exc.reason == "host_key_unknown":
+            r.key = "unknown"
+            r.problems.append((f"host key not known: {exc.detail}",
+                               f"ssh-keyscan -p {port} {host.address} >> {known}   (first compare the fingerprint with "
+                               "the device's own, on its console), or pin it: host_keys: ['ssh-rsa AAAA...']"))
+        elif exc.reason == "host_key_changed":
+            r.key = "CHANGED"
+            r.problems.append((f"host key differs from the known one: {exc.detail}",
+                               f"check the key on the device's console; only if it was regenerated: "
+                               f"ssh-keygen -R '[{host.address}]:{port}' -f {known}"))
+        elif exc.reason == "auth_failed":
+            r.key, r.login = "ok", "no"
+            r.problems.append((f"login as {user} failed: {exc.detail}",
+                               f"create the audit account: auditctl device-role --platform {platform.name} --user {user}"))
+        elif exc.reason == "sudo_denied":
+            r.key, r.login, r.sudo = "ok", "ok", "level too low"
+            r.problems.append((exc.detail, f"auditctl device-role --platform {platform.name} --user {user}"))
+        else:
+            r.login = "no"
+            r.problems.append((f"cannot open a read-only session ({exc.reason}): {exc.detail}",
+                               f"ssh -p {port} {user}@{host.address}   (to see the device's prompt and messages)"))
+        return r
+    r.key, r.login, r.sudo = "ok", "ok", "ok"
+    meta = out.meta
+    if meta.get("legacy_ssh"):
+        r.notes.append("reachable only with legacy SSH algorithms (SHA-1 key exchange / ssh-rsa): the system OpenSSH "
+                       "client is used and fleet.ssh.legacy_algorithms reports it")
+    if meta.get("paging_fallback"):
+        r.notes.append("the paging-off command did not stop the pager; pages are answered with a space")
+    for answered in meta.get("answered", []):
+        r.notes.append(f"answered no at login: {answered}")
     return r
 
 
@@ -282,6 +356,7 @@ def cmd_preflight(args) -> int:
     import sys
 
     from audits.inventory.load import load_inventory
+    from audits.model.inventory import DEVICE_PLATFORMS
     from audits.run.platforms import platform_for
     from audits.trust.vault import unlock_inventory
     from checks.registry import load_registry
@@ -298,8 +373,8 @@ def cmd_preflight(args) -> int:
     reports = []
     for h in hosts:
         plat = platform_for(h)
-        if not hasattr(plat, "transport"):   # a network device (audits/run/platforms.py Device)
-            reports.append(check_device(h))
+        if h.platform in DEVICE_PLATFORMS:  # a device gets its own read-only session, never the check script
+            reports.append(check_live_device(h, plat))
             continue
         reports.append(check_host(h, [c for c in checks if plat.applies(c)], pack_names, plat.transport))
     sys.stdout.write(table(reports))

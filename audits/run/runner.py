@@ -83,6 +83,10 @@ def audit_host(host: Host, checks: list[Check], plan_params: dict, options: dict
             notes.append(f"judged from the saved configuration {facts.meta['config_file']}")
         if facts.meta.get("legacy_ssh"):
             notes.append("reached through the legacy SSH path (system OpenSSH with legacy algorithms)")
+        if facts.meta.get("answered"):  # a live device's questions at login, answered "no" (devicecli)
+            notes.append("answered no at login: " + "; ".join(facts.meta["answered"][:3]))
+        if facts.meta.get("paging_fallback"):
+            notes.append("the device ignored or refused the paging-off command; its pager was answered with a space")
         if denied:
             reason = "sudo_denied"
             notes.append(f"sudo -n refused {len(denied)} probe(s): {denied[0]}")

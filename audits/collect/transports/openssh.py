@@ -16,6 +16,7 @@ directory reads them from a named pipe there; never from a command line or an en
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shlex
@@ -181,9 +182,11 @@ class OpenSSHTransport(Transport):
             args += ["-i", os.path.expanduser(key_file), "-o", "IdentitiesOnly=yes"]
         return args
 
-    def _base(self, password: bool = False) -> list[str]:
+    def _base(self, password: bool = False, tty: bool = False) -> list[str]:
+        """The client's argv up to the destination; ``tty`` asks for a terminal on the server (``-tt``:
+        a network device's interactive CLI) instead of none (a probe script fed to a command)."""
         s = self.host.settings
-        args = ["ssh", "-T", *self._common(s.get("port", 22), s.get("key_file"))]
+        args = ["ssh", "-tt" if tty else "-T", *self._common(s.get("port", 22), s.get("key_file"))]
         args += (["-o", "BatchMode=no", "-o", "NumberOfPasswordPrompts=1",
                   "-o", "PreferredAuthentications=publickey,keyboard-interactive,password"] if password
                  else ["-o", "BatchMode=yes"])
@@ -227,32 +230,56 @@ class OpenSSHTransport(Transport):
         return self.user == "root"
 
     def run_script(self, script: str, timeout: float, max_bytes: int = OUTPUT_CAP) -> bytes:
+        with self.pinned_known_hosts():
+            return self._exchange(script, timeout, max_bytes)
+
+    @contextlib.contextmanager
+    def pinned_known_hosts(self):
+        """While open: the inventory's pinned keys (if any) as a private known_hosts for the system client."""
         pinned = self.host.settings.get("host_keys")
-        if pinned:  # the same pinned keys, written to a private known_hosts for the system client
-            from audits.collect.transports.ssh import known_name
+        if not pinned:
+            yield
+            return
+        from audits.collect.transports.ssh import known_name
 
-            fd, path = tempfile.mkstemp(prefix="auditctl-kh-")
-            with os.fdopen(fd, "w") as fh:
-                name = (self._alias() if self.host.settings.get("jump")
-                        else known_name(self.host.address, int(self.host.settings.get("port", 22))))
-                fh.writelines(f"{name} {line.split()[0]} {line.split()[1]}\n" for line in pinned)
-            self.known_hosts = path
-            try:
-                return self._exchange(script, timeout, max_bytes)
-            finally:
-                os.unlink(path)
-        return self._exchange(script, timeout, max_bytes)
+        fd, path = tempfile.mkstemp(prefix="auditctl-kh-")
+        with os.fdopen(fd, "w") as fh:
+            name = (self._alias() if self.host.settings.get("jump")
+                    else known_name(self.host.address, int(self.host.settings.get("port", 22))))
+            fh.writelines(f"{name} {line.split()[0]} {line.split()[1]}\n" for line in pinned)
+        saved, self.known_hosts = self.known_hosts, path
+        try:
+            yield
+        finally:
+            self.known_hosts = saved
+            os.unlink(path)
 
-    def _exchange(self, script: str, timeout: float, max_bytes: int) -> bytes:
-        password = self._password()
-        askpass = None
+    def client_env(self, password: str | None) -> tuple[dict, "_AskPass | None"]:
+        """The client's environment: no inherited askpass or password variable; the password (if any)
+        served through a private SSH_ASKPASS helper (close the returned helper afterwards)."""
         env = {k: v for k, v in os.environ.items() if k not in ("SSH_ASKPASS", "SSH_ASKPASS_REQUIRE")}
         if self.host.settings.get("password_env"):
             env.pop(self.host.settings["password_env"], None)  # the client needs no copy of it
-        if password is not None:
-            redact.register(password)
-            askpass = _AskPass(password)
-            env = askpass.env(env)
+        if password is None:
+            return env, None
+        redact.register(password)
+        askpass = _AskPass(password)
+        return askpass.env(env), askpass
+
+    def failure(self, rc: int | None, stderr: str, got_output: bool, password: bool) -> Unreachable | None:
+        """The Unreachable for a client that exited 255 without output (None otherwise)."""
+        if rc != 255 or got_output:
+            return None
+        lines = [ln.strip() for ln in stderr.splitlines()
+                 if ln.strip() and not ln.startswith(("Warning: Permanently added", "Pseudo-terminal"))]
+        said = " / ".join(lines)[:600] or "exited with status 255 and no message"
+        if not password and "Permission denied" in said and "password" in said:
+            said += " (no key was accepted; give the host a key_file, an agent key or a vault password)"
+        return Unreachable(classify(stderr), self._why(f"system ssh with legacy algorithms: {said}"), limit=1500)
+
+    def _exchange(self, script: str, timeout: float, max_bytes: int) -> bytes:
+        password = self._password()
+        env, askpass = self.client_env(password)
         try:
             with tempfile.TemporaryFile() as err:  # read 8 KiB of it at most
                 out, rc = run_bounded(self._base(password is not None) + [self.remote_command], script, timeout, max_bytes,
@@ -262,11 +289,7 @@ class OpenSSHTransport(Transport):
         finally:
             if askpass:
                 askpass.close()
-        if rc == 255 and not out:
-            lines = [ln.strip() for ln in stderr.splitlines()
-                     if ln.strip() and not ln.startswith(("Warning: Permanently added", "Pseudo-terminal"))]
-            said = " / ".join(lines)[:600] or "exited with status 255 and no message"
-            if password is None and "Permission denied" in said and "password" in said:
-                said += " (no key was accepted; give the host a key_file, an agent key or a vault password)"
-            raise Unreachable(classify(stderr), self._why(f"system ssh with legacy algorithms: {said}"), limit=1500)
+        failed = self.failure(rc, stderr, bool(out), password is not None)
+        if failed:
+            raise failed
         return out
