@@ -98,8 +98,9 @@ def _counts(ri, roles):
             _count(and_(roles.c.role == "key", ri.c.status.in_(("manual", "error")))).label("ko"))
 
 
-def _judged_columns(h, weights, scored):
-    """clause, point, weight, score, verdict, attested of an item of a host (``scored``: its counts, NULL: none)."""
+def _judged_columns(h, weights, scored, score=True):
+    """clause, point, weight, score, verdict, attested of an item of a host (``scored``: its counts, NULL: none;
+    ``score=False``: without the score)."""
     c = SimpleNamespace(**{k: func.coalesce(getattr(scored.c, k), 0) for k in ("p", "f", "na", "wv", "n", "kf", "ko")},
                         # not applicable to any host, or to a network device (its os family is its platform)
                         host_na=or_(weights.c.host_na == 1,
@@ -108,8 +109,9 @@ def _judged_columns(h, weights, scored):
     verdict = item_verdict(c)
     # every judged (pass/fail) answer an attestation's: as Item.attested (never on an item 不适用 on the OS)
     attested = case((c.host_na, 0), (and_(c.p + c.f > 0, att == c.p + c.f), 1), else_=0)
-    return (weights.c.clause, weights.c.point, weights.c.weight, item_score(verdict).label("score"),
-            verdict.label("verdict"), attested.label("attested"))
+    return (weights.c.clause, weights.c.point, weights.c.weight,
+            *((item_score(verdict).label("score"),) if score else ()), verdict.label("verdict"),
+            attested.label("attested"))
 
 
 def _host_items_lateral(h, ri, audited, weights, roles):
@@ -119,10 +121,13 @@ def _host_items_lateral(h, ri, audited, weights, roles):
               .where(ri.c.run_id == h.c.run_id, ri.c.host_id == h.c.host_id,
                      or_(roles.c.role.is_(None), roles.c.role != "informational"))
               .group_by(ri.c.clause).correlate(h)).lateral("scored")
-    items = (select(*_judged_columns(h, weights, scored))
+    # the score from the verdict column (OFFSET 0: not flattened, so the verdict's CASE is evaluated once per item
+    # rather than once more for each score it is compared with)
+    items = (select(*_judged_columns(h, weights, scored, score=False))
              .select_from(weights.outerjoin(scored, scored.c.clause == weights.c.clause))
-             .where(weights.c.level == h.c.level).correlate(h)).lateral("items")
-    return (select(h.c.run_id, h.c.host_id, h.c.school, h.c.level, *items.c)
+             .where(weights.c.level == h.c.level).correlate(h).offset(0)).lateral("items")
+    return (select(h.c.run_id, h.c.host_id, h.c.school, h.c.level, items.c.clause, items.c.point, items.c.weight,
+                   item_score(items.c.verdict).label("score"), items.c.verdict, items.c.attested)
             .select_from(h.join(items, true()))
             .where(audited, ~h.c.host_id.startswith(SEGMENT_PREFIX, autoescape=True)))
 
