@@ -91,6 +91,28 @@ def test_rebuild_recomputes_every_aggregate_from_the_raw_results(store_url):
     assert agg_rows(store) == at_ingest
 
 
+def test_rebuild_judges_network_devices_and_segment_records_as_ingest_did(store_url):
+    """The rebuild's judging (on PostgreSQL host by host, ``verdict_sql.host_items(lateral=True)``) gives the rows
+    ingest wrote, also for network devices (items not applicable to a device) and the network view's records."""
+    import dataclasses
+
+    hosts = generate(random.Random(8), n_schools=8)
+    devices = ("huawei-vrp", "cisco-ios", "h3c-comware", "ruijie-rgos")
+    hosts = [(dataclasses.replace(rec, os_family=devices[i % 4]) if i % 3 == 1 else rec, results)
+             for i, (rec, results) in enumerate(hosts)]
+    store = Store(store_url)
+    ids = finished(store, store_runs(store, hosts, n_runs=2))
+    at_ingest = agg_rows(store)
+    device_ids = {rec.host_id for rec, _ in hosts if rec.os_family in devices and rec.status == "audited"}
+    assert any(r["host_id"] in device_ids and any(v == "not_applicable" for _, v, _, _ in r["items"])
+               for r in at_ingest["agg_hosts"])
+    with store.engine.begin() as c:
+        c.execute(delete(hosts_agg_t))
+    store.rebuild_aggregates(ids)
+    assert agg_rows(store) == at_ingest
+    assert rollup_agg(store, ids) == rollup_sql(store, ids) == python_rollup(store, ids)
+
+
 def test_bureau_view_from_aggregates_equals_the_view_scored_from_results(store_url):
     store = Store(store_url)
     for run, hosts in bureau_runs(schools=12, districts=3, hosts=3, runs=3, checks=catalogue()):

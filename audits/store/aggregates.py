@@ -311,8 +311,11 @@ def _rebuild_batch(conn, batch: list[str] | None, tables, counts: dict) -> None:
     audited = and_(scope, h.c.status == "audited")
     # 1. every item of every audited host, judged in the database, into a temporary table
     conn.execute(sql_text("DROP TABLE IF EXISTS agg_rebuild_judged"))
+    # (PostgreSQL: host by host, each host's results through the primary key: no hash table of every (run, host,
+    # item) of the runs, which spills to disk at a province's size)
     conn.execute(_CreateTempAs("agg_rebuild_judged", verdict_sql.host_items(
-        h, ri, audited, tables, items_scope=ri.c.run_id.in_(batch) if batch is not None else true())))
+        h, ri, audited, tables, items_scope=ri.c.run_id.in_(batch) if batch is not None else true(),
+        lateral=conn.dialect.name == "postgresql")))
     if conn.dialect.name == "postgresql":   # a temporary table has no statistics until analysed: hash, not sort
         conn.execute(sql_text("ANALYZE agg_rebuild_judged"))
     jt = table("agg_rebuild_judged", *(column(c) for c in JUDGED))

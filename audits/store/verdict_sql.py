@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from sqlalchemy import Float, Integer, String, and_, case, column, func, or_, select, values
+from sqlalchemy import Float, Integer, String, and_, case, column, func, or_, select, true, values
 
 from checks.contract import OS_GROUPS
 
@@ -58,22 +58,20 @@ def _count(cond):
     return func.sum(case((cond, 1), else_=0))
 
 
-def host_items(h, ri, audited, tables=None, items_scope=None):
+def host_items(h, ri, audited, tables=None, items_scope=None, lateral=False):
     """Every item of each audited host's level (``h``: run_hosts, ``audited``: which of its rows) judged from its
     ``result_items`` (``ri``): run_id, host_id, school, level, clause, point, weight, score, verdict, attested.
     ``items_scope``: a condition on ``ri`` alone that selects the results of those hosts (their runs), so the
-    results are grouped without joining every row to its host first."""
+    results are grouped without joining every row to its host first.
+    ``lateral`` (PostgreSQL only: SQLite has no LATERAL): the same rows judged host by host — per audited host its
+    results found through the (run_id, host_id, …) primary key and grouped by clause, then outer-joined to the items
+    of its level — instead of grouping every result of the runs by (run, host, clause) in one hash table (millions
+    of groups of text keys, spilled to disk at a province's size) and joining that to every (host, item)."""
     weights, roles, _ = tables or rule_tables()
-    high = ri.c.severity.in_(HIGH_RISK_SEVERITIES)
+    if lateral:
+        return _host_items_lateral(h, ri, audited, weights, roles)
     # the scored (non-informational) results citing each (host, item), counted as ITEM_RULES reads them …
-    scored = (select(ri.c.run_id, ri.c.host_id, ri.c.clause,
-                     _count(ri.c.status == "pass").label("p"), _count(ri.c.status == "fail").label("f"),
-                     _count(ri.c.status == "not_applicable").label("na"), _count(ri.c.status == "waived").label("wv"),
-                     func.count().label("n"),
-                     _count(and_(ri.c.status == "fail", or_(roles.c.role == "key", and_(roles.c.role == "trigger", high))))
-                     .label("kf"),
-                     _count(and_(ri.c.status.in_(("pass", "fail")), ri.c.underlying == "manual")).label("att"),
-                     _count(and_(roles.c.role == "key", ri.c.status.in_(("manual", "error")))).label("ko"))
+    scored = (select(ri.c.run_id, ri.c.host_id, ri.c.clause, *_counts(ri, roles))
               .select_from((ri if items_scope is not None else
                             ri.join(h, and_(h.c.run_id == ri.c.run_id, h.c.host_id == ri.c.host_id)))
                            .outerjoin(roles, and_(roles.c.clause == ri.c.clause, roles.c.check_id == ri.c.check_id)))
@@ -81,6 +79,28 @@ def host_items(h, ri, audited, tables=None, items_scope=None):
                      or_(roles.c.role.is_(None), roles.c.role != "informational"))
               .group_by(ri.c.run_id, ri.c.host_id, ri.c.clause)).subquery("scored")
     # … over every item of the host's level, so an item nothing answered is 待取证 (score 0)
+    return (select(h.c.run_id, h.c.host_id, h.c.school, h.c.level, *_judged_columns(h, weights, scored))
+            .select_from(h.join(weights, weights.c.level == h.c.level)
+                         .outerjoin(scored, and_(scored.c.run_id == h.c.run_id, scored.c.host_id == h.c.host_id,
+                                                 scored.c.clause == weights.c.clause)))
+            .where(audited, ~h.c.host_id.startswith(SEGMENT_PREFIX, autoescape=True)))
+
+
+def _counts(ri, roles):
+    """The scored (non-informational) results citing an item, counted as ITEM_RULES reads them."""
+    high = ri.c.severity.in_(HIGH_RISK_SEVERITIES)
+    return (_count(ri.c.status == "pass").label("p"), _count(ri.c.status == "fail").label("f"),
+            _count(ri.c.status == "not_applicable").label("na"), _count(ri.c.status == "waived").label("wv"),
+            func.count().label("n"),
+            _count(and_(ri.c.status == "fail", or_(roles.c.role == "key", and_(roles.c.role == "trigger", high))))
+            .label("kf"),
+            _count(and_(ri.c.status.in_(("pass", "fail")), ri.c.underlying == "manual")).label("att"),
+            _count(and_(roles.c.role == "key", ri.c.status.in_(("manual", "error")))).label("ko"))
+
+
+def _judged_columns(h, weights, scored, score=True):
+    """clause, point, weight, score, verdict, attested of an item of a host (``scored``: its counts, NULL: none;
+    ``score=False``: without the score)."""
     c = SimpleNamespace(**{k: func.coalesce(getattr(scored.c, k), 0) for k in ("p", "f", "na", "wv", "n", "kf", "ko")},
                         # not applicable to any host, or to a network device (its os family is its platform)
                         host_na=or_(weights.c.host_na == 1,
@@ -89,12 +109,26 @@ def host_items(h, ri, audited, tables=None, items_scope=None):
     verdict = item_verdict(c)
     # every judged (pass/fail) answer an attestation's: as Item.attested (never on an item 不适用 on the OS)
     attested = case((c.host_na, 0), (and_(c.p + c.f > 0, att == c.p + c.f), 1), else_=0)
-    return (select(h.c.run_id, h.c.host_id, h.c.school, h.c.level, weights.c.clause, weights.c.point,
-                   weights.c.weight, item_score(verdict).label("score"), verdict.label("verdict"),
-                   attested.label("attested"))
-            .select_from(h.join(weights, weights.c.level == h.c.level)
-                         .outerjoin(scored, and_(scored.c.run_id == h.c.run_id, scored.c.host_id == h.c.host_id,
-                                                 scored.c.clause == weights.c.clause)))
+    return (weights.c.clause, weights.c.point, weights.c.weight,
+            *((item_score(verdict).label("score"),) if score else ()), verdict.label("verdict"),
+            attested.label("attested"))
+
+
+def _host_items_lateral(h, ri, audited, weights, roles):
+    """``host_items`` host by host (PostgreSQL ``LATERAL``): the same columns, rows and expressions."""
+    scored = (select(ri.c.clause, *_counts(ri, roles))
+              .select_from(ri.outerjoin(roles, and_(roles.c.clause == ri.c.clause, roles.c.check_id == ri.c.check_id)))
+              .where(ri.c.run_id == h.c.run_id, ri.c.host_id == h.c.host_id,
+                     or_(roles.c.role.is_(None), roles.c.role != "informational"))
+              .group_by(ri.c.clause).correlate(h)).lateral("scored")
+    # the score from the verdict column (OFFSET 0: not flattened, so the verdict's CASE is evaluated once per item
+    # rather than once more for each score it is compared with)
+    items = (select(*_judged_columns(h, weights, scored, score=False))
+             .select_from(weights.outerjoin(scored, scored.c.clause == weights.c.clause))
+             .where(weights.c.level == h.c.level).correlate(h).offset(0)).lateral("items")
+    return (select(h.c.run_id, h.c.host_id, h.c.school, h.c.level, items.c.clause, items.c.point, items.c.weight,
+                   item_score(items.c.verdict).label("score"), items.c.verdict, items.c.attested)
+            .select_from(h.join(items, true()))
             .where(audited, ~h.c.host_id.startswith(SEGMENT_PREFIX, autoescape=True)))
 
 
