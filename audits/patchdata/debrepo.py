@@ -203,8 +203,8 @@ class Offer:
 _PACKAGES_FIELDS = ("Package", "Version", "Architecture", "Source")
 _FIELD_RE = deb822.Deb822._new_field_re  # python-debian's own "Key: value" rule
 # control characters (\r, \v, \f among them) and the other line breaks of str.splitlines (U+0085, U+2028/9)
-# and lines of blanks only (python-debian's handling of those depends on where they stand)
-_ODD_BYTES = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2\x85|\xe2\x80[\xa8\xa9]|(?:^|\n)[ \t]+(?:\n|$)")
+_CONTROL = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]")
+_BREAKS = (b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
 
 
 def _plain_paragraphs(data: bytes) -> list[dict[str, str]] | None:
@@ -213,10 +213,11 @@ def _plain_paragraphs(data: bytes) -> list[dict[str, str]] | None:
     fraction of its time (it builds a case-insensitive dict per paragraph: ~0.3 s per run for a
     security suite). None (the caller then asks python-debian) for anything but the plain form a
     mirror writes: text that is not UTF-8, control characters or other line breaks than LF, lines of
-    blanks, comment or PGP armour lines ('#', '-'),
+    blanks only, comment or PGP armour lines ('#', '-'),
     a wanted field continued on the next line, or a paragraph with none of the wanted fields (where
     python-debian stops reading)."""
-    if data[:1] in (b"#", b"-") or b"\n#" in data or b"\n-" in data or _ODD_BYTES.search(data):
+    if data[:1] in (b"#", b"-") or b"\n#" in data or b"\n-" in data or _CONTROL.search(data) \
+            or any(b in data for b in _BREAKS):
         return None
     try:
         text = data.decode("utf-8")
@@ -237,7 +238,7 @@ def _plain_paragraphs(data: bytes) -> list[dict[str, str]] | None:
             continue
         started = True
         if line[0].isspace():  # a continuation line (or, for python-debian, a field named with a non-ASCII space)
-            if wanted:
+            if wanted or not line.strip(" \t"):  # (blanks only: python-debian's reading depends on where they stand)
                 return None
             continue
         if line.startswith(fields):
