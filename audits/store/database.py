@@ -507,6 +507,14 @@ class Store:
                 out.setdefault(d["host_id"], []).append(d)
         return out
 
+    def statuses(self, run_id: str) -> list[tuple[str, str, str, str]]:
+        """(host_id, check_id, status, severity) of every result of a run, in ``results``' order: what a
+        run's outcome counts, without decoding the texts of each result."""
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(
+                select(results_t.c.host_id, results_t.c.check_id, results_t.c.status, results_t.c.severity)
+                .where(results_t.c.run_id == run_id).order_by(results_t.c.host_id, results_t.c.check_id))]
+
     def scoring_rows(self, run_id: str) -> dict[str, list[dict]]:
         """Per host, only what scoring reads (check_id, status, severity, references, underlying): the
         bureau view reads every stored run, so titles, messages and evidence are left in the database."""
