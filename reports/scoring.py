@@ -102,10 +102,25 @@ def item_breakdown(hosts: list[dict]) -> dict[str, list[dict]]:
     return dict(sorted(points.items(), key=lambda kv: int(kv[0])))
 
 
-def _rejudged(host: dict, items: dict[str, Item], check_id: str) -> dict[str, Item]:
+def _cited(host: dict) -> tuple[dict[str, dict[str, dict]], dict[str, set[str]]]:
+    """The host's results by the items they cite (clause -> check id -> its last result citing it, as
+    ``host_items`` gathers them) and the items each check cites (check id -> clauses)."""
+    clause_of = _clause_of(host.get("level") or 0)
+    cited: dict[str, dict[str, dict]] = {}
+    touched: dict[str, set[str]] = defaultdict(set)
+    for r in host["results"]:
+        for ref in r["references"]:
+            clause = clause_of.get(ref)
+            if clause is not None:
+                cited.setdefault(clause, {})[r["check_id"]] = r
+                touched[r["check_id"]].add(clause)
+    return cited, touched
+
+
+def _rejudged(host: dict, items: dict[str, Item], check_id: str, cited=None) -> dict[str, Item]:
     """``host_items`` of the host as if ``check_id``'s failed results there had passed, from ``items``
     (its items as they are): only the items that check cites are judged again (top_fixes asks this once
-    per failing check and host)."""
+    per failing check and host). ``cited``: ``_cited(host)``, when the caller asks for several checks."""
     level = host.get("level") or 0
     table = item_table()
     weights = table.weights.get(level)
@@ -113,18 +128,15 @@ def _rejudged(host: dict, items: dict[str, Item], check_id: str) -> dict[str, It
     if not items or not weights:
         return host_items(dict(host, results=[dict(r, status="pass") if r["check_id"] == check_id and
                                               r["status"] == "fail" else r for r in results]))
-    clause_of = _clause_of(level)
-    touched = {clause_of[ref] for r in results if r["check_id"] == check_id
-               for ref in r["references"] if ref in clause_of}
-    cited: dict[str, dict[str, dict]] = {c: {} for c in touched}
-    for r in results:
-        if r["check_id"] == check_id and r["status"] == "fail":
-            r = dict(r, status="pass")
-        for ref in r["references"]:
-            clause = clause_of.get(ref)
-            if clause in cited:
-                cited[clause][r["check_id"]] = r
-    return {**items, **{c: _judge(table, c, weights[c], cited[c]) for c in touched}}
+    by_clause, touched = cited if cited is not None else _cited(host)
+    again = {}
+    for c in touched.get(check_id, ()):
+        rows = by_clause[c]
+        r = rows[check_id]  # the check's last result citing c: the one every judgement of c sees
+        if r["status"] == "fail":
+            rows = {**rows, check_id: dict(r, status="pass")}
+        again[c] = _judge(table, c, weights[c], rows)
+    return {**items, **again}
 
 
 def top_fixes(hosts: list[dict], n: int = 10) -> list[dict]:
@@ -141,12 +153,13 @@ def top_fixes(hosts: list[dict], n: int = 10) -> list[dict]:
         for cid in sorted({r["check_id"] for r in h["results"] if r["status"] == "fail"}):
             failing_on[cid].append(i)
     out = []
+    cited = {i: _cited(audited[i]) for i in sorted({i for where in failing_on.values() for i in where})}
     for cid, where in sorted(failing_on.items()):
         new_items, new_risks = list(items), list(risks)
         for i in where:
             # as if cid's failures on this host passed: only the items cid cites change, and only its
             # unwaived high-risk candidates go (a waived failure stays one)
-            new_items[i] = _rejudged(audited[i], items[i], cid)
+            new_items[i] = _rejudged(audited[i], items[i], cid, cited[i])
             new_risks[i] = [x for x in risks[i] if x["check_id"] != cid or x["waived"]]
         after = _aggregate([(h["level"], it) for h, it in zip(audited, new_items)], [x for rs in new_risks for x in rs])
         gain = round_half_up((after["rate"] or 0) - base["rate"], 1)

@@ -214,14 +214,13 @@ def _dispatch_celery(request, store, run_id, hosts, checks, cfg, options, keys) 
 def _outcome(store: Store, run_id: str, summary: RunSummary, cfg: _Settings) -> RunOutcome:
     """The run as stored: hosts audited or not, results by status, the worst failed severity."""
     records = store.hosts(run_id)
-    by_host = store.results(run_id)
-    rows = [r for rs in by_host.values() for r in rs]
+    rows = store.statuses(run_id)  # (host_id, check_id, status, severity): no result's texts decoded
     counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    for _host, _check, status, _severity in rows:
+        counts[status] = counts.get(status, 0) + 1
     audited = sum(1 for h in records if h.status == "audited")
-    legacy = sorted(host for host, rs in by_host.items()
-                    if any(r["check_id"] == "fleet.ssh.legacy_algorithms" and r["status"] == "fail" for r in rs))
+    legacy = sorted({host for host, check, status, _severity in rows
+                     if check == "fleet.ssh.legacy_algorithms" and status == "fail"})
     return RunOutcome(run_id, summary.status, store.run(run_id)["status"], audited, len(records) - audited, counts,
-                      worst(r["severity"] for r in rows if r["status"] == "fail"), cfg.fail_on, cfg.db,
-                      legacy_ssh=legacy)
+                      worst(severity for _host, _check, status, severity in rows if status == "fail"), cfg.fail_on,
+                      cfg.db, legacy_ssh=legacy)

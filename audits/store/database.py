@@ -499,16 +499,39 @@ class Store:
 
     def results(self, run_id: str) -> dict[str, list[dict]]:
         out: dict[str, list[dict]] = {}
+        seen: dict[str, dict | list] = {}
+
+        def decoded(text: str):
+            # the same title, reference list or message recurs on every host: each distinct text is decoded
+            # once; a {lang: text} or a list of strings is kept and every row gets its own copy of it
+            value = seen.get(text)
+            if value is None:
+                value = json.loads(text)
+                kind = type(value)
+                if not ((kind is dict and all(type(v) is str for v in value.values()))
+                        or (kind is list and all(type(v) is str for v in value))):
+                    return value
+                seen[text] = value
+            return dict(value) if type(value) is dict else list(value)
+
         with self.engine.connect() as conn:
             rows = conn.execute(select(results_t).where(results_t.c.run_id == run_id)
                                 .order_by(results_t.c.host_id, results_t.c.check_id)).mappings()
             for r in rows:
                 d = dict(r)
                 for k in ("refs", "title", "message", "remediation"):
-                    d[k] = json.loads(d[k])
+                    d[k] = decoded(d[k])
                 d["exceptions"] = json.loads(d["exceptions"]) if d["exceptions"] else []
                 out.setdefault(d["host_id"], []).append(d)
         return out
+
+    def statuses(self, run_id: str) -> list[tuple[str, str, str, str]]:
+        """(host_id, check_id, status, severity) of every result of a run, in ``results``' order: what a
+        run's outcome counts, without decoding the texts of each result."""
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(
+                select(results_t.c.host_id, results_t.c.check_id, results_t.c.status, results_t.c.severity)
+                .where(results_t.c.run_id == run_id).order_by(results_t.c.host_id, results_t.c.check_id))]
 
     def scoring_rows(self, run_id: str) -> dict[str, list[dict]]:
         """Per host, only what scoring reads (check_id, status, severity, references, underlying): the

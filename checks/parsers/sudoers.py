@@ -105,7 +105,14 @@ def read_order(text: str, start: str = "/etc/sudoers") -> tuple[list[tuple[str, 
     """((file, logical line) in the order sudo reads them, included paths that were not gathered).
 
     Paths outside /etc/sudoers and /etc/sudoers.d are not gathered by the probe; one named by a
-    directive is returned as unread. Without /etc/sudoers in the text, every file is read in turn."""
+    directive is returned as unread. Without /etc/sudoers in the text, every file is read in turn.
+    The last answers are remembered (six checks of a host read the same text); each call returns new lists."""
+    out, unread = _read_order(text, start)
+    return list(out), list(unread)
+
+
+@functools.lru_cache(maxsize=64)
+def _read_order(text: str, start: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
     files = sudoers_files(text)
     out: list[tuple[str, str]] = []
     unread: list[str] = []
@@ -152,7 +159,7 @@ def read_order(text: str, start: str = "/etc/sudoers") -> tuple[list[tuple[str, 
             for s in _logical(files[path]):
                 if not _INCLUDE.match(s):
                     out.append((path, s))
-    return out, list(dict.fromkeys(unread))
+    return tuple(out), tuple(dict.fromkeys(unread))
 
 
 def sudoers_lines(text: str) -> list[tuple[str, str]]:
