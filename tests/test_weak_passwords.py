@@ -83,7 +83,9 @@ def test_the_budget_holds_with_50_yescrypt_accounts_measured_from_outside(tmp_pa
     used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     rep = _weakpw.read_report(out)
     assert rep["done"] and len(rep["untested"]) == 50 and not rep["clean"] and not rep["weak"]
-    assert rep["cpu"] <= 2.0
+    # the program stops before a hash its mean cost says would cross the budget; one hash slower than the mean (a
+    # busy machine) may still cross it by that difference, never by a whole run of hashes
+    assert rep["cpu"] <= 2.0 + 0.05, rep["cpu"]
     assert used <= 2.0 + 0.4, used  # the program's own budget plus interpreter start-up and the shell
 
 
