@@ -558,3 +558,18 @@ def test_suite_names_as_hosts_write_them(fields, where, want):
 
     text = fields + "Date: Sat, 05 Dec 2026 03:33:28 UTC\nSHA256:\n e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 0 main/binary-amd64/Packages\n"
     assert suite_name(debrepo.parse_release(text, "test"), where) == want
+
+
+def test_a_failed_enricher_is_named_in_the_result(tmp_path):
+    """An enricher that raised (audits.run.enrich records it) leaves no index: the result says why, never a pass."""
+    from audits.model.evaluation import check_params
+    from audits.model.inventory import DEFAULT_SETTINGS, Host, Source, merge_settings
+    from checks.registry import load_registry
+
+    facts = _facts("openssh-server amd64 1:9.2p1-2+deb12u3 ii \n")
+    facts.meta.update(os_family="debian", enrich_errors=["enrich_patch_index: OSError: cache unreadable"])
+    check = load_registry().by_id["patching.security_updates"]
+    host = Host("h1", "192.0.2.1", "s", "d", [], 3, merge_settings(DEFAULT_SETTINGS, {"os": "debian"}), Source("t", 0))
+    out = check.run(facts, host, check_params(check, {}))
+    assert out.status.value == "error"
+    assert "auditor's index: enrich_patch_index: OSError: cache unreadable" in out.evidence

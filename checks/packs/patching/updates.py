@@ -98,7 +98,7 @@ def security_updates(facts, host, params):
         name, cand = _nevra(m.group(3))
         pending.setdefault(name, (cand, f"{m.group(1)} {m.group(2)}"))  # the first advisory of a package is shown
     rows = [(n, installed.get(n, "?"), f"{c} ({a})") for n, (c, a) in sorted(pending.items())]
-    why = str(index.get("error") or "no index was consulted")[:300]
+    why = _index_unavailable(facts, index)
     return _pending_outcome(facts, rows, limit, params, (
         f"依据主机自身的 {tool} 缓存（审计端索引不可用）", f"judged on the host's own {tool} cache (the auditor's index was "
         "unavailable)", f"basis: {tool} -C updateinfo on the host's cache; auditor's index: {why}"))
@@ -125,6 +125,12 @@ def _judge_rpm_on_index(facts, index: dict, limit: int, params) -> Outcome:
             pending.append((f"{name}.{arch}", have, str(offer[0]) + (f" ({adv})" if adv else "")))
     zh, en, ev = _index_basis(index)
     return _pending_outcome(facts, pending, limit, params, (zh, en, ev))
+
+
+def _index_unavailable(facts, index: dict) -> str:
+    """Why the auditor's index did not judge this host: its own error, the enricher's failure, or none consulted."""
+    crashed = [e for e in facts.meta.get("enrich_errors", []) if e.startswith("enrich_patch_index")]
+    return str(index.get("error") or (crashed and crashed[0]) or "no index was consulted")[:300]
 
 
 def _index_basis(index: dict) -> tuple[str, str, str]:
@@ -172,7 +178,7 @@ def _judge_on_index(facts, index: dict, dpkg_text: str, limit: int, params) -> O
 
 def _judge_on_host_lists(facts, dpkg_text: str, limit: int, params, index: dict) -> Outcome:
     """The fallback: the versions the host's own security lists offer (as of their newest Release file)."""
-    why = str(index.get("error") or "no index was consulted")[:300]
+    why = _index_unavailable(facts, index)
     lst, lres = probe_state(facts, APT_LISTS)
     names = lres.stdout.split() if lst == "ok" else []
     if lst == "ok" and not any("_Packages" in n for n in names):
