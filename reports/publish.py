@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from audits.atomicfile import atomic_write
 from audits.model.errors import InputError, Problem
+from audits.model.verdicts import judged_once
 from audits.store.database import Store
 
 from .diff import previous_run
@@ -46,6 +47,11 @@ def machine_formats(planned: dict | None = None, json_path: str | None = None, s
 
 def publish(store: Store, run_id: str, outputs: Outputs) -> dict:
     """Write the run's outputs; return its run document."""
+    with judged_once():   # the scores, the page's breakdown and its top fixes judge each host once
+        return _publish(store, run_id, outputs)
+
+
+def _publish(store: Store, run_id: str, outputs: Outputs) -> dict:
     doc = run_document(store, run_id)
     for fmt, path in outputs.formats.items():
         text = render(doc, fmt, outputs.lang)

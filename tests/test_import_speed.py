@@ -253,3 +253,27 @@ def test_bulk_rows_are_what_the_store_wrote_before(school):
         assert got["underlying"] == r.get("underlying")
     want = sorted(tuple(d[c] for c in bulk.ITEM_COLUMNS) for d in result_item_rows("r", "h", results))
     assert sorted(items) == want and len(items) == 2
+
+
+def test_bulk_texts_are_remembered_across_hosts_and_the_memo_is_bounded(monkeypatch):
+    """A live run saves one host per call: each call's texts equal json.dumps of its own values (even where an earlier
+    host's equal-looking value had another key order or a non-string member), and the memo kept between calls is
+    bounded by its limit (plus one host's texts)."""
+    from audits.store.database import HostRecord
+
+    enc = bulk._Encoder(limit=50)
+    monkeypatch.setattr(bulk, "_ENCODER", enc)
+    for i in range(40):
+        rec = HostRecord(f"h{i}", "10.0.0.1", "s1", "d1", 3, "debian", "audited", None, "", "t0", "t1", 1.0)
+        results = [{"check_id": f"c{j}", "status": "fail", "severity": "low", "refs": ["GB/T 22239-2019 8.1.4.1 a"],
+                    "title": {"zh": "标题", "en": "t"} if i % 2 else {"en": "t", "zh": "标题"},
+                    "message": {"zh": f"主机 {i} 信息 {j}", "en": f"m{i}"},
+                    "remediation": {"zh": "1", "en": "True"} if i % 3 else {"zh": 1, "en": True},
+                    "evidence": "", "evaluated_at": "t1"} for j in range(4)]
+        _, rows, _ = bulk.rows_of("r", [(rec, results)])
+        for r, row in zip(results, rows):
+            got = dict(zip(bulk.RESULT_COLUMNS, row))
+            for k in ("refs", "title", "message", "remediation"):
+                assert got[k] == json.dumps(r[k], ensure_ascii=False), (i, k)
+        assert len(enc.dicts) <= 50 + 4 * 3
+    assert enc.dicts, "the memo is kept between calls"

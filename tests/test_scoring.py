@@ -244,3 +244,30 @@ def test_the_network_views_school_record_has_no_items_to_await():
     seg = host("network@s1", 3, r("network.school.undeclared_hosts", "fail", "8.1.10.2 a"))
     assert host_items(seg) == {}
     assert score_hosts([real, seg])["rate"] == score_hosts([real])["rate"] == 100.0
+
+
+def test_a_report_judges_each_host_once_and_gets_the_same_scores(monkeypatch):
+    """Inside ``judged_once`` (what publishing a run uses) a host dict is judged once however many scores ask for
+    it; the scores, top fixes and every item equal those judged afresh; a copy of a host is judged on its own, each
+    call gets its own dict, and nothing is remembered after the block."""
+    from audits.model import verdicts
+
+    hosts = [host("a", 3, rest_na(3, "8.1.4.1 c", "8.1.4.4 b"), r("c", "pass", "8.1.4.1 c"),
+                  r("big", "fail", "8.1.4.4 b")),
+             host("b", 3, rest_na(3, "8.1.4.1 c"), r("c", "fail", "8.1.4.1 c", severity="high"))]
+    fresh = (rollup(hosts), top_fixes(hosts), [host_items(h) for h in hosts])
+    calls = []
+    real = verdicts._host_items
+    monkeypatch.setattr(verdicts, "_host_items", lambda h: calls.append(h["id"]) or real(h))
+    with verdicts.judged_once():
+        memo = (rollup(hosts), top_fixes(hosts), [host_items(h) for h in hosts])
+        assert sorted(calls) == ["a", "b"], calls           # the school, its system, the fixes, the items: once each
+        mine = host_items(hosts[0])
+        mine.clear()                                         # a caller's dict is its own
+        assert host_items(hosts[0]) == fresh[2][0]
+        changed = dict(hosts[1], results=[dict(x, status="pass") for x in hosts[1]["results"]])
+        assert host_items(changed)["8.1.4.1 c"].verdict == "conform" != host_items(hosts[1])["8.1.4.1 c"].verdict
+    assert memo == fresh
+    calls.clear()
+    host_items(hosts[0])
+    assert calls == ["a"] and verdicts._JUDGED.get() is None

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable
@@ -193,8 +195,34 @@ def _text(message, lang: str) -> str:
 SEGMENT_PREFIX = "network@"
 
 
+_JUDGED: ContextVar[dict | None] = ContextVar("judged_once", default=None)
+
+
+@contextmanager
+def judged_once():
+    """Within this block ``host_items`` judges each host (the same dict object) once: one report asks for a
+    host's items for its school's score, each of its systems' scores, the item breakdown and the top fixes. The
+    host dicts must not change inside the block (reports only read them); each call still gets its own dict of
+    the (shared, unchanged) items. Per thread and task (a context variable); nothing is kept after the block."""
+    token = _JUDGED.set({})
+    try:
+        yield
+    finally:
+        _JUDGED.reset(token)
+
+
 def host_items(host: dict) -> dict[str, Item]:
     """Every item of the host's level with its verdict from the results citing it."""
+    memo = _JUDGED.get()
+    if memo is None:
+        return _host_items(host)
+    hit = memo.get(id(host))
+    if hit is None or hit[0] is not host:   # the memo holds the host itself, so its id is not reused meanwhile
+        hit = memo[id(host)] = (host, _host_items(host))
+    return dict(hit[1])
+
+
+def _host_items(host: dict) -> dict[str, Item]:
     level = host.get("level") or 0
     clause_of = _clause_of(level)
     cited: dict[str, dict[str, dict]] = defaultdict(dict)  # clause -> check id -> result

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from functools import lru_cache
 from typing import Callable, Iterable
 
 from sqlalchemy import (Column, Float, Index, Integer, MetaData, String, Table, Text, and_, case, cast, column, delete,
@@ -215,13 +216,21 @@ def refresh_school(conn, run_id: str, school: str) -> dict:
                           .order_by(_run_hosts.c.host_id)).mappings():
         hosts.append(r)
         if r["risks"] is not None:
-            tallies[r["host_id"]] = Tally().add(r["level"], stored_items(r["level"], r["items"]), r["risks"])
+            tallies[r["host_id"]] = _host_tally(r["level"], r["items"], r["risks"])
     if not hosts:
         conn.execute(delete(schools_agg_t).where(schools_agg_t.c.run_id == run_id, schools_agg_t.c.school == school))
         return {}
     row = school_row(run_id, school, hosts, tallies)
     _upsert(conn, schools_agg_t, row, ("run_id", "school"))
     return row
+
+
+@lru_cache(maxsize=4096)
+def _host_tally(level: int | None, items: str | None, risks: int) -> Tally:
+    """The ``Tally`` of one host's ``agg_hosts`` row — a pure function of the row's text, remembered: a school's row
+    is summed again after each of its hosts is saved, from every host saved so far. Callers only read it
+    (``Tally.merge`` into a new one)."""
+    return Tally().add(level, stored_items(level, items), risks)
 
 
 def _upsert(conn, tbl: Table, row: dict, keys: tuple[str, ...]) -> None:

@@ -10,7 +10,8 @@ ordinary insert. Nothing here commits.
 
 A results row stores ``refs``, ``title``, ``message``, ``remediation`` and ``exceptions`` as JSON text,
 exactly as ``json.dumps(value, ensure_ascii=False)`` writes it; the same value recurs on every host
-of a run (one check, one title), so each distinct value is encoded once per call.
+of a run (one check, one title), so each distinct value is encoded once per process (a bounded memo kept
+across calls: a live run saves its hosts one call at a time).
 """
 from __future__ import annotations
 
@@ -32,11 +33,18 @@ class _Encoder:
     """json.dumps(value, ensure_ascii=False) of the small JSON values of results (a {zh, en} text, a list
     of references), each distinct value encoded once. Only values made of strings are remembered (a
     string never equals a number, so a hit is exact where 1 == True would not be); a dict's key keeps
-    the order of its keys, which the text keeps too."""
+    the order of its keys, which the text keeps too. At most ``limit`` values of each kind are remembered
+    (past it the memo starts again: per-host messages must not grow it without bound)."""
 
-    def __init__(self):
+    def __init__(self, limit: int = 20_000):
         self.dicts: dict = {}
         self.lists: dict = {}
+        self.limit = limit
+
+    def bound(self) -> None:
+        """Forget everything once either memo holds ``limit`` values (called between hosts)."""
+        if len(self.dicts) >= self.limit or len(self.lists) >= self.limit:
+            self.dicts, self.lists = {}, {}
 
     def text(self, value) -> str:
         if type(value) is dict:
@@ -67,15 +75,20 @@ class _Encoder:
         return (json.loads(refs) if isinstance(refs, str) else refs), json.dumps(refs, ensure_ascii=False)
 
 
+_ENCODER = _Encoder()   # shared by every call (and thread: a miss after another thread's reset is only a miss)
+
+
 def rows_of(run_id: str, hosts) -> tuple[list[dict], list[tuple], list[tuple]]:
     """(host rows, results rows, result_items rows) of ``hosts`` ([(HostRecord, [result dict])]), as
     tuples in RESULT_COLUMNS / ITEM_COLUMNS order. result_items holds one row per (result, clause of
     GB/T 22239-2019 it cites); a clause cited twice by one check on one host is one row (the last)."""
-    enc = _Encoder()
-    dicts, text, refs_of = enc.dicts, enc.text, enc.refs
+    enc = _ENCODER
+    text, refs_of = enc.text, enc.refs
     host_rows, results, items = [], [], []
     add, cut = results.append, len(STANDARD)
     for rec, host_results in hosts:
+        enc.bound()
+        dicts = enc.dicts
         row = dict(rec.__dict__, run_id=run_id,
                    systems=json.dumps(rec.systems, ensure_ascii=False) if rec.systems is not None else None)
         host_rows.append(row)
