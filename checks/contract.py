@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from enum import Enum
 from typing import Any, Callable, Mapping
 
@@ -75,7 +76,7 @@ class Reference:
             raise ValueError(f"reference {text!r} must look like 'GB/T 22239-2019 8.1.4.1 a'")
         return cls(re.sub(r"\s+", " ", m.group(1)), m.group(2))
 
-    @property
+    @cached_property   # read for every result of every host; a frozen dataclass keeps it in its __dict__
     def level(self) -> int | None:
         """The MLPS level a GB/T 22239-2019 clause belongs to (chapter 6 → 1, 7 → 2, 8 → 3, 9 → 4)."""
         if self.standard == "GB/T 22239-2019":
@@ -83,8 +84,12 @@ class Reference:
             return {"6": 1, "7": 2, "8": 3, "9": 4}.get(chapter)
         return None
 
-    def __str__(self):
+    @cached_property
+    def text(self) -> str:
         return f"{self.standard} {self.clause}"
+
+    def __str__(self):
+        return self.text
 
 
 def clean_evidence(text: str, cap: int = EVIDENCE_CAP) -> str:

@@ -60,11 +60,12 @@ def gather_plan(checks: Iterable[Check], host: Host, plan_params: dict | None = 
     return probes
 
 
-def result_row(check: Check, outcome: Outcome, level: int | None) -> dict:
+def result_row(check: Check, outcome: Outcome, level: int | None, at: str | None = None) -> dict:
+    """A result as stored; ``at``: when it was evaluated (default now; to the second, so one host's checks share it)."""
     return {"check_id": check.id, "status": str(outcome.status), "severity": outcome.severity or check.severity,
-            "refs": [str(r) for r in check.refs_for_level(level)], "title": check.title.to_json(),
+            "refs": [r.text for r in check.refs_for_level(level)], "title": check.title.to_json(),
             "message": outcome.message.to_json(), "remediation": check.remediation.to_json(),
-            "evidence": outcome.evidence, "evaluated_at": now()}
+            "evidence": outcome.evidence, "evaluated_at": at or now()}
 
 
 def evaluate_host(checks: Iterable[Check], facts: Facts, host: Host, plan_params: dict | None = None,
@@ -76,7 +77,8 @@ def evaluate_host(checks: Iterable[Check], facts: Facts, host: Host, plan_params
         facts.meta["run_started"] = run_started
     if "os_family" not in facts.meta:
         facts.meta["os_family"] = parsers.os_family(facts.get(OS_PROBE).stdout) or host.os
-    rows = [result_row(c, c.run(facts, host, check_params(c, plan_params or {})), host.level) for c in checks]
+    at = now()
+    rows = [result_row(c, c.run(facts, host, check_params(c, plan_params or {})), host.level, at) for c in checks]
     if exceptions:
         day = today or dt.date.today()
         rows = [apply_exceptions(r, host, exceptions, day) for r in rows]
