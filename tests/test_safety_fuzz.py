@@ -236,3 +236,56 @@ def test_bundle_importer_any_bytes(data):
             import_bundle(store, path)
         except InputError as e:
             assert e.problems and all(PROBLEM.match(str(p)) for p in e.problems), e.problems
+
+
+def _both_paths(text: str):
+    """yamlsafe.load by libyaml (when _shallow lets it) and by PyYAML's Python loader: each as (value with the
+    line of every key and item, or the problems of its InputError)."""
+    def outcome():
+        try:
+            return "ok", _with_lines(yamlsafe.load(text, "f.yaml"))
+        except InputError as e:
+            return "error", [str(p) for p in e.problems]
+    fast = outcome()
+    shallow = yamlsafe._shallow
+    yamlsafe._shallow = lambda _text: False   # (a hypothesis test cannot take the function-scoped monkeypatch)
+    try:
+        slow = outcome()
+    finally:
+        yamlsafe._shallow = shallow
+    return fast, slow
+
+
+def _with_lines(v):
+    if isinstance(v, yamlsafe.YMap):
+        return ("map", v.line, [(repr(k), v.lines[k], _with_lines(x)) for k, x in v.items()])
+    if isinstance(v, yamlsafe.YList):
+        return ("list", v.line, v.lines, [_with_lines(x) for x in v])
+    return repr(v)
+
+
+@FUZZ
+@given(st.one_of(yaml_text, structures(INVENTORY_KEYS).map(lambda d: yaml.safe_dump(d, allow_unicode=True)),
+                 structures(INVENTORY_KEYS).map(lambda d: yaml.safe_dump(d, default_flow_style=True))), st.data())
+def test_libyaml_and_the_python_loader_read_any_text_alike(text, data):
+    """User files (inventories, plans, packs) are read by libyaml when it is shallow and plain (10x quicker than
+    PyYAML's Python scanner): whatever the Python loader reads, libyaml reads to the same values, with the same
+    line for every key and item, and the same problems (duplicate keys, tags); whatever both refuse is worded by
+    the Python loader. libyaml is the more lenient of the two in a few flow-context corners (``[n?ull]`` is the
+    string 'n?ull' to libyaml, an error to PyYAML): those texts now load."""
+    text = mutate(text, data)
+    fast, slow = _both_paths(text)
+    if slow[0] == "error" and (fast[0] == "error" or yamlsafe._shallow(text)):
+        return
+    assert fast == slow, text
+
+
+def test_a_large_inventory_is_read_by_libyaml_with_the_same_lines():
+    hosts = "".join(f"  - id: h{i}\n    address: 10.0.{i // 250}.{i % 250}\n    systems: [web]\n" for i in range(2000))
+    text = "bureau: {id: b}\nschools:\n- id: s1\n  hosts:\n" + hosts.replace("\n  -", "\n  -")
+    assert yamlsafe._shallow(text)
+    fast, slow = _both_paths(text)
+    assert fast == slow and fast[0] == "ok"
+    for deep, expect in (("a: " + "[" * 49 + "]" * 49, True), ("a: " + "[" * 51 + "]" * 51, False),
+                         ("a: \x1b\n", False), ("a: [\n", False)):
+        assert yamlsafe._shallow(deep) is expect
