@@ -3,7 +3,9 @@ which grants amount to a root shell without a password (ALL, '!' exclusions, she
 import re
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
+from checks.parsers import sudoers
 from checks.parsers.sudoers import (escapes, root_equivalent, root_grants, rule_lines, rules, split_top_level,
                                     sudo_grants, sudoers_lines)
 
@@ -188,3 +190,36 @@ def test_sudoers_include_loops_and_hostile_fan_out_end():
     assert lines == [] and any("more than" in u for u in unread)
     loop = grep_h({"/etc/sudoers": "@include /etc/sudoers\nbob ALL=(ALL) NOPASSWD: ALL\n"})
     assert [g.users for g in root_grants(loop)[0]] == [["bob"]]
+
+
+def _split_by_character(text: str, sep: str = ",") -> list[str]:
+    """split_top_level as it was first written, character by character: the reference for the token version."""
+    out, depth, cur, esc = [], 0, "", False
+    for ch in text:
+        if esc:
+            cur, esc = cur + ch, False
+            continue
+        if ch == "\\":
+            cur, esc = cur + ch, True
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == sep and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    out.append(cur)
+    return [s.strip() for s in out if s.strip()]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=",:()\\ a/-=\n\t", max_size=40), st.sampled_from([",", ":"]))
+def test_split_top_level_by_tokens_is_the_character_walk(text, sep):
+    assert sudoers.split_top_level(text, sep) == _split_by_character(text, sep)
+
+
+def test_split_top_level_keeps_escapes_and_parentheses():
+    assert sudoers.split_top_level(r"/bin/a x\,y, (root : wheel) /bin/b, /bin/c \(, d") == [
+        r"/bin/a x\,y", "(root : wheel) /bin/b", r"/bin/c \(", "d"]
+    assert sudoers.split_top_level("a:b(c:d)", ":") == ["a", "b(c:d)"]
