@@ -14,6 +14,7 @@ or marker is wrong proves nothing about its backups or patches.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from audits.model.probes import Facts, Probe
 from checks.contract import Outcome
@@ -37,6 +38,27 @@ PAM = named_by_family("pam")
 SECURITY_CONF = named("security_conf")
 PROFILE = named("profile")
 LOOPBACK = ("127.", "::1", "localhost")
+
+
+def per_host(fn):
+    """``fn(facts)`` computed once per host: the answer is kept on the facts object and given again to the host's
+    other checks (the PAM stacks executed for lockout by four checks, for password quality by four more). It is
+    kept only while the host's probes, their result objects and its os family are the same (checks are pure: nothing
+    changes a result while the host is judged); callers only read what they get (it is shared)."""
+    key = f"{fn.__module__}.{fn.__qualname__}"
+
+    @functools.wraps(fn)
+    def wrapper(facts: Facts):
+        memo = facts.__dict__.setdefault("_per_host", {})
+        stamp_ = (facts.meta.get("os_family"), tuple(facts.results), tuple(map(id, facts.results.values())))
+        hit = memo.get(key)
+        if hit is not None and hit[0] == stamp_:
+            return hit[1]
+        out = fn(facts)
+        memo[key] = (stamp_, out)
+        return out
+
+    return wrapper
 
 
 def os_family(facts: Facts, host=None) -> str:

@@ -246,3 +246,30 @@ def test_a_cron_job_is_shown_without_its_command_line():
                                                                                        "marker": "/m"}}), check.params)
     assert out.status.value == "pass" and "S3cretPw" not in out.evidence and "mysqldump" not in out.evidence
     assert "/etc/cron.d/db: schedule 15 1 * * *" in out.evidence
+
+
+def test_per_host_answers_are_computed_once_per_host_and_again_when_its_facts_change():
+    """checks.facts.per_host (the PAM stacks executed once for the four lockout and four quality checks): one
+    computation per host's facts; another host, a replaced result or another os family computes again."""
+    from audits.model.probes import Facts, Probe, ProbeResult
+    from checks.facts import per_host
+
+    calls = []
+
+    @per_host
+    def shout(facts):
+        calls.append(facts.host_id)
+        return {"text": facts.get(Probe("command", "x")).stdout.upper(), "os": facts.meta.get("os_family")}
+
+    a = Facts("a", {Probe("command", "x"): ProbeResult("one", 0)}, {"os_family": "debian"})
+    b = Facts("b", {Probe("command", "x"): ProbeResult("two", 0)}, {"os_family": "debian"})
+    assert shout(a) == {"text": "ONE", "os": "debian"} and shout(a) is shout(a) and shout(b)["text"] == "TWO"
+    assert calls == ["a", "b"]
+    a.results[Probe("command", "x")] = ProbeResult("three", 0)
+    assert shout(a)["text"] == "THREE"
+    a.meta["os_family"] = "rhel"
+    assert shout(a)["os"] == "rhel"
+    a.results[Probe("command", "y")] = ProbeResult("", 0)
+    shout(a)
+    assert calls == ["a", "b", "a", "a", "a"]
+    assert Facts.from_json(a.to_json()).to_json() == a.to_json()   # the memo is not part of the facts

@@ -3,7 +3,7 @@ libpwquality, OpenSSH), from the package listing the host gave: DPKG_VERSIONS on
 ``rpm_auth_versions`` probe on RPM hosts."""
 from __future__ import annotations
 
-from checks.facts import DPKG_VERSIONS
+from checks.facts import DPKG_VERSIONS, per_host
 from checks.parsers.packages import dpkg_versions, upstream_version
 from checks.probe_catalogue import named
 
@@ -13,8 +13,10 @@ PWQ_PKGS = ("libpwquality1", "libpwquality-common", "libpwquality")
 SSH_PKGS = ("openssh-server",)
 
 
+@per_host
 def versions(facts) -> dict[str, str]:
-    """{package: version} from whichever package listing was gathered (empty when none was)."""
+    """{package: version} from whichever package listing was gathered (empty when none was); shared by a host's
+    checks (read only)."""
     out: dict[str, str] = {}
     res = facts.get(DPKG_VERSIONS)
     if not res.error and res.rc == 0:

@@ -16,7 +16,7 @@ from checks.contract import Outcome, evaluator
 from checks.probe_catalogue import named
 
 from checks.facts import (LOGIN_DEFS, PAM, PASSWD, PROFILE, SECURITY_CONF, SHADOW, SSHD_T, evidence_lines,
-                          files, gathered, os_family)
+                          files, gathered, os_family, per_host)
 from checks.parsers.common import to_int
 from checks.parsers.shell import ZSH_FILES, csh_autologout, read_order, tmout
 from checks.parsers.sshd import idle_timeout
@@ -96,6 +96,7 @@ def _security(facts):
     return files(text), text, None
 
 
+@per_host
 def _quality(facts):
     """Per password stack file: (path, enforced quality entries with settings, all password entries, file present).
     A quality line counts only if the stack, executed as Linux-PAM does, cannot succeed without it succeeding."""
@@ -414,6 +415,7 @@ def password_hash(facts, host, params):
 
 
 # --------------------------------------------------------------------------------------------- b: login failures
+@per_host
 def _lockout(facts):
     """{group: (stack file, lockout entries with settings, verdict)} for ssh and console logins, or an Outcome.
     The auth stack is executed as Linux-PAM does: the lock must be checked (faillock preauth/authsucc,
