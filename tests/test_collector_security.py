@@ -472,10 +472,11 @@ def site_accounts():
             # most put messages into its own queue); no other queue, not the default exchange
             _rabbitmqctl("set_permissions", "-p", vhost, site, f"^{site}$", f"^{site}$", f"^{site}$")
             # its replies: SET/SETEX/PUBLISH (and GET, Celery reads a task's state before storing it) on its
-            # own result keys only
+            # own result keys only, in a MULTI/EXEC transaction (Celery's Redis backend stores a result with one;
+            # the key patterns still bind every command queued in it)
             r.execute_command("ACL", "SETUSER", site, "reset", "on", f">{pw[site]}", f"~celery-task-meta-{site}.*",
                               f"&celery-task-meta-{site}.*", "+ping", "+select", "+get", "+set", "+setex", "+publish",
-                              "+client|setname", "+hello", "+info")
+                              "+multi", "+exec", "+discard", "+client|setname", "+hello", "+info")
         yield {"vhost": vhost, "tag": tag, "sites": sites, "pw": pw}
     finally:
         for site in sites.values():
@@ -517,6 +518,9 @@ def test_per_site_broker_accounts_read_only_their_queue_and_write_only_their_rep
         assert [h.status for h in s.hosts(s.runs()[0]["id"])] == ["audited", "audited"]
     finally:
         w.stop()
+    # every reply was stored as the collector meant it: without MULTI/EXEC the SETEX ran outside the refused
+    # transaction, the task then "failed" and its FAILURE state could overwrite the signed reply (a flaky run)
+    assert "NoPermissionError" not in w.text() and "NOPERM" not in w.text(), w.text()[-3000:]
     # site A's RabbitMQ account: its own queue yes, site B's queue no, publishing no
     conn = amqp.Connection("127.0.0.1:5672", userid=a, password=acc["pw"][a], virtual_host=acc["vhost"])
     conn.connect()
@@ -549,4 +553,10 @@ def test_per_site_broker_accounts_read_only_their_queue_and_write_only_their_rep
                lambda: ra.lrange(bsite, 0, -1), lambda: ra.set("celery-task-meta-anything", "x")):
         with pytest.raises(redis.exceptions.NoPermissionError):
             op()
+    with pytest.raises((redis.exceptions.NoPermissionError, redis.exceptions.ExecAbortError)):
+        with ra.pipeline() as pipe:   # a transaction gives no key beyond the account's own
+            pipe.setex(f"celery-task-meta-{a}.ok", 5, "x")
+            pipe.set(f"celery-task-meta-{bsite}.forged", "x")
+            pipe.execute()
+    assert redis.Redis.from_url(REDIS_URL).get(f"celery-task-meta-{bsite}.forged") is None
     redis.Redis.from_url(REDIS_URL).delete(f"celery-task-meta-{a}.probe")
