@@ -93,7 +93,7 @@ def builtin(path) -> bool:
 # at the first collection nested FAST_DEPTH deep) proves the nesting bound, and the text has only the characters
 # PyYAML's reader accepts. Anything else — deeper, not valid YAML, a character the reader refuses, or libyaml
 # failing for any reason — goes through _Loader, which decides and words the error exactly as before. (Ansible
-# reads inventories with libyaml too.) A 10,000-host inventory: 9.8 s → 1 s.
+# reads inventories with libyaml too.) Loading a 10,000-host inventory: 9.8 s → 3.5 s of CPU in all.
 FAST_DEPTH = MAX_DEPTH // 2
 _STARTS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
 _ENDS = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
