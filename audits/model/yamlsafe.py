@@ -139,9 +139,9 @@ def load(text: str, filename: str, trusted: bool = False) -> object:
     ``_shallow`` proves it safe to, else by _Loader."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise InputError([Problem(filename, 1, "(file)", f"larger than {MAX_BYTES} bytes")])
-    fast = _compose_fast(text) if not trusted and _shallow(text) else None
-    if fast is not None:
-        return _build(*fast, filename)
+    composed = _compose_fast(text) if not trusted and _shallow(text) else None
+    if composed is not None:
+        return _build(*composed, filename)
     loader = None
     try:
         fast = trusted and getattr(yaml, "__with_libyaml__", False)
