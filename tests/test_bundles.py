@@ -362,6 +362,37 @@ def test_the_same_bundle_imported_by_two_processes_at_once_is_stored_once(school
     assert c["runs"] == 1 and c["imported_bundles"] == 1 and c["run_hosts"] == 1
 
 
+@pytest.mark.parametrize("unseen_reads", [0, 1, 2, 3])   # 3: all three checks pass, the write meets the other
+def test_a_concurrent_import_of_the_same_bundle_committing_between_the_checks_is_a_skip(
+        school, keys, bureau, tmp_path, monkeypatch, unseen_reads):
+    """The other import commits while this one checks: its first ``unseen_reads`` reads of the store (by digest,
+    of the run, by run id) still see the store before that commit (after 3 the write itself meets the committed run:
+    a read after that conflict sees it). Whichever read the commit falls after, this import is a skip, never a
+    refusal (flaky on PostgreSQL before: the run was read after its bundle record, and 2 was refused)."""
+    from audits.inventory.load import load_inventory
+    from audits.trust import importer
+
+    trust(bureau, keys, "s1")
+    path = write_bundle(school, tmp_path)
+    identity = importer.bureau_identity(load_inventory(BUREAU_INVENTORY["path"]))
+    assert not importer.import_bundle(Store(bureau), path, identity).skipped   # the other import, committed
+    reads = {"n": 0}
+    real_run, real_bundle = Store.has_run, Store.imported_bundle
+
+    def before_commit(real, empty):
+        def read(self, *a, **k):
+            reads["n"] += 1
+            return empty if reads["n"] <= unseen_reads else real(self, *a, **k)
+        return read
+
+    monkeypatch.setattr(Store, "has_run", before_commit(real_run, False))
+    monkeypatch.setattr(Store, "imported_bundle", before_commit(real_bundle, None))
+    got = importer.import_bundle(Store(bureau), path, identity)
+    assert got.skipped
+    c = counts(bureau)
+    assert c["runs"] == 1 and c["imported_bundles"] == 1 and c["run_hosts"] == 1
+
+
 # -- migrations ---------------------------------------------------------------------------------
 def test_v1_store_gains_the_bundle_tables_and_a_late_lower_migration_still_runs(tmp_path, monkeypatch):
     """A v1 store opened by code that has migration 3 but not yet 2 (the order branches may land in)

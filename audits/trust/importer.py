@@ -369,13 +369,16 @@ def _import(store: Store, path, identity: dict[str, dict] | None = None) -> Impo
         body = _clean(body)
     counts = _counts(body)
     run_id = stored_run_id(bundle["run_id"], school)
+    # the run first, then its bundle record: both commit in one transaction, so a run seen here has its record
+    # seen next (the other order left a window in which a concurrent import of the same bundle was refused)
+    exists = store.has_run(run_id)
     other = store.imported_bundle(run_id=run_id)
     if other and other["digest"] == dig:  # the same bundle, imported by another process meanwhile
         return Imported(source, run_id, school, *counts, skipped=True, imported_at=other["imported_at"])
     if other:
         refuse(f"run {bundle['run_id']} of school {school} was already imported on {other['imported_at']} from a "
                f"different bundle (sha256 {other['digest'][:16]}); a run is imported once", "run_id")
-    if store.has_run(run_id):
+    if exists:
         refuse(f"a run with id {run_id} already exists in this store", "run_id")
     run_row, hosts = _rows(body, run_id)
     rows = bulk.rows_of(run_id, hosts)
